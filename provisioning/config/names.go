@@ -1,0 +1,107 @@
+package config
+
+// Parameter names the rest of the phone refers to. Per-extension names are built with
+// [ExtName] from the base names below.
+const (
+	// System tab.
+	EnableWebServer      = "Enable_Web_Server"
+	WebServerPort        = "Web_Server_Port"
+	EnableWebAdminAccess = "Enable_Web_Admin_Access"
+	AdminPasswd          = "Admin_Passwd"
+	UserPassword         = "User_Password"
+	ConnectionType       = "Connection_Type"
+	HostName             = "HostName"
+	Domain               = "Domain"
+	PrimaryDNS           = "Primary_DNS"
+	SecondaryDNS         = "Secondary_DNS"
+	SyslogServer         = "Syslog_Server"
+	DebugServer          = "Debug_Server"
+	DebugLevel           = "Debug_Level"
+
+	// SIP tab.
+	SIPUserAgentName    = "SIP_User_Agent_Name"
+	SIPServerName       = "SIP_Server_Name"
+	SIPRegUserAgentName = "SIP_Reg_User_Agent_Name"
+	RTPPortMin          = "RTP_Port_Min"
+	RTPPortMax          = "RTP_Port_Max"
+
+	// Provisioning tab, Configuration Profile (SPA-BEHAVIOUR §4.1).
+	ProvisionEnable           = "Provision_Enable"
+	ResyncOnReset             = "Resync_On_Reset"
+	ResyncRandomDelay         = "Resync_Random_Delay"
+	ResyncPeriodic            = "Resync_Periodic"
+	ResyncErrorRetryDelay     = "Resync_Error_Retry_Delay"
+	ForcedResyncDelay         = "Forced_Resync_Delay"
+	ResyncFromSIP             = "Resync_From_SIP"
+	ResyncAfterUpgradeAttempt = "Resync_After_Upgrade_Attempt"
+	ResyncTrigger1            = "Resync_Trigger_1"
+	ResyncTrigger2            = "Resync_Trigger_2"
+	ResyncFailsOnFNF          = "Resync_Fails_On_FNF"
+	ProfileRule               = "Profile_Rule"
+	ProfileRuleB              = "Profile_Rule_B"
+	ProfileRuleC              = "Profile_Rule_C"
+	ProfileRuleD              = "Profile_Rule_D"
+	LogResyncRequestMsg       = "Log_Resync_Request_Msg"
+	LogResyncSuccessMsg       = "Log_Resync_Success_Msg"
+	LogResyncFailureMsg       = "Log_Resync_Failure_Msg"
+	ReportRule                = "Report_Rule"
+
+	// Provisioning tab, Firmware Upgrade (SPA-BEHAVIOUR §4.2).
+	UpgradeEnable          = "Upgrade_Enable"
+	UpgradeErrorRetryDelay = "Upgrade_Error_Retry_Delay"
+	DowngradeRevLimit      = "Downgrade_Rev_Limit"
+	UpgradeRule            = "Upgrade_Rule"
+	LogUpgradeRequestMsg   = "Log_Upgrade_Request_Msg"
+	LogUpgradeSuccessMsg   = "Log_Upgrade_Success_Msg"
+	LogUpgradeFailureMsg   = "Log_Upgrade_Failure_Msg"
+
+	// Ext n tab, base names for ExtName (SPA-BEHAVIOUR §8.5).
+	LineEnable        = "Line_Enable"
+	SIPPort           = "SIP_Port"
+	AuthResyncReboot  = "Auth_Resync-Reboot"
+	Proxy             = "Proxy"
+	Register          = "Register"
+	RegisterExpires   = "Register_Expires"
+	DisplayName       = "Display_Name"
+	UserID            = "User_ID"
+	Password          = "Password"
+	UseAuthID         = "Use_Auth_ID"
+	AuthID            = "Auth_ID"
+	MessageWaitingExt = "Message_Waiting"
+)
+
+// ProfileRules are the rules a resync evaluates, in order (SPA-BEHAVIOUR §2.3).
+var ProfileRules = [...]string{ProfileRule, ProfileRuleB, ProfileRuleC, ProfileRuleD}
+
+// ResyncTriggers are the bare conditions that start a resync (SPA-BEHAVIOUR §4.1).
+var ResyncTriggers = [...]string{ResyncTrigger1, ResyncTrigger2}
+
+// GPP returns the name of general purpose parameter letter a..p ("GPP_A"), or of the secret
+// ones sa..sd ("GPP_SA"). ok is false for any other letter.
+func GPP(letter string) (name string, ok bool) {
+	switch {
+	case len(letter) == 1 && letter[0] >= 'a' && letter[0] <= 'p':
+		return "GPP_" + string(letter[0]-'a'+'A'), true
+	case len(letter) == 1 && letter[0] >= 'A' && letter[0] <= 'P':
+		return "GPP_" + letter, true
+	case len(letter) == 2 && (letter[0] == 's' || letter[0] == 'S') && letter[1]|0x20 >= 'a' && letter[1]|0x20 <= 'd':
+		return "GPP_S" + string(letter[1]&^0x20), true
+	}
+	return "", false
+}
+
+// liveTabs are the tabs whose changes apply without restarting the voice application: the
+// provisioning machinery reads them at each use (DECISIONS 12).
+var liveTabs = map[string]bool{"Provisioning": true}
+
+// NeedsRestart reports whether a change of these parameters needs the warm restart of the
+// voice application (DECISIONS 12): anything outside the Provisioning tab does.
+func (c *Catalog) NeedsRestart(names []string) bool {
+	for _, n := range names {
+		p, ok := c.Lookup(n)
+		if !ok || !liveTabs[p.Tab()] {
+			return true
+		}
+	}
+	return false
+}
