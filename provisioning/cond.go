@@ -385,7 +385,9 @@ func (v value) version() Version {
 	return Version{nums: [maxVersionParts]uint32{uint32(n)}, n: 1}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // errorString is a plain message error, wrapped into a SyntaxError by the callers.
 type errorString string
