@@ -1,0 +1,122 @@
+package phone
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// RequestReboot asks for a reboot; it happens when the phone is idle (SPA-BEHAVIOUR §5.4).
+// reason says who asked, for the logs and events.
+func (p *Phone) RequestReboot(ctx context.Context, reason string) (Outcome, error) {
+	var out Outcome
+	err := p.do(ctx, func(st *state) error { out = st.requestReboot(reason); return nil })
+	return out, err
+}
+
+// RequestRestart asks for a warm restart of the voice application; it happens when idle.
+func (p *Phone) RequestRestart(ctx context.Context, reason string) (Outcome, error) {
+	var out Outcome
+	err := p.do(ctx, func(st *state) error { out = st.requestRestart(reason); return nil })
+	return out, err
+}
+
+// SetHook puts the handset off-hook or back on-hook.
+func (p *Phone) SetHook(ctx context.Context, offHook bool) error {
+	return p.do(ctx, func(st *state) error {
+		if st.offHook == offHook {
+			return nil
+		}
+		st.offHook = offHook
+		st.p.emit(EventHook, map[string]any{"offhook": offHook})
+		return nil
+	})
+}
+
+// ApplyResult reports what applying a profile did.
+type ApplyResult struct {
+	Changed       []string `json:"changed"`
+	AccessChanged []string `json:"access_changed"`
+	Unknown       []string `json:"unknown"`
+	Elements      int      `json:"elements"`
+	Restart       bool     `json:"restart"`
+}
+
+// ApplyProfile applies a flat-profile XML document as a resync applies it: all or nothing,
+// unknown names ignored, restart when idle if anything outside the Provisioning tab changed.
+// Errors about the document itself wrap [ErrInvalidRequest].
+func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*ApplyResult, error) {
+	var res *ApplyResult
+	err := p.do(ctx, func(st *state) error {
+		prof, err := config.DecodeProfile(st.snap.Catalog(), xml, config.DecodeOptions{})
+		if err != nil {
+			st.p.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		diff, err := st.applyChanges(source, prof.Changes, config.ApplyOptions{}, prof.Unknown)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		res = &ApplyResult{Changed: nonNil(diff.Values), AccessChanged: nonNil(diff.Access),
+			Unknown: nonNil(prof.Unknown), Elements: prof.Elements,
+			Restart: st.snap.Catalog().NeedsRestart(diff.Values) && len(diff.Values) > 0}
+		return nil
+	})
+	return res, err
+}
+
+// Apply applies changes made on the web pages or the API, as the admin or (opts.User) the
+// user account. Validation errors wrap [ErrInvalidRequest]; nothing changes then.
+func (p *Phone) Apply(ctx context.Context, source string, changes []config.Change, opts config.ApplyOptions) (config.Diff, error) {
+	var diff config.Diff
+	err := p.do(ctx, func(st *state) error {
+		d, err := st.applyChanges(source, changes, opts, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		diff = d
+		return nil
+	})
+	return diff, err
+}
+
+// FactoryReset puts the configuration back to the factory defaults (the catalogue's and the
+// unit's own Defaults), keeps the identity, and reboots when idle.
+func (p *Phone) FactoryReset(ctx context.Context, defaults *config.Snapshot) (Outcome, error) {
+	var out Outcome
+	err := p.do(ctx, func(st *state) error {
+		if err := st.persist(defaults); err != nil {
+			return err
+		}
+		st.snap = defaults
+		st.p.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "restart": true})
+		out = st.requestReboot("factory reset")
+		return nil
+	})
+	return out, err
+}
+
+// RequestResync asks for a resync (SPA-BEHAVIOUR §5.4, §4.4 trigger 5, $PRVST = -1). An empty
+// rawURL runs the Profile_Rule sequence; otherwise the phone resyncs once to rawURL, where a
+// URL without a server means requester, the host that made the request. It answers at once;
+// the resync runs through the idle gate. ErrProvisioningDisabled when Provision_Enable is No.
+func (p *Phone) RequestResync(ctx context.Context, rawURL, requester string) (Outcome, error) {
+	var out Outcome
+	err := p.do(ctx, func(st *state) (err error) { out, err = st.requestResync(rawURL, requester); return err })
+	return out, err
+}
+
+// RequestUpgrade asks for a firmware upgrade from rawURL (SPA-BEHAVIOUR §5.4): no scheme means
+// TFTP, no server means requester. It answers at once; the upgrade waits until the phone is
+// idle. ErrUpgradeDisabled when Upgrade_Enable is No. An empty rawURL evaluates Upgrade_Rule.
+func (p *Phone) RequestUpgrade(ctx context.Context, rawURL, requester string) (Outcome, error) {
+	var out Outcome
+	err := p.do(ctx, func(st *state) (err error) { out, err = st.requestUpgrade(rawURL, requester); return err })
+	return out, err
+}
+
+// RequestReport sends the configuration report to Report_Rule once (SPA-BEHAVIOUR §4.5).
+func (p *Phone) RequestReport(ctx context.Context) error {
+	return p.do(ctx, func(st *state) error { return st.requestReport() })
+}

@@ -1,0 +1,136 @@
+package phone
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Outcome says what a gated request did at once.
+type Outcome int
+
+const (
+	// OutcomeStarted means the operation started at once: the phone was idle.
+	OutcomeStarted Outcome = iota + 1
+	// OutcomeDeferred means the operation waits for the phone to become idle.
+	OutcomeDeferred
+)
+
+// String returns "started" or "deferred".
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeStarted:
+		return "started"
+	case OutcomeDeferred:
+		return "deferred"
+	}
+	return "unknown"
+}
+
+// pendingOps are the operations waiting for the idle gate: at most one of each.
+type pendingOps struct {
+	reboot  *pendingOp
+	restart *pendingOp
+	resync  *resyncOp
+	upgrade *upgradeOp
+}
+
+// pendingOp is a queued reboot or restart.
+type pendingOp struct {
+	reason string
+	since  time.Time
+}
+
+func (po *pendingOps) list() []Pending {
+	out := []Pending{}
+	if po.upgrade != nil {
+		out = append(out, Pending{Op: "upgrade", Reason: po.upgrade.reason, Since: po.upgrade.since})
+	}
+	if po.reboot != nil {
+		out = append(out, Pending{Op: "reboot", Reason: po.reboot.reason, Since: po.reboot.since})
+	}
+	if po.restart != nil {
+		out = append(out, Pending{Op: "restart", Reason: po.restart.reason, Since: po.restart.since})
+	}
+	if r := po.resync; r != nil {
+		p := Pending{Op: "resync", Reason: r.reason, Since: r.since}
+		if !r.forceAt.IsZero() {
+			f := r.forceAt
+			p.Force = &f
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// runGated runs, at the end of every loop turn, the pending operations the gate lets
+// through (DESIGN "The phone", DECISIONS 11): when idle, upgrade first (it ends in a reboot),
+// then reboot (which makes a pending restart moot), then restart, then resync; when busy, only
+// a resync whose Forced_Resync_Delay has run out.
+func (st *state) runGated() {
+	if st.exit != nil || st.phase == StateUpgrading {
+		return
+	}
+	now := st.p.clock.Now()
+	if !st.idle() {
+		if r := st.pending.resync; r != nil && !r.running && !r.forceAt.IsZero() && !now.Before(r.forceAt) {
+			st.p.log.Info("resync forced", zap.String("reason", "Forced_Resync_Delay ran out while "+st.busyReason()))
+			st.startResync(true)
+		}
+		return
+	}
+	if u := st.pending.upgrade; u != nil && !st.provBusy() {
+		st.startUpgrade()
+		return
+	}
+	if r := st.pending.reboot; r != nil {
+		st.p.log.Info("reboot started", zap.String("reason", r.reason))
+		st.p.emit(EventStarted, map[string]any{"op": "reboot", "reason": r.reason})
+		st.exit = ErrReboot
+		return
+	}
+	if r := st.pending.restart; r != nil && !st.provBusy() {
+		st.pending.restart = nil
+		st.restart(r.reason)
+	}
+	if r := st.pending.resync; r != nil && !r.running {
+		st.startResync(false)
+	}
+}
+
+// requestReboot queues a reboot: it happens on the first idle turn (SPA-BEHAVIOUR §5.4: "the
+// phone reboots only when it is idle").
+func (st *state) requestReboot(reason string) Outcome {
+	if st.pending.reboot == nil {
+		st.pending.reboot = &pendingOp{reason: reason, since: st.p.clock.Now()}
+	}
+	if st.idle() {
+		return OutcomeStarted
+	}
+	st.p.log.Info("reboot deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
+	st.p.emit(EventDeferred, map[string]any{"op": "reboot", "reason": st.busyReason(), "requested_by": reason})
+	return OutcomeDeferred
+}
+
+// requestRestart queues a warm restart of the voice application (DECISIONS 12).
+func (st *state) requestRestart(reason string) Outcome {
+	if st.pending.restart == nil {
+		st.pending.restart = &pendingOp{reason: reason, since: st.p.clock.Now()}
+	}
+	if st.idle() {
+		return OutcomeStarted
+	}
+	st.p.log.Info("restart deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
+	st.p.emit(EventDeferred, map[string]any{"op": "restart", "reason": st.busyReason(), "requested_by": reason})
+	return OutcomeDeferred
+}
+
+// restart is the warm restart: the voice application comes up again from the current
+// snapshot; no resync follows (DECISIONS 12).
+func (st *state) restart(reason string) {
+	st.p.log.Info("restart started", zap.String("reason", reason))
+	st.p.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
+	st.phase = StateRestarting
+	st.phase = StateRunning
+	st.p.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
+}

@@ -1,0 +1,53 @@
+package phone
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// Options configure a phone unit. Identity fields apply when the flash is first written;
+// afterwards the flash keeps the unit's identity, as a real phone keeps its MAC and firmware.
+type Options struct {
+	// Flash keeps the unit's persistent state. Required.
+	Flash *config.FileFlash
+	// Model, MAC, Serial, Software and Hardware give the identity of a new unit. Empty values
+	// take the defaults: SPA942, a generated MAC in the Linksys OUI, a serial derived from the
+	// MAC, DefaultSoftware, DefaultHardware.
+	Model    string
+	MAC      string
+	Serial   string
+	Software string
+	Hardware string
+	// IP is the phone's own address: SIP, RTP and provisioning traffic leave from it.
+	IP string
+	// Defaults are the unit's factory defaults on top of the catalogue's (the --set and
+	// --profile values): applied on first boot and after a factory reset.
+	Defaults []config.Change
+	// FactoryReset resets the configuration to the factory defaults before the first boot.
+	FactoryReset bool
+	// Clock is the policy clock; nil means the host clock.
+	Clock Clock
+	// BootTime is how long an emulated boot takes, during which the phone answers nothing.
+	BootTime time.Duration
+	// TFTPServer stands in for DHCP option 66: the server of rule URLs that name none.
+	TFTPServer string
+	// Provisioning configures the fetchers (trust, client certificate).
+	Provisioning ProvisioningOptions
+	// Logger receives one line per decision; nil discards.
+	Logger *zap.Logger
+}
+
+// ProvisioningOptions configure how the phone talks to provisioning servers.
+type ProvisioningOptions struct {
+	// CAFile is a PEM bundle of the CAs that HTTPS servers must chain to; empty uses the
+	// host's trust store.
+	CAFile string
+	// ClientCert and ClientKey are PEM files of the phone's client certificate ($CCERT).
+	ClientCert string
+	ClientKey  string
+	// Insecure skips HTTPS server verification (labs only).
+	Insecure bool
+}

@@ -1,0 +1,166 @@
+package phone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// Phone is one boot of a phone unit: from the end of the emulated boot until it reboots or
+// stops. Build it with [Unit]; a Phone is not restarted after Run returns.
+type Phone struct {
+	// Immutable after newPhone.
+	id    Identity
+	opts  *Options
+	log   *zap.Logger
+	clock Clock
+	bus   *Bus
+	flash *config.FileFlash
+
+	// Owned by the loop goroutine, reachable only through do.
+	st *state
+
+	calls  chan call
+	status atomic.Pointer[Status]
+	done   chan struct{}
+	wg     sync.WaitGroup // tracked goroutines; Run waits for them
+}
+
+// call is a closure the loop runs on its goroutine, with a reply channel.
+type call struct {
+	fn    func(st *state) error
+	reply chan error
+}
+
+// newPhone boots a phone from its flash: identity, configuration, boot count.
+func newPhone(opts *Options, fl *config.Flash, bus *Bus, log *zap.Logger) (*Phone, error) {
+	m, err := config.LookupModel(fl.Model)
+	if err != nil {
+		return nil, fmt.Errorf("flash: %w", err)
+	}
+	mac, err := ParseMAC(fl.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("flash: %w", err)
+	}
+	id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
+	cat := config.CatalogFor(m)
+	snap, skipped := config.FromOverrides(cat, fl.Values, fl.Access)
+	if len(skipped) > 0 {
+		log.Warn("flash values ignored", zap.Strings("param", skipped), zap.String("reason", "unknown to this model or invalid"))
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = NewScaledClock(1)
+	}
+	p := &Phone{
+		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash,
+		calls: make(chan call, 64), done: make(chan struct{}),
+	}
+	p.st = newState(p, snap, fl)
+	p.publish()
+	return p, nil
+}
+
+// Identity returns the phone's identity.
+func (p *Phone) Identity() Identity { return p.id }
+
+// Status returns the latest status snapshot.
+func (p *Phone) Status() *Status { return p.status.Load() }
+
+// Run runs the phone until ctx ends (it returns nil) or the phone reboots (it returns
+// [ErrReboot]). It returns only after every goroutine it started has ended.
+func (p *Phone) Run(ctx context.Context) (err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer close(p.done)
+	defer p.wg.Wait()
+	defer cancel(errStopped)
+	st := p.st
+	st.ctx = ctx
+	st.boot()
+	timer := p.clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		st.runGated()
+		p.publish()
+		if st.exit != nil {
+			st.shutdown()
+			p.publish()
+			return st.exit
+		}
+		if d, ok := st.nextDeadline(); ok {
+			timer.Reset(max(d.Sub(p.clock.Now()), 0))
+		} else {
+			timer.Reset(24 * time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			st.exit = errStopped
+			st.shutdown()
+			p.publish()
+			return nil
+		case c := <-p.calls:
+			c.reply <- c.fn(st)
+		case <-timer.C():
+			st.fireDue(p.clock.Now())
+		}
+	}
+}
+
+// errStopped ends the loop when the context is done.
+var errStopped = errors.New("stopped")
+
+// do runs fn on the loop goroutine and returns its error.
+func (p *Phone) do(ctx context.Context, fn func(st *state) error) error {
+	c := call{fn: fn, reply: make(chan error, 1)}
+	select {
+	case p.calls <- c:
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post queues fn on the loop without waiting for it: for results of tracked goroutines.
+func (p *Phone) post(fn func(st *state)) {
+	c := call{fn: func(st *state) error { fn(st); return nil }, reply: make(chan error, 1)}
+	select {
+	case p.calls <- c:
+	case <-p.done:
+	}
+}
+
+// goTracked runs fn on a tracked goroutine: Run waits for it before returning.
+func (p *Phone) goTracked(fn func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+}
+
+// emit publishes an event on the unit's bus.
+func (p *Phone) emit(kind string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	p.bus.Publish(kind, p.clock.Now(), data)
+}
+
+// publish stores a fresh status snapshot built from the loop's state.
+func (p *Phone) publish() { p.status.Store(p.st.snapshotStatus()) }

@@ -1,0 +1,239 @@
+package phone
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// state is everything the loop owns. Only the loop goroutine touches it.
+type state struct {
+	p     *Phone
+	ctx   context.Context // the Run context; cancelled when the loop ends
+	snap  *config.Snapshot
+	flash *config.Flash
+
+	bootedAt time.Time
+	offHook  bool
+	phase    State
+
+	pending pendingOps
+	// exit ends the loop: ErrReboot or errStopped.
+	exit error
+
+	prov provState
+	upg  upgState
+}
+
+func newState(p *Phone, snap *config.Snapshot, fl *config.Flash) *state {
+	return &state{p: p, snap: snap, flash: fl, phase: StateBooting}
+}
+
+// boot is the first turn of a phone's life: count the boot, say so, and arm the boot-time
+// policies (Resync_On_Reset, the upgrade machinery).
+func (st *state) boot() {
+	st.bootedAt = st.p.clock.Now()
+	st.phase = StateRunning
+	st.p.log.Info("phone booted",
+		zap.Int("boot_count", st.flash.BootCount),
+		zap.String("software", st.p.id.Software),
+		zap.String("model", st.p.id.Model.Name))
+	st.p.emit(EventBoot, map[string]any{
+		"boot_count": st.flash.BootCount, "software": st.p.id.Software,
+		"model": st.p.id.Model.Name, "mac": st.p.id.MACHex(),
+	})
+	st.provBoot()
+	st.upgBoot()
+}
+
+// shutdown ends the phone's life: stop the subsystems, say why.
+func (st *state) shutdown() {
+	reason := "stopped"
+	if st.exit == ErrReboot {
+		reason = "reboot"
+		st.phase = StateRebooting
+	} else {
+		st.phase = StateStopped
+	}
+	st.p.emit(EventShutdown, map[string]any{"reason": reason})
+}
+
+// idle reports whether the phone is idle: no call appearance is active and the handset is
+// on-hook (DESIGN "The phone"). It is derived, never stored.
+func (st *state) idle() bool {
+	return !st.offHook
+}
+
+// busyReason says why the phone is not idle, for the gate's log lines.
+func (st *state) busyReason() string {
+	if st.offHook {
+		return "handset off-hook"
+	}
+	return ""
+}
+
+// nextDeadline is the earliest policy timer due.
+func (st *state) nextDeadline() (time.Time, bool) {
+	var best time.Time
+	ok := false
+	consider := func(t time.Time) {
+		if t.IsZero() {
+			return
+		}
+		if !ok || t.Before(best) {
+			best, ok = t, true
+		}
+	}
+	consider(st.prov.due)
+	consider(st.prov.triggerCheck)
+	if st.pending.resync != nil {
+		consider(st.pending.resync.forceAt)
+	}
+	consider(st.upg.retryAt)
+	return best, ok
+}
+
+// fireDue runs the policy timers that are due at now.
+func (st *state) fireDue(now time.Time) {
+	st.provFire(now)
+	st.upgFire(now)
+}
+
+// applyChanges validates and applies changes from source (web, api, profile, resync), keeps
+// them in flash, and schedules the restart they need (DECISIONS 12).
+func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string) (config.Diff, error) {
+	next, diff, err := st.snap.Apply(changes, opts)
+	if err != nil {
+		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
+		st.p.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
+		return diff, err
+	}
+	if len(unknown) > 0 {
+		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", unknown))
+	}
+	if diff.Empty() {
+		st.p.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{}, "unknown": nonNil(unknown)})
+		return diff, nil
+	}
+	if err := st.persist(next); err != nil {
+		st.p.log.Error("configuration not saved", zap.String("source", source), zap.Error(err))
+		return config.Diff{}, err
+	}
+	st.snap = next
+	restart := st.snap.Catalog().NeedsRestart(diff.Values)
+	st.p.log.Info("configuration applied", zap.String("source", source),
+		zap.Int("changed", len(diff.Values)), zap.Int("access_changed", len(diff.Access)),
+		zap.Bool("restart", restart))
+	st.p.emit(EventConfigApplied, map[string]any{
+		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
+		"unknown": nonNil(unknown), "restart": restart,
+	})
+	if restart {
+		st.requestRestart("configuration changed by " + source)
+	}
+	return diff, nil
+}
+
+// persist writes the snapshot's overrides to flash.
+func (st *state) persist(next *config.Snapshot) error {
+	fl := *st.flash
+	fl.Values, fl.Access = next.Overrides()
+	if err := st.p.flash.Save(&fl); err != nil {
+		return err
+	}
+	*st.flash = fl
+	return nil
+}
+
+// saveFlash writes the flash as it is now (after identity or upgrade bookkeeping changes).
+func (st *state) saveFlash() error { return st.p.flash.Save(st.flash) }
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// snapshotStatus builds the immutable status of this turn.
+func (st *state) snapshotStatus() *Status {
+	id := st.p.id
+	now := st.p.clock.Now()
+	s := &Status{
+		Model: id.Model.Name, MAC: id.MACHex(), Serial: id.Serial, Software: id.Software,
+		Hardware: id.Hardware, IP: st.p.opts.IP, UserAgent: id.HTTPUserAgent(), SIPAgent: id.SIPVersion(),
+		State: st.phase, BootCount: st.flash.BootCount, BootedAt: st.bootedAt, Now: now,
+		Idle: st.idle(), OffHook: st.offHook, Pending: st.pending.list(),
+	}
+	if !st.bootedAt.IsZero() {
+		s.UptimeSec = int64(now.Sub(st.bootedAt) / time.Second)
+	}
+	for n := 1; n <= id.Model.Extensions; n++ {
+		s.Extensions = append(s.Extensions, ExtensionStatus{
+			Index: n, Enabled: st.snap.Bool(config.ExtName(config.LineEnable, n)),
+			UserID: st.snap.Get(config.ExtName(config.UserID, n)), Registration: st.registration(n),
+		})
+	}
+	s.Provisioning = st.provStatus()
+	s.Upgrade = st.upgStatus()
+	s.Info = st.info(now)
+	s.Config = st.snap
+	return s
+}
+
+// registration is the Registration_State of extension n. Until the SIP agent registers
+// lines, no extension is registered (SPA-BEHAVIOUR §9).
+func (st *state) registration(n int) string { return "Not Registered" }
+
+// info builds the live Info values (SPA-BEHAVIOUR §9).
+func (st *state) info(now time.Time) config.Info {
+	id := st.p.id
+	sn := st.snap
+	in := config.Info{
+		DHCP: "Disabled", CurrentIP: st.p.opts.IP, HostName: sn.Get(config.HostName),
+		Domain: sn.Get(config.Domain), PrimaryDNS: sn.Get(config.PrimaryDNS), SecondaryDNS: sn.Get(config.SecondaryDNS),
+		ProductName: id.Model.Name, SerialNumber: id.Serial, SoftwareVersion: id.Software,
+		HardwareVersion: id.Hardware, MAC: id.MACHex(), ClientCertificate: st.ccert(),
+		Customization: "Open", Licenses: "None",
+		CurrentTime: time.Now(), VLAN: "n/a",
+		RingToneStatus: "Idle", RingTones: [2]string{"Not Installed", "Not Installed"},
+	}
+	if sn.Get(config.ConnectionType) == "DHCP" {
+		in.DHCP = "Enabled"
+	}
+	if in.HostName == "" {
+		in.HostName = "SipuraSPA" // the factory host name shown by real units (SPA-BEHAVIOUR §9)
+	}
+	if !st.bootedAt.IsZero() {
+		in.Elapsed = now.Sub(st.bootedAt)
+	}
+	for n := 1; n <= id.Model.Extensions; n++ {
+		enabled := sn.Bool(config.ExtName(config.LineEnable, n))
+		e := config.ExtInfo{RegistrationState: st.registration(n)}
+		calls := [2]config.CallInfo{}
+		for m := range calls {
+			calls[m].State = "Idle"
+			calls[m].Tone = "None"
+			if !enabled {
+				calls[m].State = "Disabled"
+			}
+		}
+		in.Ext = append(in.Ext, e)
+		in.Lines = append(in.Lines, calls)
+	}
+	return in
+}
+
+// ccert is $CCERT: whether the phone has a client certificate.
+func (st *state) ccert() string {
+	if st.p.opts.Provisioning.ClientCert != "" {
+		return "Installed"
+	}
+	return "Not Installed"
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

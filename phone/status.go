@@ -1,0 +1,95 @@
+package phone
+
+import (
+	"time"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// State is the lifecycle state of a phone unit.
+type State string
+
+// Lifecycle states.
+const (
+	StateBooting    State = "booting"    // emulated boot: the phone answers nothing
+	StateRunning    State = "running"    // in service
+	StateRestarting State = "restarting" // warm restart of the voice application
+	StateRebooting  State = "rebooting"  // going down for a reboot
+	StateUpgrading  State = "upgrading"  // downloading and flashing firmware
+	StateStopped    State = "stopped"
+)
+
+// Status is an immutable snapshot of a phone unit, published after every turn of its loop.
+type Status struct {
+	Model     string    `json:"model"`
+	MAC       string    `json:"mac"`
+	Serial    string    `json:"serial"`
+	Software  string    `json:"software"`
+	Hardware  string    `json:"hardware"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"http_user_agent"`
+	SIPAgent  string    `json:"sip_version"`
+	State     State     `json:"state"`
+	BootCount int       `json:"boot_count"`
+	BootedAt  time.Time `json:"booted_at"`
+	Now       time.Time `json:"now"`
+	UptimeSec int64     `json:"uptime_seconds"`
+	Idle      bool      `json:"idle"`
+	OffHook   bool      `json:"offhook"`
+	// Pending lists the operations waiting for the idle gate, with why they wait.
+	Pending      []Pending          `json:"pending"`
+	Extensions   []ExtensionStatus  `json:"extensions"`
+	Provisioning ProvisioningStatus `json:"provisioning"`
+	Upgrade      UpgradeStatus      `json:"upgrade"`
+	// Info holds the live values of the Info tab and the export's Info/ group.
+	Info config.Info `json:"-"`
+	// Config is the configuration in force.
+	Config *config.Snapshot `json:"-"`
+}
+
+// Pending is an operation waiting for the idle gate.
+type Pending struct {
+	Op     string     `json:"op"` // reboot, restart, resync, upgrade
+	Reason string     `json:"reason"`
+	Since  time.Time  `json:"since"`
+	Force  *time.Time `json:"force_at,omitempty"` // a resync runs anyway at this time
+}
+
+// ExtensionStatus summarises one extension.
+type ExtensionStatus struct {
+	Index        int    `json:"index"`
+	Enabled      bool   `json:"enabled"`
+	UserID       string `json:"user_id"`
+	Registration string `json:"registration"`
+}
+
+// ProvisioningStatus is the state of the resync machinery (SPA-BEHAVIOUR §4.4).
+type ProvisioningStatus struct {
+	Enabled      bool       `json:"enabled"`
+	State        string     `json:"state"` // idle, fetching, waiting
+	LastAttempt  *time.Time `json:"last_attempt,omitempty"`
+	LastURL      string     `json:"last_url,omitempty"`
+	LastResult   string     `json:"last_result,omitempty"` // success, failure
+	LastError    string     `json:"last_error,omitempty"`  // $ERR
+	LastSuccess  *time.Time `json:"last_success,omitempty"`
+	NextResync   *time.Time `json:"next_resync,omitempty"`
+	NextReason   string     `json:"next_reason,omitempty"` // periodic, retry, boot
+	RetryIndex   int        `json:"retry_index"`
+	PRVST        int        `json:"prvst"`
+	ResyncCount  int        `json:"resync_count"`
+	FailureCount int        `json:"failure_count"`
+}
+
+// UpgradeStatus is the state of the firmware upgrade machinery (SPA-BEHAVIOUR §4.2).
+type UpgradeStatus struct {
+	Enabled     bool       `json:"enabled"`
+	State       string     `json:"state"` // idle, waiting, downloading
+	Running     string     `json:"running_version"`
+	Previous    string     `json:"previous_version,omitempty"`
+	LastURL     string     `json:"last_url,omitempty"`
+	LastAttempt *time.Time `json:"last_attempt,omitempty"`
+	LastResult  string     `json:"last_result,omitempty"`
+	LastError   string     `json:"last_error,omitempty"` // $UPGERR
+	NextRetry   *time.Time `json:"next_retry,omitempty"`
+	UPGST       int        `json:"upgst"`
+}

@@ -1,0 +1,218 @@
+package phone
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// Unit is one physical phone across reboots. It keeps the flash and the event bus; each boot
+// builds a new [Phone] from the flash.
+type Unit struct {
+	opts     Options
+	log      *zap.Logger
+	bus      *Bus
+	defaults *config.Snapshot // factory defaults: catalogue plus Options.Defaults
+
+	cur     atomic.Pointer[Phone]
+	booting atomic.Pointer[Status]
+}
+
+// DefaultBootTime is how long an emulated boot takes unless told otherwise (DECISIONS 21).
+const DefaultBootTime = 700 * time.Millisecond
+
+// NewUnit prepares a unit: it reads the flash, or writes a new one with the unit's identity
+// and factory defaults, and applies Options.FactoryReset. Nothing runs until [Unit.Run].
+func NewUnit(opts Options) (*Unit, error) {
+	if opts.Flash == nil {
+		return nil, errors.New("phone: Options.Flash is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Clock == nil {
+		opts.Clock = NewScaledClock(1)
+	}
+	u := &Unit{opts: opts, bus: NewBus()}
+	fl, err := opts.Flash.Load()
+	switch {
+	case errors.Is(err, config.ErrNoFlash):
+		if fl, err = u.newFlash(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	m, err := config.LookupModel(fl.Model)
+	if err != nil {
+		return nil, fmt.Errorf("flash %s: %w", opts.Flash.Path(), err)
+	}
+	u.log = opts.Logger.With(zap.String("phone", fl.MAC))
+	if u.defaults, err = factoryDefaults(m, opts.Defaults); err != nil {
+		return nil, err
+	}
+	u.warnIdentityFlags(fl)
+	if opts.FactoryReset {
+		fl.Values, fl.Access = u.defaults.Overrides()
+		if err := opts.Flash.Save(fl); err != nil {
+			return nil, err
+		}
+		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
+	}
+	u.booting.Store(bootingStatus(fl, opts.IP))
+	return u, nil
+}
+
+// factoryDefaults is the catalogue's defaults with the unit's own on top.
+func factoryDefaults(m config.Model, changes []config.Change) (*config.Snapshot, error) {
+	snap, _, err := config.NewSnapshot(config.CatalogFor(m)).Apply(changes, config.ApplyOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("factory defaults: %w", err)
+	}
+	return snap, nil
+}
+
+// newFlash makes the flash of a unit that boots for the first time.
+func (u *Unit) newFlash() (*config.Flash, error) {
+	o := u.opts
+	name := o.Model
+	if name == "" {
+		name = config.DefaultModel
+	}
+	m, err := config.LookupModel(name)
+	if err != nil {
+		return nil, err
+	}
+	mac, err := NewMAC(rand.Reader)
+	if o.MAC != "" {
+		mac, err = ParseMAC(o.MAC)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fl := &config.Flash{
+		Model: m.Name, MAC: Identity{MAC: mac}.MACHex(), Serial: o.Serial,
+		Software: o.Software, Hardware: o.Hardware,
+	}
+	if fl.Serial == "" {
+		fl.Serial = SerialFromMAC(mac)
+	}
+	if fl.Software == "" {
+		fl.Software = DefaultSoftware
+	}
+	if fl.Hardware == "" {
+		fl.Hardware = DefaultHardware
+	}
+	defaults, err := factoryDefaults(m, o.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	fl.Values, fl.Access = defaults.Overrides()
+	if err := o.Flash.Save(fl); err != nil {
+		return nil, err
+	}
+	o.Logger.Info("new unit", zap.String("phone", fl.MAC), zap.String("model", fl.Model),
+		zap.String("serial", fl.Serial), zap.String("software", fl.Software), zap.String("flash", o.Flash.Path()))
+	return fl, nil
+}
+
+// warnIdentityFlags says, once, when identity options disagree with the flash: the flash
+// keeps the unit's identity, as a real phone keeps its MAC and firmware.
+func (u *Unit) warnIdentityFlags(fl *config.Flash) {
+	o := u.opts
+	check := func(flag, given, kept string, eq func(a, b string) bool) {
+		if given != "" && !eq(given, kept) {
+			u.log.Warn("identity option ignored", zap.String("option", flag), zap.String("kept", kept),
+				zap.String("reason", "the flash keeps the unit's identity; use another --data directory for another unit"))
+		}
+	}
+	same := func(a, b string) bool { return a == b }
+	check("--model", o.Model, fl.Model, func(a, b string) bool { m, err := config.LookupModel(a); return err == nil && m.Name == b })
+	check("--mac", o.MAC, fl.MAC, func(a, b string) bool { m, err := ParseMAC(a); return err == nil && (Identity{MAC: m}).MACHex() == b })
+	check("--serial", o.Serial, fl.Serial, same)
+	check("--firmware", o.Software, fl.Software, same)
+}
+
+func bootingStatus(fl *config.Flash, ip string) *Status {
+	return &Status{Model: fl.Model, MAC: fl.MAC, Serial: fl.Serial, Software: fl.Software,
+		Hardware: fl.Hardware, IP: ip, State: StateBooting, BootCount: fl.BootCount}
+}
+
+// Run boots the phone and runs it, booting it again after every reboot, until ctx ends.
+func (u *Unit) Run(ctx context.Context) error {
+	for {
+		p, err := u.boot(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		u.cur.Store(p)
+		err = p.Run(ctx)
+		u.cur.Store(nil)
+		st := *p.Status()
+		st.State = StateBooting
+		u.booting.Store(&st)
+		if !errors.Is(err, ErrReboot) {
+			return err
+		}
+	}
+}
+
+// boot waits the emulated boot time, counts the boot in flash and builds the phone.
+func (u *Unit) boot(ctx context.Context) (*Phone, error) {
+	if d := u.opts.BootTime; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	fl, err := u.opts.Flash.Load()
+	if err != nil {
+		return nil, fmt.Errorf("boot: %w", err)
+	}
+	fl.BootCount++
+	if err := u.opts.Flash.Save(fl); err != nil {
+		return nil, fmt.Errorf("boot: %w", err)
+	}
+	return newPhone(&u.opts, fl, u.bus, u.log)
+}
+
+// Bus returns the unit's event bus; it survives reboots.
+func (u *Unit) Bus() *Bus { return u.bus }
+
+// Phone returns the running phone, or ErrBooting while the unit boots.
+func (u *Unit) Phone() (*Phone, error) {
+	if p := u.cur.Load(); p != nil {
+		return p, nil
+	}
+	return nil, ErrBooting
+}
+
+// Status returns the current status; while booting, the identity with state "booting".
+func (u *Unit) Status() *Status {
+	if p := u.cur.Load(); p != nil {
+		return p.Status()
+	}
+	return u.booting.Load()
+}
+
+// FactoryReset resets the running phone's configuration and reboots it when idle.
+func (u *Unit) FactoryReset(ctx context.Context) (Outcome, error) {
+	p, err := u.Phone()
+	if err != nil {
+		return 0, err
+	}
+	return p.FactoryReset(ctx, u.defaults)
+}
