@@ -1,0 +1,3 @@
+package webui
+
+func (h *handler) pageRoutes() {}
