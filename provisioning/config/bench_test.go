@@ -1,0 +1,59 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+)
+
+// fullProfile is a flat-profile setting every SPA962 parameter (about 1,300 with Info).
+func fullProfile(b *testing.B) (*Catalog, []byte) {
+	cat := CatalogFor(mustModel(b, "SPA962"))
+	var buf bytes.Buffer
+	s, _, err := NewSnapshot(cat).Apply([]Change{Set("GPP_A", "bench")}, ApplyOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.WriteXML(&buf, ExportOptions{Info: &Info{ProductName: "SPA962"}}); err != nil {
+		b.Fatal(err)
+	}
+	return cat, buf.Bytes()
+}
+
+// BenchmarkApplyProfile decodes and applies a full SPA962 export as a profile.
+func BenchmarkApplyProfile(b *testing.B) {
+	cat, data := fullProfile(b)
+	base := NewSnapshot(cat)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		prof, err := DecodeProfile(cat, data, DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := base.Apply(prof.Changes, ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExport writes the full SPA962 configuration as /admin/spacfg.xml.
+func BenchmarkExport(b *testing.B) {
+	cat := CatalogFor(mustModel(b, "SPA962"))
+	s := NewSnapshot(cat)
+	info := &Info{ProductName: "SPA962"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.WriteXML(io.Discard, ExportOptions{Info: info}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func ExampleSnapshot_Apply() {
+	cat := CatalogFor(Models()[4]) // SPA942
+	s, diff, err := NewSnapshot(cat).Apply([]Change{Set("Line_Enable_2_", "no")}, ApplyOptions{})
+	fmt.Println(s.Get("Line_Enable_2_"), diff.Values, err)
+	// Output: No [Line_Enable_2_] <nil>
+}
