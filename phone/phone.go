@@ -86,9 +86,9 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 	st.boot()
 	timer := p.clock.NewTimer(time.Hour)
 	defer timer.Stop()
+	st.runGated()
+	p.publish()
 	for {
-		st.runGated()
-		p.publish()
 		if st.exit != nil {
 			st.shutdown()
 			p.publish()
@@ -106,9 +106,14 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 			p.publish()
 			return nil
 		case c := <-p.calls:
-			c.reply <- c.fn(st)
+			err := c.fn(st)
+			st.runGated()
+			p.publish() // before the reply: the caller reads a status that includes its request
+			c.reply <- err
 		case <-timer.C():
 			st.fireDue(p.clock.Now())
+			st.runGated()
+			p.publish()
 		}
 	}
 }

@@ -1,0 +1,254 @@
+package phone
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// testUnit starts a unit on a fresh flash in dir (t.TempDir() if empty) and waits for it to run.
+func testUnit(t *testing.T, dir string, opts Options) *Unit {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	opts.Flash = config.NewFileFlash(filepath.Join(dir, "flash.json"))
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t)
+	}
+	u, err := NewUnit(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	events := u.Bus().Subscribe(ctx, 0)
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitEvent(t, events, EventBoot)
+	return u
+}
+
+// waitEvent reads events until one of kind arrives.
+func waitEvent(t *testing.T, events <-chan Event, kind string) Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatalf("event stream closed waiting for %s", kind)
+			}
+			if e.Kind == kind {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+func mustPhone(t *testing.T, u *Unit) *Phone {
+	t.Helper()
+	p, err := u.Phone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRebootWaitsForIdle is the foundation's acceptance scenario: off-hook, reboot request,
+// still up with the reboot pending; on-hook, it reboots and comes back with its flash.
+func TestRebootWaitsForIdle(t *testing.T) {
+	u := testUnit(t, "", Options{})
+	ctx := t.Context()
+	p := mustPhone(t, u)
+	if _, err := p.Apply(ctx, "test", []config.Change{config.Set("Station_Name", "Reception")}, config.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	events := u.Bus().Subscribe(ctx, 0)
+	if err := p.SetHook(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.RequestReboot(ctx, "test")
+	if err != nil || out != OutcomeDeferred {
+		t.Fatalf("RequestReboot = %v, %v; want deferred", out, err)
+	}
+	ev := waitEvent(t, events, EventDeferred)
+	if ev.Data["reason"] != "handset off-hook" {
+		t.Errorf("deferred reason = %v", ev.Data["reason"])
+	}
+	st := u.Status()
+	if st.State != StateRunning || st.Idle || len(st.Pending) == 0 || st.Pending[0].Op != "reboot" {
+		t.Fatalf("status = %s idle=%v pending=%v; want running, busy, reboot pending", st.State, st.Idle, st.Pending)
+	}
+	bootCount := st.BootCount
+	if err := p.SetHook(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, events, EventShutdown)
+	boot := waitEvent(t, events, EventBoot)
+	if got := boot.Data["boot_count"]; got != bootCount+1 {
+		t.Errorf("boot_count = %v, want %d", got, bootCount+1)
+	}
+	p2 := mustPhone(t, u)
+	if p2 == p {
+		t.Fatal("the phone was not rebuilt")
+	}
+	if got := p2.Status().Config.Get("Station_Name"); got != "Reception" {
+		t.Errorf("after reboot Station_Name = %q: flash lost", got)
+	}
+}
+
+func TestRebootWhenIdleIsImmediate(t *testing.T) {
+	u := testUnit(t, "", Options{})
+	events := u.Bus().Subscribe(t.Context(), 0)
+	out, err := mustPhone(t, u).RequestReboot(t.Context(), "test")
+	if err != nil || out != OutcomeStarted {
+		t.Fatalf("RequestReboot = %v, %v; want started", out, err)
+	}
+	waitEvent(t, events, EventBoot)
+}
+
+func TestApplyProfileRestartsWhenIdle(t *testing.T) {
+	u := testUnit(t, "", Options{})
+	ctx := t.Context()
+	p := mustPhone(t, u)
+	events := u.Bus().Subscribe(ctx, 0)
+	p.SetHook(ctx, true)
+	res, err := p.ApplyProfile(ctx, "api", []byte(`<flat-profile><Line_Enable_2_>No</Line_Enable_2_><GPP_A>x</GPP_A><Foo/></flat-profile>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Restart || len(res.Changed) != 2 || len(res.Unknown) != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+	if ev := waitEvent(t, events, EventDeferred); ev.Data["op"] != "restart" {
+		t.Fatalf("deferred %v", ev.Data["op"])
+	}
+	p.SetHook(ctx, false)
+	if ev := waitEvent(t, events, EventStarted); ev.Data["op"] != "restart" {
+		t.Fatalf("started %v", ev.Data["op"])
+	}
+	// Only provisioning values: applied live, no restart.
+	res, err = p.ApplyProfile(ctx, "api", []byte(`<flat-profile><GPP_B>y</GPP_B></flat-profile>`))
+	if err != nil || res.Restart {
+		t.Fatalf("provisioning change: %+v, %v; want live", res, err)
+	}
+}
+
+func TestApplyProfileRejectsAndKeepsConfig(t *testing.T) {
+	u := testUnit(t, "", Options{})
+	p := mustPhone(t, u)
+	for _, bad := range []string{`<flat-profile><GPP_A>x</GPP_A>`, `<flat-profile><GPP_A>x</GPP_A><Line_Enable_1_>maybe</Line_Enable_1_></flat-profile>`} {
+		if _, err := p.ApplyProfile(t.Context(), "api", []byte(bad)); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("ApplyProfile(%q) err = %v, want ErrInvalidRequest", bad, err)
+		}
+	}
+	if got := p.Status().Config.Get("GPP_A"); got != "" {
+		t.Errorf("GPP_A = %q after rejected profiles", got)
+	}
+}
+
+func TestFactoryDefaultsAndReset(t *testing.T) {
+	dir := t.TempDir()
+	defaults := []config.Change{config.Set("Station_Name", "Lab")}
+	u := testUnit(t, dir, Options{Defaults: defaults, MAC: "00:0e:08:12:34:56"})
+	ctx := t.Context()
+	p := mustPhone(t, u)
+	if got := p.Status().Config.Get("Station_Name"); got != "Lab" {
+		t.Fatalf("--set default not applied: %q", got)
+	}
+	p.Apply(ctx, "test", []config.Change{config.Set("Station_Name", "Changed"), config.Set("GPP_C", "z")}, config.ApplyOptions{})
+	events := u.Bus().Subscribe(ctx, 0)
+	if _, err := u.FactoryReset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, events, EventBoot)
+	st := mustPhone(t, u).Status()
+	if st.Config.Get("Station_Name") != "Lab" || st.Config.Get("GPP_C") != "" {
+		t.Errorf("after factory reset: Station_Name %q, GPP_C %q", st.Config.Get("Station_Name"), st.Config.Get("GPP_C"))
+	}
+	if st.MAC != "000E08123456" {
+		t.Errorf("identity lost: MAC %s", st.MAC)
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	u := testUnit(t, "", Options{Model: "SPA962", MAC: "000e08aabbcc", Software: "5.1.15(aSC)"})
+	st := u.Status()
+	if st.Model != "SPA962" || st.MAC != "000E08AABBCC" || st.Software != "5.1.15(aSC)" {
+		t.Fatalf("identity %+v", st)
+	}
+	if st.UserAgent != "Linksys/SPA-962-5.1.15(aSC) ("+st.Serial+")" {
+		t.Errorf("HTTP UA = %q", st.UserAgent)
+	}
+	if st.SIPAgent != "Linksys/SPA962-5.1.15(aSC)" {
+		t.Errorf("SIP version = %q", st.SIPAgent)
+	}
+	if len(st.Serial) != 12 || st.Serial != SerialFromMAC(mustMAC(t, "000e08aabbcc")) {
+		t.Errorf("serial %q", st.Serial)
+	}
+	if len(st.Extensions) != 6 || st.Extensions[0].Registration != "Not Registered" {
+		t.Errorf("extensions %+v", st.Extensions)
+	}
+}
+
+func mustMAC(t *testing.T, s string) []byte {
+	m, err := ParseMAC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestGeneratedMACIsKept(t *testing.T) {
+	dir := t.TempDir()
+	fl := config.NewFileFlash(filepath.Join(dir, "flash.json"))
+	u1, err := NewUnit(Options{Flash: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := NewUnit(Options{Flash: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := u1.Status().MAC, u2.Status().MAC; a != b || a[:6] != "000E08" {
+		t.Errorf("MACs %s and %s: want the same, in the Linksys OUI", a, b)
+	}
+}
+
+// BenchmarkBoot measures a boot from flash to a running phone (no emulated boot time).
+func BenchmarkBoot(b *testing.B) {
+	dir := b.TempDir()
+	fl := config.NewFileFlash(filepath.Join(dir, "flash.json"))
+	for b.Loop() {
+		u, err := NewUnit(Options{Flash: fl})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		events := u.Bus().Subscribe(ctx, 0)
+		done := make(chan error, 1)
+		go func() { done <- u.Run(ctx) }()
+		for e := range events {
+			if e.Kind == EventBoot {
+				break
+			}
+		}
+		cancel()
+		<-done
+	}
+}
