@@ -1,0 +1,60 @@
+package phone
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces DESIGN.md's layering: cmd → webui → phone → {sip, media,
+// provisioning} → provisioning/config. The compiler forbids cycles; this forbids drift.
+func TestDependencyDirection(t *testing.T) {
+	const mod = "github.com/spa900/spa900/"
+	// allowed lists, per package, the in-module packages it may import.
+	allowed := map[string][]string{
+		"provisioning/config":                      {},
+		"provisioning/config/internal/exporttable": {},
+		"provisioning/config/internal/gencatalog":  {"provisioning/config/internal/exporttable"},
+		"provisioning/firmware":                    {},
+		"provisioning":                             {"provisioning/config", "provisioning/firmware"},
+		"provisioning/provtest":                    {"provisioning", "provisioning/config", "provisioning/firmware"},
+		"sip":                                      {},
+		"media":                                    {},
+		"phone":                                    {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware"},
+		"webui":                                    {"phone", "provisioning/config"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		if strings.HasPrefix(pkg, "cmd/") {
+			continue // wiring may import anything
+		}
+		ok, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s has no place in the layering: add it to this test with the imports DESIGN.md allows", pkg)
+			continue
+		}
+		for _, imp := range fields[1:] {
+			dep, inModule := strings.CutPrefix(imp, mod)
+			if !inModule {
+				continue
+			}
+			if !contains(ok, dep) {
+				t.Errorf("%s imports %s, against the dependency direction of DESIGN.md", pkg, dep)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
