@@ -67,16 +67,22 @@ func Decrypt(data []byte, pass string) ([]byte, error) {
 }
 
 // decrypt tries each key derivation; accept, when not nil, must also approve the plain text.
+// It returns ErrWrongKey when no derivation gives valid padding, errRejected when one did but
+// accept refused every such plain text.
 func decrypt(data []byte, pass string, accept func([]byte) bool) ([]byte, error) {
 	if !IsEncrypted(data) {
 		return nil, fmt.Errorf("%w: no \"Salted__\" header", ErrCorruptFile)
 	}
+	if len(data) < headerLen+aes.BlockSize {
+		return nil, fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
+	}
 	body := data[headerLen:]
-	if len(body) == 0 || len(body)%aes.BlockSize != 0 {
+	if len(body)%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
 	}
 	salt := data[len(saltMagic):headerLen]
 	plain := make([]byte, len(body))
+	rejected := false
 	// The EVP_BytesToKey digests, in order (DECISIONS 6).
 	for _, newHash := range [...]func() hash.Hash{md5.New, sha256.New} {
 		key, iv := bytesToKey(newHash(), []byte(pass), salt)
@@ -85,12 +91,22 @@ func decrypt(data []byte, pass string, accept func([]byte) bool) ([]byte, error)
 			return nil, err
 		}
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, body)
-		if n, ok := unpad(plain); ok && (accept == nil || accept(plain[:n])) {
-			return plain[:n], nil
+		if n, ok := unpad(plain); ok {
+			if accept == nil || accept(plain[:n]) {
+				return plain[:n], nil
+			}
+			rejected = true
 		}
+	}
+	if rejected {
+		return nil, errRejected
 	}
 	return nil, ErrWrongKey
 }
+
+// errRejected is returned by decrypt when a key derivation gave valid padding but accept
+// refused the plain text: most likely the right key and the wrong content.
+var errRejected = errorString("decrypted content rejected")
 
 // unpad checks PKCS#7 padding in constant time over the last block and returns the length
 // of the plain text.

@@ -36,8 +36,9 @@ func IsFlatProfile(data []byte) bool {
 //
 //  1. data starting with "Salted__" is decrypted with key ([Decrypt]; MD5, then SHA-256 key
 //     derivation). Without a --key (hasKey false) the error wraps [ErrCorruptFile] and
-//     [ErrNoKey]; when no derivation yields a gzip stream or a flat profile, [ErrCorruptFile]
-//     and [ErrWrongKey];
+//     [ErrNoKey]. When no derivation gives valid padding, the error wraps [ErrCorruptFile] and
+//     [ErrWrongKey]. When one does but the result is neither gzip nor a flat profile (an
+//     encrypted SPC binary, say), the error is [ErrCorruptFile];
 //  2. data starting with the gzip magic is inflated, at most [MaxProfileSize] bytes; a
 //     truncated or damaged stream, or a larger one, is [ErrCorruptFile] with a detail. A gzip
 //     file encrypted after compression is not recognised (§1.3: compress first, then encrypt);
@@ -52,8 +53,11 @@ func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrNoKey)
 		}
 		plain, err := decrypt(data, key, func(p []byte) bool { return IsGzip(p) || IsFlatProfile(p) })
-		if errors.Is(err, ErrWrongKey) {
+		switch {
+		case errors.Is(err, ErrWrongKey):
 			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrWrongKey)
+		case errors.Is(err, errRejected):
+			return nil, ErrCorruptFile // decrypted, but neither gzip nor a flat profile
 		}
 		if err != nil {
 			return nil, err // already wraps ErrCorruptFile

@@ -6,14 +6,10 @@ import (
 	"strings"
 )
 
-// Env supplies the values of the provisioning macros to [Expand], [ExpandKey] and condition
-// evaluation. [*Vars] is the implementation the phone uses; tests may supply their own.
-type Env interface {
-	// WriteMacro writes the value of the macro name (without "$", spelled as in the table of
-	// SPA-BEHAVIOUR §3, e.g. "MAU", "REGTMR1", "A" or its alias "GPP_A") to b and reports
-	// whether the macro has a value. A macro without a value is left in the text as written.
-	WriteMacro(b *strings.Builder, name string) bool
-}
+// Env is the macro environment read by [Expand], [ExpandKey], [Cond.Eval] and [Rule.Select]:
+// a *[Vars]. A nil Env leaves every macro as written. (A concrete type rather than an
+// interface keeps an expansion to one allocation, the result.)
+type Env = *Vars
 
 // Vars holds the value of every provisioning macro of SPA-BEHAVIOUR §3 for one expansion.
 // The phone fills a fresh Vars from its state for each resync, upgrade or log line. Field
@@ -86,7 +82,7 @@ var macroNames = [26][]string{
 	'J' - 'A': {"J"},
 	'K' - 'A': {"K"},
 	'L' - 'A': {"L"},
-	'M' - 'A': {"MAU", "MAC", "MA", "M"},
+	'M' - 'A': {"METH", "MAU", "MAC", "MA", "M"},
 	'N' - 'A': {"N"},
 	'O' - 'A': {"O"},
 	'P' - 'A': {"PRVTMR", "PRVST", "PATH", "PORT", "PSN", "PN", "P"},
@@ -208,15 +204,12 @@ func isSecretMacro(name string) bool {
 	return false
 }
 
-func writeMacro(b *strings.Builder, env Env, name string) bool {
+func writeMacro(b *strings.Builder, env *Vars, name string) bool {
 	if name == "UPGCOND" {
 		b.WriteString("true")
 		return true
 	}
-	if env == nil {
-		return false
-	}
-	return env.WriteMacro(b, name)
+	return env.writeMacro(b, name)
 }
 
 // expandParen expands `$(NAME)`, `$(NAME:p)` or `$(NAME:p:q)` at the start of s and returns
@@ -275,8 +268,9 @@ func smallUint(s string) (int, bool) {
 	return n, true
 }
 
-// WriteMacro implements [Env].
-func (v *Vars) WriteMacro(b *strings.Builder, name string) bool {
+// writeMacro writes the value of the macro name (a name of macroNames) to b and reports
+// whether it has one.
+func (v *Vars) writeMacro(b *strings.Builder, name string) bool {
 	if v == nil {
 		return false
 	}

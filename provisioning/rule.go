@@ -264,10 +264,10 @@ func (p *ruleParser) alternative(n int) (Alternative, error) {
 		return alt, p.errorf(n, "options without a URL")
 	case url == "" && p.kind == ReportRule:
 		return alt, p.errorf(n, "no URL")
-	case strings.IndexFunc(url, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) }) >= 0:
-		return alt, p.errorf(n, "white space inside the URL (a condition or options after the URL?)")
 	case url != "" && (url[0] == '(' || url[0] == '['):
 		return alt, p.errorf(n, "%q out of order: write ( cond )? then ( assignments )! then [ options ] then the URL", url[:1])
+	case strings.IndexFunc(url, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) }) >= 0:
+		return alt, p.errorf(n, "white space inside the URL (a condition or options after the URL?)")
 	}
 	alt.URL = url
 	return alt, nil
@@ -312,10 +312,27 @@ func (p *ruleParser) group(n int) (inner string, closer byte, err error) {
 // ending in ";" or holding `= "` reads as assignments, anything else as a condition.
 func (p *ruleParser) unclosed(n int, inner string) error {
 	t := strings.TrimSpace(inner)
-	if strings.HasSuffix(t, ";") {
+	if strings.HasSuffix(t, ";") || looksLikeAssignment(t) {
 		return p.errorf(n, `assignments without ")!"`)
 	}
 	return p.errorf(n, `condition without ")?"`)
+}
+
+// looksLikeAssignment reports whether s starts with `Name = "`, which no condition does (they
+// compare macros, numbers and quoted strings, not bare parameter names).
+func looksLikeAssignment(s string) bool {
+	i := 0
+	for i < len(s) && isNameByte(s[i]) {
+		i++
+	}
+	if i == 0 || !isLetter(s[0]) {
+		return false
+	}
+	rest := strings.TrimLeft(s[i:], " \t")
+	if !strings.HasPrefix(rest, "=") {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimLeft(rest[1:], " \t"), `"`)
 }
 
 // indexOutsideQuotes returns the index of the first c at or after from that is not inside

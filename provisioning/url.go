@@ -133,7 +133,7 @@ func splitHostPort(hp string) (string, int, error) {
 	if host == "" {
 		return "", 0, urlError("empty server name")
 	}
-	if strings.ContainsAny(host, "[]\"\\<>|%{}^`") {
+	if strings.ContainsAny(host, "[]\"\\<>|%{}^`/@?#") || strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return "", 0, urlError("bad character in server name")
 	}
 	if portText == "" {
