@@ -3,16 +3,56 @@ package webui
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/spa900/spa900/phone"
 )
 
+// ErrNotListening is returned by [Server.WaitListening] when the server settled on not
+// listening for a boot of the phone (Enable_Web_Server is No, or the port could not be bound).
+var ErrNotListening = errors.New("web server not listening")
+
+// ErrServerStopped is returned by [Server.WaitListening] once [Server.Run] has returned.
+var ErrServerStopped = errors.New("web server stopped")
+
+// statusError is an error with the HTTP status that answers it, as the handlers return it
+// (Tailscale's tsweb.Error): Msg is shown to the client, Err is logged.
+type statusError struct {
+	Code int
+	Msg  string
+	Err  error
+}
+
+// Error returns the message and, when there is one, the cause.
+func (e *statusError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+// Unwrap returns the cause.
+func (e *statusError) Unwrap() error { return e.Err }
+
+// httpError builds a *statusError.
+func httpError(code int, err error, format string, args ...any) error {
+	return &statusError{Code: code, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
 // errorStatus maps an error from the phone to the HTTP status that answers it (STYLE §12).
 func errorStatus(err error) int {
+	var he *statusError
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, phone.ErrInvalidRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, phone.ErrProvisioningDisabled), errors.Is(err, phone.ErrUpgradeDisabled):
@@ -22,6 +62,69 @@ func errorStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// errorMessage is what the client is told about err.
+func errorMessage(code int, err error) string {
+	var he *statusError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.Msg
+	case errors.As(err, &mbe):
+		return fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+	case code == http.StatusInternalServerError:
+		return "internal error: " + err.Error()
+	}
+	return err.Error()
+}
+
+// handlerFunc is a handler that returns its error; [handler.handle] answers it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc: one place turns errors into statuses and log lines, for every
+// handler of the package (Tailscale's tsweb.ReturnHandler). An error after the response has
+// started can only be logged.
+func (h *handler) handle(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &trackingWriter{ResponseWriter: w}
+		err := fn(rw, r)
+		if err == nil {
+			return
+		}
+		code := errorStatus(err)
+		log := h.log.With(zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.Int("code", code), zap.String("remote", r.RemoteAddr))
+		switch {
+		case code >= 500 && code != http.StatusServiceUnavailable:
+			log.Error("request failed", zap.Error(err))
+		default:
+			log.Info("request refused", zap.Error(err))
+		}
+		if rw.wrote {
+			return
+		}
+		writeError(rw, r, code, errorMessage(code, err))
+	})
+}
+
+// trackingWriter remembers whether the response has started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes of the event stream).
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // isAPI reports whether a request is for the JSON API, which answers errors in JSON.
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
@@ -34,10 +137,17 @@ func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
 		writeJSON(w, code, map[string]string{"error": msg})
 		return
 	}
+	t := http.StatusText(code)
+	writeHTML(w, code, t, msg)
+}
+
+// writeHTML answers with a short page of one paragraph, as the device's action URLs do
+// (SPA-BEHAVIOUR §5.4: "the exact HTML is undocumented").
+func writeHTML(w http.ResponseWriter, code int, title, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	t := html.EscapeString(http.StatusText(code))
+	t := html.EscapeString(title)
 	w.Write([]byte("<html><head><title>" + t + "</title></head><body><h1>" + t + "</h1><p>" +
 		html.EscapeString(msg) + "</p></body></html>\n"))
 }

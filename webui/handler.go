@@ -3,6 +3,8 @@ package webui
 import (
 	"crypto/rand"
 	"net/http"
+	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -36,21 +38,40 @@ type Options struct {
 
 // handler serves one unit's web pages, action URLs and automation API.
 type handler struct {
+	// Immutable after New.
 	unit *phone.Unit
 	log  *zap.Logger
-	mux  *http.ServeMux
+	mux  *http.ServeMux // the device's own pages and action URLs
+	api  *http.ServeMux // the automation API under /api/ (routes.go)
 	// nonceKey signs the Digest nonces of this handler (auth.go); random per handler.
 	nonceKey [32]byte
+	// heartbeat is the interval of the comment lines that keep an event stream open.
+	heartbeat time.Duration
 }
 
 // New returns the HTTP handler of a phone unit: the device's own pages and action URLs and the
 // automation API under /api/v1/.
 func New(unit *phone.Unit, opts Options) http.Handler {
-	h := &handler{unit: unit, log: opts.Logger, mux: http.NewServeMux()}
+	return newHandler(unit, opts)
+}
+
+func newHandler(unit *phone.Unit, opts Options) *handler {
+	h := &handler{unit: unit, log: opts.Logger, mux: http.NewServeMux(), api: http.NewServeMux(),
+		heartbeat: 15 * time.Second}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
 	rand.Read(h.nonceKey[:]) // never fails (crypto/rand)
 	h.routes()
-	return h.mux
+	return h
+}
+
+// ServeHTTP sends the API to its own mux, so that its routes and the pages' never conflict,
+// and everything else to the device's.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.api.ServeHTTP(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
 }

@@ -1,0 +1,381 @@
+package webui
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spa900/spa900/phone"
+)
+
+// statusResponse is GET /api/v1/status: the phone's status with the live Info values, keyed
+// by section ("System_Information", "Ext_1_Status", "Line_1_Call_1_Status") and name, the
+// same values the export's Info/ group shows.
+type statusResponse struct {
+	*phone.Status
+	Info map[string]map[string]string `json:"info"`
+}
+
+func (h *handler) apiStatus(w http.ResponseWriter, r *http.Request) error {
+	st := h.unit.Status()
+	resp := statusResponse{Status: st, Info: map[string]map[string]string{}}
+	if st.Config != nil {
+		for _, f := range st.Config.Catalog().Info() {
+			_, section, _ := strings.Cut(f.Group, "/")
+			m := resp.Info[section]
+			if m == nil {
+				m = map[string]string{}
+				resp.Info[section] = m
+			}
+			m[f.Name] = st.Info.Value(f)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// configResponse is GET /api/v1/config: every parameter's value and user access, as the admin
+// sees them (profile-only parameters such as GPP_SA are left out, as in the export).
+type configResponse struct {
+	Model  string            `json:"model"`
+	Values map[string]string `json:"values"`
+	Access map[string]string `json:"access"`
+}
+
+func (h *handler) apiConfig(w http.ResponseWriter, r *http.Request) error {
+	st := h.unit.Status()
+	if st.Config == nil {
+		return phone.ErrBooting
+	}
+	params := st.Config.Catalog().Params()
+	resp := configResponse{Model: st.Model, Values: make(map[string]string, len(params)),
+		Access: make(map[string]string, len(params))}
+	for i := range params {
+		if params[i].Hidden {
+			continue
+		}
+		resp.Values[params[i].Name] = st.Config.ValueAt(i)
+		resp.Access[params[i].Name] = st.Config.AccessAt(i).String()
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// outcomeResponse answers the gated actions: whether the operation started at once or waits
+// for the phone to be idle.
+type outcomeResponse struct {
+	Op      string `json:"op"`
+	Outcome string `json:"outcome"`
+}
+
+func writeOutcome(w http.ResponseWriter, op string, out phone.Outcome) {
+	writeJSON(w, http.StatusAccepted, outcomeResponse{Op: op, Outcome: out.String()})
+}
+
+// apiHook is POST /api/v1/hook {"offhook": true|false}: the handset. Until SIP lands it is the
+// only thing that makes the phone busy (issue 2).
+func (h *handler) apiHook(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		OffHook *bool `json:"offhook"`
+	}
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.OffHook == nil {
+		return httpError(http.StatusBadRequest, nil, `missing "offhook"`)
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	if err := p.SetHook(r.Context(), *req.OffHook); err != nil {
+		return fmt.Errorf("hook: %w", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"offhook": *req.OffHook})
+	return nil
+}
+
+func (h *handler) apiReboot(w http.ResponseWriter, r *http.Request) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	out, err := p.RequestReboot(r.Context(), "api from "+requester(r))
+	if err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	writeOutcome(w, "reboot", out)
+	return nil
+}
+
+func (h *handler) apiRestart(w http.ResponseWriter, r *http.Request) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	out, err := p.RequestRestart(r.Context(), "api from "+requester(r))
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	writeOutcome(w, "restart", out)
+	return nil
+}
+
+// apiProfile is POST /api/v1/profile: a flat-profile XML body applied exactly as a resync
+// applies it, all or nothing (DECISIONS 8). 200 with what changed; 400 and no change on a
+// bad document.
+func (h *handler) apiProfile(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProfileBody))
+	if err != nil {
+		return fmt.Errorf("read profile: %w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return httpError(http.StatusBadRequest, nil, "empty profile")
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	res, err := p.ApplyProfile(r.Context(), "api", body)
+	if err != nil {
+		return fmt.Errorf("apply profile: %w", err)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (h *handler) apiFactoryReset(w http.ResponseWriter, r *http.Request) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
+	out, err := h.unit.FactoryReset(r.Context())
+	if err != nil {
+		return fmt.Errorf("factory reset: %w", err)
+	}
+	writeOutcome(w, "factory-reset", out)
+	return nil
+}
+
+// urlRequest is the optional body of POST /api/v1/resync and /api/v1/upgrade.
+type urlRequest struct {
+	URL string `json:"url"`
+}
+
+// apiResync is POST /api/v1/resync, optionally {"url": "..."}: as /admin/resync[?URL].
+func (h *handler) apiResync(w http.ResponseWriter, r *http.Request) error {
+	var req urlRequest
+	if err := decodeJSON(w, r, &req, true); err != nil {
+		return err
+	}
+	u, err := actionURL(req.URL)
+	if err != nil {
+		return err
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	out, err := p.RequestResync(r.Context(), u, requester(r))
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	writeOutcome(w, "resync", out)
+	return nil
+}
+
+// apiUpgrade is POST /api/v1/upgrade {"url": "..."}: as /admin/upgrade?URL. Without a URL the
+// phone evaluates Upgrade_Rule.
+func (h *handler) apiUpgrade(w http.ResponseWriter, r *http.Request) error {
+	var req urlRequest
+	if err := decodeJSON(w, r, &req, true); err != nil {
+		return err
+	}
+	u, err := actionURL(req.URL)
+	if err != nil {
+		return err
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	out, err := p.RequestUpgrade(r.Context(), u, requester(r))
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	writeOutcome(w, "upgrade", out)
+	return nil
+}
+
+// apiReport is POST /api/v1/report: send the configuration report to Report_Rule once
+// (SPA-BEHAVIOUR §4.5); the result comes on the event stream.
+func (h *handler) apiReport(w http.ResponseWriter, r *http.Request) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	if err := p.RequestReport(r.Context()); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"op": "report"})
+	return nil
+}
+
+// decodeJSON reads a small JSON body into v: unknown fields and trailing data are refused,
+// an empty body is allowed only when optional.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return httpError(http.StatusBadRequest, nil, "empty request body, want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return httpError(http.StatusBadRequest, err, "bad JSON: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return httpError(http.StatusBadRequest, nil, "bad JSON: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem says what is wrong with a JSON body, without echoing it.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return "field " + strconv.Quote(te.Field) + " must be " + te.Type.String()
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated"
+	}
+	return err.Error()
+}
+
+// noBody refuses a body on the actions that take none (beyond an empty JSON object).
+func noBody(w http.ResponseWriter, r *http.Request) error {
+	var req struct{}
+	return decodeJSON(w, r, &req, true)
+}
+
+// apiEvents is GET /api/v1/events: the unit's events as server-sent events (issue 2), each
+//
+//	id: <seq>
+//	event: <kind>
+//	data: {"seq":…, "time":…, "kind":…, <the event's fields>}
+//
+// A client that reconnects with Last-Event-ID (or a script with ?after=<seq>) first gets the
+// kept events after that one, so nothing is lost across a reboot. Comment lines every 15 s
+// keep the connection open. The stream ends when the client goes away, when it falls too far
+// behind (it reconnects and catches up), or when the phone shuts down.
+func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
+	replay, after, err := eventsAfter(r)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	ctx := r.Context()
+	bus := h.unit.Bus()
+	// Subscribe first, then read the history: nothing falls between the two, and the events
+	// that are in both are sent once.
+	live := bus.Subscribe(ctx, 0)
+	var history []phone.Event
+	if replay {
+		history = bus.Since(after)
+	}
+
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// A reconnecting browser waits a second: about a boot (DECISIONS 21).
+	if _, err := io.WriteString(w, "retry: 1000\n\n"); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+
+	var buf bytes.Buffer
+	sent := after
+	send := func(e phone.Event) bool {
+		buf.Reset()
+		data, err := json.Marshal(e)
+		if err != nil {
+			return false
+		}
+		fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return false
+		}
+		sent = e.Seq
+		return rc.Flush() == nil
+	}
+	for _, e := range history {
+		if !send(e) {
+			return nil
+		}
+	}
+	beat := time.NewTicker(h.heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return nil
+			}
+		case e, ok := <-live:
+			if !ok {
+				return nil // fell behind: the client reconnects with Last-Event-ID
+			}
+			if e.Seq > sent && !send(e) {
+				return nil
+			}
+			if e.Kind == phone.EventShutdown {
+				return nil
+			}
+		}
+	}
+}
+
+// eventsAfter reads where an event stream starts: Last-Event-ID (a reconnecting EventSource)
+// or ?after=<seq>; with neither, only new events are sent.
+func eventsAfter(r *http.Request) (replay bool, after uint64, err error) {
+	v, from := r.Header.Get("Last-Event-ID"), "Last-Event-ID"
+	if v == "" {
+		v, from = r.URL.Query().Get("after"), "after"
+		if v == "" && !r.URL.Query().Has("after") {
+			return false, 0, nil
+		}
+	}
+	after, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return false, 0, httpError(http.StatusBadRequest, nil, "%s must be an event sequence number", from)
+	}
+	return true, after, nil
+}
