@@ -108,7 +108,7 @@ type cred struct {
 
 var noCred = cred{}
 
-func basic(user, pass string) cred  { return cred{"basic", user, pass} }
+func basic(user, pass string) cred   { return cred{"basic", user, pass} }
 func digestC(user, pass string) cred { return cred{"digest", user, pass} }
 
 // request sends one request with the given credentials; Digest goes through the
