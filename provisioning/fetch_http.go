@@ -1,0 +1,309 @@
+package provisioning
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/icholy/digest"
+	"go.uber.org/zap"
+)
+
+// HTTP and HTTPS as the device speaks them (SPA-BEHAVIOUR §2.4, §7.1, §7.4, §11 item 7):
+//
+//   - GET, or POST with the --post body; every request carries the phone's User-Agent;
+//   - a new connection per request, from the phone's own address, HTTP/1.1, no proxy, no
+//     transparent decompression (a gzip profile must reach the decoder as the server sent it);
+//   - HTTPS is TLS 1.2 or later [inf], verified against the configured trust anchors, with the
+//     phone's client certificate presented whenever the server asks;
+//   - up to three redirects are followed, to http or https only and never from https down to
+//     http; a redirect not followed is reported as the [StatusError] it is;
+//   - with --uid/--pwd (DECISIONS 13) the credentials go out only after a 401 challenge:
+//     Digest when the server offers it, else Basic, so that a Digest server never sees the
+//     password in clear;
+//   - the body is bounded by the size limit and must match its announced length.
+
+// newHTTPClient builds the one client of the fetcher.
+func (f *Fetcher) newHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: f.cfg.Timeout, KeepAlive: -1}
+	if ip := f.sourceIP(); ip != nil {
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	tlsConf := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		RootCAs:            f.cfg.RootCAs,
+		InsecureSkipVerify: f.cfg.InsecureSkipVerify, //nolint:gosec // the lab switch, off by default
+	}
+	if cert := f.cfg.ClientCert; cert != nil {
+		// Present the certificate whatever CAs the server lists, as a device with one
+		// factory certificate does; the server decides.
+		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return cert, nil
+		}
+	}
+	network := f.network("tcp")
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig:        tlsConf,
+		TLSHandshakeTimeout:    f.cfg.Timeout,
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
+}
+
+// checkRedirect follows at most maxRedirects redirects, to http or https, never downgrading
+// https to http and never to a URL with user information.
+func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
+	reason := ""
+	switch {
+	case len(via) > maxRedirects:
+		reason = "too many redirects"
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+		reason = "scheme not http or https"
+	case via[0].URL.Scheme == "https" && req.URL.Scheme == "http":
+		reason = "https to http"
+	case req.URL.User != nil:
+		reason = "user information in the location"
+	}
+	if reason != "" {
+		f.log.Debug("redirect refused", zap.String("url", req.URL.Redacted()), zap.String("reason", reason))
+		return http.ErrUseLastResponse
+	}
+	f.log.Debug("redirect followed", zap.String("url", req.URL.Redacted()))
+	return nil
+}
+
+// httpExchange is one request/response, with the server address it reached.
+type httpExchange struct {
+	resp *http.Response
+	mu   sync.Mutex
+	addr netip.AddrPort // guarded by mu: the remote end of the last connection used
+}
+
+func (x *httpExchange) remote() netip.AddrPort {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.addr
+}
+
+// httpRequest sends method to t with body and returns the 2xx response, its body still to be
+// read. A non-2xx answer is an error ([StatusError], or [ErrTLS] for nginx's client
+// certificate answers) and its body is closed.
+func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body []byte, user, password string) (*httpExchange, error) {
+	if t.Port <= 0 || t.Port > 65535 {
+		return nil, fmt.Errorf("%w: port %d", ErrUnsupported, t.Port)
+	}
+	u, err := url.Parse(t.String())
+	if err != nil || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%w: malformed url", ErrUnsupported)
+	}
+	x := &httpExchange{}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if ap, err := netip.ParseAddrPort(info.Conn.RemoteAddr().String()); err == nil {
+				x.mu.Lock()
+				x.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+				x.mu.Unlock()
+			}
+		},
+	})
+	resp, err := f.send(ctx, method, u, body, "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && (user != "" || password != "") {
+		authz, ok := authorization(resp, method, body, user, password)
+		drainClose(resp)
+		if !ok {
+			return nil, &StatusError{Code: http.StatusUnauthorized}
+		}
+		if resp, err = f.send(ctx, method, resp.Request.URL, body, authz); err != nil {
+			return nil, err
+		}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err := statusError(resp)
+		drainClose(resp)
+		return nil, err
+	}
+	x.resp = resp
+	return x, nil
+}
+
+// send does one request (following redirects) with the phone's headers.
+func (f *Fetcher) send(ctx context.Context, method string, u *url.URL, body []byte, authz string) (*http.Response, error) {
+	var rd io.Reader
+	if method == http.MethodPost {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	// An empty User-Agent value makes net/http send none rather than its own.
+	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", http.DetectContentType(body))
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in the FetchError already
+		}
+		return nil, tlsFailure(err)
+	}
+	return resp, nil
+}
+
+// authorization answers a 401 challenge with the --uid/--pwd credentials: Digest when offered
+// (MD5, SHA-256…, qop auth or auth-int), else Basic when offered.
+func authorization(resp *http.Response, method string, body []byte, user, password string) (string, bool) {
+	if chal, err := digest.FindChallenge(resp.Header); err == nil {
+		cred, err := digest.Digest(chal, digest.Options{
+			Method:   method,
+			URI:      resp.Request.URL.RequestURI(),
+			GetBody:  func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+			Count:    1,
+			Username: user,
+			Password: password,
+		})
+		if err == nil {
+			return cred.String(), true
+		}
+	}
+	for _, h := range resp.Header.Values("WWW-Authenticate") {
+		if len(h) >= 5 && strings.EqualFold(h[:5], "basic") {
+			r := http.Request{Header: http.Header{}}
+			r.SetBasicAuth(user, password)
+			return r.Header.Get("Authorization"), true
+		}
+	}
+	return "", false
+}
+
+// statusError words a non-2xx answer. nginx answers an HTTPS request that lacks a required
+// client certificate, or carries one it does not trust, with 400 (its internal 496 and 495)
+// and a page saying so, instead of failing the handshake; that is a TLS failure to the
+// phone, not a server error.
+func statusError(resp *http.Response) error {
+	se := &StatusError{Code: resp.StatusCode}
+	if resp.TLS == nil {
+		return se
+	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest, 495, 496:
+	default:
+		return se
+	}
+	page, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	switch {
+	case resp.StatusCode == 496 || bytes.Contains(page, []byte("No required SSL certificate was sent")):
+		return &tlsError{detail: "server requires a client certificate", err: se}
+	case resp.StatusCode == 495 || bytes.Contains(page, []byte("The SSL certificate error")):
+		return &tlsError{detail: "client certificate rejected", err: se}
+	}
+	return se
+}
+
+// tlsFailure recognises the errors of a TLS session that was not trusted and marks them with
+// ErrTLS and a short reason.
+func tlsFailure(err error) error {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		op        *net.OpError
+		record    tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknownCA):
+		return &tlsError{detail: "server certificate not trusted", err: err}
+	case errors.As(err, &hostname):
+		return &tlsError{detail: "server certificate name mismatch", err: err}
+	case errors.As(err, &invalid):
+		return &tlsError{detail: "server certificate invalid", err: err}
+	case errors.As(err, &verify):
+		return &tlsError{detail: "server certificate not trusted", err: err}
+	case errors.As(err, &op) && op.Op == "remote error":
+		// crypto/tls reports an alert from the peer as a "remote error" OpError.
+		return &tlsError{detail: "server sent alert: " + strings.TrimPrefix(op.Err.Error(), "tls: "), err: err}
+	case errors.As(err, &record):
+		return &tlsError{detail: "server does not speak tls", err: err}
+	}
+	return err
+}
+
+// drainClose discards a little of an unwanted body and closes it.
+func drainClose(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+}
+
+// httpDo runs a fetch over HTTP or HTTPS and reads the whole body within limit.
+func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, limit int64) (*Response, error) {
+	method := http.MethodGet
+	if post {
+		method = http.MethodPost
+	}
+	x, err := f.httpRequest(ctx, t, method, req.Body, req.User, req.Password)
+	if err != nil {
+		return nil, err
+	}
+	resp := x.resp
+	defer resp.Body.Close()
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, resp.ContentLength, limit)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, err // the deadline or the caller's cancel, classified by Fetch
+	case err != nil:
+		return nil, fmt.Errorf("%w: after %d bytes: %w", ErrTruncated, n, err)
+	case n > limit:
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	remote := x.remote()
+	return &Response{
+		Body:        buf.Bytes(),
+		ServerIP:    remote.Addr(),
+		Port:        int(remote.Port()),
+		ContentType: resp.Header.Get("Content-Type"),
+		URL:         resp.Request.URL.Redacted(),
+	}, nil
+}
+
+// httpPost uploads body with a POST and ignores the answer's body (SPA-BEHAVIOUR §4.5).
+func (f *Fetcher) httpPost(ctx context.Context, t Target, body []byte, user, password string) error {
+	x, err := f.httpRequest(ctx, t, http.MethodPost, body, user, password)
+	if err != nil {
+		return err
+	}
+	drainClose(x.resp)
+	return nil
+}
