@@ -344,7 +344,18 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			// The server closes for a reboot: the events already here (the shutdown among
+			// them) still go out.
+			for {
+				select {
+				case e, ok := <-live:
+					if !ok || (e.Seq > sent && !send(e)) || e.Kind == phone.EventShutdown {
+						return nil
+					}
+				default:
+					return nil
+				}
+			}
 		case <-beat.C:
 			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
 				return nil
