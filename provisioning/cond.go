@@ -211,6 +211,11 @@ func lexCond(s string) ([]condToken, error) {
 			case "ge":
 				toks = append(toks, condToken{kind: tokOp, op: OpGe, text: word})
 			default:
+				// A version suffix or a $(…) macro holds "(" inside a word; a word that
+				// starts with "(" or closes one it did not open is an attempt at grouping.
+				if word[0] == '(' || strings.Count(word, ")") > strings.Count(word, "(") {
+					return nil, errorString("parentheses cannot group comparisons")
+				}
 				toks = append(toks, condToken{kind: tokOperand, opnd: Operand{Text: word}})
 			}
 		}

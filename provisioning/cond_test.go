@@ -137,6 +137,8 @@ func TestParseTrigger(t *testing.T) {
 		{name: "leading and", text: "and 1 eq 1", wantErr: `trigger: comparison 1: "and" without a comparison before it`},
 		{name: "missing and", text: "1 eq 1 2 eq 2", wantErr: `trigger: comparison 1: expected "and" after 1 eq 1`},
 		{name: "unterminated quote", text: `"$A eq 1`, wantErr: "trigger: unterminated quoted string"},
+		{name: "grouping parentheses", text: "($A eq 1) and 1 eq 1", wantErr: "trigger: parentheses cannot group comparisons"},
+		{name: "closing parenthesis", text: "$A eq 1)", wantErr: "trigger: parentheses cannot group comparisons"},
 		{name: "operator twice", text: "1 eq eq 1", wantErr: "trigger: comparison 1: operator eq without a right operand"},
 	}
 	for _, tt := range tests {

@@ -19,8 +19,8 @@
 //   - [CompileSPC]: the SPC plain-text source format, compiled to XML for the profile tools.
 //
 // Who may import it: phone (which runs resyncs and upgrades), cmd (the profile and firmware
-// tools) and tests. It may import provisioning/config and nothing else from this module; the
-// pure core imports only the standard library.
+// tools) and tests. It imports nothing else from this module; the pure core imports only the
+// standard library.
 //
 // Concurrency: parsed values ([Rule], [Cond], [Schedule], [Version], [URL], [Alias]) are
 // immutable and safe for concurrent use; the functions keep no state between calls. A [Vars]

@@ -42,7 +42,7 @@ var ErrWrongKey = errors.New("wrong key")
 // SyntaxError describes where and why a text could not be parsed. Its message names the problem
 // precisely, because it becomes $ERR and a log line; it never quotes a key or a password.
 type SyntaxError struct {
-	// What is parsed: "rule", "condition", "trigger", "url", "schedule", "alias map", "spc".
+	// What is parsed: "rule", "trigger", "url", "version", "schedule", "alias map", "spc".
 	What string
 	// File is the SPC file being compiled (empty for the top-level source and for other kinds).
 	File string

@@ -247,7 +247,7 @@ func FuzzExpand(f *testing.F) {
 			t.Fatalf("Expand(%q) = %q: text without $ changed", s, got)
 		}
 		// With no environment, only "$$" changes.
-		if got, want := Expand(s, nil), strings.ReplaceAll(s, "$$", "\x00"); strings.ReplaceAll(want, "\x00", "$") != got && !strings.Contains(s, "UPGCOND") {
+		if got, want := Expand(s, nil), strings.ReplaceAll(s, "$$", "$"); got != want && !strings.Contains(s, "UPGCOND") {
 			t.Fatalf("Expand(%q, nil) = %q, want only $$ collapsed", s, got)
 		}
 	})

@@ -231,6 +231,7 @@ func TestParseRuleErrors(t *testing.T) {
 		{name: "two assignment groups", text: `(a = "x";)! (b = "y";)! /p`, kind: ProfileRule, want: "rule: alternative 1: two assignment groups: put all assignments in one \"( … )!\""},
 		{name: "bad condition", text: `($A eq)? /p`, kind: ProfileRule, want: "rule: alternative 1: condition: comparison 1: operator eq without a right operand"},
 		{name: "or in condition", text: `($A eq 1 or $B eq 2)? /p`, kind: ProfileRule, want: `rule: alternative 1: condition: there is no "or" in conditions: use one alternative per case`},
+		{name: "nested parentheses", text: `(($A eq 1))? /p`, kind: ProfileRule, want: "rule: alternative 1: condition: parentheses cannot group comparisons"},
 		{name: "empty condition", text: `()? /p`, kind: ProfileRule, want: "rule: alternative 1: condition: empty condition"},
 		{name: "unknown option", text: "[--foo x] http://x/p", kind: ProfileRule, want: "rule: alternative 1: options: unknown option --foo"},
 		{name: "option without value", text: "[--key] http://x/p", kind: ProfileRule, want: "rule: alternative 1: options: --key without a value"},
