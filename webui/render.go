@@ -1,0 +1,364 @@
+package webui
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spa900/spa900/phone"
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// This file turns a phone's status into the device's pages: the view model (tabs, sections,
+// rows of two fields) and the html/template files under templates/.
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// styleSheet is the one style sheet of the pages, served at stylePath. The phone has no
+// internet, so nothing else is ever loaded (SPA-BEHAVIOUR §5).
+//
+//go:embed static/spa900.css
+var styleSheet []byte
+
+// stylePath is where the style sheet is served.
+const stylePath = "/spa900.css"
+
+// pageTemplates are the parsed templates: built once, immutable afterwards and shared by every
+// phone of the process (html/template is safe for concurrent use).
+var pageTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("pages").ParseFS(templateFiles, "templates/*.html"))
+})
+
+// Row shades of the device's tables, alternating (SPA-BEHAVIOUR §5.2 fingerprint).
+const (
+	shadeEven = "#dcdcdc"
+	shadeOdd  = "#d3d3d3"
+)
+
+// secretMask is what the user account reads in place of a read-only secret that is set.
+const secretMask = "********"
+
+// Content kinds of a page: which part of templates/page.html fills the body.
+const (
+	bodyInfo    = "info"
+	bodyParams  = "params"
+	bodyResult  = "result"
+	bodyPdir    = "pdir"
+	bodyCallLog = "calllog"
+)
+
+// pageData is everything templates/page.html shows.
+type pageData struct {
+	Product string // "SPA942"
+	Version string // software version, shown in the header
+	Body    string // one of the body kinds
+	View    view
+	// Admin and Advanced say which view the page belongs to.
+	Admin, Advanced bool
+	Nav     nav
+	Tabs    []tabLink
+	Title   string // the tab's or the page's title
+
+	// Info tab.
+	Info []infoSection
+	// A parameter tab.
+	Sections []section
+	Editable bool   // any input on the page: show Submit/Undo
+	Action   string // the form handler, relative to the page (DECISIONS 19)
+	// Result page of a form post.
+	Result *result
+	// Call log page.
+	CallLists []callList
+}
+
+// nav are the links between levels and views, as on the device: "Admin Login" or "User
+// Login", "basic" and "advanced" (SPA-BEHAVIOUR §5.2).
+type nav struct {
+	LevelLabel string // "Admin Login" on user pages, "User Login" on admin pages
+	LevelHref  string
+	BasicHref  string
+	AdvHref    string
+}
+
+// tabLink is one tab of the tab row.
+type tabLink struct {
+	Label   string
+	Href    string
+	Current bool
+}
+
+// infoSection is one section of the Info tab: read-only fields two per row.
+type infoSection struct {
+	Title string
+	Rows  []infoRow
+}
+
+type infoRow struct {
+	Shade string
+	A     infoCell
+	B     *infoCell
+}
+
+type infoCell struct {
+	Label string
+	Value string
+}
+
+// section is one section of a parameter tab: a title bar and rows of two fields.
+type section struct {
+	Title string
+	Rows  []fieldRow
+}
+
+type fieldRow struct {
+	Shade string
+	A     *field
+	B     *field
+}
+
+// field is one parameter as the page shows it.
+type field struct {
+	Name  string
+	Label string
+	Value string // the value in the input; for secrets secretKept or "", never the secret
+	// One of: Static (text, not editable), Options (a select), Password, or a text input.
+	Static   bool
+	Password bool
+	Options  []option
+}
+
+type option struct {
+	Value    string
+	Selected bool
+}
+
+// result is what a form post did (forms.go).
+type result struct {
+	Saved    bool
+	Changed  []changed
+	Restart  bool   // the changes need the restart of the voice application (DECISIONS 12)
+	Busy     string // why the restart waits, when the phone is not idle
+	Problems []problem
+	More     int // problems left off the page
+	BackHref string
+	Back     string
+}
+
+type changed struct {
+	Name  string
+	Label string
+	Tab   string
+}
+
+// callList is one list of the call history page.
+type callList struct {
+	Title string
+	Calls []callRow
+}
+
+type callRow struct {
+	Shade string
+	Text  string
+}
+
+// yesNo are the choices of a Bool parameter (SPA-BEHAVIOUR §8.8).
+var yesNo = [...]string{"Yes", "No"}
+
+// paramTab builds the sections of one parameter tab as the view sees it: for the user
+// account only parameters with access ro or rw, editable only when rw (SPA-BEHAVIOUR §5.2).
+// A section with nothing visible is left out.
+func paramTab(snap *config.Snapshot, tab string, v view) (secs []section, editable bool) {
+	params := snap.Catalog().Params()
+	cur := -1
+	for i := range params {
+		p := &params[i]
+		if p.Hidden || p.Tab() != tab || !v.showsSection(tab, p.Section()) {
+			continue
+		}
+		f := newField(p, snap.ValueAt(i), snap.AccessAt(i), v.admin)
+		if f == nil {
+			continue
+		}
+		if !f.Static {
+			editable = true
+		}
+		if cur < 0 || secs[cur].Title != sectionTitle(p.Section()) {
+			secs = append(secs, section{Title: sectionTitle(p.Section())})
+			cur = len(secs) - 1
+		}
+		s := &secs[cur]
+		if n := len(s.Rows); n > 0 && s.Rows[n-1].B == nil {
+			s.Rows[n-1].B = f
+			continue
+		}
+		s.Rows = append(s.Rows, fieldRow{Shade: shade(len(s.Rows)), A: f})
+	}
+	return secs, editable
+}
+
+// newField describes one parameter for the page, or returns nil when the account may not
+// see it. Secrets are password inputs that never carry the value: secretKept stands for
+// "unchanged" (forms.go).
+func newField(p *config.Param, value string, acc config.Access, admin bool) *field {
+	if !admin && !acc.UserCanRead() {
+		return nil
+	}
+	f := &field{Name: p.Name, Label: p.Label, Value: value}
+	switch {
+	case !admin && acc != config.AccessRW:
+		f.Static = true
+		if p.Secret && value != "" {
+			f.Value = secretMask
+		}
+	case p.Secret:
+		f.Password = true
+		if value != "" {
+			f.Value = secretKept
+		}
+	case p.Kind == config.KindBool:
+		f.Options = options(yesNo[:], value)
+	case p.Kind == config.KindEnum:
+		f.Options = options(p.Choices, value)
+	}
+	return f
+}
+
+// options lists the choices of a select with value selected. A value outside the choices
+// (the empty "use the default" value, SPA-BEHAVIOUR §8.8) is offered first, so that an
+// untouched select submits the value in force.
+func options(choices []string, value string) []option {
+	out := make([]option, 0, len(choices)+1)
+	found := false
+	for _, c := range choices {
+		if c == value {
+			found = true
+			break
+		}
+	}
+	if !found {
+		out = append(out, option{Value: value, Selected: true})
+	}
+	for _, c := range choices {
+		out = append(out, option{Value: c, Selected: c == value})
+	}
+	return out
+}
+
+// infoTab builds the Info tab: the live status, the same values as the export's Info/ group,
+// two fields per row (SPA-BEHAVIOUR §5.2, §9).
+func infoTab(st *phone.Status) []infoSection {
+	var secs []infoSection
+	last := ""
+	for _, f := range st.Config.Catalog().Info() {
+		_, sec, _ := strings.Cut(f.Group, "/")
+		if len(secs) == 0 || sec != last {
+			secs = append(secs, infoSection{Title: sectionTitle(sec)})
+			last = sec
+		}
+		s := &secs[len(secs)-1]
+		c := infoCell{Label: infoLabel(f.Name), Value: st.Info.Value(f)}
+		if n := len(s.Rows); n > 0 && s.Rows[n-1].B == nil {
+			s.Rows[n-1].B = &c
+			continue
+		}
+		s.Rows = append(s.Rows, infoRow{Shade: shade(len(s.Rows)), A: c})
+	}
+	return secs
+}
+
+func shade(row int) string {
+	if row%2 == 0 {
+		return shadeEven
+	}
+	return shadeOdd
+}
+
+// sectionTitle turns a section's export name back into its title: "SIP_Timer_Values__sec_"
+// is "SIP Timer Values (sec)" (SPA-BEHAVIOUR §1.1: spaces and brackets became "_").
+func sectionTitle(s string) string {
+	s = strings.TrimLeft(s, "_")
+	if i := strings.Index(s, "__"); i >= 0 {
+		s = s[:i] + " (" + strings.Trim(s[i+2:], "_") + ")"
+	}
+	return strings.TrimSpace(strings.ReplaceAll(s, "_", " "))
+}
+
+// infoLabel is the label of an Info field: "Primary__DNS" is "Primary DNS".
+func infoLabel(name string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(name, "_", " ")), " ")
+}
+
+// tabLabel is a tab's title: "Ext_1" is "Ext 1".
+func tabLabel(tab string) string { return strings.ReplaceAll(tab, "_", " ") }
+
+// render writes a page with its status code. The page is rendered into memory first, so a
+// template failure is a clean 500 and never half a page.
+func render(w http.ResponseWriter, code int, d *pageData) error {
+	var buf bytes.Buffer
+	buf.Grow(32 << 10)
+	if err := pageTemplates().ExecuteTemplate(&buf, "page", d); err != nil {
+		return httpError(http.StatusInternalServerError, err, "render page")
+	}
+	pageHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// pageHeaders are the headers of every page: never cached (the Info tab is live and the
+// pages show configuration), never framed, no script, nothing loaded from elsewhere.
+func pageHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// view is one of the four sets of pages: the user's or the admin's, basic or advanced
+// (SPA-BEHAVIOUR §5.2).
+type view struct {
+	admin    bool
+	advanced bool
+}
+
+// path is the view's own URL.
+func (v view) path() string {
+	p := "/"
+	if v.admin {
+		p = "/admin/"
+	}
+	if v.advanced {
+		return p + "advanced"
+	}
+	return p + "basic"
+}
+
+// tabHref is the URL of one tab of the view; Info, the first tab, is the view's own URL.
+func (v view) tabHref(tab string) string {
+	if tab == infoTabName {
+		return v.path()
+	}
+	return v.path() + "?tab=" + url.QueryEscape(tab)
+}
+
+// navFor builds the level and view links of a page of view v.
+func navFor(v view) nav {
+	other := view{admin: !v.admin, advanced: v.advanced}
+	n := nav{LevelLabel: "Admin Login", LevelHref: other.path()}
+	if v.admin {
+		n.LevelLabel = "User Login"
+	}
+	n.BasicHref = view{admin: v.admin}.path()
+	n.AdvHref = view{admin: v.admin, advanced: true}.path()
+	return n
+}
