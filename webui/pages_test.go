@@ -750,7 +750,7 @@ func TestSubmitRefused(t *testing.T) {
 		{name: "profile-only parameter", path: "/admin/bsipura.spa", body: ok + "&" + hidden + "=x",
 			wantCode: 400, problems: []string{hidden}},
 		{name: "every problem listed", path: "/admin/bsipura.spa",
-			body: url.Values{enable: {"maybe"}, display: {strings.Repeat("x", 2000)}, "Bogus": {"1"}}.Encode(),
+			body:     url.Values{enable: {"maybe"}, display: {strings.Repeat("x", 2000)}, "Bogus": {"1"}}.Encode(),
 			wantCode: 400, wantText: []string{"want Yes or No", "longer than 1023"}, problems: []string{enable, display, "Bogus"}},
 		{name: "markup in a bad value is text", path: "/admin/bsipura.spa", body: url.Values{enable: {"<script>alert(1)</script>"}}.Encode(),
 			wantCode: 400, wantText: []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}, problems: []string{enable}},

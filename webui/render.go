@@ -61,9 +61,9 @@ type pageData struct {
 	View    view
 	// Admin and Advanced say which view the page belongs to.
 	Admin, Advanced bool
-	Nav     nav
-	Tabs    []tabLink
-	Title   string // the tab's or the page's title
+	Nav             nav
+	Tabs            []tabLink
+	Title           string // the tab's or the page's title
 
 	// Info tab.
 	Info []infoSection
