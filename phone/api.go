@@ -29,7 +29,7 @@ func (p *Phone) SetHook(ctx context.Context, offHook bool) error {
 			return nil
 		}
 		st.offHook = offHook
-		st.p.emit(EventHook, map[string]any{"offhook": offHook})
+		st.emit(EventHook, map[string]any{"offhook": offHook})
 		return nil
 	})
 }
@@ -51,7 +51,7 @@ func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*A
 	err := p.do(ctx, func(st *state) error {
 		prof, err := config.DecodeProfile(st.snap.Catalog(), xml, config.DecodeOptions{})
 		if err != nil {
-			st.p.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
+			st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
 			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
 		diff, err := st.applyChanges(source, prof.Changes, config.ApplyOptions{}, prof.Unknown)
@@ -90,7 +90,7 @@ func (p *Phone) FactoryReset(ctx context.Context, defaults *config.Snapshot) (Ou
 			return err
 		}
 		st.snap = defaults
-		st.p.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "restart": true})
+		st.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "restart": true})
 		out = st.requestReboot("factory reset")
 		return nil
 	})

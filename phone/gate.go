@@ -85,7 +85,7 @@ func (st *state) runGated() {
 	}
 	if r := st.pending.reboot; r != nil {
 		st.p.log.Info("reboot started", zap.String("reason", r.reason))
-		st.p.emit(EventStarted, map[string]any{"op": "reboot", "reason": r.reason})
+		st.emit(EventStarted, map[string]any{"op": "reboot", "reason": r.reason})
 		st.exit = ErrReboot
 		return
 	}
@@ -108,7 +108,7 @@ func (st *state) requestReboot(reason string) Outcome {
 		return OutcomeStarted
 	}
 	st.p.log.Info("reboot deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
-	st.p.emit(EventDeferred, map[string]any{"op": "reboot", "reason": st.busyReason(), "requested_by": reason})
+	st.emit(EventDeferred, map[string]any{"op": "reboot", "reason": st.busyReason(), "requested_by": reason})
 	return OutcomeDeferred
 }
 
@@ -121,7 +121,7 @@ func (st *state) requestRestart(reason string) Outcome {
 		return OutcomeStarted
 	}
 	st.p.log.Info("restart deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
-	st.p.emit(EventDeferred, map[string]any{"op": "restart", "reason": st.busyReason(), "requested_by": reason})
+	st.emit(EventDeferred, map[string]any{"op": "restart", "reason": st.busyReason(), "requested_by": reason})
 	return OutcomeDeferred
 }
 
@@ -129,8 +129,8 @@ func (st *state) requestRestart(reason string) Outcome {
 // snapshot; no resync follows (DECISIONS 12).
 func (st *state) restart(reason string) {
 	st.p.log.Info("restart started", zap.String("reason", reason))
-	st.p.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
+	st.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
 	st.phase = StateRestarting
 	st.phase = StateRunning
-	st.p.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
+	st.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
 }

@@ -23,6 +23,7 @@ type Phone struct {
 	clock Clock
 	bus   *Bus
 	flash *config.FileFlash
+	net   fetcher
 
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
@@ -40,7 +41,7 @@ type call struct {
 }
 
 // newPhone boots a phone from its flash: identity, configuration, boot count.
-func newPhone(opts *Options, fl *config.Flash, bus *Bus, log *zap.Logger) (*Phone, error) {
+func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
 	m, err := config.LookupModel(fl.Model)
 	if err != nil {
 		return nil, fmt.Errorf("flash: %w", err)
@@ -60,7 +61,7 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, log *zap.Logger) (*Phon
 		clock = NewScaledClock(1)
 	}
 	p := &Phone{
-		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash,
+		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash, net: net,
 		calls: make(chan call, 64), done: make(chan struct{}),
 	}
 	p.st = newState(p, snap, fl)
@@ -167,5 +168,13 @@ func (p *Phone) emit(kind string, data map[string]any) {
 	p.bus.Publish(kind, p.clock.Now(), data)
 }
 
-// publish stores a fresh status snapshot built from the loop's state.
-func (p *Phone) publish() { p.status.Store(p.st.snapshotStatus()) }
+// publish stores a fresh status snapshot built from the loop's state, then sends the
+// turn's events.
+func (p *Phone) publish() {
+	p.status.Store(p.st.snapshotStatus())
+	for _, e := range p.st.outbox {
+		p.bus.Publish(e.Kind, e.Time, e.Data)
+	}
+	clear(p.st.outbox)
+	p.st.outbox = p.st.outbox[:0]
+}

@@ -2,31 +2,385 @@ package phone
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning"
+	"github.com/spa900/spa900/provisioning/config"
 )
 
 // provState is the loop's resync bookkeeping (SPA-BEHAVIOUR §4.4).
 type provState struct {
-	due          time.Time // when the next scheduled resync falls due
-	triggerCheck time.Time // next evaluation of Resync_Trigger_1/2
+	due       time.Time // the next scheduled resync (boot, periodic or retry); zero: none
+	dueReason string
+	duePRVST  int
+
+	triggerCheck time.Time // next evaluation of Resync_Trigger_1/2; zero: no trigger set
+	periodicIdx  int
+	retryIdx     int
+
+	lastAttempt time.Time
+	lastSuccess time.Time
+	lastURL     string
+	lastResult  string
+	err         string // $ERR of the last resync
+	prvst       int    // $PRVST of the current or last resync
+	count       int
+	failures    int
+
+	rnd *rand.Rand
 }
 
 // resyncOp is a resync waiting for (or past) the idle gate.
 type resyncOp struct {
-	reason  string
-	since   time.Time
-	forceAt time.Time
-	running bool
+	reason    string // boot, periodic, retry, trigger, or who asked
+	prvst     int
+	url       string // a one-off URL (/admin/resync?URL); "" runs the Profile_Rule sequence
+	requester string // the host that asked: the server of a one-off URL without one
+	since     time.Time
+	forceAt   time.Time
+	running   bool
+	forced    bool
 }
 
-func (st *state) provBoot()                      {}
-func (st *state) provFire(now time.Time)         {}
-func (st *state) provBusy() bool                 { return false }
-func (st *state) startResync(forced bool)        {}
-func (st *state) provStatus() ProvisioningStatus { return ProvisioningStatus{} }
+// $PRVST values (SPA-BEHAVIOUR §3).
+const (
+	prvstRequest  = -1
+	prvstBoot     = 0
+	prvstPeriodic = 1
+	prvstRetry    = 2
+)
 
+// provBoot arms the boot-time resync: Resync_On_Reset after a random delay of up to
+// Resync_Random_Delay × 20 s, $PRVST 0 (SPA-BEHAVIOUR §4.4 trigger 1). After an upgrade the
+// resync is the one of Resync_After_Upgrade_Attempt instead, at once.
+func (st *state) provBoot() {
+	st.prov.rnd = rand.New(rand.NewPCG(uint64(st.bootedAt.UnixNano()), macSeed(st.p.id.MAC)))
+	st.armTriggers()
+	if !st.snap.Bool(config.ProvisionEnable) {
+		st.p.log.Info("boot resync skipped", zap.String("reason", "Provision_Enable is No"))
+		return
+	}
+	if st.flash.Upgrade.JustUpgraded {
+		if st.snap.Bool(config.ResyncAfterUpgradeAttempt) {
+			st.scheduleResync(st.bootedAt, "after upgrade", prvstBoot)
+		}
+		return
+	}
+	if !st.snap.Bool(config.ResyncOnReset) {
+		return
+	}
+	delay := provisioning.RandomDelay(int(st.snap.Int(config.ResyncRandomDelay)), st.prov.rnd)
+	st.scheduleResync(st.bootedAt.Add(delay), "boot", prvstBoot)
+	st.p.log.Info("boot resync scheduled", zap.Duration("next_in", delay))
+}
+
+func macSeed(mac net.HardwareAddr) uint64 {
+	var s uint64
+	for _, b := range mac {
+		s = s<<8 | uint64(b)
+	}
+	return s
+}
+
+// scheduleResync sets the next scheduled resync.
+func (st *state) scheduleResync(at time.Time, reason string, prvst int) {
+	st.prov.due, st.prov.dueReason, st.prov.duePRVST = at, reason, prvst
+}
+
+// armTriggers starts the once-a-second evaluation of Resync_Trigger_1/2 when one is set.
+func (st *state) armTriggers() {
+	st.prov.triggerCheck = time.Time{}
+	for _, name := range config.ResyncTriggers {
+		if st.snap.Get(name) != "" {
+			st.prov.triggerCheck = st.p.clock.Now().Add(time.Second)
+			return
+		}
+	}
+}
+
+// provFire runs the resync timers due at now.
+func (st *state) provFire(now time.Time) {
+	if !st.prov.due.IsZero() && !now.Before(st.prov.due) {
+		reason, prvst := st.prov.dueReason, st.prov.duePRVST
+		st.prov.due = time.Time{}
+		if !st.snap.Bool(config.ProvisionEnable) {
+			st.p.log.Info("resync skipped", zap.String("reason", "Provision_Enable is No"), zap.String("trigger", reason))
+		} else {
+			st.queueResync(&resyncOp{reason: reason, prvst: prvst})
+		}
+	}
+	if !st.prov.triggerCheck.IsZero() && !now.Before(st.prov.triggerCheck) {
+		st.prov.triggerCheck = now.Add(time.Second)
+		if st.pending.resync == nil && st.snap.Bool(config.ProvisionEnable) && st.triggerTrue() {
+			st.queueResync(&resyncOp{reason: "trigger", prvst: prvstPeriodic})
+		}
+	}
+}
+
+// triggerTrue evaluates Resync_Trigger_1 and _2: a true one starts a resync "as if the
+// periodic timer had expired" (SPA-BEHAVIOUR §4.1). A bad expression is logged once per
+// change of its text and counts as false.
+func (st *state) triggerTrue() bool {
+	vars := st.vars()
+	for _, name := range config.ResyncTriggers {
+		text := st.snap.Get(name)
+		if text == "" {
+			continue
+		}
+		cond, err := provisioning.ParseTrigger(text)
+		if err == nil {
+			var ok bool
+			if ok, err = cond.Eval(vars); err == nil && ok {
+				st.p.log.Info("resync triggered", zap.String("param", name))
+				return true
+			}
+		}
+		if err != nil && st.prov.lastResult != "trigger error: "+name {
+			st.prov.lastResult = "trigger error: " + name
+			st.p.log.Warn("resync trigger ignored", zap.String("param", name), zap.Error(err))
+		}
+	}
+	return false
+}
+
+// queueResync puts a resync through the idle gate: when idle it runs at the end of this turn;
+// when busy it waits, but no longer than Forced_Resync_Delay (DECISIONS 11).
+func (st *state) queueResync(op *resyncOp) {
+	if cur := st.pending.resync; cur != nil {
+		if !cur.running && op.url != "" {
+			cur.url, cur.requester = op.url, op.requester // the explicit request wins
+		}
+		return
+	}
+	now := st.p.clock.Now()
+	op.since = now
+	if d := st.snap.Int(config.ForcedResyncDelay); d > 0 {
+		op.forceAt = now.Add(time.Duration(d) * time.Second)
+	}
+	st.pending.resync = op
+	if !st.idle() {
+		st.p.log.Info("resync deferred", zap.String("reason", st.busyReason()), zap.String("trigger", op.reason),
+			zap.Time("force_at", op.forceAt))
+		st.emit(EventDeferred, map[string]any{"op": "resync", "reason": st.busyReason(), "requested_by": op.reason})
+	}
+}
+
+// requestResync is the explicit request of the web page, the API or SIP NOTIFY ($PRVST -1).
+// Provision_Enable gates it (SPA-BEHAVIOUR §5.4).
 func (st *state) requestResync(rawURL, requester string) (Outcome, error) {
-	return 0, errors.New("resync: not wired yet")
+	if !st.snap.Bool(config.ProvisionEnable) {
+		return 0, ErrProvisioningDisabled
+	}
+	if rawURL != "" {
+		if _, err := provisioning.ParseURL(rawURL, requester); err != nil {
+			return 0, fmt.Errorf("%w: resync URL: %w", ErrInvalidRequest, err)
+		}
+	}
+	st.queueResync(&resyncOp{reason: "request", prvst: prvstRequest, url: rawURL, requester: requester})
+	if st.idle() {
+		return OutcomeStarted, nil
+	}
+	return OutcomeDeferred, nil
 }
 
-func (st *state) requestReport() error { return errors.New("report: not wired yet") }
+// provBusy reports whether a resync is running: gated operations wait for it to end.
+func (st *state) provBusy() bool { return st.pending.resync != nil && st.pending.resync.running }
+
+// startResync starts the pending resync on a tracked goroutine. forced is true when
+// Forced_Resync_Delay ran out while the phone was busy.
+func (st *state) startResync(forced bool) {
+	op := st.pending.resync
+	op.running, op.forced = true, forced
+	now := st.p.clock.Now()
+	st.prov.lastAttempt = now
+	st.prov.prvst = op.prvst
+	st.prov.count++
+	job := &resyncJob{
+		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
+		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, localIP: st.p.opts.IP,
+		syslog: syslogTargets(st.snap.Get(config.SyslogServer), st.snap.Get(config.DebugServer)),
+		host:   st.info(now).HostName, clock: st.p.clock,
+	}
+	st.p.log.Info("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
+	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})
+	ctx := st.ctx
+	st.p.goTracked(func() {
+		res := job.run(ctx)
+		st.p.post(func(st *state) { st.resyncDone(op, res) })
+	})
+}
+
+// resyncDone applies what a resync fetched and arms the next one (SPA-BEHAVIOUR §4.4
+// "Outcomes", DECISIONS 11-12).
+func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
+	st.pending.resync = nil
+	now := st.p.clock.Now()
+	st.prov.lastURL = res.url
+	st.prov.err = res.errText
+	var changed []string
+	if len(res.changes) > 0 {
+		diff, err := st.applyChanges("resync", res.changes, config.ApplyOptions{}, res.unknown)
+		if err != nil && res.err == nil { // the configuration changed under the resync
+			res.err, res.errText = err, "internal error"
+		}
+		changed = diff.Values
+		if op.forced && st.pending.restart != nil && !st.idle() {
+			st.p.log.Info("restart forced", zap.String("reason", "a forced resync changed parameters"))
+			st.pending.restart = nil
+			st.restart("forced resync changed parameters")
+		}
+	}
+	result := "success"
+	var nextIn time.Duration
+	if res.err == nil {
+		st.prov.lastSuccess = now
+		st.prov.retryIdx = 0
+		if sch, err := provisioning.ParseSchedule(st.snap.Get(config.ResyncPeriodic)); err == nil {
+			if d, ok := sch.Delay(st.prov.periodicIdx, st.prov.rnd); ok {
+				st.prov.periodicIdx++
+				nextIn = d
+				st.scheduleResync(now.Add(d), "periodic", prvstPeriodic)
+			} else {
+				st.prov.due = time.Time{}
+			}
+		}
+	} else {
+		result = "failure"
+		st.prov.failures++
+		if sch, err := provisioning.ParseSchedule(st.snap.Get(config.ResyncErrorRetryDelay)); err == nil {
+			if d, ok := sch.Delay(st.prov.retryIdx, st.prov.rnd); ok {
+				st.prov.retryIdx++
+				nextIn = d
+				st.scheduleResync(now.Add(d), "retry", prvstRetry)
+			} else {
+				st.prov.due = time.Time{} // 0: no retry until another trigger (DECISIONS 10)
+			}
+		}
+	}
+	st.prov.lastResult = result
+	st.armTriggers()
+	fields := []zap.Field{zap.String("result", result), zap.String("url", res.url), zap.Strings("changed", changed)}
+	if res.err != nil {
+		fields = append(fields, zap.String("err", res.errText))
+	}
+	if !st.prov.due.IsZero() {
+		fields = append(fields, zap.Duration("next_in", nextIn), zap.String("next", st.prov.dueReason))
+	}
+	if res.err != nil {
+		st.p.log.Warn("resync failed", fields...)
+	} else {
+		st.p.log.Info("resync done", fields...)
+	}
+	data := map[string]any{"result": result, "url": res.url, "err": res.errText, "changed": nonNil(changed), "prvst": op.prvst}
+	if !st.prov.due.IsZero() {
+		data["next_in_seconds"] = int64(nextIn / time.Second)
+		data["next"] = st.prov.dueReason
+	}
+	st.emit(EventResyncResult, data)
+	st.emit(EventDone, map[string]any{"op": "resync", "result": result})
+	st.upgAfterResync()
+}
+
+// provStatus is the Provisioning part of the status.
+func (st *state) provStatus() ProvisioningStatus {
+	ps := ProvisioningStatus{
+		Enabled: st.snap.Bool(config.ProvisionEnable), State: "idle", LastURL: st.prov.lastURL,
+		LastResult: st.prov.lastResult, LastError: st.prov.err, RetryIndex: st.prov.retryIdx,
+		PRVST: st.prov.prvst, ResyncCount: st.prov.count, FailureCount: st.prov.failures, NextReason: st.prov.dueReason,
+	}
+	if r := st.pending.resync; r != nil {
+		ps.State = "waiting"
+		if r.running {
+			ps.State = "fetching"
+		}
+	}
+	ps.LastAttempt = timePtr(st.prov.lastAttempt)
+	ps.LastSuccess = timePtr(st.prov.lastSuccess)
+	ps.NextResync = timePtr(st.prov.due)
+	if ps.NextResync == nil {
+		ps.NextReason = ""
+	}
+	return ps
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// vars builds the macro variables of §3 from the phone's state.
+func (st *state) vars() *provisioning.Vars {
+	id := st.p.id
+	now := st.p.clock.Now()
+	v := &provisioning.Vars{
+		MAC: id.MAC, PN: id.Model.Name, PSN: id.Model.Series, SN: id.Serial,
+		CCERT: st.ccert() == "Installed", IP: st.p.opts.IP, SWVER: id.Software, HWVER: id.Hardware,
+		PRVST: st.prov.prvst, ERR: st.prov.err, UPGST: st.upg.upgst, UPGERR: st.upg.err,
+	}
+	if !st.prov.lastAttempt.IsZero() {
+		v.PRVTMR = int(now.Sub(st.prov.lastAttempt) / time.Second)
+	} else {
+		v.PRVTMR = int(now.Sub(st.bootedAt) / time.Second)
+	}
+	if !st.upg.lastAttempt.IsZero() {
+		v.UPGTMR = int(now.Sub(st.upg.lastAttempt) / time.Second)
+	} else {
+		v.UPGTMR = int(now.Sub(st.bootedAt) / time.Second)
+	}
+	for n := 1; n <= id.Model.Extensions; n++ {
+		// Seconds since the line lost registration; no line registers yet, so since boot.
+		v.REGTMR = append(v.REGTMR, int(now.Sub(st.bootedAt)/time.Second))
+	}
+	fillConfigVars(v, st.snap)
+	return v
+}
+
+// fillConfigVars copies the configuration-derived macros ($A..$P, $SA..$SD, $UIDn).
+func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
+	for i := range v.GPP {
+		name, _ := config.GPP(string(rune('a' + i)))
+		v.GPP[i] = snap.Get(name)
+	}
+	for i := range v.GPPSecret {
+		name, _ := config.GPP("s" + string(rune('a'+i)))
+		v.GPPSecret[i] = snap.Get(name)
+	}
+	v.UID = v.UID[:0]
+	for n := 1; n <= snap.Catalog().Model().Extensions; n++ {
+		v.UID = append(v.UID, snap.Get(config.ExtName(config.UserID, n)))
+	}
+}
+
+// errText is the $ERR of an error: the fetchers' device wording, else the error's text.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ee *errWithText
+	if errors.As(err, &ee) {
+		return ee.text
+	}
+	var fe *provisioning.FetchError
+	if errors.As(err, &fe) {
+		return provisioning.ErrText(err)
+	}
+	return err.Error()
+}
+
+// errWithText carries the $ERR wording chosen where the error was understood.
+type errWithText struct {
+	text string
+	err  error
+}
+
+func (e *errWithText) Error() string { return e.err.Error() }
+func (e *errWithText) Unwrap() error { return e.err }
+
+func withText(text string, err error) error { return &errWithText{text: text, err: err} }

@@ -27,6 +27,18 @@ type state struct {
 
 	prov provState
 	upg  upgState
+
+	// outbox holds the events of this turn; they go out after the turn's status is
+	// published, so that a reader who sees an event also sees its effect in the status.
+	outbox []Event
+}
+
+// emit queues an event of this turn.
+func (st *state) emit(kind string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	st.outbox = append(st.outbox, Event{Time: st.p.clock.Now(), Kind: kind, Data: data})
 }
 
 func newState(p *Phone, snap *config.Snapshot, fl *config.Flash) *state {
@@ -42,7 +54,7 @@ func (st *state) boot() {
 		zap.Int("boot_count", st.flash.BootCount),
 		zap.String("software", st.p.id.Software),
 		zap.String("model", st.p.id.Model.Name))
-	st.p.emit(EventBoot, map[string]any{
+	st.emit(EventBoot, map[string]any{
 		"boot_count": st.flash.BootCount, "software": st.p.id.Software,
 		"model": st.p.id.Model.Name, "mac": st.p.id.MACHex(),
 	})
@@ -59,7 +71,7 @@ func (st *state) shutdown() {
 	} else {
 		st.phase = StateStopped
 	}
-	st.p.emit(EventShutdown, map[string]any{"reason": reason})
+	st.emit(EventShutdown, map[string]any{"reason": reason})
 }
 
 // idle reports whether the phone is idle: no call appearance is active and the handset is
@@ -109,14 +121,14 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 	next, diff, err := st.snap.Apply(changes, opts)
 	if err != nil {
 		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
-		st.p.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
+		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
 		return diff, err
 	}
 	if len(unknown) > 0 {
 		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", unknown))
 	}
 	if diff.Empty() {
-		st.p.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{}, "unknown": nonNil(unknown)})
+		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{}, "unknown": nonNil(unknown)})
 		return diff, nil
 	}
 	if err := st.persist(next); err != nil {
@@ -128,7 +140,7 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 	st.p.log.Info("configuration applied", zap.String("source", source),
 		zap.Int("changed", len(diff.Values)), zap.Int("access_changed", len(diff.Access)),
 		zap.Bool("restart", restart))
-	st.p.emit(EventConfigApplied, map[string]any{
+	st.emit(EventConfigApplied, map[string]any{
 		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
 		"unknown": nonNil(unknown), "restart": restart,
 	})

@@ -20,6 +20,8 @@ type Unit struct {
 	log      *zap.Logger
 	bus      *Bus
 	defaults *config.Snapshot // factory defaults: catalogue plus Options.Defaults
+	tls      tlsMaterial      // HTTPS trust and client certificate, loaded once
+	net      fetcher          // a network for tests; nil: a fetcher per boot with its User-Agent
 
 	cur     atomic.Pointer[Phone]
 	booting atomic.Pointer[Status]
@@ -56,6 +58,9 @@ func NewUnit(opts Options) (*Unit, error) {
 	}
 	u.log = opts.Logger.With(zap.String("phone", fl.MAC))
 	if u.defaults, err = factoryDefaults(m, opts.Defaults); err != nil {
+		return nil, err
+	}
+	if u.tls, err = loadTLS(opts.Provisioning); err != nil {
 		return nil, err
 	}
 	u.warnIdentityFlags(fl)
@@ -186,7 +191,16 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	if err := u.opts.Flash.Save(fl); err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
-	return newPhone(&u.opts, fl, u.bus, u.log)
+	net := u.net
+	if net == nil {
+		m, _ := config.LookupModel(fl.Model)
+		mac, _ := ParseMAC(fl.MAC)
+		id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
+		if net, err = newNetFetcher(&u.opts, u.tls, id, u.log); err != nil {
+			return nil, fmt.Errorf("boot: %w", err)
+		}
+	}
+	return newPhone(&u.opts, fl, u.bus, net, u.log)
 }
 
 // Bus returns the unit's event bus; it survives reboots.

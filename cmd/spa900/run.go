@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/spa900/spa900/phone"
+	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/webui"
+)
+
+// run is the whole program: it returns when ctx ends or on a fatal error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "profile":
+			return runProfile(args[1:], stdout, stderr)
+		case "firmware":
+			return runFirmware(args[1:], stdout, stderr)
+		}
+	}
+	return runPhone(ctx, args, stderr)
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// phoneFlags are the flags of the run command.
+type phoneFlags struct {
+	model, mac, serial, firmware, hardware string
+	data, ip, httpAddr, tftpServer        string
+	sets                                  multiFlag
+	profile                               string
+	clockSpeed                            float64
+	bootTime                              time.Duration
+	logLevel, logFormat                   string
+	factoryReset                          bool
+	caFile, clientCert, clientKey         string
+	insecure                              bool
+}
+
+func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
+	var f phoneFlags
+	fs := flag.NewFlagSet("spa900", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.model, "model", config.DefaultModel, "phone model: SPA901, SPA921, SPA922, SPA941, SPA942, SPA962")
+	fs.StringVar(&f.mac, "mac", "", "MAC address (default: generated once in the Linksys OUI and kept in the flash)")
+	fs.StringVar(&f.serial, "serial", "", "serial number (default: derived from the MAC)")
+	fs.StringVar(&f.firmware, "firmware", phone.DefaultSoftware, "software version of a new unit")
+	fs.StringVar(&f.hardware, "hardware", phone.DefaultHardware, "hardware version of a new unit")
+	fs.StringVar(&f.data, "data", "./spa900-data", "data directory: the phone's flash")
+	fs.StringVar(&f.ip, "ip", "127.0.0.1", "the phone's own IP address: SIP, RTP and provisioning traffic leave from it")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "address of the phone's web server")
+	fs.StringVar(&f.tftpServer, "tftp-server", "", "TFTP server HOST[:PORT] for rule URLs without a server (stands in for DHCP option 66)")
+	fs.Var(&f.sets, "set", "factory default NAME=VALUE (repeatable): applied on first boot and after a factory reset")
+	fs.StringVar(&f.profile, "profile", "", "flat-profile XML file of factory defaults, like --set")
+	fs.Float64Var(&f.clockSpeed, "clock-speed", 1, "speed of policy timers (3600: an hour of schedule per second)")
+	fs.DurationVar(&f.bootTime, "boot-time", phone.DefaultBootTime, "how long an emulated boot takes")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
+	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
+	fs.StringVar(&f.clientCert, "client-cert", "", "PEM client certificate the phone presents to HTTPS servers")
+	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
+	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (subcommands: profile, firmware)", fs.Arg(0))
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	opts, err := f.phoneOptions(log)
+	if err != nil {
+		return err
+	}
+	unit, err := phone.NewUnit(opts)
+	if err != nil {
+		var ae *config.ApplyError
+		if errors.As(err, &ae) {
+			return usagef("--set/--profile: %v", err)
+		}
+		return err
+	}
+	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log.Named("webui")})
+	errc := make(chan error, 2)
+	go func() { errc <- unit.Run(ctx) }()
+	go func() { errc <- srv.Run(ctx) }()
+	err = <-errc
+	if ctx.Err() == nil && err == nil {
+		err = errors.New("stopped unexpectedly")
+	}
+	<-errc
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// phoneOptions checks the flags and turns them into the unit's options.
+func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
+	m, err := config.LookupModel(f.model)
+	if err != nil {
+		return phone.Options{}, usagef("--model: %v", err)
+	}
+	if f.mac != "" {
+		if _, err := phone.ParseMAC(f.mac); err != nil {
+			return phone.Options{}, usagef("--mac: %q is not a MAC address", f.mac)
+		}
+	}
+	if _, err := netip.ParseAddr(f.ip); err != nil {
+		return phone.Options{}, usagef("--ip: %q is not an IP address", f.ip)
+	}
+	if _, _, err := net.SplitHostPort(f.httpAddr); err != nil {
+		return phone.Options{}, usagef("--http: %q is not HOST:PORT", f.httpAddr)
+	}
+	if f.clockSpeed <= 0 {
+		return phone.Options{}, usagef("--clock-speed: must be above 0, got %v", f.clockSpeed)
+	}
+	if f.bootTime < 0 {
+		return phone.Options{}, usagef("--boot-time: must not be negative")
+	}
+	if (f.clientCert == "") != (f.clientKey == "") {
+		return phone.Options{}, usagef("--client-cert and --client-key go together")
+	}
+	cat := config.CatalogFor(m)
+	var defaults []config.Change
+	if f.profile != "" {
+		data, err := os.ReadFile(f.profile)
+		if err != nil {
+			return phone.Options{}, usagef("--profile: %v", err)
+		}
+		prof, err := config.DecodeProfile(cat, data, config.DecodeOptions{})
+		if err != nil {
+			return phone.Options{}, usagef("--profile %s: %v", f.profile, err)
+		}
+		if len(prof.Unknown) > 0 {
+			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Strings("param", prof.Unknown))
+		}
+		defaults = append(defaults, prof.Changes...)
+	}
+	for _, kv := range f.sets {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return phone.Options{}, usagef("--set %q: want NAME=VALUE", kv)
+		}
+		p, known := cat.Lookup(name)
+		if !known {
+			return phone.Options{}, usagef("--set: %s has no parameter %q", m.Name, name)
+		}
+		if _, err := p.Normalize(value); err != nil {
+			return phone.Options{}, usagef("--set: %v", err)
+		}
+		defaults = append(defaults, config.Set(name, value))
+	}
+	return phone.Options{
+		Flash: config.NewFileFlash(filepath.Join(f.data, "flash.json")),
+		Model: m.Name, MAC: f.mac, Serial: f.serial, Software: f.firmware, Hardware: f.hardware,
+		IP: f.ip, Defaults: defaults, FactoryReset: f.factoryReset,
+		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
+		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey, Insecure: f.insecure},
+		Logger: log,
+	}, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, usagef("--log-level: %q is not debug, info, warn or error", level)
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	switch format {
+	case "json":
+		enc = zapcore.NewJSONEncoder(ec)
+	case "console":
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	default:
+		return nil, usagef("--log-format: %q is not console or json", format)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
+}
+
+// errorf is used by the tool subcommands for a failed operation (exit status 1).
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }

@@ -1,0 +1,95 @@
+package phone
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning"
+)
+
+// netFetcher is the real network, through a provisioning.Fetcher made for one boot (the
+// User-Agent carries the running firmware version).
+type netFetcher struct {
+	f *provisioning.Fetcher
+}
+
+func target(u *provisioning.URL) provisioning.Target {
+	return provisioning.Target{Scheme: u.Scheme, Host: u.Host, Port: u.Port, Path: u.Path}
+}
+
+func (n netFetcher) fetch(ctx context.Context, req fetchRequest) ([]byte, string, error) {
+	r := provisioning.Request{Target: target(req.URL), User: req.User, Password: req.Password, MaxSize: req.MaxSize}
+	if req.Body != nil {
+		r.Method, r.Body = http.MethodPost, req.Body
+	}
+	resp, err := n.f.Fetch(ctx, r)
+	if err != nil {
+		return nil, "", err
+	}
+	ip := ""
+	if resp.ServerIP.IsValid() {
+		ip = resp.ServerIP.String()
+	}
+	return resp.Body, ip, nil
+}
+
+func (n netFetcher) upload(ctx context.Context, u *provisioning.URL, body []byte, user, password string) error {
+	return n.f.Upload(ctx, provisioning.UploadRequest{Target: target(u), Body: body, User: user, Password: password})
+}
+
+// tlsMaterial is the unit's HTTPS trust and client certificate, loaded once.
+type tlsMaterial struct {
+	roots *x509.CertPool
+	cert  *tls.Certificate
+}
+
+// loadTLS reads the CA bundle and the client certificate named by the options.
+func loadTLS(o ProvisioningOptions) (tlsMaterial, error) {
+	var m tlsMaterial
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return m, fmt.Errorf("CA file: %w", err)
+		}
+		m.roots = x509.NewCertPool()
+		if !m.roots.AppendCertsFromPEM(pem) {
+			return m, fmt.Errorf("CA file %s: no PEM certificate in it", o.CAFile)
+		}
+	}
+	if o.ClientCert != "" || o.ClientKey != "" {
+		if o.ClientCert == "" || o.ClientKey == "" {
+			return m, errors.New("client certificate and key go together")
+		}
+		c, err := tls.LoadX509KeyPair(o.ClientCert, o.ClientKey)
+		if err != nil {
+			return m, fmt.Errorf("client certificate: %w", err)
+		}
+		m.cert = &c
+	}
+	return m, nil
+}
+
+// newNetFetcher builds the fetcher of one boot: from the phone's own address, with its
+// User-Agent (SPA-BEHAVIOUR §7.1).
+func newNetFetcher(o *Options, m tlsMaterial, id Identity, log *zap.Logger) (fetcher, error) {
+	cfg := provisioning.FetcherConfig{
+		UserAgent: id.HTTPUserAgent(), RootCAs: m.roots, ClientCert: m.cert,
+		InsecureSkipVerify: o.Provisioning.Insecure, Logger: log.Named("fetch"),
+	}
+	if ip, err := netip.ParseAddr(o.IP); err == nil && !ip.IsUnspecified() {
+		cfg.LocalAddr = ip
+	}
+	f, err := provisioning.NewFetcher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return netFetcher{f: f}, nil
+}

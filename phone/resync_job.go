@@ -1,0 +1,200 @@
+package phone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning"
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// resyncJob is one resync, run off the loop on a tracked goroutine. It reads only the
+// immutable values it was given and reports a resyncResult.
+type resyncJob struct {
+	log   *zap.Logger
+	emit  func(kind string, data map[string]any)
+	fetch fetcher
+	clock Clock
+
+	snap      *config.Snapshot // the configuration when the resync started
+	vars      *provisioning.Vars
+	url       string // a one-off URL, or "" for the Profile_Rule sequence
+	requester string
+	tftp      string // the option-66 TFTP server
+	localIP   string
+	syslog    []string
+	host      string
+}
+
+// resyncResult is what a resync did: the changes of every profile it applied (the loop
+// applies them to the configuration in force), and its error and $ERR if it failed.
+type resyncResult struct {
+	changes []config.Change
+	unknown []string
+	url     string // the last URL requested, expanded
+	err     error
+	errText string
+}
+
+// run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
+// (SPA-BEHAVIOUR §2.3). A one-off URL replaces the sequence (§5.4).
+func (j *resyncJob) run(ctx context.Context) *resyncResult {
+	res := &resyncResult{}
+	work := j.snap
+	var err error
+	if j.url != "" {
+		work, err = j.fetchApply(ctx, res, work, j.url, j.requester, provisioning.Options{})
+	} else {
+		for _, name := range config.ProfileRules {
+			if work, err = j.rule(ctx, res, work, name); err != nil {
+				break
+			}
+		}
+	}
+	vars := j.vars
+	if err != nil {
+		res.err, res.errText = err, errText(err)
+		vars.ERR = res.errText
+		j.sendLog(ctx, config.LogResyncFailureMsg, vars, work)
+	} else {
+		vars.ERR = ""
+		j.sendLog(ctx, config.LogResyncSuccessMsg, vars, work)
+	}
+	return res
+}
+
+// rule runs one Profile_Rule*: select an alternative, run its assignments, fetch and apply
+// its URL (SPA-BEHAVIOUR §2.1).
+func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Snapshot, name string) (*config.Snapshot, error) {
+	text := work.Get(name)
+	rule, err := provisioning.ParseRule(text, provisioning.ProfileRule)
+	if err != nil {
+		return work, withText(fmt.Sprintf("%s: %v", name, err), err)
+	}
+	if rule.Empty() {
+		return work, nil
+	}
+	fillConfigVars(j.vars, work)
+	alt, ok, err := rule.Select(j.vars)
+	if err != nil {
+		return work, withText(fmt.Sprintf("%s: %v", name, err), err)
+	}
+	if !ok {
+		return work, nil // no alternative selected: the rule is skipped
+	}
+	if len(alt.Assign) > 0 {
+		changes := make([]config.Change, 0, len(alt.Assign))
+		for _, a := range alt.Assign {
+			changes = append(changes, config.Set(a.Param(), provisioning.Expand(a.Value, j.vars)))
+		}
+		next, _, err := work.Apply(changes, config.ApplyOptions{})
+		if err != nil {
+			return work, withText(fmt.Sprintf("%s: assignment: %v", name, err), err)
+		}
+		work = next
+		res.changes = append(res.changes, changes...)
+		fillConfigVars(j.vars, work)
+	}
+	if alt.URL == "" {
+		return work, nil // assignments only: success (§2.1)
+	}
+	return j.fetchApply(ctx, res, work, alt.ExpandURL(j.vars), j.tftp, alt.Options.Expand(j.vars))
+}
+
+// fetchApply fetches one profile, decodes it and applies it to work, all or nothing.
+func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *config.Snapshot, raw, defaultHost string, opts provisioning.Options) (*config.Snapshot, error) {
+	u, err := provisioning.ParseURL(raw, defaultHost)
+	if err != nil {
+		return work, withText(err.Error(), err)
+	}
+	j.vars.URL = u
+	j.vars.SERVIP = resolve(ctx, u.Host)
+	res.url = u.String()
+	j.sendLog(ctx, config.LogResyncRequestMsg, j.vars, work)
+	j.log.Info("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
+	j.emit(EventResyncRequest, map[string]any{"url": res.url, "prvst": j.vars.PRVST})
+
+	req := fetchRequest{URL: u, User: opts.UID, Password: opts.Pwd}
+	if opts.Post != "" {
+		if i, ok := provisioning.GPPIndex(opts.Post); ok {
+			req.Body = []byte(provisioning.Expand(j.vars.GPP[i], j.vars))
+		}
+	}
+	body, serverIP, err := j.fetch.fetch(ctx, req)
+	if serverIP != "" {
+		j.vars.SERVIP = serverIP
+	}
+	if err != nil {
+		if isNotFound(err) && !work.Bool(config.ResyncFailsOnFNF) {
+			j.log.Info("profile not found, counted as success", zap.String("url", res.url), zap.String("reason", "Resync_Fails_On_FNF is No"))
+			return work, nil
+		}
+		return work, err
+	}
+	plain, err := provisioning.DecodeProfile(body, opts.Key, opts.HasKey)
+	if err != nil {
+		return work, withText(decodeErrText(err), err)
+	}
+	var dopts config.DecodeOptions
+	if opts.Alias != "" {
+		if i, ok := provisioning.GPPIndex(opts.Alias); ok {
+			aliases, err := provisioning.ParseAliasMap(provisioning.Expand(j.vars.GPP[i], j.vars))
+			if err != nil {
+				return work, withText("alias map: "+err.Error(), err)
+			}
+			dopts.Rename = func(path []string) (string, bool) { return provisioning.MatchAlias(aliases, path) }
+		}
+	}
+	prof, err := config.DecodeProfile(work.Catalog(), plain, dopts)
+	if err != nil {
+		return work, withText("corrupt file", err)
+	}
+	next, _, err := work.Apply(prof.Changes, config.ApplyOptions{})
+	if err != nil {
+		return work, withText("invalid profile: "+err.Error(), err)
+	}
+	res.changes = append(res.changes, prof.Changes...)
+	res.unknown = append(res.unknown, prof.Unknown...)
+	return next, nil
+}
+
+// decodeErrText words a decoding failure as $ERR: "corrupt file", with the reason.
+func decodeErrText(err error) string {
+	switch {
+	case errors.Is(err, provisioning.ErrNoKey):
+		return "corrupt file (encrypted profile and no --key)"
+	case errors.Is(err, provisioning.ErrWrongKey):
+		return "corrupt file (wrong key)"
+	}
+	return "corrupt file"
+}
+
+// sendLog expands one of the Log_* messages and sends it to the syslog and debug servers.
+func (j *resyncJob) sendLog(ctx context.Context, param string, vars *provisioning.Vars, work *config.Snapshot) {
+	msg := provisioning.Expand(work.Get(param), vars)
+	if msg == "" || len(j.syslog) == 0 {
+		return
+	}
+	if err := sendSyslog(ctx, j.localIP, j.syslog, formatSyslog(j.clock.Now(), j.host, msg)); err != nil {
+		j.log.Warn("syslog not sent", zap.Error(err))
+	}
+}
+
+// resolve returns the first address of host ($SERVIP), or host itself.
+func resolve(ctx context.Context, host string) string {
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return host
+	}
+	return addrs[0]
+}
