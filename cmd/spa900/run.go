@@ -43,15 +43,15 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // phoneFlags are the flags of the run command.
 type phoneFlags struct {
 	model, mac, serial, firmware, hardware string
-	data, ip, httpAddr, tftpServer        string
-	sets                                  multiFlag
-	profile                               string
-	clockSpeed                            float64
-	bootTime                              time.Duration
-	logLevel, logFormat                   string
-	factoryReset                          bool
-	caFile, clientCert, clientKey         string
-	insecure                              bool
+	data, ip, httpAddr, tftpServer         string
+	sets                                   multiFlag
+	profile                                string
+	clockSpeed                             float64
+	bootTime                               time.Duration
+	logLevel, logFormat                    string
+	factoryReset                           bool
+	caFile, clientCert, clientKey          string
+	insecure                               bool
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -181,7 +181,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		IP: f.ip, Defaults: defaults, FactoryReset: f.factoryReset,
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey, Insecure: f.insecure},
-		Logger: log,
+		Logger:       log,
 	}, nil
 }
 
