@@ -133,7 +133,7 @@ func (h *handler) checkCredentials(r *http.Request, authz, realm string, passwor
 		return "", false, false
 	}
 	want, known := password(cred.Username)
-	if !known || cred.Userhash || cred.Realm != realm || cred.URI != r.RequestURI {
+	if !known || cred.Userhash || cred.Realm != realm || (cred.URI != r.RequestURI && cred.URI != r.URL.RequestURI()) {
 		return cred.Username, false, false
 	}
 	switch strings.ToUpper(cred.Algorithm) {

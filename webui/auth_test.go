@@ -64,6 +64,7 @@ func TestAuthMatrix(t *testing.T) {
 				{"/test/admin", digestC("admin", "s3cret"), 200, "admin"},
 				{"/api/v1/status", digestC("admin", "s3cret"), 200, ""},
 				{"/api/v1/status", basic("admin", "s3cret"), 200, ""},
+				{"/api/v1/status?x=1&u=http://h/p%20q", digestC("admin", "s3cret"), 200, ""},
 				{"/test/admin", basic("admin", "wrong"), 401, ""},
 				{"/test/admin", digestC("admin", "wrong"), 401, ""},
 				{"/test/admin", basic("root", "s3cret"), 401, ""},

@@ -61,6 +61,7 @@ func newHandler(unit *phone.Unit, opts Options) *handler {
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
+	h.log = h.log.Named("webui")
 	rand.Read(h.nonceKey[:]) // never fails (crypto/rand)
 	h.routes()
 	return h

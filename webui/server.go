@@ -55,7 +55,7 @@ func NewServer(unit *phone.Unit, addr string, opts Options) *Server {
 		opts.Logger = zap.NewNop()
 	}
 	return &Server{
-		unit: unit, addr: addr, log: opts.Logger, handler: New(unit, opts),
+		unit: unit, addr: addr, log: opts.Logger.Named("webui"), handler: New(unit, opts),
 		changed: make(chan struct{}),
 	}
 }
