@@ -104,7 +104,7 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return err
 	}
-	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log.Named("webui")})
+	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log})
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
@@ -192,6 +192,7 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	}
 	ec := zap.NewProductionEncoderConfig()
 	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	ec.EncodeDuration = zapcore.StringDurationEncoder
 	var enc zapcore.Encoder
 	switch format {
 	case "json":

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // the flag the one-line error names
+	}{
+		{"model", []string{"--model", "SPA999"}, "--model"},
+		{"mac", []string{"--mac", "zz"}, "--mac"},
+		{"ip", []string{"--ip", "nope"}, "--ip"},
+		{"http", []string{"--http", "8080"}, "--http"},
+		{"set syntax", []string{"--set", "GPP_A"}, "--set"},
+		{"set unknown", []string{"--set", "Nope=1"}, "--set"},
+		{"set value", []string{"--set", "Line_Enable_1_=maybe"}, "--set"},
+		{"clock", []string{"--clock-speed", "0"}, "--clock-speed"},
+		{"log level", []string{"--log-level", "loud"}, "--log-level"},
+		{"log format", []string{"--log-format", "xml"}, "--log-format"},
+		{"profile", []string{"--profile", "/nonexistent.xml"}, "--profile"},
+		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
+		{"client cert alone", []string{"--client-cert", "x.pem"}, "--client-cert"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--data", t.TempDir()}, tt.args...)
+			err := run(t.Context(), args, io.Discard, io.Discard)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("err = %v, want a usage error (exit 2)", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startPhone runs the program and returns once its web server listens.
+func startPhone(t testing.TB, args ...string) (addr string, stop func()) {
+	t.Helper()
+	addr = freeAddr(t)
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--http", addr, "--log-format", "json"}, args...), io.Discard, pw)
+		pw.Close()
+	}()
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "web server listening") {
+				once = true
+				close(listening)
+			}
+		}
+	}()
+	select {
+	case <-listening:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run ended: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("web server never listened")
+	}
+	return addr, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
+func TestRunServesExport(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startPhone(t, "--data", dir, "--boot-time", "0", "--set", "Station_Name=Front desk", "--model", "SPA962")
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/admin/spacfg.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("<flat-profile>\n")) {
+		t.Fatalf("export: %d %.80q", resp.StatusCode, body)
+	}
+	for _, want := range []string{"<Product_Name group=\"Info/Product_Information\">SPA962</Product_Name>", "<Station_Name group=\"Phone/General\">Front desk</Station_Name>"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flash.json")); err != nil {
+		t.Errorf("no flash written: %v", err)
+	}
+}
+
+func TestProfileAndFirmwareTools(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.txt")
+	os.WriteFile(src, []byte("GPP_A ! \"hello\" ;\nStation_Name \"Desk\" ;\n"), 0o644)
+	xml := filepath.Join(dir, "p.xml")
+	if err := run(t.Context(), []string{"profile", "compile", "-o", xml, src}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	enc := filepath.Join(dir, "p.cfg")
+	if err := run(t.Context(), []string{"profile", "encrypt", "-k", "s3cret", "-in", xml, "-out", enc}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"profile", "check", "-k", "s3cret", enc}, &out, io.Discard); err != nil {
+		t.Fatalf("check: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "2 known, 0 unknown") || !strings.Contains(out.String(), "access: GPP_A na -> rw") {
+		t.Errorf("check output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"profile", "check", "-k", "wrong", enc}, &out, io.Discard); err == nil {
+		t.Error("check with a wrong key succeeded")
+	}
+	bad := filepath.Join(dir, "bad.xml")
+	os.WriteFile(bad, []byte("<flat-profile><Line_Enable_1_>perhaps</Line_Enable_1_><Foo>1</Foo></flat-profile>"), 0o644)
+	out.Reset()
+	if err := run(t.Context(), []string{"profile", "check", bad}, &out, io.Discard); err == nil || !strings.Contains(out.String(), "unknown: Foo") || !strings.Contains(out.String(), "error: Line_Enable_1_") {
+		t.Errorf("check of a bad profile: err %v\n%s", err, out.String())
+	}
+	fw := filepath.Join(dir, "fw.bin")
+	if err := run(t.Context(), []string{"firmware", "build", "--model", "SPA942", "--version", "5.1.18", "--size", "1M", "-o", fw}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(fw); st == nil || st.Size() != 1<<20 {
+		t.Errorf("image size %v, want 1 MiB", st)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"firmware", "inspect", fw}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "5.1.18") {
+		t.Errorf("inspect: %v\n%s", err, out.String())
+	}
+}
+
+// BenchmarkBootToServing measures process-level boot: from run() to the web server serving
+// the export, with no emulated boot time.
+func BenchmarkBootToServing(b *testing.B) {
+	for b.Loop() {
+		_, stop := startPhone(b, "--data", b.TempDir(), "--boot-time", "0", "--log-level", "info")
+		stop()
+	}
+}
