@@ -170,6 +170,8 @@ func TestProfileAndFirmwareTools(t *testing.T) {
 func BenchmarkBootToServing(b *testing.B) {
 	for b.Loop() {
 		_, stop := startPhone(b, "--data", b.TempDir(), "--boot-time", "0", "--log-level", "info")
+		b.StopTimer()
 		stop()
+		b.StartTimer()
 	}
 }
