@@ -182,6 +182,13 @@ func TestEventsStart(t *testing.T) {
 			t.Errorf("time %v: %v", e.data["time"], err)
 		}
 	})
+	t.Run("Last-Event-ID from another run", func(t *testing.T) {
+		s, stop := openEvents(t, srv.URL+"/api/v1/events", noCred, "999999")
+		defer stop()
+		if e, ok := s.next(); !ok || e.kind != phone.EventBoot || e.id != "1" {
+			t.Fatalf("first event = %+v, want the first kept one, the boot", e)
+		}
+	})
 	t.Run("bad Last-Event-ID", func(t *testing.T) {
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/v1/events", nil)
 		req.Header.Set("Last-Event-ID", "abc")

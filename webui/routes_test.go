@@ -297,6 +297,8 @@ func TestRoutesMethodsAndUnknown(t *testing.T) {
 		{name: "POST on status", method: "POST", path: "/api/v1/status", wantCode: 405, wantAllow: "GET, HEAD"},
 		{name: "GET on reboot", method: "GET", path: "/api/v1/reboot", wantCode: 405, wantAllow: "POST"},
 		{name: "DELETE on profile", method: "DELETE", path: "/api/v1/profile", wantCode: 405, wantAllow: "POST"},
+		{name: "GET on report", method: "GET", path: "/api/v1/report", wantCode: 405, wantAllow: "POST"},
+		{name: "PUT on factory reset", method: "PUT", path: "/api/v1/factory-reset", wantCode: 405, wantAllow: "POST"},
 		{name: "HEAD on events", method: "HEAD", path: "/api/v1/events", wantCode: 405, wantAllow: "GET"},
 	}
 	for _, tt := range tests {
