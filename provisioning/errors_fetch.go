@@ -117,10 +117,11 @@ func (e *TFTPError) Is(target error) bool {
 type tlsError struct {
 	detail string // short, e.g. "server certificate not trusted"
 	err    error  // the cause, or nil
+	terse  bool   // detail says all the cause would: leave it out of the message
 }
 
 func (e *tlsError) Error() string {
-	if e.err != nil {
+	if e.err != nil && !e.terse {
 		return "tls: " + e.detail + ": " + e.err.Error()
 	}
 	return "tls: " + e.detail

@@ -28,7 +28,8 @@ const (
 	// DefaultTFTPTimeout is how long the TFTP client waits for one answer before it
 	// retransmits.
 	DefaultTFTPTimeout = 2 * time.Second
-	// DefaultTFTPRetries is how many times the TFTP client sends a packet before it gives up.
+	// DefaultTFTPRetries is how many times the TFTP client retransmits a packet that got no
+	// answer before it gives up.
 	DefaultTFTPRetries = 3
 	// maxRedirects is how many HTTP redirects a fetch follows before it reports the last one
 	// as a [StatusError].
@@ -107,7 +108,9 @@ type FetcherConfig struct {
 	MaxSize int64
 	// TFTPTimeout is the TFTP retransmission timeout; 0 means [DefaultTFTPTimeout].
 	TFTPTimeout time.Duration
-	// TFTPRetries is how many times a TFTP packet is sent; 0 means [DefaultTFTPRetries].
+	// TFTPRetries is how many times a TFTP packet is retransmitted when no answer comes, so
+	// one exchange waits at most TFTPTimeout × (TFTPRetries+1); 0 means
+	// [DefaultTFTPRetries].
 	TFTPRetries int
 	// Logger receives Debug lines about fetches (never a secret); nil discards.
 	Logger *zap.Logger

@@ -218,9 +218,9 @@ func statusError(resp *http.Response) error {
 	page, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	switch {
 	case resp.StatusCode == 496 || bytes.Contains(page, []byte("No required SSL certificate was sent")):
-		return &tlsError{detail: "server requires a client certificate", err: se}
+		return &tlsError{detail: "server requires a client certificate", err: se, terse: true}
 	case resp.StatusCode == 495 || bytes.Contains(page, []byte("The SSL certificate error")):
-		return &tlsError{detail: "client certificate rejected", err: se}
+		return &tlsError{detail: "client certificate rejected", err: se, terse: true}
 	}
 	return se
 }
@@ -247,7 +247,7 @@ func tlsFailure(err error) error {
 		return &tlsError{detail: "server certificate not trusted", err: err}
 	case errors.As(err, &op) && op.Op == "remote error":
 		// crypto/tls reports an alert from the peer as a "remote error" OpError.
-		return &tlsError{detail: "server sent alert: " + strings.TrimPrefix(op.Err.Error(), "tls: "), err: err}
+		return &tlsError{detail: "server sent alert: " + strings.TrimPrefix(op.Err.Error(), "tls: "), err: err, terse: true}
 	case errors.As(err, &record):
 		return &tlsError{detail: "server does not speak tls", err: err}
 	}

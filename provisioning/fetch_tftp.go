@@ -21,10 +21,10 @@ import (
 // mode, with 512-byte blocks and no RFC 2347 options (the device's use of blksize/tsize is
 // unknown; plain blocks are what every server accepts) [inf].
 //
-// pin/tftp has no context: a transfer is bounded by TFTPTimeout × TFTPRetries for each
+// pin/tftp has no context: a transfer is bounded by TFTPTimeout × (TFTPRetries+1) for each
 // exchange, and runs on its own goroutine so that a cancelled or expired context returns at
 // once. That goroutine notices the context at the next block and aborts the transfer; while
-// it waits for a silent server it lives at most TFTPTimeout × TFTPRetries longer.
+// it waits for a silent server it lives at most TFTPTimeout × (TFTPRetries+1) longer.
 
 // tftpGet downloads t by TFTP, trying the server's addresses in turn while they do not answer
 // (§2.2 "multiply resolved").
