@@ -45,7 +45,8 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 	prof := &Profile{}
 	unknown := map[string]bool{}
 	var (
-		path       []string // names of the open elements
+		path       []string   // local names of the open elements
+		open       []xml.Name // the open elements, to check that tags match
 		flatDepth  = -1     // len(path) of the open <flat-profile>, -1 if none
 		sawFlat    bool
 		cur        *Change // the parameter element being read
@@ -56,7 +57,7 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 	)
 	for {
 		off := d.InputOffset()
-		tok, err := d.Token()
+		tok, err := d.RawToken() // no namespace work; tag matching is checked below
 		if err == io.EOF {
 			break
 		}
@@ -66,6 +67,7 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 		switch t := tok.(type) {
 		case xml.StartElement:
 			path = append(path, t.Name.Local)
+			open = append(open, t.Name)
 			if cur != nil {
 				curLeaf = false // a nested element: not a parameter value
 				continue
@@ -101,6 +103,10 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 				text.Write(t)
 			}
 		case xml.EndElement:
+			if len(open) == 0 || open[len(open)-1] != t.Name {
+				return nil, fmt.Errorf("%w: line %d: element <%s> closed by </%s>", ErrMalformedProfile, lineAt(data, d.InputOffset()), lastName(open), t.Name.Local)
+			}
+			open = open[:len(open)-1]
 			if cur != nil && len(path) == curDepth {
 				prof.Elements++
 				if _, known := cat.index[cur.Name]; !known {
@@ -125,10 +131,28 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 			path = path[:len(path)-1]
 		}
 	}
+	if len(open) > 0 {
+		return nil, fmt.Errorf("%w: <%s> is not closed", ErrMalformedProfile, lastName(open))
+	}
 	if !sawFlat && prof.Elements == 0 {
 		return nil, fmt.Errorf("%w: no <flat-profile> element", ErrMalformedProfile)
 	}
 	return prof, nil
+}
+
+func lastName(open []xml.Name) string {
+	if len(open) == 0 {
+		return ""
+	}
+	return open[len(open)-1].Local
+}
+
+// lineAt is the 1-based line of a byte offset.
+func lineAt(data []byte, off int64) int {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	return 1 + bytes.Count(data[:off], []byte("\n"))
 }
 
 // cleanValue trims a value and turns its line breaks into spaces (SPA-BEHAVIOUR §1.1).

@@ -1,0 +1,112 @@
+package phone
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning"
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// benchProfile is the full SPA962 configuration, gzip-compressed and encrypted as a
+// provisioning server would serve it.
+func benchProfile(b *testing.B, changes ...config.Change) []byte {
+	cat := config.CatalogFor(mustModelB(b, "SPA962"))
+	var xml bytes.Buffer
+	s, _, err := config.NewSnapshot(cat).Apply(append(changes, config.Set("GPP_A", "bench")), config.ApplyOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.WriteXML(&xml, config.ExportOptions{Info: &config.Info{}})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(xml.Bytes())
+	zw.Close()
+	enc, err := provisioning.Encrypt(gz.Bytes(), "k", rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return enc
+}
+
+func mustModelB(b *testing.B, name string) config.Model {
+	m, err := config.LookupModel(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func benchServer(b *testing.B, body *[]byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(*body) }))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkResyncHTTP is a whole resync of an SPA962: fetch over HTTP, decrypt, gunzip,
+// parse and apply a 1,300-element profile, and the loop's bookkeeping.
+func BenchmarkResyncHTTP(b *testing.B) {
+	var body []byte
+	srv := benchServer(b, &body)
+	defaults := []config.Change{config.Set(config.ProfileRule, "[--key k] "+srv.URL+"/spa$MA.cfg"), config.Set(config.ResyncOnReset, "No")}
+	body = benchProfile(b, defaults...)
+	u, err := NewUnit(Options{
+		Flash: config.NewFileFlash(filepath.Join(b.TempDir(), "flash.json")), Model: "SPA962",
+		Defaults: defaults, IP: "127.0.0.1", Logger: zap.NewNop(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := u.Bus().Subscribe(ctx, 0)
+	go u.Run(ctx)
+	waitKind(b, events, EventBoot)
+	p, _ := u.Phone()
+	for b.Loop() {
+		if _, err := p.RequestResync(ctx, "", ""); err != nil {
+			b.Fatal(err)
+		}
+		if e := waitKind(b, events, EventResyncResult); e.Data["result"] != "success" {
+			b.Fatalf("resync: %v", e.Data)
+		}
+	}
+}
+
+// BenchmarkBareFetch fetches the same bytes with Go's HTTP client: the floor of a resync.
+func BenchmarkBareFetch(b *testing.B) {
+	body := benchProfile(b)
+	srv := benchServer(b, &body)
+	for b.Loop() {
+		resp, err := http.Get(srv.URL + "/spa.cfg")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+func waitKind(b *testing.B, events <-chan Event, kind string) Event {
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == kind {
+				return e
+			}
+		case <-timeout:
+			b.Fatalf("no %s event", kind)
+		}
+	}
+}
