@@ -47,7 +47,7 @@ func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, err
 	var (
 		path       []string   // local names of the open elements
 		open       []xml.Name // the open elements, to check that tags match
-		flatDepth  = -1     // len(path) of the open <flat-profile>, -1 if none
+		flatDepth  = -1       // len(path) of the open <flat-profile>, -1 if none
 		sawFlat    bool
 		cur        *Change // the parameter element being read
 		curDepth   int
