@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,5 +229,40 @@ func TestReportToServer(t *testing.T) {
 	}
 	if !bytes.HasPrefix(plain, []byte("<flat-profile>\n")) || !bytes.Contains(plain, []byte(">reported</GPP_D>")) {
 		t.Errorf("report body: %.200s", plain)
+	}
+}
+
+// TestResyncSyslog checks the Log_Resync_* messages: expanded and sent as RFC 3164 over UDP
+// to Syslog_Server (DECISIONS 22).
+func TestResyncSyslog(t *testing.T) {
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ng := provtest.StartNginx(t, provtest.Options{})
+	ng.WriteFile(t, "ok.cfg", []byte(`<flat-profile><GPP_E>x</GPP_E></flat-profile>`))
+	_, _, events := realUnit(t, t.TempDir(), Options{}, config.ProfileRule, ng.HTTPURL("/ok.cfg"),
+		config.ResyncRandomDelay, "0", config.SyslogServer, ln.LocalAddr().String())
+	waitEvent(t, events, EventResyncResult)
+	url := fmt.Sprintf("http://127.0.0.1:%d/ok.cfg", ng.HTTPPort)
+	want := []string{
+		"SPA942 00:0e:08:aa:bb:cc -- Requesting resync " + url,
+		"SPA942 00:0e:08:aa:bb:cc -- Successful resync " + url,
+	}
+	buf := make([]byte, 2048)
+	for _, w := range want {
+		ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := ln.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no syslog message %q: %v", w, err)
+		}
+		msg := string(buf[:n])
+		if !strings.HasPrefix(msg, "<133>") || !strings.HasSuffix(msg, " "+w) {
+			t.Errorf("syslog message %q, want <133>… %q", msg, w)
+		}
+		if ip := from.(*net.UDPAddr).IP.String(); ip != "127.0.0.1" {
+			t.Errorf("sent from %s, want the phone's own address", ip)
+		}
 	}
 }
