@@ -77,8 +77,9 @@ func (c Comparison) String() string {
 
 // Cond is a condition: comparisons joined by `and`, all of which must hold. There is no `or`
 // (SPA-BEHAVIOUR §2.1). It is the `( … )?` part of a rule alternative and the whole value of a
-// Resync_Trigger_n parameter. A nil *Cond is always true. A Cond is immutable and safe for
-// concurrent use.
+// Resync_Trigger_n parameter. A nil *Cond (an alternative without a condition) is always true;
+// a Cond without terms (a trigger that is not set) is always false. A Cond is immutable and
+// safe for concurrent use.
 //
 // Typing and comparison, after macro expansion of each operand:
 //
@@ -110,12 +111,12 @@ func (c *Cond) String() string {
 // `( )?` of a rule, e.g. `$REGTMR1 gt 300 and $PRVTMR ge 600` (SPA-BEHAVIOUR §2.1, §4.1).
 //
 // An empty value, or one whose first non-blank character is `#`, means the trigger is not set:
-// ParseTrigger then returns nil and no error. Callers must check for nil, since a nil *Cond
-// evaluates to true. A value wrapped in `( )?` is refused with a message that says so.
+// ParseTrigger then returns a Cond without terms, which never holds (see [Cond.Unset]). A value
+// wrapped in `( )?` is refused with a message that says so.
 func ParseTrigger(text string) (*Cond, error) {
 	t := strings.TrimSpace(text)
 	if t == "" || t[0] == '#' {
-		return nil, nil
+		return &Cond{}, nil
 	}
 	if t[0] == '(' && strings.HasSuffix(t, ")?") {
 		return nil, &SyntaxError{What: "trigger", Msg: `write the bare condition, without "( )?"`}
@@ -282,12 +283,19 @@ func parseCond(s string) (*Cond, error) {
 	}
 }
 
-// Eval evaluates the condition with the macro values of env. A nil Cond is true. The error,
-// [ErrStringOrder] wrapped with the offending comparison as written, reports an ordering
-// operator applied to a string.
+// Unset reports whether c is a non-nil Cond without terms: a Resync_Trigger_n that is empty
+// or commented out.
+func (c *Cond) Unset() bool { return c != nil && len(c.Terms) == 0 }
+
+// Eval evaluates the condition with the macro values of env. A nil Cond is true; a Cond
+// without terms is false. The error, [ErrStringOrder] wrapped with the offending comparison as
+// written, reports an ordering operator applied to a string.
 func (c *Cond) Eval(env Env) (bool, error) {
 	if c == nil {
 		return true, nil
+	}
+	if len(c.Terms) == 0 {
+		return false, nil
 	}
 	for _, t := range c.Terms {
 		ok, err := t.eval(env)

@@ -112,20 +112,26 @@ func TestNilCondIsTrue(t *testing.T) {
 	if s := c.String(); s != "" {
 		t.Errorf("nil Cond String() = %q", s)
 	}
+	if c.Unset() {
+		t.Error("nil Cond Unset() = true")
+	}
+	if ok, err := (&Cond{}).Eval(nil); ok || err != nil {
+		t.Errorf("Cond without terms Eval = %v, %v; want false, nil", ok, err)
+	}
 }
 
 func TestParseTrigger(t *testing.T) {
 	tests := []struct {
 		name    string
 		text    string
-		wantNil bool
+		wantSet bool // false: the trigger is not set (empty or commented)
 		want    string // String(); "" when an error is expected
 		wantErr string
 	}{
-		{name: "manual example", text: "$REGTMR1 gt 300 and $PRVTMR ge 600", want: "$REGTMR1 gt 300 and $PRVTMR ge 600"},
-		{name: "symbols", text: `"$A"="x"`, want: `"$A" eq "x"`},
-		{name: "empty", text: "  ", wantNil: true},
-		{name: "commented", text: "# $REGTMR1 gt 300", wantNil: true},
+		{name: "manual example", text: "$REGTMR1 gt 300 and $PRVTMR ge 600", wantSet: true, want: "$REGTMR1 gt 300 and $PRVTMR ge 600"},
+		{name: "symbols", text: `"$A"="x"`, wantSet: true, want: `"$A" eq "x"`},
+		{name: "empty", text: "  "},
+		{name: "commented", text: "# $REGTMR1 gt 300"},
 		{name: "wrapped in rule syntax", text: "($REGTMR1 gt 300)?", wantErr: `trigger: write the bare condition, without "( )?"`},
 		{name: "or", text: "1 eq 1 or 2 eq 2", wantErr: `trigger: there is no "or" in conditions: use one alternative per case`},
 		{name: "double equals", text: "$A == 1", wantErr: `trigger: "==" is not an operator: use "=" or "eq"`},
@@ -156,9 +162,16 @@ func TestParseTrigger(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseTrigger(%q): %v", tt.text, err)
 			}
-			if tt.wantNil {
-				if c != nil {
-					t.Errorf("ParseTrigger(%q) = %v, want nil", tt.text, c)
+			if c == nil {
+				t.Fatalf("ParseTrigger(%q) = nil", tt.text)
+			}
+			if c.Unset() == tt.wantSet {
+				t.Errorf("ParseTrigger(%q).Unset() = %v, want %v", tt.text, c.Unset(), !tt.wantSet)
+			}
+			if !tt.wantSet {
+				// An unset trigger never fires, whatever the environment.
+				if ok, err := c.Eval(testVars(t)); ok || err != nil {
+					t.Errorf("unset trigger Eval = %v, %v; want false, nil", ok, err)
 				}
 				return
 			}
@@ -200,9 +213,12 @@ func FuzzCondEval(f *testing.F) {
 			}
 			return
 		}
-		if c == nil {
+		if c.Unset() {
 			if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
-				panic("nil condition for a non-empty trigger")
+				panic("unset trigger for a non-empty, uncommented text")
+			}
+			if ok, err := c.Eval(v); ok || err != nil {
+				t.Fatalf("unset trigger Eval = %v, %v", ok, err)
 			}
 			return
 		}
