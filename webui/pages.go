@@ -3,6 +3,7 @@ package webui
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -123,6 +124,7 @@ func (h *handler) pageRoutes() {
 	h.mux.Handle("GET /{$}", h.handle(h.viewPage(user)))
 	h.mux.Handle("GET /basic", h.handle(h.viewPage(user)))
 	h.mux.Handle("GET /advanced", h.handle(h.viewPage(userAdv)))
+	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	h.mux.Handle("GET /admin/{$}", h.handle(h.viewPage(admin)))
 	h.mux.Handle("GET /admin/basic", h.handle(h.viewPage(admin)))
 	h.mux.Handle("GET /admin/advanced", h.handle(h.viewPage(adminAdv)))
@@ -166,12 +168,31 @@ func (h *handler) viewPage(v view) handlerFunc {
 		if tab == "" {
 			tab = infoTabName
 		}
+		if tab == infoTabName {
+			st = liveClock(st, time.Now())
+		}
 		d, ok := tabPage(st, v, tab)
 		if !ok {
 			return httpError(http.StatusNotFound, nil, "no tab %q in this view", clip(tab, 40))
 		}
 		return render(w, http.StatusOK, d)
 	}
+}
+
+// liveClock returns st with the Info tab's clock fields brought to now. The phone publishes
+// its status when something happens, not every second, and the Info tab is read afresh at
+// each reload (SPA-BEHAVIOUR §9); the current time is the host's (DECISIONS 20), and the
+// elapsed time grows with it from the status's own reading.
+func liveClock(st *phone.Status, now time.Time) *phone.Status {
+	if st.Info.CurrentTime.IsZero() || now.Before(st.Info.CurrentTime) {
+		return st
+	}
+	cp := *st
+	if !st.BootedAt.IsZero() {
+		cp.Info.Elapsed += now.Sub(st.Info.CurrentTime)
+	}
+	cp.Info.CurrentTime = now
+	return &cp
 }
 
 // tabPage builds the page of one tab of a view; false when the view has no such tab.
