@@ -124,7 +124,7 @@ func TestParseTrigger(t *testing.T) {
 	tests := []struct {
 		name    string
 		text    string
-		wantSet bool // false: the trigger is not set (empty or commented)
+		wantSet bool   // false: the trigger is not set (empty or commented)
 		want    string // String(); "" when an error is expected
 		wantErr string
 	}{
