@@ -121,10 +121,10 @@ type FetcherConfig struct {
 // as the device does) and is safe for concurrent use.
 type Fetcher struct {
 	// immutable after NewFetcher
-	cfg      FetcherConfig
-	log      *zap.Logger
-	client   *http.Client
-	resolver *net.Resolver
+	cfg    FetcherConfig
+	log    *zap.Logger
+	client *http.Client
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error) // DNS; tests replace it
 }
 
 // NewFetcher builds a Fetcher from cfg, filling in the defaults.
@@ -151,7 +151,7 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	f := &Fetcher{cfg: cfg, log: log, resolver: &net.Resolver{}}
+	f := &Fetcher{cfg: cfg, log: log, lookup: (&net.Resolver{}).LookupNetIP}
 	f.client = f.newHTTPClient()
 	return f, nil
 }
@@ -182,14 +182,16 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		resp *Response
 		err  error
 	)
-	switch t.Scheme {
-	case "tftp":
+	switch {
+	case t.Host == "":
+		err = fmt.Errorf("%w: no server", ErrUnsupported)
+	case t.Scheme == "tftp":
 		if post {
 			err = fmt.Errorf("%w: POST over tftp", ErrUnsupported)
 			break
 		}
 		resp, err = f.tftpGet(ctx, t, limit)
-	case "http", "https":
+	case t.Scheme == "http" || t.Scheme == "https":
 		resp, err = f.httpDo(ctx, t, req, post, limit)
 	default:
 		err = fmt.Errorf("%w: scheme %q", ErrUnsupported, t.Scheme)
@@ -283,7 +285,7 @@ func (f *Fetcher) resolve(ctx context.Context, host string) ([]netip.Addr, error
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
 	}
-	addrs, err := f.resolver.LookupNetIP(ctx, f.network("ip"), host)
+	addrs, err := f.lookup(ctx, f.network("ip"), host)
 	if err != nil {
 		return nil, err
 	}

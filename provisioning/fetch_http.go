@@ -272,14 +272,43 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 	}
 	resp := x.resp
 	defer resp.Body.Close()
+	body, err := readBody(ctx, resp, limit)
+	if err != nil {
+		return nil, err
+	}
+	remote := x.remote()
+	return &Response{
+		Body:        body,
+		ServerIP:    remote.Addr(),
+		Port:        int(remote.Port()),
+		ContentType: resp.Header.Get("Content-Type"),
+		URL:         resp.Request.URL.Redacted(),
+	}, nil
+}
+
+// readBody reads the whole body within limit: exactly Content-Length bytes when announced,
+// else up to the end of the (chunked or close-delimited) body.
+func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, resp.ContentLength, limit)
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength))
+	var (
+		body []byte
+		n    int64
+		err  error
+	)
+	if resp.ContentLength >= 0 {
+		body = make([]byte, resp.ContentLength)
+		var m int
+		m, err = io.ReadFull(resp.Body, body)
+		n = int64(m)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // nothing of a non-empty body came
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		n = int64(len(body))
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, err // the deadline or the caller's cancel, classified by Fetch
@@ -288,14 +317,7 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 	case n > limit:
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
-	remote := x.remote()
-	return &Response{
-		Body:        buf.Bytes(),
-		ServerIP:    remote.Addr(),
-		Port:        int(remote.Port()),
-		ContentType: resp.Header.Get("Content-Type"),
-		URL:         resp.Request.URL.Redacted(),
-	}, nil
+	return body, nil
 }
 
 // httpPost uploads body with a POST and ignores the answer's body (SPA-BEHAVIOUR §4.5).

@@ -42,8 +42,7 @@ func (f *Fetcher) tftpGet(ctx context.Context, t Target, limit int64) (*Response
 		if err != nil {
 			return err
 		}
-		resp = &Response{Body: body, ServerIP: addr, Port: t.Port,
-			URL: Target{Scheme: t.Scheme, Host: addr.String(), Port: t.Port, Path: t.Path}.String()}
+		resp = &Response{Body: body, ServerIP: addr, Port: t.Port, URL: t.String()}
 		return nil
 	})
 	return resp, err

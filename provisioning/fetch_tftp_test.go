@@ -41,7 +41,7 @@ type pinServer struct {
 	clients []net.IP          // guarded by mu: the source address of every request
 }
 
-func startPinServer(t *testing.T, files map[string][]byte, writable bool) *pinServer {
+func startPinServer(t testing.TB, files map[string][]byte, writable bool) *pinServer {
 	t.Helper()
 	ps := &pinServer{files: files, uploads: map[string][]byte{}}
 	read := func(name string, rf io.ReaderFrom) error {
@@ -344,5 +344,56 @@ func TestTFTPErrorText(t *testing.T) {
 				t.Errorf("tftpError(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFetchTFTPNextAddress checks that a name with several addresses is tried address by
+// address while a server does not answer (SPA-BEHAVIOUR §2.2 "multiply resolved").
+func TestFetchTFTPNextAddress(t *testing.T) {
+	ps := startPinServer(t, map[string][]byte{"/spa942.cfg": []byte("second")}, false)
+	f := newTestFetcher(t, FetcherConfig{TFTPTimeout: 50 * time.Millisecond, TFTPRetries: 1})
+	var asked []string
+	f.lookup = func(_ context.Context, network, host string) ([]netip.Addr, error) {
+		asked = append(asked, network+" "+host)
+		// Nothing listens on 127.0.0.3 at the server's port: that address stays silent.
+		return []netip.Addr{netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	resp, err := f.Fetch(t.Context(), Request{Target: Target{Scheme: "tftp", Host: "prov.example", Port: ps.port, Path: "/spa942.cfg"}})
+	if err != nil {
+		t.Fatalf("Fetch() error = %v", err)
+	}
+	if string(resp.Body) != "second" || resp.ServerIP != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("Fetch() = %q from %v, want %q from 127.0.0.1", resp.Body, resp.ServerIP, "second")
+	}
+	if want := []string{"ip prov.example"}; fmt.Sprint(asked) != fmt.Sprint(want) {
+		t.Errorf("lookups = %q, want %q", asked, want)
+	}
+	if want := "tftp://prov.example:" + fmt.Sprint(ps.port) + "/spa942.cfg"; resp.URL != want {
+		t.Errorf("URL = %q, want %q", resp.URL, want)
+	}
+
+	// A file-not-found is an answer: the next address is not asked.
+	f.lookup = func(context.Context, string, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.3")}, nil
+	}
+	start := time.Now()
+	if _, err := f.Fetch(t.Context(), Request{Target: Target{Host: "prov.example", Port: ps.port, Path: "/nope"}}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Fetch() error = %v, want ErrNotFound", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("Fetch() took %v: it waited for the second address", took)
+	}
+}
+
+func TestFetchNoServer(t *testing.T) {
+	f := newTestFetcher(t, FetcherConfig{})
+	for _, scheme := range []string{"", "http", "https"} {
+		_, err := f.Fetch(t.Context(), Request{Target: Target{Scheme: scheme, Path: "/spa942.cfg"}})
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("Fetch(%q without host) error = %v, want ErrUnsupported", scheme, err)
+		}
+	}
+	if err := f.Upload(t.Context(), UploadRequest{Target: Target{Path: "/r.xml"}}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Upload(without host) error = %v, want ErrUnsupported", err)
 	}
 }

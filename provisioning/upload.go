@@ -34,10 +34,12 @@ func (f *Fetcher) Upload(ctx context.Context, req UploadRequest) error {
 	defer cancel()
 	start := time.Now()
 	var err error
-	switch t.Scheme {
-	case "tftp":
+	switch {
+	case t.Host == "":
+		err = fmt.Errorf("%w: no server", ErrUnsupported)
+	case t.Scheme == "tftp":
 		err = f.tftpPut(ctx, t, req.Body)
-	case "http", "https":
+	case t.Scheme == "http" || t.Scheme == "https":
 		err = f.httpPost(ctx, t, req.Body, req.User, req.Password)
 	default:
 		err = fmt.Errorf("%w: scheme %q", ErrUnsupported, t.Scheme)
