@@ -16,7 +16,9 @@ func (errWithOwnText) Error() string   { return "decode: bad xml at line 3" }
 func (errWithOwnText) ErrText() string { return "corrupt file" }
 
 func TestErrText(t *testing.T) {
-	fe := func(op string, err error) error { return &FetchError{URL: "http://10.0.0.1:80/spa942.cfg", Op: op, Err: err} }
+	fe := func(op string, err error) error {
+		return &FetchError{URL: "http://10.0.0.1:80/spa942.cfg", Op: op, Err: err}
+	}
 	tests := []struct {
 		name string
 		err  error
