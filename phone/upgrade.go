@@ -23,6 +23,11 @@ type upgState struct {
 	lastURL     string
 	lastResult  string
 	running     bool
+	// failedURL and failedRule are the expanded URL and the Upgrade_Rule text of the last
+	// failed attempt of this boot: a resync does not try them again; only the retry timer,
+	// a request, a new rule or expansion, or a reboot does (§4.4 "Upgrade path").
+	failedURL  string
+	failedRule string
 }
 
 // upgradeOp is an upgrade waiting for the idle gate.
@@ -125,6 +130,12 @@ func (st *state) evalUpgradeRule(why string) {
 	}
 	if last := st.flash.Upgrade; last.LastURL == u.String() && last.LastRule == text {
 		st.p.log.Debug("upgrade not repeated", zap.String("url", u.String()), zap.String("reason", "already installed from this URL and rule"))
+		return
+	}
+	// Without this, Upgrade_Error_Retry_Delay 0 (no retry timer) would loop: attempt, failure,
+	// Resync_After_Upgrade_Attempt, the rule selects the same URL, attempt...
+	if why == "after resync" && st.upg.failedURL == u.String() && st.upg.failedRule == text {
+		st.p.log.Debug("upgrade not repeated", zap.String("url", u.String()), zap.String("reason", "failed from this URL and rule; retries follow Upgrade_Error_Retry_Delay"))
 		return
 	}
 	st.queueUpgrade(&upgradeOp{reason: "Upgrade_Rule " + why, url: u, rule: text})
@@ -267,6 +278,7 @@ func (st *state) upgFailed(op *upgradeOp, err error) {
 	url := ""
 	if op != nil {
 		url = op.url.String()
+		st.upg.failedURL, st.upg.failedRule = url, op.rule
 	}
 	st.p.log.Warn("upgrade failed", zap.String("url", url), zap.String("err", text), zap.Duration("next_in", nextIn))
 	data := map[string]any{"result": "failure", "url": url, "err": text}
