@@ -23,6 +23,9 @@ import (
 //
 // Undo All Changes is the form's reset button: it happens in the browser only (§5.2).
 //
+// The user's pages apply changes as the user account, whoever logs in to them (the admin may
+// open them too); the admin's pages as the admin.
+//
 // Cross-site requests: the device has no protection, but a page of this emulator should not
 // be driven by another site a browser visits. A post must be a form (urlencoded or
 // multipart, else 415); a browser's cross-origin post is refused with 403 (the Sec-Fetch-Site

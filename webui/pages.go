@@ -224,7 +224,7 @@ func tabPage(st *phone.Status, v view, tab string) (*pageData, bool) {
 // frame fills what every page of a view has: header, level and view links, the tab row with
 // current marked (none when current is "").
 func frame(st *phone.Status, v view, current string, tabs []string) *pageData {
-	d := &pageData{Product: st.Model, Version: st.Software, View: v, Admin: v.admin, Advanced: v.advanced, Nav: navFor(v)}
+	d := &pageData{Product: st.Model, Version: st.Software, Admin: v.admin, Advanced: v.advanced, Nav: navFor(v)}
 	for _, t := range tabs {
 		d.Tabs = append(d.Tabs, tabLink{Label: tabLabel(t), Href: v.tabHref(t), Current: t == current})
 	}

@@ -928,6 +928,7 @@ func TestPageAccess(t *testing.T) {
 		{"admin page without credentials", "GET", "/admin/advanced", noCred, 401},
 		{"admin page as user", "GET", "/admin/", basic("user", "usr"), 401},
 		{"admin page as admin", "GET", "/admin/advanced?tab=Provisioning", basic("admin", "adm"), 200},
+		{"admin without the slash", "GET", "/admin", basic("admin", "adm"), 200},
 		{"user page without credentials", "GET", "/", noCred, 401},
 		{"user page as user", "GET", "/advanced?tab=User", basic("user", "usr"), 200},
 		{"user page as admin", "GET", "/basic", basic("admin", "adm"), 200},

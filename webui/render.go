@@ -52,7 +52,6 @@ type pageData struct {
 	Product string // "SPA942"
 	Version string // software version, shown in the header
 	Body    string // one of the body kinds
-	View    view
 	// Admin and Advanced say which view the page belongs to.
 	Admin, Advanced bool
 	Nav             nav
