@@ -103,13 +103,8 @@ func TestResyncEncryptedProfileEndToEnd(t *testing.T) {
 	if res := waitEvent(t, events, EventResyncResult); res.Data["prvst"] != prvstPeriodic || res.Data["result"] != "success" {
 		t.Fatalf("periodic resync: %v", res.Data)
 	}
-	n := 0
-	for _, e := range ng.AccessLog(t) {
-		if e.URI == "/SPA942/spa000e08aabbcc.cfg" {
-			n++
-		}
-	}
-	if n != 2 {
+	// nginx logs a request after answering it: wait for the second line.
+	if n := waitAccessCount(t, ng, "/SPA942/spa000e08aabbcc.cfg", 2); n != 2 {
 		t.Errorf("%d requests, want 2 (boot and periodic)", n)
 	}
 }
@@ -263,6 +258,31 @@ func TestResyncSyslog(t *testing.T) {
 		}
 		if ip := from.(*net.UDPAddr).IP.String(); ip != "127.0.0.1" {
 			t.Errorf("sent from %s, want the phone's own address", ip)
+		}
+	}
+}
+
+// waitAccessCount waits until nginx has logged want requests of uri (it logs after answering)
+// and returns how many it logged, at most a few seconds later.
+func waitAccessCount(t *testing.T, ng *provtest.Nginx, uri string, want int) int {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		n := 0
+		for _, e := range ng.AccessLog(t) {
+			if e.URI == uri {
+				n++
+			}
+		}
+		if n >= want {
+			return n
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return n
 		}
 	}
 }
