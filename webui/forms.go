@@ -19,7 +19,9 @@ import (
 // bsipura.spa, relative to the page (/admin/bsipura.spa, /bsipura.spa for the user), with
 // the parameter names as field names. Fields whose value is the one in force are not
 // changes; the others are validated by the phone all or nothing, and the page that answers
-// lists every problem, or what was saved and whether the phone restarts when idle.
+// lists what was saved and whether the phone restarts when idle (200), or every problem and
+// that nothing changed (400, so that tools see the refusal; a browser shows the page and
+// notes the status in its console).
 //
 // Undo All Changes is the form's reset button: it happens in the browser only (§5.2).
 //

@@ -171,10 +171,14 @@ var yesNo = [...]string{"Yes", "No"}
 // A section with nothing visible is left out.
 func paramTab(snap *config.Snapshot, tab string, v view) (secs []section, editable bool) {
 	params := snap.Catalog().Params()
-	cur := -1
+	last := ""
 	for i := range params {
 		p := &params[i]
-		if p.Hidden || p.Tab() != tab || !v.showsSection(tab, p.Section()) {
+		if p.Hidden || p.Tab() != tab {
+			continue
+		}
+		sec := p.Section()
+		if !v.showsSection(tab, sec) {
 			continue
 		}
 		f := newField(p, snap.ValueAt(i), snap.AccessAt(i), v.admin)
@@ -184,11 +188,11 @@ func paramTab(snap *config.Snapshot, tab string, v view) (secs []section, editab
 		if !f.Static {
 			editable = true
 		}
-		if cur < 0 || secs[cur].Title != sectionTitle(p.Section()) {
-			secs = append(secs, section{Title: sectionTitle(p.Section())})
-			cur = len(secs) - 1
+		if len(secs) == 0 || sec != last {
+			secs = append(secs, section{Title: sectionTitle(sec)})
+			last = sec
 		}
-		s := &secs[cur]
+		s := &secs[len(secs)-1]
 		if n := len(s.Rows); n > 0 && s.Rows[n-1].B == nil {
 			s.Rows[n-1].B = f
 			continue
