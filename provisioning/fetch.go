@@ -241,12 +241,17 @@ func (t Target) hostPort() string {
 	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
-// classify maps what went wrong onto the sentinels: a passed deadline is ErrTimeout whatever
-// the layer that noticed it, a cancelled context stays context.Canceled.
+// classify maps what went wrong onto the sentinels: an answer from the server stays what it
+// is; otherwise a passed deadline is ErrTimeout whatever the layer that noticed it, and a
+// cancelled context stays context.Canceled.
 func classify(ctx context.Context, err error) error {
+	var (
+		se *StatusError
+		te *TFTPError
+	)
 	switch {
 	case errors.Is(err, ErrTimeout), errors.Is(err, ErrTooLarge), errors.Is(err, ErrTruncated),
-		errors.Is(err, ErrTLS), errors.Is(err, ErrUnsupported):
+		errors.Is(err, ErrTLS), errors.Is(err, ErrUnsupported), errors.As(err, &se), errors.As(err, &te):
 		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
