@@ -3,6 +3,7 @@ package provtest
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -112,5 +113,63 @@ func TestStartNginx(t *testing.T) {
 	e = n.WaitAccess(t, func(e AccessEntry) bool { return e.URI == "/prov/spa"+DefaultClientCN+".xml" })
 	if !strings.Contains(e.ClientDN, "CN="+DefaultClientCN) || e.ClientVerify != "SUCCESS" {
 		t.Errorf("access entry = %+v", e)
+	}
+}
+
+// stopTB records how a helper ends a test, and stops the helper as the real methods do.
+type stopTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (s *stopTB) Helper() {}
+func (s *stopTB) Fatal(args ...any) {
+	s.fatal = fmt.Sprint(args...)
+	panic(s)
+}
+func (s *stopTB) Skip(args ...any) {
+	s.skip = fmt.Sprint(args...)
+	panic(s)
+}
+
+func TestRequirePeerMissing(t *testing.T) {
+	tests := []struct {
+		name      string
+		ci        string
+		wantFatal bool
+	}{
+		{"skipped outside CI", "", false},
+		{"skipped when CI is not true", "1", false},
+		{"fatal under CI=true", "true", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CI", tt.ci)
+			s := &stopTB{TB: t}
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != s {
+						panic(r)
+					}
+				}()
+				RequirePeer(s, "no-such-peer-binary", "no-such-package")
+			}()
+			msg := s.skip
+			if tt.wantFatal {
+				msg = s.fatal
+			}
+			if msg == "" || (s.fatal != "") != tt.wantFatal {
+				t.Fatalf("fatal %q, skip %q; want fatal = %v", s.fatal, s.skip, tt.wantFatal)
+			}
+			if !strings.Contains(msg, "sudo apt-get install no-such-package") {
+				t.Errorf("message %q does not say how to install the peer", msg)
+			}
+		})
+	}
+}
+
+func TestRequirePeerFound(t *testing.T) {
+	if p := RequirePeer(t, "sh", "dash"); p == "" {
+		t.Fatal("RequirePeer(sh) returned no path")
 	}
 }
