@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,59 +37,68 @@ func (h *handler) rebootURL(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resyncURL is /admin/resync[?URL]: without a URL the phone runs its Profile_Rule sequence,
-// with one it resyncs once to it; a URL without a server means the host that sent the
-// request (SPA-BEHAVIOUR §5.4, §2.2). Refused with 403 while Provision_Enable is No.
-func (h *handler) resyncURL(w http.ResponseWriter, r *http.Request) error {
-	if err := actionMethod(w, r); err != nil {
-		return err
-	}
-	u, err := actionURL(r.URL.RawQuery)
+// urlOp is a request that takes a URL: a resync or an upgrade, from an action URL or the API.
+type urlOp struct {
+	name    string
+	request func(p *phone.Phone, ctx context.Context, rawURL, requester string) (phone.Outcome, error)
+	title   string
+	started string
+	later   string // the Sipura wording: "will be done when it is not in use" [S7 p41]
+}
+
+var (
+	opResync = urlOp{name: "resync", request: (*phone.Phone).RequestResync, title: "Resync",
+		started: "Resyncing...", later: "The resync will be done when the phone is not in use."}
+	opUpgrade = urlOp{name: "upgrade", request: (*phone.Phone).RequestUpgrade, title: "Upgrade",
+		started: "Upgrading...", later: "The upgrade will be done when the phone is not in use."}
+)
+
+// requestURLAction checks the URL and asks the phone; a URL without a server means the host
+// that sent the request (SPA-BEHAVIOUR §5.4, §2.2).
+func (h *handler) requestURLAction(r *http.Request, raw string, op urlOp) (phone.Outcome, error) {
+	u, err := actionURL(raw)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p, err := h.unit.Phone()
 	if err != nil {
+		return 0, err
+	}
+	out, err := op.request(p, r.Context(), u, requester(r))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return out, nil
+}
+
+// urlAction serves an action URL whose query string is the URL.
+func (h *handler) urlAction(w http.ResponseWriter, r *http.Request, op urlOp) error {
+	if err := actionMethod(w, r); err != nil {
 		return err
 	}
-	out, err := p.RequestResync(r.Context(), u, requester(r))
+	out, err := h.requestURLAction(r, r.URL.RawQuery, op)
 	if err != nil {
-		return fmt.Errorf("resync: %w", err)
+		return err
 	}
-	msg := "Resyncing..."
+	msg := op.started
 	if out == phone.OutcomeDeferred {
-		msg = "The resync will be done when the phone is not in use."
+		msg = op.later
 	}
-	h.actionPage(w, "Resync", msg)
+	h.actionPage(w, op.title, msg)
 	return nil
+}
+
+// resyncURL is /admin/resync[?URL]: without a URL the phone runs its Profile_Rule sequence,
+// with one it resyncs once to it. Refused with 403 while Provision_Enable is No.
+func (h *handler) resyncURL(w http.ResponseWriter, r *http.Request) error {
+	return h.urlAction(w, r, opResync)
 }
 
 // upgradeURL is /admin/upgrade?URL and the Sipura form /upgrade?URL: no scheme means TFTP,
 // no server the requester; the upgrade runs only when the phone is idle (SPA-BEHAVIOUR §5.4).
 // Refused with 403 while Upgrade_Enable is No (DECISIONS 17).
 func (h *handler) upgradeURL(w http.ResponseWriter, r *http.Request) error {
-	if err := actionMethod(w, r); err != nil {
-		return err
-	}
-	u, err := actionURL(r.URL.RawQuery)
-	if err != nil {
-		return err
-	}
-	p, err := h.unit.Phone()
-	if err != nil {
-		return err
-	}
-	out, err := p.RequestUpgrade(r.Context(), u, requester(r))
-	if err != nil {
-		return fmt.Errorf("upgrade: %w", err)
-	}
-	// The Sipura wording: "the upgrade will be done when it is not in use" [S7 p41].
-	msg := "Upgrading..."
-	if out == phone.OutcomeDeferred {
-		msg = "The upgrade will be done when the phone is not in use."
-	}
-	h.actionPage(w, "Upgrade", msg)
-	return nil
+	return h.urlAction(w, r, opUpgrade)
 }
 
 // spacfgXML is /admin/spacfg.xml, the configuration as <flat-profile> (SPA-BEHAVIOUR §5.3):

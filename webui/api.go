@@ -175,46 +175,25 @@ type urlRequest struct {
 
 // apiResync is POST /api/v1/resync, optionally {"url": "..."}: as /admin/resync[?URL].
 func (h *handler) apiResync(w http.ResponseWriter, r *http.Request) error {
-	var req urlRequest
-	if err := decodeJSON(w, r, &req, true); err != nil {
-		return err
-	}
-	u, err := actionURL(req.URL)
-	if err != nil {
-		return err
-	}
-	p, err := h.unit.Phone()
-	if err != nil {
-		return err
-	}
-	out, err := p.RequestResync(r.Context(), u, requester(r))
-	if err != nil {
-		return fmt.Errorf("resync: %w", err)
-	}
-	writeOutcome(w, "resync", out)
-	return nil
+	return h.apiURLAction(w, r, opResync)
 }
 
 // apiUpgrade is POST /api/v1/upgrade {"url": "..."}: as /admin/upgrade?URL. Without a URL the
 // phone evaluates Upgrade_Rule.
 func (h *handler) apiUpgrade(w http.ResponseWriter, r *http.Request) error {
+	return h.apiURLAction(w, r, opUpgrade)
+}
+
+func (h *handler) apiURLAction(w http.ResponseWriter, r *http.Request, op urlOp) error {
 	var req urlRequest
 	if err := decodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
-	u, err := actionURL(req.URL)
+	out, err := h.requestURLAction(r, req.URL, op)
 	if err != nil {
 		return err
 	}
-	p, err := h.unit.Phone()
-	if err != nil {
-		return err
-	}
-	out, err := p.RequestUpgrade(r.Context(), u, requester(r))
-	if err != nil {
-		return fmt.Errorf("upgrade: %w", err)
-	}
-	writeOutcome(w, "upgrade", out)
+	writeOutcome(w, op.name, out)
 	return nil
 }
 
