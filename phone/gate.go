@@ -101,27 +101,25 @@ func (st *state) runGated() {
 // requestReboot queues a reboot: it happens on the first idle turn (SPA-BEHAVIOUR §5.4: "the
 // phone reboots only when it is idle").
 func (st *state) requestReboot(reason string) Outcome {
-	if st.pending.reboot == nil {
-		st.pending.reboot = &pendingOp{reason: reason, since: st.p.clock.Now()}
-	}
-	if st.idle() {
-		return OutcomeStarted
-	}
-	st.p.log.Info("reboot deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
-	st.emit(EventDeferred, map[string]any{"op": "reboot", "reason": st.busyReason(), "requested_by": reason})
-	return OutcomeDeferred
+	return st.requestGated(&st.pending.reboot, "reboot", reason)
 }
 
 // requestRestart queues a warm restart of the voice application (DECISIONS 12).
 func (st *state) requestRestart(reason string) Outcome {
-	if st.pending.restart == nil {
-		st.pending.restart = &pendingOp{reason: reason, since: st.p.clock.Now()}
+	return st.requestGated(&st.pending.restart, "restart", reason)
+}
+
+// requestGated queues op in slot (once) and says whether it starts now or waits for idle,
+// logging why it waits.
+func (st *state) requestGated(slot **pendingOp, op, reason string) Outcome {
+	if *slot == nil {
+		*slot = &pendingOp{reason: reason, since: st.p.clock.Now()}
 	}
 	if st.idle() {
 		return OutcomeStarted
 	}
-	st.p.log.Info("restart deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
-	st.emit(EventDeferred, map[string]any{"op": "restart", "reason": st.busyReason(), "requested_by": reason})
+	st.p.log.Info(op+" deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
+	st.emit(EventDeferred, map[string]any{"op": op, "reason": st.busyReason(), "requested_by": reason})
 	return OutcomeDeferred
 }
 
