@@ -288,3 +288,25 @@ func TestUpgradeRule(t *testing.T) {
 		t.Fatalf("after upgrade: %s %s", st.Software, st.UserAgent)
 	}
 }
+
+// TestResyncTrigger: Resync_Trigger_1 set by a profile starts a resync within a second of
+// becoming true, "as if the periodic timer had expired" (SPA-BEHAVIOUR §4.1).
+func TestResyncTrigger(t *testing.T) {
+	net := newFakeNet()
+	net.set("tftp://192.0.2.66:69/spa942.cfg", profile(`<GPP_A>x</GPP_A>`))
+	u, clock, events := provUnit(t, net, config.ResyncOnReset, "No")
+	p := mustPhone(t, u)
+	if _, err := p.ApplyProfile(t.Context(), "api", []byte(profile(`<GPP_B>no</GPP_B><Resync_Trigger_1>"$B" eq "go"</Resync_Trigger_1>`))); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second)
+	if n := len(net.requests()); n != 0 {
+		t.Fatalf("%d fetches while the trigger is false", n)
+	}
+	p.ApplyProfile(t.Context(), "api", []byte(profile(`<GPP_B>go</GPP_B>`)))
+	clock.Advance(time.Second)
+	res := waitEvent(t, events, EventResyncResult)
+	if res.Data["result"] != "success" || res.Data["prvst"] != prvstPeriodic {
+		t.Fatalf("triggered resync: %v", res.Data)
+	}
+}
