@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -168,18 +169,24 @@ func TestUpgradeSurvivesPowerCut(t *testing.T) {
 	url := srv.URL + upgImage
 	base := t.TempDir()
 
-	// Calibration: how long from "upgrade started" to the new version's boot on this machine.
-	// The kill instants are spread over one and a half times that.
-	child := startFlashKillChild(t, exe, filepath.Join(base, "calibration"), url)
-	child.waitLine(t, "boot "+upgFrom)
-	child.waitLine(t, "upgrade started")
-	began := time.Now()
-	child.waitLine(t, "upgrade success")
-	child.waitLine(t, "boot "+upgTo)
-	span := time.Since(began)
-	child.kill()
-	window := max(span*3/2, 2*time.Millisecond)
-	t.Logf("upgrade start to new boot: %v; kill instants in [0, %v)", span, window)
+	// Calibration: how long from "upgrade started" to the new version's boot on this machine
+	// (the median of three runs, against a stray slow one). The kill instants are spread
+	// over one and a half times that, capped to keep the test short on a loaded machine.
+	var spans []time.Duration
+	for i := range 3 {
+		child := startFlashKillChild(t, exe, filepath.Join(base, fmt.Sprintf("calibration-%d", i)), url)
+		child.waitLine(t, "boot "+upgFrom)
+		child.waitLine(t, "upgrade started")
+		began := time.Now()
+		child.waitLine(t, "upgrade success")
+		child.waitLine(t, "boot "+upgTo)
+		spans = append(spans, time.Since(began))
+		child.kill()
+	}
+	slices.Sort(spans)
+	const maxWindow = 250 * time.Millisecond
+	window := min(max(spans[1]*3/2, 2*time.Millisecond), maxWindow)
+	t.Logf("upgrade start to new boot: %v; kill instants in [0, %v)", spans, window)
 
 	rnd := rand.New(rand.NewPCG(4, 42)) // seeded: the same instants every run, as far as timing allows
 	counts := map[string]int{}
@@ -194,8 +201,9 @@ func TestUpgradeSurvivesPowerCut(t *testing.T) {
 		counts[flashKillCheck(t, round, at, filepath.Join(dir, "flash.json"), url)]++
 	}
 	t.Logf("%d power cuts: %v; %d image downloads", rounds, counts, downloads.Load())
-	// Cuts that all fell on one side of the flash write would prove nothing.
-	if !testing.Short() && (counts["old"] == 0 || counts["old"] == rounds) {
+	// Cuts that all fell on one side of the flash write would prove nothing (unless the cap
+	// cut the window short: a very slow machine, not a fault of the phone).
+	if !testing.Short() && window < maxWindow && (counts["old"] == 0 || counts["old"] == rounds) {
 		t.Errorf("the power cuts did not straddle the flash write: %v", counts)
 	}
 }
