@@ -19,6 +19,9 @@ type Timer interface {
 	C() <-chan time.Time
 	Stop() bool
 	Reset(d time.Duration)
+	// ResetAt rearms the timer for an instant of policy time, so that time passing between
+	// reading the clock and rearming does not delay it.
+	ResetAt(t time.Time)
 }
 
 // ScaledClock runs policy time Speed times faster than the host clock, from the moment it
@@ -59,6 +62,8 @@ type realTimer struct {
 func (t *realTimer) C() <-chan time.Time   { return t.t.C }
 func (t *realTimer) Stop() bool            { return t.t.Stop() }
 func (t *realTimer) Reset(d time.Duration) { t.t.Reset(t.c.real(d)) }
+
+func (t *realTimer) ResetAt(at time.Time) { t.t.Reset(max(t.c.real(at.Sub(t.c.Now())), 0)) }
 
 // ManualClock is a clock that moves only when told to: tests and step-by-step simulations
 // use it to reach hours of schedule instantly and deterministically.
@@ -129,17 +134,19 @@ func (t *manualTimer) Stop() bool {
 	return was
 }
 
-func (t *manualTimer) Reset(d time.Duration) {
+func (t *manualTimer) Reset(d time.Duration) { t.ResetAt(t.c.Now().Add(d)) }
+
+func (t *manualTimer) ResetAt(at time.Time) {
 	t.c.mu.Lock()
-	t.when = t.c.now.Add(d)
-	t.armed = d > 0
 	now := t.c.now
+	t.when = at
+	t.armed = at.After(now)
 	t.c.mu.Unlock()
 	select { // drain a stale fire
 	case <-t.ch:
 	default:
 	}
-	if d <= 0 {
+	if !at.After(now) {
 		t.ch <- now
 	}
 }

@@ -96,7 +96,7 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 			return st.exit
 		}
 		if d, ok := st.nextDeadline(); ok {
-			timer.Reset(max(d.Sub(p.clock.Now()), 0))
+			timer.ResetAt(d)
 		} else {
 			timer.Reset(24 * time.Hour)
 		}

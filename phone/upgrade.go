@@ -213,7 +213,7 @@ func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, l
 	}
 	img, err := firmware.Parse(body)
 	if err != nil {
-		return nil, withText("bad image: "+err.Error(), err)
+		return nil, withText(imageErrText(err), err)
 	}
 	if err := img.CheckModel(model); err != nil {
 		return nil, withText("wrong model: "+err.Error(), err)
@@ -233,6 +233,20 @@ func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, l
 		}
 	}
 	return img, nil
+}
+
+// imageErrText words an image that failed to parse as $UPGERR: short and fixed, as the device's
+// messages are.
+func imageErrText(err error) string {
+	switch {
+	case errors.Is(err, firmware.ErrChecksum):
+		return "bad image (checksum)"
+	case errors.Is(err, firmware.ErrTruncated):
+		return "bad image (truncated)"
+	case errors.Is(err, firmware.ErrBadMagic):
+		return "bad image (not a firmware image)"
+	}
+	return "bad image"
 }
 
 // upgradeDone flashes a good image and reboots into it, or arms the retry (§4.2).
@@ -266,7 +280,10 @@ func (st *state) upgradeDone(op *upgradeOp, img *firmware.Image, err error) {
 func (st *state) upgFailed(op *upgradeOp, err error) {
 	text := errText(err)
 	st.upg.err, st.upg.lastResult, st.upg.upgst = text, "failure", 2
-	st.flash.Upgrade.LastError = text
+	st.flash.Upgrade.LastError = text // $UPGERR survives a reboot
+	if err := st.saveFlash(); err != nil {
+		st.p.log.Error("flash not saved", zap.Error(err))
+	}
 	var nextIn time.Duration
 	if sch, perr := provisioning.ParseSchedule(st.snap.Get(config.UpgradeErrorRetryDelay)); perr == nil {
 		if d, ok := sch.Delay(st.upg.retryIdx, st.prov.rnd); ok {
