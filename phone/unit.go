@@ -43,6 +43,9 @@ func NewUnit(opts Options) (*Unit, error) {
 		opts.Clock = NewScaledClock(1)
 	}
 	u := &Unit{opts: opts, bus: NewBus()}
+	if err := opts.Flash.RemoveStale(); err != nil {
+		opts.Logger.Warn("stale flash files kept", zap.Error(err))
+	}
 	fl, err := opts.Flash.Load()
 	switch {
 	case errors.Is(err, config.ErrNoFlash):

@@ -78,6 +78,21 @@ func (f *FileFlash) Load() (*Flash, error) {
 	return &ff.Flash, nil
 }
 
+// RemoveStale deletes the temporary files of saves that a power cut interrupted. They are
+// never read as flash; call it when no other process writes this flash.
+func (f *FileFlash) RemoveStale() error {
+	stale, err := filepath.Glob(filepath.Join(filepath.Dir(f.path), ".flash-*"))
+	if err != nil {
+		return err
+	}
+	for _, name := range stale {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale flash file: %w", err)
+		}
+	}
+	return nil
+}
+
 // Save writes the flash atomically.
 func (f *FileFlash) Save(fl *Flash) error {
 	data, err := json.MarshalIndent(flashFile{Version: flashVersion, Flash: *fl}, "", " ")
