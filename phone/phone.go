@@ -72,8 +72,14 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.L
 // Identity returns the phone's identity.
 func (p *Phone) Identity() Identity { return p.id }
 
-// Status returns the latest status snapshot.
-func (p *Phone) Status() *Status { return p.status.Load() }
+// Status returns the latest status snapshot, with its clocks (now, uptime, the Info tab's
+// current and elapsed time) brought to the moment of the call: the loop publishes only when
+// something happens, and time moves on meanwhile.
+func (p *Phone) Status() *Status {
+	s := *p.status.Load()
+	s.tick(p.clock.Now(), time.Now())
+	return &s
+}
 
 // Run runs the phone until ctx ends (it returns nil) or the phone reboots (it returns
 // [ErrReboot]). It returns only after every goroutine it started has ended.

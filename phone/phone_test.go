@@ -252,3 +252,14 @@ func BenchmarkBoot(b *testing.B) {
 		<-done
 	}
 }
+
+// TestStatusClocksMove: the status read between events shows the time of the read.
+func TestStatusClocksMove(t *testing.T) {
+	clock := NewManualClock(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC))
+	u := testUnit(t, "", Options{Clock: clock})
+	clock.Advance(90 * time.Second)
+	st := u.Status()
+	if st.UptimeSec != 90 || st.Info.Elapsed != 90*time.Second || !st.Now.Equal(clock.Now()) {
+		t.Errorf("uptime %d, elapsed %v, now %v; want 90 s at %v", st.UptimeSec, st.Info.Elapsed, st.Now, clock.Now())
+	}
+}

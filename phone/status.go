@@ -93,3 +93,15 @@ type UpgradeStatus struct {
 	NextRetry   *time.Time `json:"next_retry,omitempty"`
 	UPGST       int        `json:"upgst"`
 }
+
+// tick brings the clock fields to now (policy clock) and wall (host clock, the time the
+// phone shows, DECISIONS 20).
+func (s *Status) tick(now, wall time.Time) {
+	s.Now = now
+	if s.BootedAt.IsZero() {
+		return
+	}
+	s.UptimeSec = int64(now.Sub(s.BootedAt) / time.Second)
+	s.Info.CurrentTime = wall
+	s.Info.Elapsed = now.Sub(s.BootedAt)
+}
