@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,5 +174,46 @@ func BenchmarkBootToServing(b *testing.B) {
 		b.StopTimer()
 		stop()
 		b.StartTimer()
+	}
+}
+
+// TestProfileCryptMatchesOpenSSL: `spa900 profile encrypt|decrypt` and the openssl command
+// line read each other's files (SPA-BEHAVIOUR §1.4).
+func TestProfileCryptMatchesOpenSSL(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl missing (CI=true)")
+		}
+		t.Skip("openssl not found: install it with `sudo apt-get install openssl`")
+	}
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "p.xml")
+	os.WriteFile(plain, []byte("<flat-profile><GPP_A>interop</GPP_A></flat-profile>\n"), 0o644)
+
+	ours := filepath.Join(dir, "ours.cfg")
+	if err := run(t.Context(), []string{"profile", "encrypt", "-k", "pass phrase", "-in", plain, "-out", ours}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, err := exec.Command(bin, "enc", "-d", "-aes-256-cbc", "-md", "md5", "-k", "pass phrase", "-in", ours).Output()
+	if err != nil {
+		t.Fatalf("openssl could not decrypt spa900's file: %v", err)
+	}
+	want, _ := os.ReadFile(plain)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("openssl decrypted %q", got)
+	}
+	for _, md := range []string{"md5", "sha256"} {
+		theirs := filepath.Join(dir, "theirs-"+md+".cfg")
+		if out, err := exec.Command(bin, "enc", "-e", "-aes-256-cbc", "-md", md, "-k", "pass phrase", "-in", plain, "-out", theirs).CombinedOutput(); err != nil {
+			t.Fatalf("openssl enc: %v\n%s", err, out)
+		}
+		var dec bytes.Buffer
+		if err := run(t.Context(), []string{"profile", "decrypt", "-k", "pass phrase", "-in", theirs}, &dec, io.Discard); err != nil {
+			t.Fatalf("%s: %v", md, err)
+		}
+		if !bytes.Equal(dec.Bytes(), want) {
+			t.Errorf("%s: decrypted %q", md, dec.Bytes())
+		}
 	}
 }
