@@ -60,9 +60,10 @@ type Bus struct {
 
 const busRing = 4096
 
-// NewBus returns an empty bus.
+// NewBus returns an empty bus. Its ring grows as events come, up to busRing: an idle phone
+// of a large fleet keeps little.
 func NewBus() *Bus {
-	return &Bus{ring: make([]Event, busRing), subs: map[chan Event]struct{}{}}
+	return &Bus{subs: map[chan Event]struct{}{}}
 }
 
 // Publish stamps and distributes an event.
@@ -71,9 +72,11 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	defer b.mu.Unlock()
 	b.seq++
 	e := Event{Seq: b.seq, Time: at, Kind: kind, Data: data}
-	b.ring[b.next] = e
-	b.next = (b.next + 1) % len(b.ring)
-	if b.next == 0 {
+	if len(b.ring) < busRing {
+		b.ring = append(b.ring, e)
+	} else {
+		b.ring[b.next] = e
+		b.next = (b.next + 1) % len(b.ring)
 		b.full = true
 	}
 	for ch := range b.subs {
@@ -122,10 +125,7 @@ func (b *Bus) Since(after uint64) []Event {
 
 func (b *Bus) sinceLocked(after uint64) []Event {
 	var out []Event
-	n := b.next
-	if b.full {
-		n = len(b.ring)
-	}
+	n := len(b.ring)
 	start := 0
 	if b.full {
 		start = b.next

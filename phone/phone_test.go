@@ -263,3 +263,17 @@ func TestStatusClocksMove(t *testing.T) {
 		t.Errorf("uptime %d, elapsed %v, now %v; want 90 s at %v", st.UptimeSec, st.Info.Elapsed, st.Now, clock.Now())
 	}
 }
+
+func TestBusRingKeepsTheNewest(t *testing.T) {
+	b := NewBus()
+	for i := 0; i < busRing+10; i++ {
+		b.Publish("k", time.Time{}, nil)
+	}
+	got := b.Since(0)
+	if len(got) != busRing || got[0].Seq != 11 || got[len(got)-1].Seq != busRing+10 {
+		t.Fatalf("ring holds %d events, %d..%d", len(got), got[0].Seq, got[len(got)-1].Seq)
+	}
+	if tail := b.Since(busRing + 5); len(tail) != 5 || tail[0].Seq != busRing+6 {
+		t.Fatalf("Since: %d events from %d", len(tail), tail[0].Seq)
+	}
+}

@@ -29,6 +29,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runProfile(args[1:], stdout, stderr)
 		case "firmware":
 			return runFirmware(args[1:], stdout, stderr)
+		case "fleet":
+			return runFleet(ctx, args[1:], stderr)
 		}
 	}
 	return runPhone(ctx, args, stderr)
@@ -58,26 +60,7 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 	var f phoneFlags
 	fs := flag.NewFlagSet("spa900", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.model, "model", config.DefaultModel, "phone model: SPA901, SPA921, SPA922, SPA941, SPA942, SPA962")
-	fs.StringVar(&f.mac, "mac", "", "MAC address (default: generated once in the Linksys OUI and kept in the flash)")
-	fs.StringVar(&f.serial, "serial", "", "serial number (default: derived from the MAC)")
-	fs.StringVar(&f.firmware, "firmware", phone.DefaultSoftware, "software version of a new unit")
-	fs.StringVar(&f.hardware, "hardware", phone.DefaultHardware, "hardware version of a new unit")
-	fs.StringVar(&f.data, "data", "./spa900-data", "data directory: the phone's flash")
-	fs.StringVar(&f.ip, "ip", "127.0.0.1", "the phone's own IP address: SIP, RTP and provisioning traffic leave from it")
-	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "address of the phone's web server")
-	fs.StringVar(&f.tftpServer, "tftp-server", "", "TFTP server HOST[:PORT] for rule URLs without a server (stands in for DHCP option 66)")
-	fs.Var(&f.sets, "set", "factory default NAME=VALUE (repeatable): applied on first boot and after a factory reset")
-	fs.StringVar(&f.profile, "profile", "", "flat-profile XML file of factory defaults, like --set")
-	fs.Float64Var(&f.clockSpeed, "clock-speed", 1, "speed of policy timers (3600: an hour of schedule per second)")
-	fs.DurationVar(&f.bootTime, "boot-time", phone.DefaultBootTime, "how long an emulated boot takes")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
-	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
-	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
-	fs.StringVar(&f.clientCert, "client-cert", "", "PEM client certificate the phone presents to HTTPS servers")
-	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
-	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
+	f.register(fs, false)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -85,7 +68,7 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 		return &usageError{msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (subcommands: profile, firmware)", fs.Arg(0))
+		return usagef("unexpected argument %q (subcommands: fleet, profile, firmware)", fs.Arg(0))
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -119,6 +102,37 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
+// register defines the flags of one phone; a fleet numbers MAC and IP from the given ones and
+// has no --serial nor --http (each phone serves on its own IP, see runFleet).
+func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
+	fs.StringVar(&f.model, "model", config.DefaultModel, "phone model: SPA901, SPA921, SPA922, SPA941, SPA942, SPA962")
+	if fleet {
+		fs.StringVar(&f.mac, "mac", "", "MAC address of the first phone, counted up for the next (default: each generated once)")
+		fs.StringVar(&f.ip, "ip", "127.0.0.2", "IP address of the first phone, counted up for the next; provisioning traffic leaves from it")
+		fs.StringVar(&f.data, "data", "./spa900-fleet", "data directory: one flash per phone below it")
+	} else {
+		fs.StringVar(&f.mac, "mac", "", "MAC address (default: generated once in the Linksys OUI and kept in the flash)")
+		fs.StringVar(&f.serial, "serial", "", "serial number (default: derived from the MAC)")
+		fs.StringVar(&f.ip, "ip", "127.0.0.1", "the phone's own IP address: SIP, RTP and provisioning traffic leave from it")
+		fs.StringVar(&f.data, "data", "./spa900-data", "data directory: the phone's flash")
+		fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "address of the phone's web server")
+	}
+	fs.StringVar(&f.firmware, "firmware", phone.DefaultSoftware, "software version of a new unit")
+	fs.StringVar(&f.hardware, "hardware", phone.DefaultHardware, "hardware version of a new unit")
+	fs.StringVar(&f.tftpServer, "tftp-server", "", "TFTP server HOST[:PORT] for rule URLs without a server (stands in for DHCP option 66)")
+	fs.Var(&f.sets, "set", "factory default NAME=VALUE (repeatable): applied on first boot and after a factory reset")
+	fs.StringVar(&f.profile, "profile", "", "flat-profile XML file of factory defaults, like --set")
+	fs.Float64Var(&f.clockSpeed, "clock-speed", 1, "speed of policy timers (3600: an hour of schedule per second)")
+	fs.DurationVar(&f.bootTime, "boot-time", phone.DefaultBootTime, "how long an emulated boot takes")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
+	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
+	fs.StringVar(&f.clientCert, "client-cert", "", "PEM client certificate the phone presents to HTTPS servers")
+	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
+	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
+}
+
 // phoneOptions checks the flags and turns them into the unit's options.
 func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 	m, err := config.LookupModel(f.model)
@@ -133,7 +147,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 	if _, err := netip.ParseAddr(f.ip); err != nil {
 		return phone.Options{}, usagef("--ip: %q is not an IP address", f.ip)
 	}
-	if _, _, err := net.SplitHostPort(f.httpAddr); err != nil {
+	if _, _, err := net.SplitHostPort(f.httpAddr); err != nil && f.httpAddr != "" {
 		return phone.Options{}, usagef("--http: %q is not HOST:PORT", f.httpAddr)
 	}
 	if f.clockSpeed <= 0 {

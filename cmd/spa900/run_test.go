@@ -217,3 +217,45 @@ func TestProfileCryptMatchesOpenSSL(t *testing.T) {
 		}
 	}
 }
+
+// TestFleet runs three phones, each on its own loopback address with its own MAC, flash and
+// web server.
+func TestFleet(t *testing.T) {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"fleet", "--count", "3", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:fe",
+			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json"}, io.Discard, pw)
+		pw.Close()
+	}()
+	listening := 0
+	sc := bufio.NewScanner(pr)
+	for listening < 3 && sc.Scan() {
+		if strings.Contains(sc.Text(), "web server listening") {
+			listening++
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	want := map[string]string{"127.0.0.2": "000E080000FE", "127.0.0.3": "000E080000FF", "127.0.0.4": "000E08000100"}
+	for ip, mac := range want {
+		resp, err := http.Get("http://" + net.JoinHostPort(ip, port) + "/admin/spacfg.xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(body, []byte(">"+mac+"</MAC_Address>")) || !bytes.Contains(body, []byte(">"+ip+"</Current_IP>")) {
+			t.Errorf("%s: export lacks MAC %s or its IP", ip, mac)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if flashes, _ := filepath.Glob(filepath.Join(dir, "phone-*", "flash.json")); len(flashes) != 3 {
+		t.Errorf("flashes: %v", flashes)
+	}
+}

@@ -1,0 +1,96 @@
+package phone
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+func fleetOptions(tb testing.TB, n int) []Options {
+	dir := tb.TempDir()
+	opts := make([]Options, n)
+	for i := range opts {
+		opts[i] = Options{
+			Flash: config.NewFileFlash(filepath.Join(dir, fmt.Sprint(i), "flash.json")),
+			MAC:   fmt.Sprintf("000e0810%04x", i), IP: "127.0.0.1",
+			Defaults: []config.Change{config.Set(config.ResyncOnReset, "No")},
+		}
+	}
+	return opts
+}
+
+// waitFleetBooted waits until every unit of the fleet has booted.
+func waitFleetBooted(tb testing.TB, ctx context.Context, f *Fleet) {
+	for _, u := range f.Units() {
+		if u.Status().State == StateRunning {
+			continue
+		}
+		events := u.Bus().Subscribe(ctx, 0)
+		for u.Status().State != StateRunning {
+			select {
+			case <-events:
+			case <-ctx.Done():
+				tb.Fatal("fleet did not boot")
+			}
+		}
+	}
+}
+
+func TestFleetRunsUnits(t *testing.T) {
+	f, err := NewFleet(fleetOptions(t, 20), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFleetBooted(t, ctx, f)
+	seen := map[string]bool{}
+	for _, u := range f.Units() {
+		st := u.Status()
+		if seen[st.MAC] || st.BootCount != 1 {
+			t.Errorf("unit %s: duplicate MAC or boot count %d", st.MAC, st.BootCount)
+		}
+		seen[st.MAC] = true
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkFleetBoot boots 100 phones from fresh flashes and reports the memory an idle
+// phone holds.
+func BenchmarkFleetBoot(b *testing.B) {
+	const n = 100
+	for b.Loop() {
+		b.StopTimer()
+		opts := fleetOptions(b, n)
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		f, err := NewFleet(opts, zap.NewNop())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		waitFleetBooted(b, ctx, f)
+		b.StopTimer()
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/phone")
+		cancel()
+		<-done
+		b.StartTimer()
+	}
+}
