@@ -15,9 +15,10 @@ import (
 	"github.com/spa900/spa900/provisioning/config"
 )
 
-// Submit All Changes (SPA-BEHAVIOUR §5.2, DECISIONS 19): the form of a tab posts to
-// bsipura.spa, relative to the page (/admin/bsipura.spa, /bsipura.spa for the user), with
-// the parameter names as field names. Fields whose value is the one in force are not
+// Submit All Changes (SPA-BEHAVIOUR §5.2, DECISIONS 19): the form of a view, which holds
+// every tab of the view, posts to bsipura.spa, relative to the page (/admin/bsipura.spa,
+// /bsipura.spa for the user), with the parameter names as field names: "Submit All Changes
+// applies every tab's edits at once". Fields whose value is the one in force are not
 // changes; the others are validated by the phone all or nothing, and the page that answers
 // lists what was saved and whether the phone restarts when idle (200), or every problem and
 // that nothing changed (400, so that tools see the refusal; a browser shows the page and
@@ -41,7 +42,8 @@ import (
 // replaces the secret, and emptying the input clears it.
 const secretKept = "\t\t\t\t\t\t\t\t"
 
-// Limits of a form post: a full SPA962 tab is below 10 KiB and 100 fields.
+// Limits of a form post: the whole form of the SPA962's admin advanced view, every tab, is
+// about 40 KiB and 910 fields.
 const (
 	maxFormBytes  = 1 << 20
 	maxFormFields = 2000
@@ -302,7 +304,8 @@ func catalogIndex(cat *config.Catalog, name string) (int, bool) {
 	return 0, false
 }
 
-// backTo returns the view and tab a form was posted from, read from the Referer of the same
+// backTo returns the view a form was posted from and the tab it showed when it loaded (the
+// tab on screen is chosen in the browser and not posted), read from the Referer of the same
 // host; by default the Info tab of the level's basic view.
 func backTo(r *http.Request, admin bool) (view, string) {
 	v := view{admin: admin}

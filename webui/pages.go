@@ -2,7 +2,9 @@ package webui
 
 import (
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spa900/spa900/phone"
@@ -19,11 +21,19 @@ import (
 // "/" opens the basic view, as "/admin/" does; the advanced views are asked for by name,
 // as admins do with /admin/advanced.
 //
-// Tabs are separate pages of a view: the Info tab at the view's URL, the others at
-// ?tab=<Tab>, e.g. /admin/advanced?tab=Ext_1. A page is small and quick to render, works
-// without script in any browser, and can be bookmarked; Submit All Changes sends the
-// fields of the tab shown, and edits not submitted are discarded when another tab is
-// opened, as they are when the view or level is switched on the device.
+// A view is one page and one form holding every tab, as on the device: the tab row shows
+// one tab at a time and "Submit All Changes applies every tab's edits at once"; only
+// switching view or level discards edits not submitted (SPA-BEHAVIOUR §5.2). The tabs
+// switch in the browser without script (the pages forbid scripts): a radio input per tab
+// stands before the tab row and the tabs' panels, the tabs of the row are its labels, and
+// the style sheet shows the panel of the checked one and marks its label. The radio
+// inputs are outside the form, so a post carries parameters only. ?tab=<Tab> names the tab
+// shown when the page loads (Info when absent), e.g. /admin/advanced?tab=Ext_1, so that a
+// tab can be linked and bookmarked; a tab the view does not have is 404.
+//
+// A view's parameter tabs depend only on the configuration, an immutable snapshot: they
+// are rendered once per snapshot and view and kept (viewCache), and only the live Info tab
+// is rendered at each request.
 //
 // What each view shows:
 //   - advanced: every tab of the model in the device's order (Info, System, SIP,
@@ -121,13 +131,14 @@ func (v view) tabs(snap *config.Snapshot) []string {
 func (h *handler) pageRoutes() {
 	user, userAdv := view{}, view{advanced: true}
 	admin, adminAdv := view{admin: true}, view{admin: true, advanced: true}
-	h.mux.Handle("GET /{$}", h.handle(h.viewPage(user)))
-	h.mux.Handle("GET /basic", h.handle(h.viewPage(user)))
-	h.mux.Handle("GET /advanced", h.handle(h.viewPage(userAdv)))
+	cache := &viewCache{}
+	h.mux.Handle("GET /{$}", h.handle(h.viewPage(user, cache)))
+	h.mux.Handle("GET /basic", h.handle(h.viewPage(user, cache)))
+	h.mux.Handle("GET /advanced", h.handle(h.viewPage(userAdv, cache)))
 	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	h.mux.Handle("GET /admin/{$}", h.handle(h.viewPage(admin)))
-	h.mux.Handle("GET /admin/basic", h.handle(h.viewPage(admin)))
-	h.mux.Handle("GET /admin/advanced", h.handle(h.viewPage(adminAdv)))
+	h.mux.Handle("GET /admin/{$}", h.handle(h.viewPage(admin, cache)))
+	h.mux.Handle("GET /admin/basic", h.handle(h.viewPage(admin, cache)))
+	h.mux.Handle("GET /admin/advanced", h.handle(h.viewPage(adminAdv, cache)))
 	h.mux.Handle("POST /bsipura.spa", h.handle(h.submit(false)))
 	h.mux.Handle("POST /admin/bsipura.spa", h.handle(h.submit(true)))
 	h.mux.Handle("GET /pdir.htm", h.handle(h.pdirPage))
@@ -157,8 +168,8 @@ func (h *handler) allow(w http.ResponseWriter, r *http.Request, admin bool) *pho
 	return st
 }
 
-// viewPage serves one view: the tab named by ?tab= (Info when absent).
-func (h *handler) viewPage(v view) handlerFunc {
+// viewPage serves one view, showing first the tab named by ?tab= (Info when absent).
+func (h *handler) viewPage(v view, cache *viewCache) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		st := h.allow(w, r, v.admin)
 		if st == nil {
@@ -168,15 +179,47 @@ func (h *handler) viewPage(v view) handlerFunc {
 		if tab == "" {
 			tab = infoTabName
 		}
-		if tab == infoTabName {
-			st = liveClock(st, time.Now())
+		vp, err := cache.panels(st.Config, v)
+		if err != nil {
+			return httpError(http.StatusInternalServerError, err, "render page")
 		}
-		d, ok := tabPage(st, v, tab)
+		d, ok := viewData(liveClock(st, time.Now()), v, tab, vp)
 		if !ok {
 			return httpError(http.StatusNotFound, nil, "no tab %q in this view", clip(tab, 40))
 		}
 		return render(w, http.StatusOK, d)
 	}
+}
+
+// viewCache keeps, for each of the four views, the parameter tabs rendered from the last
+// configuration snapshot it was asked for. A snapshot is immutable, so the tabs of one are
+// rendered once; an entry is used only for the very snapshot (pointer) and the view it was
+// rendered for, so a changed configuration is never shown stale and no view (the user's
+// leave out what the user account may not see) is ever served another view's tabs. It
+// holds at most four entries. One per handler; safe for concurrent use.
+type viewCache struct {
+	mu      sync.Mutex
+	entries [4]*viewPanels // guarded by mu; by view.index
+}
+
+// panels returns the rendered tabs of view v of snap, from the cache or rendered now.
+// Requests that miss together each render (outside the lock, so no request waits for
+// another's rendering), and the last one stays.
+func (c *viewCache) panels(snap *config.Snapshot, v view) (*viewPanels, error) {
+	c.mu.Lock()
+	vp := c.entries[v.index()]
+	c.mu.Unlock()
+	if vp != nil && vp.snap == snap {
+		return vp, nil
+	}
+	vp, err := renderPanels(snap, v)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.entries[v.index()] = vp
+	c.mu.Unlock()
+	return vp, nil
 }
 
 // liveClock returns st with the Info tab's clock fields brought to now. The phone publishes
@@ -195,29 +238,18 @@ func liveClock(st *phone.Status, now time.Time) *phone.Status {
 	return &cp
 }
 
-// tabPage builds the page of one tab of a view; false when the view has no such tab.
-func tabPage(st *phone.Status, v view, tab string) (*pageData, bool) {
-	tabs := v.tabs(st.Config)
-	found := false
-	for _, t := range tabs {
-		if t == tab {
-			found = true
-			break
-		}
-	}
-	if !found {
+// viewData builds the page of view v, with its parameter tabs vp rendered from st.Config and
+// tab shown first; false when the view has no such tab.
+func viewData(st *phone.Status, v view, tab string, vp *viewPanels) (*pageData, bool) {
+	if !slices.Contains(vp.tabs, tab) {
 		return nil, false
 	}
-	d := frame(st, v, tab, tabs)
+	d := frame(st, v, tab, vp.tabs)
 	d.Title = tabLabel(tab)
-	if tab == infoTabName {
-		d.Body = bodyInfo
-		d.Info = infoTab(st)
-		return d, true
-	}
-	d.Body = bodyParams
+	d.Body = bodyView
+	d.Info = infoTab(st)
+	d.Panels, d.Editable = vp.html, vp.editable
 	d.Action = "bsipura.spa"
-	d.Sections, d.Editable = paramTab(st.Config, tab, v)
 	return d, true
 }
 
@@ -226,7 +258,7 @@ func tabPage(st *phone.Status, v view, tab string) (*pageData, bool) {
 func frame(st *phone.Status, v view, current string, tabs []string) *pageData {
 	d := &pageData{Product: st.Model, Version: st.Software, Admin: v.admin, Advanced: v.advanced, Nav: navFor(v)}
 	for _, t := range tabs {
-		d.Tabs = append(d.Tabs, tabLink{Label: tabLabel(t), Href: v.tabHref(t), Current: t == current})
+		d.Tabs = append(d.Tabs, tabLink{Name: t, Label: tabLabel(t), Href: v.tabHref(t), Current: t == current})
 	}
 	return d
 }

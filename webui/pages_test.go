@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -95,7 +96,10 @@ func renderPage(t testing.TB, d *pageData) []byte {
 	return buf.Bytes()
 }
 
-// TestGoldenPages pins the HTML of a few views of a phone with fixed values.
+// TestGoldenPages pins the HTML of a few views of a phone with fixed values, each with the tab
+// shown first (the checked radio input), and of the other pages. A view's page holds every
+// tab, so one golden file per view is enough: the admin's advanced view shows Info first,
+// the others a tab chosen with ?tab=.
 func TestGoldenPages(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -104,14 +108,18 @@ func TestGoldenPages(t *testing.T) {
 		tab   string
 	}{
 		{"admin-advanced-info-spa942", "SPA942", view{admin: true, advanced: true}, "Info"},
-		{"admin-advanced-ext1-spa942", "SPA942", view{admin: true, advanced: true}, "Ext_1"},
 		{"admin-basic-ext1-spa942", "SPA942", view{admin: true}, "Ext_1"},
 		{"user-advanced-ext1-spa942", "SPA942", view{advanced: true}, "Ext_1"},
 		{"user-basic-system-spa942", "SPA942", view{}, "System"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, ok := tabPage(fixedStatus(t, tt.model), tt.view, tt.tab)
+			st := fixedStatus(t, tt.model)
+			vp, err := renderPanels(st.Config, tt.view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, ok := viewData(st, tt.view, tt.tab, vp)
 			if !ok {
 				t.Fatalf("view %+v has no tab %s", tt.view, tt.tab)
 			}
@@ -169,8 +177,14 @@ func TestInfoFingerprint(t *testing.T) {
 	if !strings.Contains(body, want) {
 		t.Errorf("Info tab lacks the fingerprint rows\n%s", want)
 	}
-	if strings.Contains(body, "<form") {
-		t.Errorf("Info tab has a form; it is read-only")
+	form, ok := parsePageForm(t, body)
+	if !ok || form.checked != infoTabName || len(form.tabs) == 0 || form.tabs[0] != infoTabName {
+		t.Fatalf("the view does not show its Info tab first: checked %q, panels %v", form.checked, form.tabs)
+	}
+	for _, f := range form.fields {
+		if f.tab == infoTabName {
+			t.Errorf("the Info tab has an input %s; it is read-only", f.name)
+		}
 	}
 	// Every Info field with its live value. The clock fields are brought to the time of each
 	// request (liveClock); they are the fields that move when the clock of a copy moves.
@@ -269,19 +283,24 @@ func text(n *html.Node) string {
 	return strings.TrimSpace(b.String())
 }
 
-// formField is one input of a page's form as a browser would submit it.
+// formField is one input of a view's form as a browser would submit it.
 type formField struct {
 	name    string
 	kind    string // "text", "password" or "select"
 	value   string
 	options []string
 	label   string
+	tab     string // the tab whose panel holds it
 }
 
-// pageForm is the form of a parameter tab.
+// pageForm is the form of a view.
 type pageForm struct {
-	action string
-	fields []formField
+	action  string
+	fields  []formField
+	tabs    []string // the tabs' panels, in order
+	radios  []string // the tabs of the radio inputs that switch tabs, in order
+	checked string   // the tab whose radio input is checked: the one shown
+	ids     map[string]int
 }
 
 // values is what a browser submits for the untouched form.
@@ -302,24 +321,55 @@ func (f pageForm) field(name string) (formField, bool) {
 	return formField{}, false
 }
 
-// parsePageForm reads the form of a page as a browser sees it; ok is false without a form.
+// parsePageForm reads the form of a view's page as a browser sees it: the fields that a
+// submit posts (those inside the form element), the tab of each, and the radio inputs that
+// choose the tab shown; ok is false without a form.
 func parsePageForm(t *testing.T, body string) (pageForm, bool) {
 	t.Helper()
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := map[string]string{}
-	var f pageForm
-	found := false
+	f := pageForm{ids: map[string]int{}}
+	var form *html.Node
 	for n := range doc.Descendants() {
 		if n.Type != html.ElementNode {
 			continue
 		}
-		switch n.Data {
-		case "form":
-			found = true
+		if id := attr(n, "id"); id != "" {
+			f.ids[id]++
+		}
+		switch {
+		case n.Data == "form" && form == nil:
+			form = n
 			f.action = attr(n, "action")
+		case n.Data == "input" && attr(n, "type") == "radio":
+			if form != nil && inside(n, form) {
+				t.Errorf("radio input %s is inside the form: a submit would post it", attr(n, "id"))
+			}
+			tab := strings.TrimPrefix(attr(n, "id"), "tab-")
+			f.radios = append(f.radios, tab)
+			if hasAttr(n, "checked") {
+				if f.checked != "" {
+					t.Errorf("radio inputs %s and %s are both checked", f.checked, tab)
+				}
+				f.checked = tab
+			}
+		}
+	}
+	if form == nil {
+		return f, false
+	}
+	labels := map[string]string{}
+	for n := range form.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.Data {
+		case "div":
+			if attr(n, "class") == "panel" {
+				f.tabs = append(f.tabs, strings.TrimPrefix(attr(n, "id"), "panel-"))
+			}
 		case "label":
 			labels[attr(n, "for")] = strings.TrimSuffix(text(n), ":")
 		case "input":
@@ -327,9 +377,9 @@ func parsePageForm(t *testing.T, body string) (pageForm, bool) {
 			if typ == "submit" || typ == "reset" || attr(n, "name") == "" {
 				continue
 			}
-			f.fields = append(f.fields, formField{name: attr(n, "name"), kind: typ, value: attr(n, "value")})
+			f.fields = append(f.fields, formField{name: attr(n, "name"), kind: typ, value: attr(n, "value"), tab: panelOf(n)})
 		case "select":
-			fl := formField{name: attr(n, "name"), kind: "select"}
+			fl := formField{name: attr(n, "name"), kind: "select", tab: panelOf(n)}
 			first, sel := "", false
 			for o := range n.Descendants() {
 				if o.Type != html.ElementNode || o.Data != "option" {
@@ -340,10 +390,8 @@ func parsePageForm(t *testing.T, body string) (pageForm, bool) {
 					first = v
 				}
 				fl.options = append(fl.options, v)
-				for _, a := range o.Attr {
-					if a.Key == "selected" {
-						fl.value, sel = v, true
-					}
+				if hasAttr(o, "selected") {
+					fl.value, sel = v, true
 				}
 			}
 			if !sel {
@@ -355,7 +403,36 @@ func parsePageForm(t *testing.T, body string) (pageForm, bool) {
 	for i := range f.fields {
 		f.fields[i].label = labels[f.fields[i].name]
 	}
-	return f, found
+	return f, true
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// inside reports whether n is a descendant of anc.
+func inside(n, anc *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p == anc {
+			return true
+		}
+	}
+	return false
+}
+
+// panelOf is the tab of the panel that holds n, or "".
+func panelOf(n *html.Node) string {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p.Type == html.ElementNode && p.Data == "div" && attr(p, "class") == "panel" {
+			return strings.TrimPrefix(attr(p, "id"), "panel-")
+		}
+	}
+	return ""
 }
 
 // pageSite talks to a phone's pages as one account.
@@ -495,8 +572,9 @@ func otherValue(p *config.Param, cur string, i int) string {
 }
 
 // TestWalkEveryParameter: every parameter of the SPA962 catalogue is on its tab of the
-// admin's advanced view as an input of its kind; the untouched form changes nothing; a form
-// with every field of a tab changed changes exactly those parameters.
+// admin's advanced view, which is one page and one form, as an input of its kind; the
+// untouched form, every tab of it, changes nothing; the whole form with every field of one
+// tab changed changes exactly those parameters, tab after tab.
 func TestWalkEveryParameter(t *testing.T) {
 	s := newPageSite(t, phone.Options{Model: "SPA962"})
 	cat := s.snap().Catalog()
@@ -505,95 +583,124 @@ func TestWalkEveryParameter(t *testing.T) {
 	if want := append([]string{"Info"}, cat.Tabs()...); !slices.Equal(tabs, want) {
 		t.Fatalf("tabs = %v, want %v", tabs, want)
 	}
-	// System last: it holds the admin password and Enable_Web_Admin_Access.
+	body := s.mustGet(v.path())
+	form, ok := parsePageForm(t, body)
+	if !ok || form.action != "bsipura.spa" {
+		t.Fatalf("form action %q, want bsipura.spa", form.action)
+	}
+	if !slices.Equal(form.tabs, tabs) || !slices.Equal(form.radios, tabs) || form.checked != infoTabName {
+		t.Fatalf("panels %v, radio inputs %v (checked %q), want one of each per tab %v, Info checked",
+			form.tabs, form.radios, form.checked, tabs)
+	}
+	for id, n := range form.ids {
+		if n > 1 {
+			t.Errorf("id %q is on %d elements", id, n)
+		}
+	}
+	before := s.snap()
+	onTab := map[string][]int{}
+	for i, p := range cat.Params() {
+		if p.Hidden {
+			continue
+		}
+		tab := p.Tab()
+		onTab[tab] = append(onTab[tab], i)
+		f, ok := form.field(p.Name)
+		if !ok {
+			t.Errorf("%s: no input for %s", tab, p.Name)
+			continue
+		}
+		if f.tab != tab {
+			t.Errorf("%s is on tab %s, want %s", p.Name, f.tab, tab)
+		}
+		if f.label != p.Label {
+			t.Errorf("%s: label of %s = %q, want %q", tab, p.Name, f.label, p.Label)
+		}
+		cur := before.ValueAt(i)
+		switch {
+		case p.Secret:
+			want := ""
+			if cur != "" {
+				want = secretKept
+			}
+			if f.kind != "password" || f.value != want {
+				t.Errorf("%s: %s is %s %q, want a password input holding %q", tab, p.Name, f.kind, f.value, want)
+			}
+		case p.Kind == config.KindBool || p.Kind == config.KindEnum:
+			choices := p.Choices
+			if p.Kind == config.KindBool {
+				choices = yesNo[:]
+			}
+			if f.kind != "select" || f.value != cur {
+				t.Errorf("%s: %s is %s %q, want a select on %q", tab, p.Name, f.kind, f.value, cur)
+			}
+			for _, c := range choices {
+				if !slices.Contains(f.options, c) {
+					t.Errorf("%s: %s lacks choice %q", tab, p.Name, c)
+				}
+			}
+		default:
+			if f.kind != "text" || f.value != cur {
+				t.Errorf("%s: %s is %s %q, want a text input holding %q", tab, p.Name, f.kind, f.value, cur)
+			}
+		}
+	}
+	visible := 0
+	for _, idx := range onTab {
+		visible += len(idx)
+	}
+	if len(form.fields) != visible {
+		t.Errorf("%d inputs, want %d", len(form.fields), visible)
+	}
+	if n := len(form.values().Encode()); n > maxFormBytes/4 || len(form.fields) > maxFormFields/2 {
+		t.Errorf("the whole form posts %d bytes in %d fields, too near the limits (%d, %d)", n, len(form.fields), maxFormBytes, maxFormFields)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Untouched: nothing changes.
+	code, res := s.post("/admin/bsipura.spa", form.values().Encode(), "Referer", s.base+v.path())
+	if code != http.StatusOK || !strings.Contains(res, "Nothing to save") {
+		t.Fatalf("untouched submit = %d\n%s", code, clip(res, 2000))
+	}
+	if d := configDiff(before, s.snap()); len(d) > 0 {
+		t.Fatalf("untouched submit changed %v", d)
+	}
+
+	// Every field of one tab changed, the whole form posted; System last: it holds the
+	// admin password and Enable_Web_Admin_Access.
 	order := slices.DeleteFunc(slices.Clone(tabs[1:]), func(s string) bool { return s == "System" })
 	order = append(order, "System")
-	seen := map[string]bool{}
 	for _, tab := range order {
 		path := v.tabHref(tab)
-		body := s.mustGet(path)
-		form, ok := parsePageForm(t, body)
-		if !ok || form.action != "bsipura.spa" {
-			t.Fatalf("%s: form action %q, want bsipura.spa", tab, form.action)
+		form, _ := parsePageForm(t, s.mustGet(path))
+		if form.checked != tab {
+			t.Errorf("%s shows %s first, want %s", path, form.checked, tab)
 		}
 		before := s.snap()
-		var onTab []int
-		for i, p := range cat.Params() {
-			if p.Hidden || p.Tab() != tab {
-				continue
-			}
-			onTab = append(onTab, i)
-			seen[p.Name] = true
-			f, ok := form.field(p.Name)
-			if !ok {
-				t.Errorf("%s: no input for %s", tab, p.Name)
-				continue
-			}
-			if f.label != p.Label {
-				t.Errorf("%s: label of %s = %q, want %q", tab, p.Name, f.label, p.Label)
-			}
-			cur := before.ValueAt(i)
-			switch {
-			case p.Secret:
-				want := ""
-				if cur != "" {
-					want = secretKept
-				}
-				if f.kind != "password" || f.value != want {
-					t.Errorf("%s: %s is %s %q, want a password input holding %q", tab, p.Name, f.kind, f.value, want)
-				}
-			case p.Kind == config.KindBool || p.Kind == config.KindEnum:
-				choices := p.Choices
-				if p.Kind == config.KindBool {
-					choices = yesNo[:]
-				}
-				if f.kind != "select" || f.value != cur {
-					t.Errorf("%s: %s is %s %q, want a select on %q", tab, p.Name, f.kind, f.value, cur)
-				}
-				for _, c := range choices {
-					if !slices.Contains(f.options, c) {
-						t.Errorf("%s: %s lacks choice %q", tab, p.Name, c)
-					}
-				}
-			default:
-				if f.kind != "text" || f.value != cur {
-					t.Errorf("%s: %s is %s %q, want a text input holding %q", tab, p.Name, f.kind, f.value, cur)
-				}
-			}
-		}
-		if len(form.fields) != len(onTab) {
-			t.Errorf("%s: %d inputs, want %d", tab, len(form.fields), len(onTab))
-		}
-
-		// Untouched: nothing changes.
-		code, res := s.post("/admin/bsipura.spa", form.values().Encode(), "Referer", s.base+path)
-		if code != http.StatusOK || !strings.Contains(res, "Nothing to save") {
-			t.Fatalf("%s: untouched submit = %d\n%s", tab, code, clip(res, 2000))
-		}
-		if d := configDiff(before, s.snap()); len(d) > 0 {
-			t.Fatalf("%s: untouched submit changed %v", tab, d)
-		}
-
-		// Every field changed at once.
 		vals := form.values()
 		var want []string
-		for _, i := range onTab {
+		for _, i := range onTab[tab] {
 			p := &cat.Params()[i]
 			vals.Set(p.Name, otherValue(p, before.ValueAt(i), i))
 			want = append(want, p.Name)
 		}
-		code, res = s.post("/admin/bsipura.spa", vals.Encode(), "Referer", s.base+path)
+		code, res := s.post("/admin/bsipura.spa", vals.Encode(), "Referer", s.base+path)
 		if code != http.StatusOK {
 			t.Fatalf("%s: changed submit = %d\n%s", tab, code, clip(res, 3000))
 		}
 		if got := resultParams(t, res, "changed"); !slices.Equal(got, want) {
 			t.Errorf("%s: result page lists %v, want %v", tab, got, want)
 		}
+		if !strings.Contains(res, `href="`+path+`"`) {
+			t.Errorf("%s: the result page does not lead back to %s", tab, path)
+		}
 		after := s.snap()
 		if got := configDiff(before, after); !slices.Equal(got, want) {
 			t.Errorf("%s: changed %v, want %v", tab, got, want)
 		}
-		for _, i := range onTab {
+		for _, i := range onTab[tab] {
 			p := &cat.Params()[i]
 			nv, _ := p.Normalize(vals.Get(p.Name))
 			if after.ValueAt(i) != nv {
@@ -604,9 +711,156 @@ func TestWalkEveryParameter(t *testing.T) {
 			s.pass = pw
 		}
 	}
-	for _, p := range cat.Params() {
-		if !p.Hidden && !seen[p.Name] {
-			t.Errorf("%s is on no tab", p.Name)
+}
+
+// TestSubmitEveryTab: Submit All Changes applies the edits of every tab at once, and only
+// them (SPA-BEHAVIOUR §5.2): the whole form of a view, with edits on two tabs, of the admin
+// and of the user.
+func TestSubmitEveryTab(t *testing.T) {
+	s := newPageSite(t, phone.Options{Model: "SPA942"})
+	display := config.ExtName(config.DisplayName, 1)
+	enable2 := config.ExtName(config.LineEnable, 2)
+	tests := []struct {
+		name  string
+		user  bool
+		page  string
+		edits map[string]string
+	}{
+		{"admin", false, "/admin/advanced?tab=Ext_1", map[string]string{display: "Reception", "Speed_Dial_2": "1002", enable2: "No"}},
+		{"user", true, "/advanced?tab=User", map[string]string{config.HostName: "desk-7", "Speed_Dial_3": "1003", "DND_Setting": "Yes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.user = "admin"
+			action := "/admin/bsipura.spa"
+			if tt.user {
+				s.user, action = "user", "/bsipura.spa"
+			}
+			form, ok := parsePageForm(t, s.mustGet(tt.page))
+			if !ok {
+				t.Fatal("no form")
+			}
+			before := s.snap()
+			vals := form.values()
+			tabs := map[string]bool{}
+			var want []string
+			for name, val := range tt.edits {
+				f, ok := form.field(name)
+				if !ok {
+					t.Fatalf("no input for %s", name)
+				}
+				tabs[f.tab] = true
+				vals.Set(name, val)
+				want = append(want, name)
+			}
+			if len(tabs) < 2 {
+				t.Fatalf("the edits are on %v, want two tabs or more", tabs)
+			}
+			code, res := s.post(action, vals.Encode(), "Referer", s.base+tt.page)
+			if code != http.StatusOK {
+				t.Fatalf("submit = %d\n%s", code, clip(res, 3000))
+			}
+			after := s.snap()
+			got := configDiff(before, after)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("changed %v, want %v", got, want)
+			}
+			for name, val := range tt.edits {
+				if after.Get(name) != val {
+					t.Errorf("%s = %q, want %q", name, after.Get(name), val)
+				}
+			}
+		})
+	}
+}
+
+// TestViewTabs: ?tab= chooses the tab shown first, Info by default; every tab of every view
+// of every model has its rules in the style sheet, which shows the checked tab's panel and
+// marks its label (the pages switch tabs without script).
+func TestViewTabs(t *testing.T) {
+	s := newPageSite(t, phone.Options{Model: "SPA962"})
+	for _, path := range []string{"/", "/advanced?tab=User", "/admin/", "/admin/advanced?tab=SPA932", "/admin/basic?tab=Ext_6"} {
+		want := infoTabName
+		if _, q, ok := strings.Cut(path, "?tab="); ok {
+			want = q
+		}
+		form, ok := parsePageForm(t, s.mustGet(path))
+		if !ok || form.checked != want || !slices.Equal(form.radios, form.tabs) {
+			t.Errorf("%s: checked %q, radio inputs %v, panels %v; want %s checked, one radio input per panel",
+				path, form.checked, form.radios, form.tabs, want)
+		}
+	}
+	css := string(styleSheet)
+	for _, m := range config.Models() {
+		snap := config.NewSnapshot(config.CatalogFor(m))
+		for _, v := range []view{{}, {advanced: true}, {admin: true}, {admin: true, advanced: true}} {
+			for _, tab := range v.tabs(snap) {
+				for _, rule := range []string{
+					"#tab-" + tab + ":checked ~ .body #panel-" + tab,
+					"#tab-" + tab + `:checked ~ .bar label[for="tab-` + tab + `"]`,
+					"#tab-" + tab + `:focus-visible ~ .bar label[for="tab-` + tab + `"]`,
+				} {
+					if !strings.Contains(css, rule) {
+						t.Errorf("%s %s: the style sheet lacks %s", m.Name, v.path(), rule)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestViewCache: a view's tabs are rendered once per configuration snapshot and view, and
+// never served for another snapshot or view.
+func TestViewCache(t *testing.T) {
+	st := fixedStatus(t, "SPA942")
+	next, _, err := st.Config.Apply([]config.Change{config.Set(config.ExtName(config.DisplayName, 1), "Bob")}, config.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c viewCache
+	get := func(snap *config.Snapshot, v view) *viewPanels {
+		t.Helper()
+		vp, err := c.panels(snap, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vp.snap != snap {
+			t.Fatalf("panels of another snapshot for %s", v.path())
+		}
+		return vp
+	}
+	views := []view{{}, {advanced: true}, {admin: true}, {admin: true, advanced: true}}
+	first := map[view]*viewPanels{}
+	for _, v := range views {
+		first[v] = get(st.Config, v)
+	}
+	for _, v := range views {
+		if get(st.Config, v) != first[v] {
+			t.Errorf("%s rendered again for the same snapshot", v.path())
+		}
+		for _, w := range views {
+			if w != v && first[w] == first[v] {
+				t.Errorf("%s and %s share their panels", v.path(), w.path())
+			}
+		}
+	}
+	adm := view{admin: true, advanced: true}
+	vp := get(next, adm)
+	if vp == first[adm] || !strings.Contains(string(vp.html), `value="Bob"`) || strings.Contains(string(vp.html), "Alice") {
+		t.Error("a changed configuration is served from the old snapshot's panels")
+	}
+	if get(st.Config, adm) == first[adm] {
+		t.Error("the cache keeps more than one snapshot per view")
+	}
+	if get(st.Config, view{}) != first[view{}] {
+		t.Error("a view's entry was dropped by another view's")
+	}
+	// The user's views never carry what only the admin sees.
+	for _, v := range views[:2] {
+		if html := string(first[v].html); strings.Contains(html, `id="panel-`+provisioningTab) || strings.Contains(html, `name="`+config.AdminPasswd+`"`) {
+			t.Errorf("%s carries the admin's parameters", v.path())
 		}
 	}
 }
@@ -692,26 +946,28 @@ func TestUserViewHides(t *testing.T) {
 			na[p.Name] = true
 		}
 	}
+	// A view is one page holding every tab.
 	for _, v := range []view{{}, {advanced: true}} {
-		for _, tab := range v.tabs(snap) {
-			body := s.mustGet(v.tabHref(tab))
-			for name := range na {
-				for _, mark := range []string{`name="` + name + `"`, `id="` + name + `"`, `for="` + name + `"`} {
-					if strings.Contains(body, mark) {
-						t.Errorf("user %s %s shows na parameter %s", v.path(), tab, name)
-					}
+		body := s.mustGet(v.path())
+		for name := range na {
+			for _, mark := range []string{`name="` + name + `"`, `id="` + name + `"`, `for="` + name + `"`} {
+				if strings.Contains(body, mark) {
+					t.Errorf("user %s shows na parameter %s", v.path(), name)
 				}
 			}
-			for name, val := range secrets {
-				if strings.Contains(body, val) {
-					t.Errorf("user %s %s shows the value of %s", v.path(), tab, name)
-				}
+		}
+		for name, val := range secrets {
+			if strings.Contains(body, val) {
+				t.Errorf("user %s shows the value of %s", v.path(), name)
 			}
-			form, _ := parsePageForm(t, body)
-			for _, f := range form.fields {
-				if snap.Access(f.name) != config.AccessRW {
-					t.Errorf("user %s %s: input for %s (access %s)", v.path(), tab, f.name, snap.Access(f.name))
-				}
+		}
+		form, _ := parsePageForm(t, body)
+		if !slices.Equal(form.tabs, v.tabs(snap)) {
+			t.Errorf("user %s has the panels %v, want %v", v.path(), form.tabs, v.tabs(snap))
+		}
+		for _, f := range form.fields {
+			if snap.Access(f.name) != config.AccessRW {
+				t.Errorf("user %s %s: input for %s (access %s)", v.path(), f.tab, f.name, snap.Access(f.name))
 			}
 		}
 	}
@@ -721,12 +977,10 @@ func TestUserViewHides(t *testing.T) {
 		t.Errorf("the ro secret %s is not shown masked", pw)
 	}
 	for _, v := range []view{{admin: true}, {admin: true, advanced: true}} {
-		for _, tab := range v.tabs(snap) {
-			body := admin.mustGet(v.tabHref(tab))
-			for name, val := range secrets {
-				if strings.Contains(body, val) {
-					t.Errorf("admin %s %s shows the value of %s", v.path(), tab, name)
-				}
+		body := admin.mustGet(v.path())
+		for name, val := range secrets {
+			if strings.Contains(body, val) {
+				t.Errorf("admin %s shows the value of %s", v.path(), name)
 			}
 		}
 	}
@@ -1053,39 +1307,90 @@ func FuzzFormPost(f *testing.F) {
 	})
 }
 
-// BenchmarkRenderLargestTab renders the largest tabs of the SPA962's admin advanced view, as
-// the handler does (view model and template): the Info tab, the largest of all, and the
-// largest tab of parameters.
-func BenchmarkRenderLargestTab(b *testing.B) {
+// BenchmarkRenderView renders the largest page, the SPA962's admin advanced view with every
+// tab: uncached (every tab rendered, as at the first request after a change of the
+// configuration), cached (the parameter tabs from the cache and the live Info tab rendered,
+// as at every other request), the Info tab alone, and the whole request through the
+// handler (authentication, status, cache, render).
+func BenchmarkRenderView(b *testing.B) {
 	st := fixedStatus(b, "SPA962")
 	v := view{admin: true, advanced: true}
-	largest, most := map[bool]string{}, map[bool]int{}
-	for _, tab := range v.tabs(st.Config) {
-		d, _ := tabPage(st, v, tab)
-		info := tab == infoTabName
-		if n := len(renderPage(b, d)); n > most[info] {
-			largest[info], most[info] = tab, n
+	page := func(b *testing.B, vp *viewPanels) {
+		d, ok := viewData(st, v, infoTabName, vp)
+		if !ok {
+			b.Fatal("no Info tab")
+		}
+		w := discardWriter{header: http.Header{}}
+		if err := render(&w, http.StatusOK, d); err != nil {
+			b.Fatal(err)
 		}
 	}
-	for _, info := range []bool{true, false} {
-		tab := largest[info]
-		b.Run(tab, func(b *testing.B) {
-			b.Logf("%s: %d bytes", tab, most[info])
-			w := discardWriter{header: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				d, _ := tabPage(st, v, tab)
-				if err := render(&w, http.StatusOK, d); err != nil {
-					b.Fatal(err)
-				}
+	b.Run("uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			vp, err := renderPanels(st.Config, v)
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			page(b, vp)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		var c viewCache
+		vp, err := c.panels(st.Config, v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, _ := viewData(st, v, infoTabName, vp)
+		b.Logf("page: %d bytes, of which the parameter tabs %d", len(renderPage(b, d)), len(vp.html))
+		b.ReportAllocs()
+		for b.Loop() {
+			vp, err := c.panels(st.Config, v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			page(b, vp)
+		}
+	})
+	b.Run("info", func(b *testing.B) {
+		d := &pageData{}
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			d.Info = infoTab(st)
+			if err := pageTemplates().ExecuteTemplate(&buf, "info", d); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Logf("Info tab: %d bytes", buf.Len())
+	})
+	b.Run("handler", func(b *testing.B) {
+		u := testUnit(b, phone.Options{Model: "SPA962"})
+		h := newHandler(u, Options{})
+		req := httptest.NewRequest("GET", "/admin/advanced", nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			w := discardWriter{header: http.Header{}}
+			h.ServeHTTP(&w, req)
+			if w.code != http.StatusOK {
+				b.Fatalf("GET /admin/advanced = %d", w.code)
+			}
+		}
+	})
 }
 
-// discardWriter is a ResponseWriter that keeps nothing.
-type discardWriter struct{ header http.Header }
+// discardWriter is a ResponseWriter that keeps only the status code.
+type discardWriter struct {
+	header http.Header
+	code   int
+}
 
-func (w *discardWriter) Header() http.Header         { return w.header }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
+func (w *discardWriter) Header() http.Header { return w.header }
+func (w *discardWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (w *discardWriter) WriteHeader(code int) { w.code = code }

@@ -3,6 +3,7 @@ package webui
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -40,8 +41,7 @@ const secretMask = "********"
 
 // Content kinds of a page: which part of templates/page.html fills the body.
 const (
-	bodyInfo    = "info"
-	bodyParams  = "params"
+	bodyView    = "view" // a view: the Info tab and the parameter tabs, one form
 	bodyResult  = "result"
 	bodyPdir    = "pdir"
 	bodyCallLog = "calllog"
@@ -55,14 +55,16 @@ type pageData struct {
 	// Admin and Advanced say which view the page belongs to.
 	Admin, Advanced bool
 	Nav             nav
-	Tabs            []tabLink
-	Title           string // the tab's or the page's title
+	// Tabs is the tab row: on a view's page, labels of the radio inputs that choose the
+	// tab shown; on the other pages, links to the tabs of a view.
+	Tabs  []tabLink
+	Title string // the tab's or the page's title
 
-	// Info tab.
-	Info []infoSection
-	// A parameter tab.
-	Sections []section
-	Editable bool   // any input on the page: show Submit/Undo
+	// A view: the live Info tab, and the parameter tabs rendered from the configuration
+	// (renderPanels), all in one form.
+	Info     []infoSection
+	Panels   template.HTML
+	Editable bool   // any input in the view: show Submit/Undo
 	Action   string // the form handler, relative to the page (DECISIONS 19)
 	// Result page of a form post.
 	Result *result
@@ -79,11 +81,20 @@ type nav struct {
 	AdvHref    string
 }
 
-// tabLink is one tab of the tab row.
+// tabLink is one tab of the tab row. On a view's page the tab's radio input is
+// "tab-"+Name and its panel "panel-"+Name (static/spa900.css has a rule for each); Current
+// is the tab shown when the page loads.
 type tabLink struct {
-	Label   string
-	Href    string
+	Name    string // "Ext_1"
+	Label   string // "Ext 1"
+	Href    string // the tab's URL, for the pages outside a view
 	Current bool
+}
+
+// panel is one parameter tab of a view.
+type panel struct {
+	Tab      string
+	Sections []section
 }
 
 // infoSection is one section of the Info tab: read-only fields two per row.
@@ -250,6 +261,38 @@ func options(choices []string, value string) []option {
 	return out
 }
 
+// viewPanels is the part of a view's page that depends only on the configuration: its tabs
+// and the HTML of its parameter tabs. It is immutable once built.
+type viewPanels struct {
+	snap     *config.Snapshot // rendered from this snapshot
+	tabs     []string         // the view's tabs, Info first
+	html     template.HTML    // one panel per tab after Info, in order
+	editable bool             // any input among them
+}
+
+// renderPanels renders the parameter tabs of view v of a configuration, each in a panel
+// (templates/params.html); the page of the view shows one at a time (SPA-BEHAVIOUR §5.2:
+// every tab is in the one form that Submit All Changes posts).
+func renderPanels(snap *config.Snapshot, v view) (*viewPanels, error) {
+	vp := &viewPanels{snap: snap, tabs: v.tabs(snap)}
+	var buf bytes.Buffer
+	buf.Grow(256 << 10)
+	t := pageTemplates()
+	for _, tab := range vp.tabs {
+		if tab == infoTabName {
+			continue
+		}
+		secs, editable := paramTab(snap, tab, v)
+		vp.editable = vp.editable || editable
+		if err := t.ExecuteTemplate(&buf, "panel", panel{Tab: tab, Sections: secs}); err != nil {
+			return nil, fmt.Errorf("render tab %s: %w", tab, err)
+		}
+	}
+	// The text comes from html/template, which escaped every value in its context.
+	vp.html = template.HTML(buf.String())
+	return vp, nil
+}
+
 // infoTab builds the Info tab: the live status, the same values as the export's Info/ group,
 // two fields per row (SPA-BEHAVIOUR §5.2, §9).
 func infoTab(st *phone.Status) []infoSection {
@@ -294,7 +337,7 @@ func tabLabel(tab string) string { return strings.ReplaceAll(tab, "_", " ") }
 // template failure is a clean 500 and never half a page.
 func render(w http.ResponseWriter, code int, d *pageData) error {
 	var buf bytes.Buffer
-	buf.Grow(32 << 10)
+	buf.Grow(32<<10 + len(d.Panels))
 	if err := pageTemplates().ExecuteTemplate(&buf, "page", d); err != nil {
 		return httpError(http.StatusInternalServerError, err, "render page")
 	}
@@ -336,7 +379,20 @@ func (v view) path() string {
 	return p + "basic"
 }
 
-// tabHref is the URL of one tab of the view; Info, the first tab, is the view's own URL.
+// index numbers the four views from 0 to 3.
+func (v view) index() int {
+	i := 0
+	if v.admin {
+		i += 2
+	}
+	if v.advanced {
+		i++
+	}
+	return i
+}
+
+// tabHref is the URL of a view's page showing one tab first; Info, the first tab, is the
+// view's own URL.
 func (v view) tabHref(tab string) string {
 	if tab == infoTabName {
 		return v.path()
