@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -171,11 +173,72 @@ func (bt *browserTab) value(t *testing.T, id string) string {
 	return v
 }
 
+// shownTabs returns the tabs of a view's page whose panel is displayed and the tabs whose
+// label in the tab row is marked as the current one.
+func (bt *browserTab) shownTabs(t *testing.T) (shown, marked []string) {
+	t.Helper()
+	shown, err := chromedp.Run(bt.ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("div.panel")).filter(p => getComputedStyle(p).display !== "none").map(p => p.id.replace(/^panel-/, ""))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked, err = chromedp.Run(bt.ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll(".bar label.tab")).filter(l => getComputedStyle(l).backgroundColor === "rgb(102, 102, 204)").map(l => l.htmlFor.replace(/^tab-/, ""))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shown, marked
+}
+
+// wantTab fails unless the page shows exactly tab, with its label marked.
+func (bt *browserTab) wantTab(t *testing.T, tab string) {
+	t.Helper()
+	shown, marked := bt.shownTabs(t)
+	if len(shown) != 1 || shown[0] != tab || len(marked) != 1 || marked[0] != tab {
+		t.Fatalf("the page shows the panels %v with the labels %v marked, want %s alone", shown, marked, tab)
+	}
+}
+
+// clickTab clicks the label of a tab in the tab row: the page shows that tab, without a
+// request (the page carries no script, so this is the style sheet at work).
+func (bt *browserTab) clickTab(t *testing.T, tab string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(bt.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.bar label[for="tab-`+tab+`"]`))); err != nil {
+		t.Fatalf("click the %s tab: %v", tab, err)
+	}
+	bt.wantTab(t, tab)
+}
+
+// typeInto replaces the value of a text input by typing, as a user does: the input must be
+// on the tab shown (a hidden input cannot be typed into).
+func (bt *browserTab) typeInto(t *testing.T, id, text string) {
+	t.Helper()
+	visible := bt.eval(t, fmt.Sprintf(`document.getElementById(%q).getClientRects().length`, id))
+	if visible == 0 {
+		t.Fatalf("#%s is not shown", id)
+	}
+	// Select the old value, so that the keys replace it.
+	if _, err := chromedp.Run(bt.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById(%q).select(), true)`, id))); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bt.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID(id), text)); err != nil {
+		t.Fatalf("type into #%s: %v", id, err)
+	}
+	if got := bt.value(t, id); got != text {
+		t.Fatalf("#%s holds %q after typing %q", id, got, text)
+	}
+}
+
 // TestBrowser drives the pages of a SPA942 with an admin password in headless Chromium: each
-// tab of the admin's advanced view loads without a console error and is photographed
-// (testdata/screenshots, with -update); an edit on the Ext 1 tab survives Submit and reload;
-// Undo resets the form; markup in values is text; the user account does not see a ua="na"
-// parameter.
+// tab of the admin's advanced view, chosen with ?tab= or by its label in the tab row, is
+// shown alone without script and without a console error, and is photographed
+// (testdata/screenshots, with -update); edits on two tabs survive one Submit All Changes and
+// a reload; Undo resets the edits of every tab; markup in values is text; the user account
+// does not see a ua="na" parameter.
 func TestBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	const adminPw = "adm-pw"
@@ -189,6 +252,7 @@ func TestBrowser(t *testing.T) {
 	display1 := config.ExtName(config.DisplayName, 1)
 	display2 := config.ExtName(config.DisplayName, 2)
 	userID1 := config.ExtName(config.UserID, 1)
+	const speedDial = "Speed_Dial_2" // on the User tab
 	// A phone in service, as a reviewer of the screenshots expects one.
 	_, err = p.Apply(t.Context(), "test", []config.Change{
 		config.Set(display1, "Reception"), config.Set(userID1, "1001"),
@@ -202,14 +266,17 @@ func TestBrowser(t *testing.T) {
 	settle(t, u)
 
 	admin := openTab(t, browser, "admin", adminPw)
+	v := view{admin: true, advanced: true}
+	tabs := v.tabs(u.Status().Config)
 
 	t.Run("every admin tab", func(t *testing.T) {
-		v := view{admin: true, advanced: true}
 		for _, path := range []string{"/admin/", "/admin/basic?tab=Ext_1"} {
 			admin.open(t, srv.URL+path)
 		}
-		for _, tab := range v.tabs(u.Status().Config) {
+		admin.wantTab(t, "Ext_1")
+		for _, tab := range tabs {
 			admin.open(t, srv.URL+v.tabHref(tab))
+			admin.wantTab(t, tab)
 			if !*updateGolden {
 				continue
 			}
@@ -224,11 +291,31 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("edit, submit, reload", func(t *testing.T) {
+	t.Run("the tab row switches tabs", func(t *testing.T) {
+		admin.open(t, srv.URL+v.path())
+		admin.wantTab(t, infoTabName)
+		for _, tab := range append(slices.Clone(tabs[1:]), infoTabName) {
+			admin.clickTab(t, tab)
+		}
+		// The radio inputs are out of sight but keep the keyboard: the arrow keys move
+		// from tab to tab.
+		err := chromedp.Do(admin.ctx, chromedp.Focus(chromedp.ID("tab-Info")), chromedp.KeyEvent(kb.ArrowRight))
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin.wantTab(t, tabs[1])
+		admin.checkConsole(t, "the tab row")
+	})
+
+	t.Run("edits on two tabs, one submit, reload", func(t *testing.T) {
 		page := srv.URL + "/admin/advanced?tab=Ext_1"
 		admin.open(t, page)
-		if err := chromedp.Do(admin.ctx, chromedp.SetValue(chromedp.ID(display1), "Reception Desk")); err != nil {
-			t.Fatal(err)
+		admin.typeInto(t, display1, "Reception Desk")
+		admin.clickTab(t, "User")
+		admin.typeInto(t, speedDial, "1002")
+		// The edit on the tab no longer shown is still in the form.
+		if got := admin.value(t, display1); got != "Reception Desk" {
+			t.Fatalf("after switching tabs %s = %q", display1, got)
 		}
 		resp, err := chromedp.RunResponse(admin.ctx, chromedp.Click(chromedp.CSS(`input[type="submit"]`)))
 		if err != nil {
@@ -242,37 +329,49 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(saved) != 1 || saved[0] != display1 {
-			t.Errorf("result page lists %v, want only %s", saved, display1)
+		if want := []string{display1, speedDial}; !slices.Equal(saved, want) {
+			t.Errorf("result page lists %v, want %v", saved, want)
 		}
 		admin.checkConsole(t, "result page")
 		settle(t, u)
 		cfg := u.Status().Config
 		if got := cfg.Get(display1); got != "Reception Desk" {
-			t.Fatalf("%s = %q after submit", display1, got)
+			t.Errorf("%s = %q after submit", display1, got)
+		}
+		if got := cfg.Get(speedDial); got != "1002" {
+			t.Errorf("%s = %q after submit", speedDial, got)
 		}
 		// The untouched password input kept the SIP password.
 		if got := cfg.Get(config.ExtName(config.Password, 1)); got != "sip-secret" {
 			t.Errorf("the untouched password input changed the secret to %q", got)
 		}
 		admin.open(t, page)
+		admin.wantTab(t, "Ext_1")
 		if got := admin.value(t, display1); got != "Reception Desk" {
 			t.Errorf("after reload %s = %q, want the submitted value", display1, got)
 		}
+		admin.clickTab(t, "User")
+		if got := admin.value(t, speedDial); got != "1002" {
+			t.Errorf("after reload %s = %q, want the submitted value", speedDial, got)
+		}
 	})
 
-	t.Run("undo resets the form", func(t *testing.T) {
+	t.Run("undo resets every tab", func(t *testing.T) {
 		admin.open(t, srv.URL+"/admin/advanced?tab=Ext_1")
-		err := chromedp.Do(admin.ctx,
-			chromedp.SetValue(chromedp.ID(display1), "not kept"),
-			chromedp.Click(chromedp.CSS(`input[type="reset"]`)),
-		)
-		if err != nil {
+		admin.typeInto(t, display1, "not kept")
+		admin.clickTab(t, "User")
+		admin.typeInto(t, speedDial, "9999")
+		if err := chromedp.Do(admin.ctx, chromedp.Click(chromedp.CSS(`input[type="reset"]`))); err != nil {
 			t.Fatal(err)
 		}
 		if got := admin.value(t, display1); got != "Reception Desk" {
 			t.Errorf("after Undo %s = %q, want the value in force", display1, got)
 		}
+		if got := admin.value(t, speedDial); got != "1002" {
+			t.Errorf("after Undo %s = %q, want the value in force", speedDial, got)
+		}
+		// Undo resets the form, not the tab shown.
+		admin.wantTab(t, "User")
 	})
 
 	t.Run("markup is text", func(t *testing.T) {
@@ -294,7 +393,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the page has %d img/script elements", n)
 		}
 		admin.open(t, srv.URL+"/admin/advanced")
-		info, err := chromedp.Run(admin.ctx, chromedp.Text(chromedp.CSS("table.sec")))
+		info, err := chromedp.Run(admin.ctx, chromedp.Text(chromedp.CSS("#panel-Info table.sec")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,6 +413,7 @@ func TestBrowser(t *testing.T) {
 		settle(t, u)
 		user := openTab(t, browser, "", "")
 		user.open(t, srv.URL+"/advanced?tab=Ext_1")
+		user.wantTab(t, "Ext_1")
 		if n := user.eval(t, fmt.Sprintf(`document.getElementsByName(%q).length + (document.getElementById(%q) ? 1 : 0)`, userID1, userID1)); n != 0 {
 			t.Errorf("the user page has %s", userID1)
 		}
@@ -321,18 +421,23 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(body, "1001-hidden") || strings.Contains(body, "User ID:") {
+		ext1, err := chromedp.Run(user.ctx, chromedp.OuterHTML(chromedp.ID("panel-Ext_1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// User ID is ro on the other Ext tabs: it is the label on Ext 1 that must be gone.
+		if strings.Contains(body, "1001-hidden") || strings.Contains(ext1, "User ID:") {
 			t.Error("the user page shows the na parameter's value or label")
 		}
-		if !strings.Contains(body, "Display Name:") {
+		if !strings.Contains(ext1, "Display Name:") {
 			t.Error("the user page lacks the ro parameter Display Name")
 		}
-		if n := user.eval(t, `document.querySelectorAll("a[href*='Provisioning']").length`); n != 0 {
-			t.Error("the user page links the Provisioning tab")
+		if n := user.eval(t, `document.querySelectorAll("#tab-Provisioning, #panel-Provisioning, a[href*='Provisioning']").length`); n != 0 {
+			t.Error("the user page has the Provisioning tab")
 		}
+		user.clickTab(t, "User")
 		for _, path := range []string{"/", "/basic", "/advanced", "/advanced?tab=System", "/advanced?tab=User", "/pdir.htm", "/calllog.htm"} {
 			user.open(t, srv.URL+path)
 		}
 	})
-
 }
