@@ -43,7 +43,7 @@ import (
 const secretKept = "\t\t\t\t\t\t\t\t"
 
 // Limits of a form post: the whole form of the SPA962's admin advanced view, every tab, is
-// about 40 KiB and 910 fields.
+// about 22 KiB and 910 fields with the default values.
 const (
 	maxFormBytes  = 1 << 20
 	maxFormFields = 2000

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -857,6 +858,24 @@ func TestViewCache(t *testing.T) {
 	if get(st.Config, view{}) != first[view{}] {
 		t.Error("a view's entry was dropped by another view's")
 	}
+	// Requests of several snapshots and views at once each get their own.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			snap, v := st.Config, views[i%len(views)]
+			if i >= len(views) {
+				snap = next // each view is asked for both snapshots at once
+			}
+			for range 4 {
+				vp, err := c.panels(snap, v)
+				if err != nil || vp.snap != snap || !slices.Equal(vp.tabs, v.tabs(snap)) {
+					t.Errorf("%s: panels of another snapshot or view (%v)", v.path(), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	// The user's views never carry what only the admin sees.
 	for _, v := range views[:2] {
 		if html := string(first[v].html); strings.Contains(html, `id="panel-`+provisioningTab) || strings.Contains(html, `name="`+config.AdminPasswd+`"`) {
