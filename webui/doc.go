@@ -36,7 +36,8 @@
 //
 // # Concurrency
 //
-// The handler and the Server's methods are safe for concurrent use. The handler keeps no
-// state of its own beyond a random key that signs Digest nonces; it reads the unit's
-// immutable status snapshots and sends requests to the phone's event loop.
+// The handler and the Server's methods are safe for concurrent use. The handler keeps little
+// state of its own: a random key that signs Digest nonces, and a cache of the pages' parameter
+// tabs rendered from the last configuration snapshot of each view (immutable snapshots make it
+// exact). It reads the unit's status snapshots and sends requests to the phone's event loop.
 package webui

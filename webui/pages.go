@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -183,7 +182,7 @@ func (h *handler) viewPage(v view, cache *viewCache) handlerFunc {
 		if err != nil {
 			return httpError(http.StatusInternalServerError, err, "render page")
 		}
-		d, ok := viewData(liveClock(st, time.Now()), v, tab, vp)
+		d, ok := viewData(st, v, tab, vp)
 		if !ok {
 			return httpError(http.StatusNotFound, nil, "no tab %q in this view", clip(tab, 40))
 		}
@@ -220,22 +219,6 @@ func (c *viewCache) panels(snap *config.Snapshot, v view) (*viewPanels, error) {
 	c.entries[v.index()] = vp
 	c.mu.Unlock()
 	return vp, nil
-}
-
-// liveClock returns st with the Info tab's clock fields brought to now. The phone publishes
-// its status when something happens, not every second, and the Info tab is read afresh at
-// each reload (SPA-BEHAVIOUR §9); the current time is the host's (DECISIONS 20), and the
-// elapsed time grows with it from the status's own reading.
-func liveClock(st *phone.Status, now time.Time) *phone.Status {
-	if st.Info.CurrentTime.IsZero() || now.Before(st.Info.CurrentTime) {
-		return st
-	}
-	cp := *st
-	if !st.BootedAt.IsZero() {
-		cp.Info.Elapsed += now.Sub(st.Info.CurrentTime)
-	}
-	cp.Info.CurrentTime = now
-	return &cp
 }
 
 // viewData builds the page of view v, with its parameter tabs vp rendered from st.Config and
