@@ -156,7 +156,9 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 	return diff, nil
 }
 
-// persist writes the snapshot's overrides to flash.
+// persist writes the snapshot's overrides to flash. It runs on the loop on purpose: a change
+// is reported applied only once it is durable, and no later change can overtake it on disk. A
+// save is one small file written and synced (a few milliseconds); network I/O never runs here.
 func (st *state) persist(next *config.Snapshot) error {
 	fl := *st.flash
 	fl.Values, fl.Access = next.Overrides()
