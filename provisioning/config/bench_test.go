@@ -38,6 +38,29 @@ func BenchmarkApplyProfile(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeProfile decodes a full SPA962 export without applying it: with the scanner
+// of DecodeProfile and with the encoding/xml decoder it replaced.
+func BenchmarkDecodeProfile(b *testing.B) {
+	cat, data := fullProfile(b)
+	for _, bc := range []struct {
+		name   string
+		decode func(*Catalog, []byte, DecodeOptions) (*Profile, error)
+	}{
+		{"scanner", DecodeProfile},
+		{"encoding-xml", decodeProfileStd},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.decode(cat, data, DecodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkExport writes the full SPA962 configuration as /admin/spacfg.xml.
 func BenchmarkExport(b *testing.B) {
 	cat := CatalogFor(mustModel(b, "SPA962"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,6 +44,37 @@ func TestDecodeProfileRules(t *testing.T) {
 		{name: "unclosed", xml: `<flat-profile><GPP_A>x</GPP_A>`, wantErr: true},
 		{name: "not xml", xml: `GPP_A "x" ;`, wantErr: true},
 		{name: "empty document", xml: ``, wantErr: true},
+		// The XML subset of DecodeProfile's doc comment.
+		{name: "cdata", xml: `<flat-profile><GPP_A><![CDATA[ a<b>&amp; ]]></GPP_A></flat-profile>`, want: map[string]string{"GPP_A": "a<b>&amp;"}},
+		{name: "text pieces", xml: "<flat-profile><GPP_A> a<!-- c --><?pi?>b <![CDATA[c\r\n]]>\r\nd </GPP_A></flat-profile>", want: map[string]string{"GPP_A": "ab c  d"}},
+		{name: "hex reference upper case", xml: `<flat-profile><GPP_A>&#x4a;&#x4A;&#0000074;</GPP_A></flat-profile>`, want: map[string]string{"GPP_A": "JJJ"}},
+		{name: "declaration with encoding", xml: `<?xml version="1.0" encoding="utf-8" standalone="yes"?><flat-profile><GPP_A>x</GPP_A></flat-profile>`, want: map[string]string{"GPP_A": "x"}},
+		{name: "single quotes", xml: `<flat-profile><GPP_A ua='ro' group='a"b'>x</GPP_A></flat-profile>`, want: map[string]string{"GPP_A": "x"}, access: map[string]Access{"GPP_A": AccessRO}},
+		{name: "prefixes dropped", xml: `<p:flat-profile xmlns:p="urn:x"><p:GPP_A p:ua="na">x</p:GPP_A></p:flat-profile>`, want: map[string]string{"GPP_A": "x"}, access: map[string]Access{"GPP_A": AccessNA}},
+		{name: "last valid ua wins", xml: `<flat-profile><GPP_A ua="ro" ua="rw" ua="zz"/></flat-profile>`, access: map[string]Access{"GPP_A": AccessRW}},
+		{name: "text and elements outside the root", xml: "\ufefflead <a/><flat-profile><GPP_A>x</GPP_A></flat-profile> tail <b></b>", want: map[string]string{"GPP_A": "x"}},
+		{name: "unknown nested element", xml: `<flat-profile><GPP_A>x<b/></GPP_A><GPP_B>y</GPP_B></flat-profile>`, want: map[string]string{"GPP_A": "", "GPP_B": "y"}},
+		{name: "doctype refused", xml: `<!DOCTYPE flat-profile><flat-profile><GPP_A>x</GPP_A></flat-profile>`, wantErr: true},
+		{name: "non-ASCII name refused", xml: "<flat-profile><Gr\u00f6\u00dfe>x</Gr\u00f6\u00dfe></flat-profile>", wantErr: true},
+		{name: "bare ampersand", xml: `<flat-profile><GPP_A>a & b</GPP_A></flat-profile>`, wantErr: true},
+		{name: "unknown entity", xml: `<flat-profile><GPP_A>&nbsp;</GPP_A></flat-profile>`, wantErr: true},
+		{name: "reference without semicolon", xml: `<flat-profile><GPP_A>&#65</GPP_A></flat-profile>`, wantErr: true},
+		{name: "reference to NUL", xml: `<flat-profile><GPP_A>&#0;</GPP_A></flat-profile>`, wantErr: true},
+		{name: "reference to a surrogate", xml: `<flat-profile><GPP_A>&#xD800;</GPP_A></flat-profile>`, wantErr: true},
+		{name: "reference beyond Unicode", xml: `<flat-profile><GPP_A>&#x110000;</GPP_A></flat-profile>`, wantErr: true},
+		{name: "less-than in attribute", xml: `<flat-profile><GPP_A group="a<b">x</GPP_A></flat-profile>`, wantErr: true},
+		{name: "unquoted attribute", xml: `<flat-profile><GPP_A ua=na>x</GPP_A></flat-profile>`, wantErr: true},
+		{name: "cdata end in text", xml: `<flat-profile><GPP_A>]]></GPP_A></flat-profile>`, wantErr: true},
+		{name: "double hyphen in comment", xml: `<flat-profile><!-- a -- b --></flat-profile>`, wantErr: true},
+		{name: "invalid UTF-8", xml: "<flat-profile><GPP_A>\xff</GPP_A></flat-profile>", wantErr: true},
+		{name: "control character", xml: "<flat-profile><GPP_A>\x01</GPP_A></flat-profile>", wantErr: true},
+		{name: "bad name", xml: `<flat-profile><1st>x</1st></flat-profile>`, wantErr: true},
+		{name: "two colons", xml: `<flat-profile><a:b:c/></flat-profile>`, wantErr: true},
+		{name: "unsupported encoding", xml: `<?xml version="1.0" encoding="ISO-8859-1"?><flat-profile/>`, wantErr: true},
+		{name: "unsupported version", xml: `<?xml version="1.1"?><flat-profile/>`, wantErr: true},
+		{name: "stray end tag", xml: `<flat-profile/></flat-profile>`, wantErr: true},
+		{name: "nested 256 deep", xml: strings.Repeat("<a>", 255) + "<flat-profile/>" + strings.Repeat("</a>", 255), want: map[string]string{}},
+		{name: "nested 257 deep", xml: strings.Repeat("<a>", 256) + "<flat-profile/>" + strings.Repeat("</a>", 256), wantErr: true},
 	}
 	cat := spa942(t)
 	for _, tt := range tests {
@@ -73,6 +105,60 @@ func TestDecodeProfileRules(t *testing.T) {
 			}
 			if strings.Join(prof.Unknown, ",") != strings.Join(tt.unknown, ",") {
 				t.Errorf("unknown = %v, want %v", prof.Unknown, tt.unknown)
+			}
+		})
+	}
+}
+
+// TestDecodeProfileAlias follows the --alias rule (SPA-BEHAVIOUR §2.4): the callback sees the
+// path of every element outside a parameter, except <flat-profile> itself.
+func TestDecodeProfileAlias(t *testing.T) {
+	doc := `<device><sip><user>u</user><auth-secret ua="na">s</auth-secret></sip>` +
+		`<flat-profile><GPP_A>x</GPP_A><GPP_C>c<user>no</user></GPP_C></flat-profile></device>`
+	var calls []string
+	rename := func(path []string) (string, bool) {
+		calls = append(calls, strings.Join(path, "/"))
+		switch path[len(path)-1] {
+		case "user":
+			return "GPP_B", true
+		case "auth-secret":
+			return "GPP_D", true
+		}
+		return "", false
+	}
+	prof, err := DecodeProfile(spa942(t), []byte(doc), DecodeOptions{Rename: rename})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls := "device,device/sip,device/sip/user,device/sip/auth-secret,device/flat-profile/GPP_A,device/flat-profile/GPP_C"
+	if got := strings.Join(calls, ","); got != wantCalls {
+		t.Errorf("alias lookups %s, want %s", got, wantCalls)
+	}
+	want := []Change{Set("GPP_B", "u"), {Name: "GPP_D", Value: "s", SetValue: true, Access: AccessNA}, Set("GPP_A", "x")}
+	if !reflect.DeepEqual(prof.Changes, want) || prof.Elements != 4 {
+		t.Errorf("changes %+v (%d elements), want %+v (4)", prof.Changes, prof.Elements, want)
+	}
+}
+
+// TestDecodeProfileErrors checks that a fault names its line and never quotes a value.
+func TestDecodeProfileErrors(t *testing.T) {
+	tests := []struct {
+		name, xml, line string
+	}{
+		{name: "mismatch", xml: "<flat-profile>\n<GPP_A>x</GPP_B>\n</flat-profile>", line: "line 2:"},
+		{name: "unclosed", xml: "<flat-profile>\n\n<GPP_A>secret", line: "line 3:"},
+		{name: "bad reference in a secret", xml: "<flat-profile>\n<Admin_Passwd>sec&ret;</Admin_Passwd>\n</flat-profile>", line: "line 2:"},
+		{name: "bad attribute", xml: "<flat-profile>\n\n\n<GPP_A group=\"sec<ret\">x</GPP_A></flat-profile>", line: "line 4:"},
+		{name: "end of document", xml: "<flat-profile>\n<GPP_A>secret</GPP_A", line: "line 2:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeProfile(spa942(t), []byte(tt.xml), DecodeOptions{})
+			if !errors.Is(err, ErrMalformedProfile) {
+				t.Fatalf("err = %v, want ErrMalformedProfile", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.line) || strings.Contains(msg, "sec") {
+				t.Errorf("err = %q, want %q and no value", msg, tt.line)
 			}
 		})
 	}
