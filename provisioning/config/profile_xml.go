@@ -738,20 +738,19 @@ func appendText(dst, s []byte, refs bool) []byte {
 // whether it has more. Names are ASCII (SPA-BEHAVIOUR §1.1).
 func (d *profileDecoder) name(p int, what string) (end, colon int, colons bool, err error) {
 	data := d.data
-	e, colon := p, -1
+	e, seen := p, uint8(0)
 	for e < len(data) {
 		c := nameChar[data[e]]
 		if c&nameAny == 0 {
 			break
 		}
-		if c&nameColon != 0 {
-			if colon >= 0 {
-				colons = true
-			} else {
-				colon = e
-			}
-		}
+		seen |= c
 		e++
+	}
+	colon = -1
+	if seen&nameColon != 0 {
+		colon = p + bytes.IndexByte(data[p:e], ':')
+		colons = bytes.IndexByte(data[colon+1:e], ':') >= 0
 	}
 	if e < len(data) && data[e] >= utf8.RuneSelf {
 		return 0, 0, false, d.fail(e, kindNonASCIIName, "non-ASCII character in a name")
