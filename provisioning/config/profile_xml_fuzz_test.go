@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -191,7 +192,7 @@ func matchStd(cat *Catalog, data []byte, alias bool) string {
 	case err != nil && wantErr != nil:
 		return ""
 	case err != nil:
-		if _, ok := stricterByDesign(data, err); ok {
+		if stricterByDesign(data, err) {
 			return ""
 		}
 		return fmt.Sprintf("DecodeProfile: %v; encoding/xml accepts the document", err)
@@ -227,33 +228,32 @@ func fuzzAliases(calls *[]string) func(path []string) (string, bool) {
 
 // stricterByDesign reports whether err is one of the faults DecodeProfile refuses on purpose
 // where encoding/xml does not, after checking that data really has that fault.
-func stricterByDesign(data []byte, err error) (string, bool) {
+func stricterByDesign(data []byte, err error) bool {
 	var se *syntaxError
 	if !errors.As(err, &se) || se.off >= len(data) {
-		return "", false
+		return false
 	}
 	rest := data[se.off:]
 	switch se.kind {
 	case kindNonASCIIName:
-		return "non-ASCII name", rest[0] >= 0x80
+		return rest[0] >= 0x80
 	case kindSurrogateRef:
-		var v uint64
-		var err error
-		switch {
-		case bytes.HasPrefix(rest, []byte("&#x")):
-			_, err = fmt.Sscanf(string(rest[3:bytes.IndexByte(rest, ';')]), "%x", &v)
-		case bytes.HasPrefix(rest, []byte("&#")):
-			_, err = fmt.Sscanf(string(rest[2:bytes.IndexByte(rest, ';')]), "%d", &v)
-		default:
-			return "", false
+		digits, _, ok := bytes.Cut(rest, []byte(";"))
+		base := 10
+		if digits, ok = bytes.CutPrefix(digits, []byte("&#")); !ok {
+			return false
 		}
-		return "surrogate reference", err == nil && 0xD800 <= v && v <= 0xDFFF
+		if hex, isHex := bytes.CutPrefix(digits, []byte("x")); isHex {
+			digits, base = hex, 16
+		}
+		v, err := strconv.ParseUint(string(digits), base, 64)
+		return err == nil && 0xD800 <= v && v <= 0xDFFF
 	case kindDeclaration:
-		return "<! declaration", len(rest) > 2 && rest[0] == '<' && rest[1] == '!' && rest[2] != '-' && rest[2] != '['
+		return len(rest) > 2 && rest[0] == '<' && rest[1] == '!' && rest[2] != '-' && rest[2] != '['
 	case kindTooDeep:
-		return "nesting", maxDepthStd(data) > maxProfileDepth
+		return maxDepthStd(data) > maxProfileDepth
 	}
-	return "", false
+	return false
 }
 
 // maxDepthStd is the deepest element nesting encoding/xml reads in data before any error.
@@ -390,6 +390,39 @@ func TestDecodeProfileMatchesStd(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStricterByDesign shows each documented difference from encoding/xml on a document the
+// reference accepts, and that the oracle recognises it.
+func TestStricterByDesign(t *testing.T) {
+	tests := []struct {
+		name string
+		xml  string
+		kind syntaxKind
+	}{
+		{name: "non-ASCII name", xml: "<flat-profile><Gr\u00f6\u00dfe>x</Gr\u00f6\u00dfe></flat-profile>", kind: kindNonASCIIName},
+		{name: "non-ASCII attribute name", xml: "<flat-profile><GPP_A \u00e9t\u00e9=\"1\">x</GPP_A></flat-profile>", kind: kindNonASCIIName},
+		{name: "surrogate reference", xml: `<flat-profile><GPP_A>&#xD800;</GPP_A></flat-profile>`, kind: kindSurrogateRef},
+		{name: "decimal surrogate reference", xml: `<flat-profile><GPP_A ua="&#56320;"/></flat-profile>`, kind: kindSurrogateRef},
+		{name: "doctype", xml: `<!DOCTYPE flat-profile><flat-profile><GPP_A>x</GPP_A></flat-profile>`, kind: kindDeclaration},
+		{name: "too deep", xml: strings.Repeat("<a>", 300) + "<flat-profile/>" + strings.Repeat("</a>", 300), kind: kindTooDeep},
+	}
+	cat := spa942(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decodeProfileStd(cat, []byte(tt.xml), DecodeOptions{}); err != nil {
+				t.Fatalf("encoding/xml: %v", err)
+			}
+			_, err := DecodeProfile(cat, []byte(tt.xml), DecodeOptions{})
+			var se *syntaxError
+			if !errors.As(err, &se) || se.kind != tt.kind || !errors.Is(err, ErrMalformedProfile) {
+				t.Fatalf("err = %v, want a fault of kind %d", err, tt.kind)
+			}
+			if !stricterByDesign([]byte(tt.xml), err) {
+				t.Error("the oracle does not recognise the difference")
+			}
+		})
 	}
 }
 
