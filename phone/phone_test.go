@@ -12,19 +12,23 @@ import (
 	"github.com/spa900/spa900/provisioning/config"
 )
 
-// testUnit starts a unit on a fresh flash in dir (t.TempDir() if empty) and waits for it to run.
-func testUnit(t *testing.T, dir string, opts Options) *Unit {
+// startUnit builds a unit from opts (a fresh flash in a test directory unless opts.Flash is
+// set, the test's logger unless set), lets prepare adjust it before it runs (nil: nothing),
+// runs it until the test ends and waits for its first boot. Every unit test starts its phone here.
+func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan Event) {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
+	if opts.Flash == nil {
+		opts.Flash = config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json"))
 	}
-	opts.Flash = config.NewFileFlash(filepath.Join(dir, "flash.json"))
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t)
 	}
 	u, err := NewUnit(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(u)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	events := u.Bus().Subscribe(ctx, 0)
@@ -37,6 +41,25 @@ func testUnit(t *testing.T, dir string, opts Options) *Unit {
 		}
 	})
 	waitEvent(t, events, EventBoot)
+	return u, events
+}
+
+// defaults turns name, value pairs into factory-default changes.
+func defaults(sets ...string) []config.Change {
+	var cs []config.Change
+	for i := 0; i+1 < len(sets); i += 2 {
+		cs = append(cs, config.Set(sets[i], sets[i+1]))
+	}
+	return cs
+}
+
+// testUnit starts a unit with its flash in dir (a fresh directory if empty).
+func testUnit(t *testing.T, dir string, opts Options) *Unit {
+	t.Helper()
+	if dir != "" {
+		opts.Flash = config.NewFileFlash(filepath.Join(dir, "flash.json"))
+	}
+	u, _ := startUnit(t, opts, nil)
 	return u
 }
 

@@ -3,13 +3,10 @@ package phone
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zaptest"
 
 	"github.com/spa900/spa900/provisioning"
 	"github.com/spa900/spa900/provisioning/config"
@@ -72,25 +69,9 @@ func (f *fakeNet) upload(ctx context.Context, u *provisioning.URL, body []byte, 
 // provUnit starts a unit on a manual clock with a fake network.
 func provUnit(t *testing.T, net *fakeNet, sets ...string) (*Unit, *ManualClock, <-chan Event) {
 	t.Helper()
-	var defaults []config.Change
-	for i := 0; i+1 < len(sets); i += 2 {
-		defaults = append(defaults, config.Set(sets[i], sets[i+1]))
-	}
 	clock := NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	u, err := NewUnit(Options{
-		Flash: config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json")), MAC: "000e08aabbcc",
-		Defaults: defaults, Clock: clock, TFTPServer: "192.0.2.66", Logger: zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.net = net
-	ctx, cancel := context.WithCancel(t.Context())
-	events := u.Bus().Subscribe(ctx, 0)
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitEvent(t, events, EventBoot)
+	u, events := startUnit(t, Options{MAC: "000e08aabbcc", Defaults: defaults(sets...), Clock: clock, TFTPServer: "192.0.2.66"},
+		func(u *Unit) { u.net = net })
 	return u, clock, events
 }
 

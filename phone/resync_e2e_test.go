@@ -3,7 +3,6 @@ package phone
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/provtest"
 )
@@ -24,27 +21,15 @@ import (
 // flash in dir.
 func realUnit(t *testing.T, dir string, opts Options, sets ...string) (*Unit, *ManualClock, <-chan Event) {
 	t.Helper()
-	for i := 0; i+1 < len(sets); i += 2 {
-		opts.Defaults = append(opts.Defaults, config.Set(sets[i], sets[i+1]))
-	}
 	clock := NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	opts.Defaults = append(opts.Defaults, defaults(sets...)...)
 	opts.Flash = config.NewFileFlash(filepath.Join(dir, "flash.json"))
 	opts.Clock = clock
 	if opts.MAC == "" {
 		opts.MAC = "000e08aabbcc"
 	}
 	opts.IP = "127.0.0.1"
-	opts.Logger = zaptest.NewLogger(t)
-	u, err := NewUnit(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	events := u.Bus().Subscribe(ctx, 0)
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitEvent(t, events, EventBoot)
+	u, events := startUnit(t, opts, nil)
 	return u, clock, events
 }
 

@@ -8,12 +8,9 @@ package phone
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zaptest"
 
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/firmware"
@@ -36,30 +33,10 @@ var upgStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // clock and the given factory defaults (name, value pairs), and waits for its first boot.
 func upgUnit(t *testing.T, sets ...string) (*Unit, *ManualClock, <-chan Event) {
 	t.Helper()
-	var defaults []config.Change
-	for i := 0; i+1 < len(sets); i += 2 {
-		defaults = append(defaults, config.Set(sets[i], sets[i+1]))
-	}
 	clock := NewManualClock(upgStart)
-	u, err := NewUnit(Options{
-		Flash: config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json")), MAC: upgMAC,
-		Defaults: defaults, Clock: clock, IP: "127.0.0.1", Logger: zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	events := u.Bus().Subscribe(ctx, 0)
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	if boot := waitEvent(t, events, EventBoot); boot.Data["software"] != upgFrom {
-		t.Fatalf("first boot %v, want software %s", boot.Data, upgFrom)
+	u, events := startUnit(t, Options{MAC: upgMAC, Defaults: defaults(sets...), Clock: clock, IP: "127.0.0.1"}, nil)
+	if st := u.Status(); st.Software != upgFrom {
+		t.Fatalf("first boot on %s, want %s", st.Software, upgFrom)
 	}
 	return u, clock, events
 }
