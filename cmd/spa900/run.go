@@ -61,6 +61,17 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("spa900", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.register(fs, false)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage:
+  spa900 [flags]                          run one phone (SPA942 on the embedded defaults)
+  spa900 fleet [flags]                    run many phones, one IP address each (spa900 fleet -h)
+  spa900 profile encrypt|decrypt|compile|check ...
+  spa900 firmware build|inspect ...
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
