@@ -103,6 +103,44 @@ func (st *state) armTriggers() {
 	}
 }
 
+// provConfigChanged applies changed provisioning settings at once (they apply live,
+// DECISIONS 12): new triggers are evaluated from the next second, and a new Resync_Periodic or
+// Resync_Error_Retry_Delay moves the pending periodic or retry resync to where the new
+// schedule puts it, counted from the success or attempt it follows.
+func (st *state) provConfigChanged(names []string) {
+	for _, name := range names {
+		switch name {
+		case config.ResyncTrigger1, config.ResyncTrigger2:
+			st.armTriggers()
+		case config.ResyncPeriodic:
+			if st.prov.dueReason == "periodic" && !st.prov.due.IsZero() {
+				st.reschedule(config.ResyncPeriodic, st.prov.periodicIdx-1, st.prov.lastSuccess)
+			}
+		case config.ResyncErrorRetryDelay:
+			if st.prov.dueReason == "retry" && !st.prov.due.IsZero() {
+				st.reschedule(config.ResyncErrorRetryDelay, st.prov.retryIdx-1, st.prov.lastAttempt)
+			}
+		}
+	}
+}
+
+// reschedule recomputes the pending resync from the schedule in param at step idx, counted
+// from since; a schedule that is now disabled cancels it.
+func (st *state) reschedule(param string, idx int, since time.Time) {
+	sch, err := provisioning.ParseSchedule(st.snap.Get(param))
+	if err != nil {
+		return
+	}
+	d, ok := sch.Delay(idx, st.prov.rnd)
+	if !ok {
+		st.p.log.Info("resync unscheduled", zap.String("reason", param+" is 0"))
+		st.prov.due = time.Time{}
+		return
+	}
+	st.prov.due = since.Add(d)
+	st.p.log.Info("resync rescheduled", zap.String("param", param), zap.Time("at", st.prov.due))
+}
+
 // provFire runs the resync timers due at now.
 func (st *state) provFire(now time.Time) {
 	if !st.prov.due.IsZero() && !now.Before(st.prov.due) {

@@ -291,3 +291,26 @@ func TestResyncTrigger(t *testing.T) {
 		t.Fatalf("triggered resync: %v", res.Data)
 	}
 }
+
+// TestResyncPeriodicChangeAppliesLive: a new Resync_Periodic moves the pending periodic resync.
+func TestResyncPeriodicChangeAppliesLive(t *testing.T) {
+	net := newFakeNet()
+	net.set("tftp://192.0.2.66:69/spa942.cfg", profile(`<GPP_A>x</GPP_A>`))
+	u, clock, events := provUnit(t, net, config.ResyncRandomDelay, "0", config.ResyncPeriodic, "3600")
+	waitEvent(t, events, EventResyncResult)
+	done := clock.Now()
+	if _, err := mustPhone(t, u).Apply(t.Context(), "web", []config.Change{config.Set(config.ResyncPeriodic, "60")}, config.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if next := u.Status().Provisioning.NextResync; next == nil || !next.Equal(done.Add(60*time.Second)) {
+		t.Fatalf("next resync %v, want 60 s after the last success", next)
+	}
+	clock.Advance(60 * time.Second)
+	if res := waitEvent(t, events, EventResyncResult); res.Data["prvst"] != prvstPeriodic {
+		t.Fatalf("%v", res.Data)
+	}
+	mustPhone(t, u).Apply(t.Context(), "web", []config.Change{config.Set(config.ResyncPeriodic, "0")}, config.ApplyOptions{})
+	if next := u.Status().Provisioning.NextResync; next != nil {
+		t.Fatalf("Resync_Periodic 0 left a resync at %v", next)
+	}
+}

@@ -147,12 +147,7 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 	if restart {
 		st.requestRestart("configuration changed by " + source)
 	}
-	for _, name := range diff.Values {
-		if name == config.ResyncTrigger1 || name == config.ResyncTrigger2 {
-			st.armTriggers() // the triggers are evaluated from their next second on
-			break
-		}
-	}
+	st.provConfigChanged(diff.Values)
 	return diff, nil
 }
 
