@@ -128,7 +128,7 @@ func (st *state) requestGated(slot **pendingOp, op, reason string) Outcome {
 func (st *state) restart(reason string) {
 	st.p.log.Info("restart started", zap.String("reason", reason))
 	st.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
-	st.phase = StateRestarting
-	st.phase = StateRunning
+	// The voice application (SIP, media) comes up again from st.snap here once it exists;
+	// until then there is nothing to stop and start.
 	st.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
 }

@@ -27,6 +27,7 @@ type provState struct {
 	lastSuccess time.Time
 	lastURL     string
 	lastResult  string
+	triggerErr  string // the trigger (name and text) whose bad expression was logged last
 	err         string // $ERR of the last resync
 	prvst       int    // $PRVST of the current or last resync
 	count       int
@@ -178,8 +179,8 @@ func (st *state) triggerTrue() bool {
 				return true
 			}
 		}
-		if err != nil && st.prov.lastResult != "trigger error: "+name {
-			st.prov.lastResult = "trigger error: " + name
+		if err != nil && st.prov.triggerErr != name+"="+text {
+			st.prov.triggerErr = name + "=" + text
 			st.p.log.Warn("resync trigger ignored", zap.String("param", name), zap.Error(err))
 		}
 	}
@@ -240,9 +241,7 @@ func (st *state) startResync(forced bool) {
 	st.prov.count++
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
-		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, localIP: st.p.opts.IP,
-		syslog: syslogTargets(st.snap.Get(config.SyslogServer), st.snap.Get(config.DebugServer)),
-		host:   st.info(now).HostName, clock: st.p.clock,
+		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 	}
 	st.p.log.Info("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
 	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})

@@ -190,10 +190,13 @@ func TestResyncRequestURLAndGate(t *testing.T) {
 	net.set("http://192.0.2.9:80/one.cfg", profile(`<GPP_D>one</GPP_D>`))
 	u, _, events := provUnit(t, net, config.ResyncOnReset, "No")
 	p := mustPhone(t, u)
-	if _, err := p.RequestResync(t.Context(), "http:///one.cfg", "192.0.2.9"); err == nil {
-		t.Log("a URL with an empty server after the scheme is accepted as serverless")
+	// A URL without a server, even after a scheme, goes to the host that asked (§5.4).
+	if _, err := p.RequestResync(t.Context(), "http:///one.cfg", "192.0.2.9"); err != nil {
+		t.Fatal(err)
 	}
-	waitEvent(t, events, EventResyncResult)
+	if res := waitEvent(t, events, EventResyncResult); res.Data["result"] != "success" || res.Data["url"] != "http://192.0.2.9:80/one.cfg" {
+		t.Fatalf("serverless request: %v", res.Data)
+	}
 	if _, err := p.RequestResync(t.Context(), "http://192.0.2.9/one.cfg", "198.51.100.1"); err != nil {
 		t.Fatal(err)
 	}

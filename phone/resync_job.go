@@ -26,9 +26,7 @@ type resyncJob struct {
 	url       string // a one-off URL, or "" for the Profile_Rule sequence
 	requester string
 	tftp      string // the option-66 TFTP server
-	localIP   string
-	syslog    []string
-	host      string
+	syslog    syslogOut
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -174,15 +172,9 @@ func decodeErrText(err error) string {
 	return "corrupt file"
 }
 
-// sendLog expands one of the Log_* messages and sends it to the syslog and debug servers.
+// sendLog sends one of the Log_* messages, as the configuration being applied words it.
 func (j *resyncJob) sendLog(ctx context.Context, param string, vars *provisioning.Vars, work *config.Snapshot) {
-	msg := provisioning.Expand(work.Get(param), vars)
-	if msg == "" || len(j.syslog) == 0 {
-		return
-	}
-	if err := sendSyslog(ctx, j.localIP, j.syslog, formatSyslog(j.clock.Now(), j.host, msg)); err != nil {
-		j.log.Warn("syslog not sent", zap.Error(err))
-	}
+	j.syslog.send(ctx, work.Get(param), vars)
 }
 
 // resolve returns the first address of host ($SERVIP), or host itself.

@@ -2,7 +2,6 @@ package phone
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -250,5 +249,3 @@ func (st *state) ccert() string {
 	}
 	return "Not Installed"
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -11,12 +11,11 @@ type State string
 
 // Lifecycle states.
 const (
-	StateBooting    State = "booting"    // emulated boot: the phone answers nothing
-	StateRunning    State = "running"    // in service
-	StateRestarting State = "restarting" // warm restart of the voice application
-	StateRebooting  State = "rebooting"  // going down for a reboot
-	StateUpgrading  State = "upgrading"  // downloading and flashing firmware
-	StateStopped    State = "stopped"
+	StateBooting   State = "booting"   // emulated boot: the phone answers nothing
+	StateRunning   State = "running"   // in service
+	StateRebooting State = "rebooting" // going down for a reboot
+	StateUpgrading State = "upgrading" // downloading and flashing firmware
+	StateStopped   State = "stopped"
 )
 
 // Status is an immutable snapshot of a phone unit, published after every turn of its loop.

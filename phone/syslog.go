@@ -7,6 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/provisioning"
+	"github.com/spa900/spa900/provisioning/config"
 )
 
 // syslogTargets returns the UDP destinations of the phone's log messages: Syslog_Server and
@@ -53,4 +58,37 @@ func sendSyslog(ctx context.Context, localIP string, targets []string, payload [
 		}
 	}
 	return firstErr
+}
+
+// syslogOut sends the phone's Log_* messages (DECISIONS 22). It is built on the loop from the
+// configuration in force and used off it: sending is network I/O.
+type syslogOut struct {
+	targets []string
+	localIP string
+	host    string
+	clock   Clock
+	log     *zap.Logger
+}
+
+// syslogOut returns the sender of the configuration in force.
+func (st *state) syslogOut() syslogOut {
+	return syslogOut{
+		targets: syslogTargets(st.snap.Get(config.SyslogServer), st.snap.Get(config.DebugServer)),
+		localIP: st.p.opts.IP, host: st.info(st.p.clock.Now()).HostName, clock: st.p.clock, log: st.p.log,
+	}
+}
+
+// send expands a Log_* template with vars and sends it; a failure is logged, as the message
+// itself is best effort.
+func (s syslogOut) send(ctx context.Context, template string, vars *provisioning.Vars) {
+	if len(s.targets) == 0 {
+		return
+	}
+	msg := provisioning.Expand(template, vars)
+	if msg == "" {
+		return
+	}
+	if err := sendSyslog(ctx, s.localIP, s.targets, formatSyslog(s.clock.Now(), s.host, msg)); err != nil {
+		s.log.Warn("syslog not sent", zap.Error(err))
+	}
 }

@@ -114,7 +114,7 @@ func (st *state) evalUpgradeRule(why string) {
 		for _, a := range alt.Assign {
 			changes = append(changes, config.Set(a.Param(), provisioning.Expand(a.Value, vars)))
 		}
-		if _, err := st.applyChanges("Upgrade_Rule", changes, config.ApplyOptions{}, nil); err != nil {
+		if _, err := st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil); err != nil {
 			st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))
 			return
 		}
@@ -186,8 +186,7 @@ func (st *state) startUpgrade() {
 	st.phase = StateUpgrading
 	vars := st.vars()
 	vars.URL = op.url
-	vars.SERVIP = resolve(st.ctx, op.url.Host)
-	st.sendLogAsync(config.LogUpgradeRequestMsg, vars)
+	out, template := st.syslogOut(), st.snap.Get(config.LogUpgradeRequestMsg)
 	st.p.log.Info("upgrade started", zap.String("url", op.url.String()), zap.String("reason", op.reason), zap.Int("upgst", st.upg.upgst))
 	st.emit(EventStarted, map[string]any{"op": "upgrade", "reason": op.reason, "url": op.url.String()})
 	st.emit(EventUpgradeRequest, map[string]any{"url": op.url.String(), "upgst": st.upg.upgst})
@@ -196,6 +195,8 @@ func (st *state) startUpgrade() {
 	fetch := st.p.fetcher()
 	ctx := st.ctx
 	st.p.goTracked(func() {
+		vars.SERVIP = resolve(ctx, op.url.Host) // DNS: off the loop
+		out.send(ctx, template, vars)
 		img, err := downloadImage(ctx, fetch, op.url, model, limit)
 		st.p.post(func(st *state) { st.upgradeDone(op, img, err) })
 	})
@@ -312,20 +313,10 @@ func (st *state) upgFailed(op *upgradeOp, err error) {
 	}
 }
 
-// sendLogAsync expands a Log_* message and sends it to the syslog servers off the loop.
+// sendLogAsync sends a Log_* message off the loop.
 func (st *state) sendLogAsync(param string, vars *provisioning.Vars) {
-	targets := syslogTargets(st.snap.Get(config.SyslogServer), st.snap.Get(config.DebugServer))
-	msg := provisioning.Expand(st.snap.Get(param), vars)
-	if len(targets) == 0 || msg == "" {
-		return
-	}
-	payload := formatSyslog(st.p.clock.Now(), st.info(st.p.clock.Now()).HostName, msg)
-	ip, log, ctx := st.p.opts.IP, st.p.log, st.ctx
-	st.p.goTracked(func() {
-		if err := sendSyslog(ctx, ip, targets, payload); err != nil {
-			log.Warn("syslog not sent", zap.Error(err))
-		}
-	})
+	out, template, ctx := st.syslogOut(), st.snap.Get(param), st.ctx
+	st.p.goTracked(func() { out.send(ctx, template, vars) })
 }
 
 // upgStatus is the Upgrade part of the status.
