@@ -96,7 +96,7 @@ func (st *state) scheduleResync(at time.Time, reason string, prvst int) {
 // armTriggers starts the once-a-second evaluation of Resync_Trigger_1/2 when one is set.
 func (st *state) armTriggers() {
 	st.prov.triggerCheck = time.Time{}
-	for _, name := range config.ResyncTriggers {
+	for _, name := range config.ResyncTriggers() {
 		if st.snap.Get(name) != "" {
 			st.prov.triggerCheck = st.p.clock.Now().Add(time.Second)
 			return
@@ -166,7 +166,7 @@ func (st *state) provFire(now time.Time) {
 // change of its text and counts as false.
 func (st *state) triggerTrue() bool {
 	vars := st.vars()
-	for _, name := range config.ResyncTriggers {
+	for _, name := range config.ResyncTriggers() {
 		text := st.snap.Get(name)
 		if text == "" {
 			continue

@@ -48,7 +48,7 @@ func (j *resyncJob) run(ctx context.Context) *resyncResult {
 	if j.url != "" {
 		work, err = j.fetchApply(ctx, res, work, j.url, j.requester, provisioning.Options{})
 	} else {
-		for _, name := range config.ProfileRules {
+		for _, name := range config.ProfileRules() {
 			if work, err = j.rule(ctx, res, work, name); err != nil {
 				break
 			}
@@ -88,7 +88,7 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 	if len(alt.Assign) > 0 {
 		changes := make([]config.Change, 0, len(alt.Assign))
 		for _, a := range alt.Assign {
-			changes = append(changes, config.Set(a.Param(), provisioning.Expand(a.Value, j.vars)))
+			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, j.vars)))
 		}
 		next, _, err := work.Apply(changes, config.ApplyOptions{})
 		if err != nil {

@@ -112,7 +112,7 @@ func (st *state) evalUpgradeRule(why string) {
 	if len(alt.Assign) > 0 {
 		var changes []config.Change
 		for _, a := range alt.Assign {
-			changes = append(changes, config.Set(a.Param(), provisioning.Expand(a.Value, vars)))
+			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, vars)))
 		}
 		if _, err := st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil); err != nil {
 			st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))

@@ -60,19 +60,10 @@ type Alternative struct {
 // Assignment is one `Name = "value" ;` of an assignment expression (SPA-BEHAVIOUR §2.1).
 type Assignment struct {
 	// Name is the parameter name as written: "a"…"p" for GPP_A…GPP_P, else a profile name
-	// such as "GPP_A" or "Line_Enable_1_".
+	// such as "GPP_A" or "Line_Enable_1_". config.AssignedName gives the parameter.
 	Name string
 	// Value is the value without its quotes, not macro-expanded.
 	Value string
-}
-
-// Param returns the profile parameter name: "GPP_A"…"GPP_P" for the short names "a"…"p",
-// Name otherwise.
-func (a Assignment) Param() string {
-	if len(a.Name) == 1 && a.Name[0] >= 'a' && a.Name[0] <= 'p' {
-		return "GPP_" + string(a.Name[0]-'a'+'A')
-	}
-	return a.Name
 }
 
 // Options are the bracketed options before a URL (SPA-BEHAVIOUR §2.4), unexpanded.

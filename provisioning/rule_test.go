@@ -377,21 +377,10 @@ func TestAlternativeExpand(t *testing.T) {
 	}
 	params := []string{}
 	for _, a := range alt.Assign {
-		params = append(params, a.Param()+"="+Expand(a.Value, v))
+		params = append(params, a.Name+"="+Expand(a.Value, v))
 	}
-	if got, want := strings.Join(params, ","), "User_ID_1_=uidbee,GPP_C=,GPP_D=000e08012345"; got != want {
+	if got, want := strings.Join(params, ","), "User_ID_1_=uidbee,c=,d=000e08012345"; got != want {
 		t.Errorf("assignments = %q, want %q", got, want)
-	}
-}
-
-func TestAssignmentParam(t *testing.T) {
-	tests := []struct{ name, want string }{
-		{"a", "GPP_A"}, {"p", "GPP_P"}, {"GPP_B", "GPP_B"}, {"Line_Enable_1_", "Line_Enable_1_"}, {"A", "A"},
-	}
-	for _, tt := range tests {
-		if got := (Assignment{Name: tt.name}).Param(); got != tt.want {
-			t.Errorf("Assignment{%q}.Param() = %q, want %q", tt.name, got, tt.want)
-		}
 	}
 }
 

@@ -219,3 +219,14 @@ func TestGPP(t *testing.T) {
 		}
 	}
 }
+
+func TestAssignedName(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"a", "GPP_A"}, {"p", "GPP_P"}, {"GPP_B", "GPP_B"}, {"Line_Enable_1_", "Line_Enable_1_"}, {"A", "A"},
+	}
+	for _, tt := range tests {
+		if got := AssignedName(tt.name); got != tt.want {
+			t.Errorf("AssignedName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -70,11 +70,23 @@ const (
 	MessageWaitingExt = "Message_Waiting"
 )
 
-// ProfileRules are the rules a resync evaluates, in order (SPA-BEHAVIOUR §2.3).
-var ProfileRules = [...]string{ProfileRule, ProfileRuleB, ProfileRuleC, ProfileRuleD}
+// ProfileRules returns the rules a resync evaluates, in order (SPA-BEHAVIOUR §2.3).
+func ProfileRules() [4]string {
+	return [...]string{ProfileRule, ProfileRuleB, ProfileRuleC, ProfileRuleD}
+}
 
-// ResyncTriggers are the bare conditions that start a resync (SPA-BEHAVIOUR §4.1).
-var ResyncTriggers = [...]string{ResyncTrigger1, ResyncTrigger2}
+// ResyncTriggers returns the bare conditions that start a resync (SPA-BEHAVIOUR §4.1).
+func ResyncTriggers() [2]string { return [...]string{ResyncTrigger1, ResyncTrigger2} }
+
+// AssignedName is the parameter a rule's assignment names (SPA-BEHAVIOUR §2.1): the short
+// names "a"…"p" stand for GPP_A…GPP_P; any other name is the parameter's own.
+func AssignedName(name string) string {
+	if len(name) == 1 && name[0] >= 'a' && name[0] <= 'p' {
+		n, _ := GPP(name)
+		return n
+	}
+	return name
+}
 
 // GPP returns the name of general purpose parameter letter a..p ("GPP_A"), or of the secret
 // ones sa..sd ("GPP_SA"). ok is false for any other letter.
