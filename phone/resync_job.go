@@ -134,23 +134,17 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		}
 		return work, err
 	}
-	plain, err := provisioning.DecodeProfile(body, opts.Key, opts.HasKey)
-	if err != nil {
-		return work, withText(decodeErrText(err), err)
-	}
-	var dopts config.DecodeOptions
+	var aliases []provisioning.Alias
 	if opts.Alias != "" {
 		if i, ok := provisioning.GPPIndex(opts.Alias); ok {
-			aliases, err := provisioning.ParseAliasMap(provisioning.Expand(j.vars.GPP[i], j.vars))
-			if err != nil {
+			if aliases, err = provisioning.ParseAliasMap(provisioning.Expand(j.vars.GPP[i], j.vars)); err != nil {
 				return work, withText("alias map: "+err.Error(), err)
 			}
-			dopts.Rename = func(path []string) (string, bool) { return provisioning.MatchAlias(aliases, path) }
 		}
 	}
-	prof, err := config.DecodeProfile(work.Catalog(), plain, dopts)
+	prof, err := provisioning.ReadProfile(work.Catalog(), body, opts.Key, opts.HasKey, aliases)
 	if err != nil {
-		return work, withText("corrupt file", err)
+		return work, withText(decodeErrText(err), err)
 	}
 	next, _, err := work.Apply(prof.Changes, config.ApplyOptions{})
 	if err != nil {
@@ -161,7 +155,8 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	return next, nil
 }
 
-// decodeErrText words a decoding failure as $ERR: "corrupt file", with the reason.
+// decodeErrText words a profile that cannot be read as $ERR: "corrupt file", with the reason
+// when it is the key.
 func decodeErrText(err error) string {
 	switch {
 	case errors.Is(err, provisioning.ErrNoKey):

@@ -48,11 +48,17 @@ func IsFlatProfile(data []byte) bool {
 //
 // The XML itself is not parsed here. No error text contains the key.
 func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
+	return decodeContent(data, key, hasKey, IsFlatProfile)
+}
+
+// decodeContent is DecodeProfile with the test of the final document given: a flat profile,
+// or any XML document when --alias maps its elements.
+func decodeContent(data []byte, key string, hasKey bool, accept func([]byte) bool) ([]byte, error) {
 	if IsEncrypted(data) {
 		if !hasKey {
 			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrNoKey)
 		}
-		plain, err := decrypt(data, key, func(p []byte) bool { return IsGzip(p) || IsFlatProfile(p) })
+		plain, err := decrypt(data, key, func(p []byte) bool { return IsGzip(p) || accept(p) })
 		switch {
 		case errors.Is(err, ErrWrongKey):
 			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrWrongKey)
@@ -71,10 +77,17 @@ func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
 		}
 		data = plain
 	}
-	if !IsFlatProfile(data) {
+	if !accept(data) {
 		return nil, ErrCorruptFile
 	}
 	return data, nil
+}
+
+// isXMLDocument reports whether data starts, after white space, with markup: what an --alias
+// map can rename from, whatever its root element (SPA-BEHAVIOUR §2.4).
+func isXMLDocument(data []byte) bool {
+	data = bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(data) > 0 && data[0] == '<'
 }
 
 // gunzip inflates a gzip stream (several members are concatenated, as gzip(1) does) into at

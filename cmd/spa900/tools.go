@@ -143,12 +143,8 @@ func profileCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errorf("profile check: %w", err)
 	}
-	plain, err := provisioning.DecodeProfile(data, *key, *key != "")
-	if err != nil {
-		return errorf("profile check %s: %w", fs.Arg(0), err)
-	}
 	cat := config.CatalogFor(m)
-	prof, err := config.DecodeProfile(cat, plain, config.DecodeOptions{})
+	prof, err := provisioning.ReadProfile(cat, data, *key, *key != "", nil)
 	if err != nil {
 		return errorf("profile check %s: %w", fs.Arg(0), err)
 	}

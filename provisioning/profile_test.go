@@ -1,0 +1,44 @@
+package provisioning
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+func TestReadProfile(t *testing.T) {
+	m, err := config.LookupModel("SPA942")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := config.CatalogFor(m)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`<account><auth-secret>pw</auth-secret><GPP_A>not a parameter here</GPP_A></account>`))
+	zw.Close()
+	enc, err := Encrypt(gz.Bytes(), "k", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliases, err := ParseAliasMap("/auth-secret = /flat-profile/Password_1_ ;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := ReadProfile(cat, enc, "k", true, aliases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof.Changes) != 1 || prof.Changes[0].Name != "Password_1_" || prof.Changes[0].Value != "pw" {
+		t.Fatalf("changes %+v: want only the aliased Password_1_", prof.Changes)
+	}
+	if _, err := ReadProfile(cat, enc, "wrong", true, nil); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("wrong key: err = %v", err)
+	}
+	if _, err := ReadProfile(cat, []byte("<flat-profile><GPP_A>x</GPP_B></flat-profile>"), "", false, nil); !errors.Is(err, config.ErrMalformedProfile) {
+		t.Errorf("malformed: err = %v", err)
+	}
+}
