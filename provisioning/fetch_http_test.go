@@ -176,16 +176,7 @@ func TestFetchHTTP(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := f.Fetch(t.Context(), tt.req)
 			if tt.wantErr != nil || tt.wantCode != 0 {
-				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Fetch() error = %v, want %v", err, tt.wantErr)
-				}
-				var se *StatusError
-				if tt.wantCode != 0 && (!errors.As(err, &se) || se.Code != tt.wantCode) {
-					t.Fatalf("Fetch() error = %v, want status %d", err, tt.wantCode)
-				}
-				if tt.wantText != "" && ErrText(err) != tt.wantText {
-					t.Errorf("ErrText() = %q, want %q", ErrText(err), tt.wantText)
-				}
+				checkFetchError(t, err, tt.wantErr, tt.wantCode, tt.wantText)
 				return
 			}
 			if err != nil {
@@ -531,5 +522,21 @@ func TestNewFetcherRejectsNegative(t *testing.T) {
 				t.Errorf("NewFetcher(%+v) = nil error", tt.cfg)
 			}
 		})
+	}
+}
+
+// checkFetchError checks a failed fetch: its sentinel, HTTP status and $ERR text, each when
+// wanted.
+func checkFetchError(t *testing.T, err, wantErr error, wantCode int, wantText string) {
+	t.Helper()
+	if wantErr != nil && !errors.Is(err, wantErr) {
+		t.Fatalf("Fetch() error = %v, want %v", err, wantErr)
+	}
+	var se *StatusError
+	if wantCode != 0 && (!errors.As(err, &se) || se.Code != wantCode) {
+		t.Fatalf("Fetch() error = %v, want status %d", err, wantCode)
+	}
+	if wantText != "" && ErrText(err) != wantText {
+		t.Errorf("ErrText() = %q, want %q", ErrText(err), wantText)
 	}
 }

@@ -199,16 +199,7 @@ func TestPeerNginx(t *testing.T) {
 			f := newTestFetcher(t, tt.cfg)
 			resp, err := f.Fetch(t.Context(), tt.req)
 			if tt.wantErr != nil || tt.wantCode != 0 {
-				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Fetch() error = %v, want %v", err, tt.wantErr)
-				}
-				var se *StatusError
-				if tt.wantCode != 0 && (!errors.As(err, &se) || se.Code != tt.wantCode) {
-					t.Fatalf("Fetch() error = %v, want status %d", err, tt.wantCode)
-				}
-				if tt.wantText != "" && ErrText(err) != tt.wantText {
-					t.Errorf("ErrText() = %q, want %q", ErrText(err), tt.wantText)
-				}
+				checkFetchError(t, err, tt.wantErr, tt.wantCode, tt.wantText)
 				return
 			}
 			if err != nil {
