@@ -3,7 +3,6 @@ package webui
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/spa900/spa900/phone"
@@ -38,7 +37,7 @@ import (
 //   - advanced: every tab of the model in the device's order (Info, System, SIP,
 //     Provisioning, Regional, Phone, Ext 1..n, User, and SPA932 on the SPA962), every
 //     catalogue parameter that is not profile-only on its tab and section;
-//   - basic: the settings that bring a phone into service: Info, System, each Ext n with its
+//   - basic: the settings that bring a phone into service (config.InBasicView): Info, System, each Ext n with its
 //     General, Proxy and Registration, Subscriber Information and Dial Plan sections, and
 //     User with Call Forward, Speed Dial, Supplementary Services and Audio Volume;
 //   - the Provisioning tab only in the admin's advanced view;
@@ -46,60 +45,22 @@ import (
 //     input); a tab or section with nothing to show is left out.
 
 // infoTabName is the first tab of every view: the read-only status (SPA-BEHAVIOUR §9).
-const infoTabName = "Info"
-
-// provisioningTab is shown only in the admin's advanced view (SPA-BEHAVIOUR §5.2).
-const provisioningTab = "Provisioning"
-
-// basicSections lists, per tab, the sections of the basic views; a tab that is not listed
-// is not in the basic views, a nil list means every section. Ext tabs are listed under
-// "Ext_" (see basicKey).
-var basicSections = map[string][]string{
-	"System": nil,
-	"Ext_":   {"General", "Proxy_and_Registration", "Subscriber_Information", "Dial_Plan"},
-	"User":   {"Call_Forward", "Speed_Dial", "Supplementary_Services", "Audio_Volume"},
-}
-
-// basicKey is the key of a tab in basicSections.
-func basicKey(tab string) string {
-	if strings.HasPrefix(tab, "Ext_") {
-		return "Ext_"
-	}
-	return tab
-}
+const infoTabName = config.TabInfo
 
 // showsTab reports whether the view has the tab at all (before account filtering).
 func (v view) showsTab(tab string) bool {
 	switch {
-	case tab == infoTabName:
-		return true
-	case tab == provisioningTab:
+	case tab == config.TabProvisioning:
 		return v.admin && v.advanced
 	case v.advanced:
 		return true
 	}
-	_, ok := basicSections[basicKey(tab)]
-	return ok
+	return config.InBasicView(tab, "")
 }
 
 // showsSection reports whether the view shows a section of a tab.
 func (v view) showsSection(tab, sec string) bool {
-	if v.advanced {
-		return true
-	}
-	secs, ok := basicSections[basicKey(tab)]
-	if !ok {
-		return false
-	}
-	if secs == nil {
-		return true
-	}
-	for _, s := range secs {
-		if s == sec {
-			return true
-		}
-	}
-	return false
+	return v.advanced || config.InBasicView(tab, sec)
 }
 
 // tabs returns the tabs of the view in the device's order. For the user account a tab

@@ -873,7 +873,7 @@ func TestViewCache(t *testing.T) {
 	wg.Wait()
 	// The user's views never carry what only the admin sees.
 	for _, v := range views[:2] {
-		if html := string(first[v].html); strings.Contains(html, `id="panel-`+provisioningTab) || strings.Contains(html, `name="`+config.AdminPasswd+`"`) {
+		if html := string(first[v].html); strings.Contains(html, `id="panel-`+config.TabProvisioning) || strings.Contains(html, `name="`+config.AdminPasswd+`"`) {
 			t.Errorf("%s carries the admin's parameters", v.path())
 		}
 	}
@@ -903,7 +903,7 @@ func TestViews(t *testing.T) {
 		}
 		for _, v := range []view{{}, {advanced: true}, {admin: true}} {
 			tabs := v.tabs(snap)
-			if slices.Contains(tabs, provisioningTab) {
+			if slices.Contains(tabs, config.TabProvisioning) {
 				t.Errorf("%s %s: Provisioning tab outside the admin's advanced view", m.Name, v.path())
 			}
 			if tabs[0] != infoTabName {
