@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spa900/spa900/phone"
+	"github.com/spa900/spa900/provisioning"
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/webui"
 )
@@ -177,7 +178,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		if err != nil {
 			return phone.Options{}, usagef("--profile: %v", err)
 		}
-		prof, err := config.DecodeProfile(cat, data, config.DecodeOptions{})
+		prof, err := provisioning.ReadProfile(cat, data, "", false, nil) // plain or gzip, as the phone reads it
 		if err != nil {
 			return phone.Options{}, usagef("--profile %s: %v", f.profile, err)
 		}
