@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,23 +102,19 @@ func (h *handler) apiHook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// apiReboot is POST /api/v1/reboot: as /admin/reboot, through the idle gate.
 func (h *handler) apiReboot(w http.ResponseWriter, r *http.Request) error {
-	if err := noBody(w, r); err != nil {
-		return err
-	}
-	p, err := h.unit.Phone()
-	if err != nil {
-		return err
-	}
-	out, err := p.RequestReboot(r.Context(), "api from "+requester(r))
-	if err != nil {
-		return fmt.Errorf("reboot: %w", err)
-	}
-	writeOutcome(w, "reboot", out)
-	return nil
+	return h.apiGated(w, r, "reboot", (*phone.Phone).RequestReboot)
 }
 
+// apiRestart is POST /api/v1/restart: the warm restart, through the idle gate.
 func (h *handler) apiRestart(w http.ResponseWriter, r *http.Request) error {
+	return h.apiGated(w, r, "restart", (*phone.Phone).RequestRestart)
+}
+
+// apiGated asks the phone for a gated operation and answers whether it started or waits.
+func (h *handler) apiGated(w http.ResponseWriter, r *http.Request, op string,
+	request func(p *phone.Phone, ctx context.Context, reason string) (phone.Outcome, error)) error {
 	if err := noBody(w, r); err != nil {
 		return err
 	}
@@ -125,11 +122,11 @@ func (h *handler) apiRestart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := p.RequestRestart(r.Context(), "api from "+requester(r))
+	out, err := request(p, r.Context(), "api from "+requester(r))
 	if err != nil {
-		return fmt.Errorf("restart: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	writeOutcome(w, "restart", out)
+	writeOutcome(w, op, out)
 	return nil
 }
 

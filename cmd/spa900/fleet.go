@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,11 +30,8 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	f.register(fs, true)
 	count := fs.Int("count", 10, "number of phones")
 	httpPort := fs.Int("http-port", 8080, "port of each phone's web server, on the phone's own IP")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+	if err := parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("fleet: unexpected argument %q", fs.Arg(0))

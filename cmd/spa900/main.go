@@ -22,7 +22,7 @@ func main() {
 	stop()
 	var ue *usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 	case errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "spa900:", err)
 		os.Exit(2)
@@ -31,6 +31,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errHelp ends a command whose usage was asked for (-h): exit status 0.
+var errHelp = errors.New("help shown")
 
 // usageError is a bad flag or value: exit status 2.
 type usageError struct{ msg string }

@@ -45,8 +45,13 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parse parses a command's flags: -h prints the usage and ends the command with [errHelp]
+// (exit 0); a bad flag is a usage error (exit 2).
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
 		return &usageError{msg: err.Error()}
 	}
 	return nil
