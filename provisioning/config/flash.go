@@ -34,7 +34,6 @@ type UpgradeState struct {
 	LastError     string `json:"last_error,omitempty"`
 	PreviousSW    string `json:"previous_sw,omitempty"`
 	JustUpgraded  bool   `json:"just_upgraded,omitempty"`
-	AttemptedFrom string `json:"attempted_from,omitempty"`
 }
 
 // flashVersion is the layout version of the flash file.

@@ -238,7 +238,8 @@ func stricterByDesign(data []byte, err error) bool {
 	case kindNonASCIIName:
 		return rest[0] >= 0x80
 	case kindSurrogateRef:
-		digits, _, ok := bytes.Cut(rest, []byte(";"))
+		digits, _, _ := bytes.Cut(rest, []byte(";"))
+		var ok bool
 		base := 10
 		if digits, ok = bytes.CutPrefix(digits, []byte("&#")); !ok {
 			return false
