@@ -29,11 +29,11 @@ type Flash struct {
 // UpgradeState is the part of the upgrade bookkeeping kept in flash: the last URL attempted
 // (loop protection, SPA-BEHAVIOUR §4.2), its result and what the next boot must report.
 type UpgradeState struct {
-	LastURL       string `json:"last_url,omitempty"`
-	LastRule      string `json:"last_rule,omitempty"`
-	LastError     string `json:"last_error,omitempty"`
-	PreviousSW    string `json:"previous_sw,omitempty"`
-	JustUpgraded  bool   `json:"just_upgraded,omitempty"`
+	LastURL      string `json:"last_url,omitempty"`
+	LastRule     string `json:"last_rule,omitempty"`
+	LastError    string `json:"last_error,omitempty"`
+	PreviousSW   string `json:"previous_sw,omitempty"`
+	JustUpgraded bool   `json:"just_upgraded,omitempty"`
 }
 
 // flashVersion is the layout version of the flash file.
