@@ -7,12 +7,14 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/icholy/digest v1.2.0
 	github.com/pin/tftp/v3 v3.2.0
+	github.com/pion/sdp/v3 v3.0.20
 	go.uber.org/zap v1.28.0
 	golang.org/x/net v0.43.0
 )
 
 require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/pion/randutil v0.1.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	golang.org/x/sys v0.35.0 // indirect
 )
