@@ -7,7 +7,10 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/icholy/digest v1.2.0
 	github.com/pin/tftp/v3 v3.2.0
+	github.com/pion/rtcp v1.2.20
+	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
+	github.com/zaf/g711 v1.4.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/net v0.43.0
 )

@@ -33,3 +33,7 @@ var ErrBadWAV = errors.New("bad WAV file")
 
 // ErrBadDigit is returned for a DTMF digit outside 0-9, *, #, A-D.
 var ErrBadDigit = errors.New("bad DTMF digit")
+
+// ErrNoTelephoneEvent is returned for RFC 4733 DTMF on a session whose peer accepted no
+// telephone-event payload type.
+var ErrNoTelephoneEvent = errors.New("no telephone-event negotiated")

@@ -1,0 +1,222 @@
+package media
+
+import (
+	"math"
+	"math/cmplx"
+	"time"
+)
+
+// fftSize is the analysis window of the dominant-frequency estimate (64 ms, 15.6 Hz bins,
+// refined by parabolic interpolation).
+const fftSize = 512
+
+// fftEvery is the least time between two frequency estimates of one flow (keeps the cost of a
+// thousand analysed calls to a few per cent of a core).
+const fftEvery = 250 * time.Millisecond
+
+// levelWindow is the RMS window of the level (100 ms).
+const levelWindow = 800
+
+// Constant tables of the analysis, computed once.
+var (
+	fftTwiddle = func() (t [fftSize / 2]complex128) {
+		for i := range t {
+			t[i] = cmplx.Rect(1, -2*math.Pi*float64(i)/fftSize)
+		}
+		return t
+	}()
+	hann = func() (w [fftSize]float64) {
+		for i := range w {
+			w[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/(fftSize-1))
+		}
+		return w
+	}()
+)
+
+// analyzer measures one flow: level, silence, dominant frequency, and publishes changes.
+type analyzer struct {
+	silenceDB float64
+	sumSq     float64
+	n         int
+	level     float64
+	state     AudioState
+	win       [fftSize]float64
+	fill      int
+	fft       [fftSize]complex128
+	lastFFT   int64
+	freq      float64
+	present   int // level windows completed in a row while audio was present
+	// what was last published as an event
+	pubState AudioState
+	pubFreq  float64
+	pubLevel float64
+	pubAt    int64
+	pubOnce  bool
+}
+
+func (a *analyzer) init(silenceDB float64) {
+	*a = analyzer{silenceDB: silenceDB, level: -120}
+}
+
+// feed takes one frame; active says packets arrive (rx) or are sent (tx).
+func (a *analyzer) feed(x []int16, now int64, active bool) {
+	for _, v := range x {
+		f := float64(v)
+		a.sumSq += f * f
+	}
+	a.n += len(x)
+	if a.n >= levelWindow {
+		ms := a.sumSq / float64(a.n)
+		a.level = dbfs(ms)
+		a.sumSq, a.n = 0, 0
+		if active && a.level >= a.silenceDB {
+			a.present++
+		} else {
+			a.present = 0
+		}
+	}
+	switch {
+	case !active:
+		a.state = AudioNone
+	case a.level < a.silenceDB:
+		a.state = AudioSilence
+	default:
+		a.state = AudioPresent
+	}
+	if a.state != AudioPresent {
+		a.fill = 0
+		a.freq = 0
+		return
+	}
+	if now-a.lastFFT < int64(fftEvery) && a.freq != 0 {
+		return
+	}
+	for _, v := range x {
+		if a.fill == fftSize {
+			break
+		}
+		a.win[a.fill] = float64(v)
+		a.fill++
+	}
+	if a.fill == fftSize {
+		a.freq = a.dominant()
+		a.fill = 0
+		a.lastFFT = now
+	}
+}
+
+// dbfs converts a mean square to dB relative to a full-scale sine's... to full scale (a
+// full-scale square wave is 0 dBFS, a full-scale sine −3 dBFS).
+func dbfs(meanSq float64) float64 {
+	if meanSq < 1e-3 {
+		return -120
+	}
+	return math.Max(-120, 10*math.Log10(meanSq/(32768.0*32768.0)))
+}
+
+// dominant returns the frequency of the strongest spectral peak of the window.
+func (a *analyzer) dominant() float64 {
+	for i := range a.fft {
+		a.fft[bitrev9(i)] = complex(a.win[i]*hann[i], 0)
+	}
+	for size := 2; size <= fftSize; size <<= 1 {
+		half, step := size/2, fftSize/size
+		for start := 0; start < fftSize; start += size {
+			for k := 0; k < half; k++ {
+				t := fftTwiddle[k*step] * a.fft[start+k+half]
+				u := a.fft[start+k]
+				a.fft[start+k] = u + t
+				a.fft[start+k+half] = u - t
+			}
+		}
+	}
+	best, bestMag := 0, 0.0
+	for k := 2; k < fftSize/2-1; k++ { // above 31 Hz
+		m := real(a.fft[k])*real(a.fft[k]) + imag(a.fft[k])*imag(a.fft[k])
+		if m > bestMag {
+			best, bestMag = k, m
+		}
+	}
+	if best == 0 {
+		return 0
+	}
+	// Parabolic interpolation of the log magnitudes around the peak.
+	l := math.Log(cmplx.Abs(a.fft[best-1]) + 1e-9)
+	c := math.Log(cmplx.Abs(a.fft[best]) + 1e-9)
+	r := math.Log(cmplx.Abs(a.fft[best+1]) + 1e-9)
+	delta := 0.0
+	if den := l - 2*c + r; den != 0 {
+		delta = 0.5 * (l - r) / den
+	}
+	return (float64(best) + delta) * clockRate / fftSize
+}
+
+// bitrev9 reverses the 9 bits of i (the FFT's input order).
+func bitrev9(i int) int {
+	r := 0
+	for b := 0; b < 9; b++ {
+		r = r<<1 | (i>>b)&1
+	}
+	return r
+}
+
+// publish stores the flow's analysis for Stats and emits an event when it changed: at once
+// for a change of state, at most every 250 ms for a new frequency or a level step ≥ 6 dB.
+func (a *analyzer) publish(s *Session, f Flow, now int64) {
+	st := &s.st.rx
+	if f == FlowTx {
+		st = &s.st.tx
+	}
+	st.level.Store(math.Float64bits(a.level))
+	st.freq.Store(math.Float64bits(a.freq))
+	st.silent.Store(a.state != AudioPresent)
+	st.state.Store(uint32(a.state))
+	changed := a.state != a.pubState || !a.pubOnce
+	if !changed && a.state == AudioPresent && now-a.pubAt >= int64(fftEvery) {
+		df := math.Abs(a.freq - a.pubFreq)
+		changed = (a.freq != 0 && df > math.Max(15, 0.03*a.pubFreq)) || math.Abs(a.level-a.pubLevel) >= 6
+	}
+	if a.state == AudioPresent && (a.freq == 0 || a.present < 2) {
+		return // report audio once a whole level window and a frequency estimate had it
+	}
+	if !changed {
+		return
+	}
+	a.pubState, a.pubFreq, a.pubLevel, a.pubAt, a.pubOnce = a.state, a.freq, a.level, now, true
+	s.e.emit(Event{Session: s, Kind: EventAudio, At: time.Now(), Flow: f, Audio: Audio{
+		State: a.state, LevelDBFS: a.level, FreqHz: a.freq, Silent: a.state != AudioPresent,
+	}})
+}
+
+// oneWayState detects one-way audio: this side sends audio while it receives no packets or
+// only silence, for longer than OneWayAfter.
+type oneWayState struct {
+	since  int64
+	active bool
+}
+
+func (o *oneWayState) update(s *Session, now int64) {
+	if !s.cfg.Analyze {
+		return
+	}
+	sending := s.n.Direction.Sends() && s.anTx.state == AudioPresent
+	expecting := s.n.Direction.Receives() && !s.n.RemoteHold
+	hearing := s.anRx.state == AudioPresent
+	if !sending || !expecting || hearing {
+		o.since = 0
+		if o.active {
+			o.active = false
+			s.st.oneWay.Store(false)
+			s.e.emit(Event{Session: s, Kind: EventOneWay, At: time.Now(), OneWay: false})
+		}
+		return
+	}
+	if o.since == 0 {
+		o.since = now
+	}
+	if !o.active && now-o.since >= int64(s.cfg.oneWayAfter()) {
+		o.active = true
+		s.st.oneWay.Store(true)
+		s.e.emit(Event{Session: s, Kind: EventOneWay, At: time.Now(), OneWay: true})
+	}
+}

@@ -1,0 +1,261 @@
+package media
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// EngineConfig is one phone's media configuration (SPA-BEHAVIOUR §8.2 RTP Parameters), built
+// by phone from the catalogue.
+type EngineConfig struct {
+	// IP is the phone's address (--ip); sessions bind their RTP and RTCP ports on it.
+	IP netip.Addr
+	// PortMin and PortMax bound the RTP ports (RTP_Port_Min, RTP_Port_Max). A session takes
+	// an even port p with p+1 free for RTCP (RFC 3550 §11); ports other programs hold are
+	// skipped, as a real phone picks a free one.
+	PortMin, PortMax uint16
+	// Session is the per-session configuration Open uses.
+	Session SessionConfig
+	// Logger receives one line per session decision (open, start, update, close, bind
+	// failure); nil is no logging. Nothing is logged per packet.
+	Logger *zap.Logger
+	// OnEvent receives the sessions' events (audio changes, DTMF, one-way audio) on the
+	// engine's event goroutine, in order; it must not block for long. Nil drops them.
+	OnEvent func(Event)
+	// Seed, when not zero, seeds every random choice (SSRC, initial sequence number and
+	// timestamp, impairment) so a test run repeats exactly; zero seeds from the OS.
+	Seed uint64
+}
+
+// Engine owns one phone's RTP sessions: the port range, the pacing goroutine that sends every
+// session's packets on time, and the event goroutine. Build it with [NewEngine], one per phone
+// boot, and Close it when the phone stops.
+type Engine struct {
+	// immutable after NewEngine
+	cfg   EngineConfig
+	log   *zap.Logger
+	epoch time.Time
+	wake  chan struct{}
+	done  chan struct{}
+	evq   chan Event
+	wg    sync.WaitGroup
+
+	// mu guards the schedule, the port cursor, the sessions set, the random source and closed.
+	mu       sync.Mutex
+	heap     schedHeap
+	cursor   uint16
+	sessions map[*Session]struct{}
+	rnd      *rand.Rand
+	closed   bool
+
+	// atomic: totals over every session since the engine started (Phone Status RTP_*).
+	totals  counters
+	pacing  pacingHist
+	evDrops atomic.Uint64
+}
+
+// counters are the packet and byte counters a session and the engine keep.
+type counters struct {
+	packetsSent, bytesSent, packetsRecv, bytesRecv atomic.Uint64
+}
+
+// NewEngine checks cfg and starts the engine's pacing and event goroutines.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if !cfg.IP.IsValid() {
+		return nil, fmt.Errorf("%w: no IP address", ErrBadConfig)
+	}
+	if cfg.PortMin == 0 || cfg.PortMax < cfg.PortMin+1 {
+		return nil, fmt.Errorf("%w: RTP port range %d-%d holds no even/odd pair", ErrBadConfig, cfg.PortMin, cfg.PortMax)
+	}
+	if err := cfg.Session.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      log,
+		epoch:    time.Now(),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		evq:      make(chan Event, 1024),
+		sessions: map[*Session]struct{}{},
+		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+	e.cursor = e.cfg.PortMin + uint16(e.rnd.UintN(uint(cfg.PortMax-cfg.PortMin)))
+	e.cursor -= e.cursor % 2
+	e.wg.Add(2)
+	go e.pace()
+	go e.deliver()
+	return e, nil
+}
+
+// now is the engine's monotonic clock in nanoseconds.
+func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
+
+// Open binds a new session on a free even RTP port of the range (RTCP on the port above) with
+// the engine's session configuration. The session receives from then on; it sends after
+// [Session.Start].
+func (e *Engine) Open() (*Session, error) { return e.OpenWith(e.cfg.Session) }
+
+// OpenWith is Open with a session configuration of its own (per extension: jitter buffer,
+// DTMF processing; per call: impairment).
+func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	rtpConn, rtcpConn, err := e.bindLocked()
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(e, sc, rtpConn, rtcpConn, e.rnd.Uint64())
+	e.sessions[s] = struct{}{}
+	e.wg.Add(2)
+	go s.readRTP()
+	go s.readRTCP()
+	e.log.Debug("media session opened", zap.Stringer("addr", s.local))
+	return s, nil
+}
+
+// bindLocked finds an even port p in the range with p and p+1 free on the engine's IP.
+func (e *Engine) bindLocked() (*net.UDPConn, *net.UDPConn, error) {
+	lo := int(e.cfg.PortMin) + int(e.cfg.PortMin)%2
+	hi := int(e.cfg.PortMax) - 1 // the highest RTP port has its RTCP port at PortMax
+	if hi%2 == 1 {
+		hi--
+	}
+	if hi < lo {
+		return nil, nil, fmt.Errorf("%w: %d-%d", ErrNoPort, e.cfg.PortMin, e.cfg.PortMax)
+	}
+	count := (hi-lo)/2 + 1
+	first := (int(e.cursor) - lo) / 2
+	for i := 0; i < count; i++ {
+		p := lo + 2*((first+i)%count)
+		rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.IP, uint16(p))))
+		if err != nil {
+			continue
+		}
+		rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.IP, uint16(p+1))))
+		if err != nil {
+			rtp.Close()
+			continue
+		}
+		// The next session starts looking above this one, as a phone rotates its ports.
+		e.cursor = uint16(lo + 2*((first+i+1)%count))
+		return rtp, rtcp, nil
+	}
+	e.log.Warn("no free RTP port", zap.Uint16("min", e.cfg.PortMin), zap.Uint16("max", e.cfg.PortMax))
+	return nil, nil, fmt.Errorf("%w: %d-%d on %s", ErrNoPort, e.cfg.PortMin, e.cfg.PortMax, e.cfg.IP)
+}
+
+// EngineStats are the phone's RTP totals (Phone Status RTP_Packets_Sent/Recv,
+// RTP_Bytes_Sent/Recv, SPA-BEHAVIOUR §9) and the pacer's health.
+type EngineStats struct {
+	PacketsSent, PacketsRecv uint64
+	BytesSent, BytesRecv     uint64
+	// Sessions is the number of open sessions.
+	Sessions int
+	// Pacing is the distribution of send-interval errors over every packet sent.
+	Pacing PacingStats
+	// EventsDropped counts events OnEvent could not take in time.
+	EventsDropped uint64
+}
+
+// Stats returns the engine's totals; lock-free except for the session count.
+func (e *Engine) Stats() EngineStats {
+	e.mu.Lock()
+	n := len(e.sessions)
+	e.mu.Unlock()
+	return EngineStats{
+		PacketsSent:   e.totals.packetsSent.Load(),
+		PacketsRecv:   e.totals.packetsRecv.Load(),
+		BytesSent:     e.totals.bytesSent.Load(),
+		BytesRecv:     e.totals.bytesRecv.Load(),
+		Sessions:      n,
+		Pacing:        e.pacing.stats(),
+		EventsDropped: e.evDrops.Load(),
+	}
+}
+
+// Close closes every session and stops the engine's goroutines; it is idempotent.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	open := make([]*Session, 0, len(e.sessions))
+	for s := range e.sessions {
+		open = append(open, s)
+	}
+	e.mu.Unlock()
+	for _, s := range open {
+		s.Close()
+	}
+	close(e.done)
+	e.wg.Wait()
+	return nil
+}
+
+// forget drops a closed session from the engine.
+func (e *Engine) forget(s *Session) {
+	e.mu.Lock()
+	delete(e.sessions, s)
+	e.heap.remove(s)
+	e.mu.Unlock()
+}
+
+// emit queues an event for OnEvent without blocking the pacer.
+func (e *Engine) emit(ev Event) {
+	if e.cfg.OnEvent == nil {
+		return
+	}
+	select {
+	case e.evq <- ev:
+	default:
+		e.evDrops.Add(1)
+	}
+}
+
+// deliver runs OnEvent for each queued event, in order.
+func (e *Engine) deliver() {
+	defer e.wg.Done()
+	for {
+		select {
+		case ev := <-e.evq:
+			if e.cfg.OnEvent != nil {
+				e.cfg.OnEvent(ev)
+			}
+		case <-e.done:
+			for {
+				select {
+				case ev := <-e.evq:
+					if e.cfg.OnEvent != nil {
+						e.cfg.OnEvent(ev)
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package media
+
+import (
+	"math"
+	"time"
+)
+
+// The in-band DTMF detector: Goertzel filters at the eight Q.23 frequencies and their second
+// harmonics over 205-sample windows (25.6 ms) advanced by half a window. A window holds a
+// digit when one row and one column tone carry most of its energy (talk-off: speech and music
+// spread theirs), each tone is at least 6 dB above the others of its group, the twist is
+// within Q.24's limits (row up to 8 dB above the column, column up to 4 dB above the row),
+// the second harmonics are weak (speech has strong ones) and the level is above −45 dBFS.
+// A digit counts after two consecutive windows (≈ 38 ms, Q.24 accepts tones of 40 ms) and
+// ends after two windows without it.
+
+const (
+	goertzelN   = 205
+	goertzelHop = 102
+)
+
+var goertzelFreqs = [16]float64{697, 770, 852, 941, 1209, 1336, 1477, 1633,
+	1394, 1540, 1704, 1882, 2418, 2672, 2954, 3266}
+
+// goertzelCoef are 2·cos(2πf/8000) of goertzelFreqs (a constant table).
+var goertzelCoef = func() (c [16]float64) {
+	for i, f := range goertzelFreqs {
+		c[i] = 2 * math.Cos(2*math.Pi*f/clockRate)
+	}
+	return c
+}()
+
+type dtmfDetector struct {
+	buf     [goertzelN]float64
+	fill    int
+	cur     int8 // event being confirmed or held, −1 none
+	run     int  // consecutive windows with cur
+	miss    int  // consecutive windows without cur
+	held    bool // cur is confirmed
+	windows int
+}
+
+func (d *dtmfDetector) reset() { *d = dtmfDetector{cur: -1} }
+
+// feed takes one frame of received audio; a digit is reported when it ends.
+func (d *dtmfDetector) feed(x []int16, now int64, s *Session) {
+	if !d.held && d.cur < 0 && d.fill == 0 {
+		var e float64
+		for _, v := range x {
+			e += float64(v) * float64(v)
+		}
+		if e/float64(len(x)) < sq(32768*math.Pow(10, -50.0/20)) {
+			return // nothing to detect in a quiet frame: keeps the cost off silent calls
+		}
+	}
+	for _, v := range x {
+		d.buf[d.fill] = float64(v)
+		d.fill++
+		if d.fill == goertzelN {
+			d.window(d.detect(), s)
+			copy(d.buf[:], d.buf[goertzelHop:])
+			d.fill = goertzelN - goertzelHop
+		}
+	}
+}
+
+func (d *dtmfDetector) window(ev int8, s *Session) {
+	if ev < 0 && !d.held && d.cur < 0 {
+		d.fill = 0 // idle again: the next quiet frame skips the filters
+		return
+	}
+	if ev >= 0 && ev == d.cur {
+		d.run++
+		d.miss = 0
+		if d.run >= 2 {
+			d.held = true
+		}
+		if d.held {
+			d.windows++
+		}
+		return
+	}
+	if d.held {
+		d.miss++
+		if d.miss < 2 {
+			return
+		}
+		dur := time.Duration(d.windows+1) * goertzelHop * time.Second / clockRate
+		s.digit(dtmfDigit(uint8(d.cur)), dur, DTMFInBand)
+		d.held = false
+	}
+	d.cur, d.run, d.miss, d.windows = ev, 0, 0, 0
+	if ev >= 0 {
+		d.run = 1
+	}
+}
+
+// detect returns the event the window holds, or −1.
+func (d *dtmfDetector) detect() int8 {
+	var energy float64
+	for _, v := range d.buf {
+		energy += v * v
+	}
+	if energy/goertzelN < sq(32768*math.Pow(10, -45.0/20)) {
+		return -1
+	}
+	var p [8]float64
+	for i := 0; i < 8; i++ {
+		p[i] = goertzel(d.buf[:], goertzelCoef[i])
+	}
+	row, col := argmax(p[0:4]), 4+argmax(p[4:8])
+	// Relative power: 1 for a pure tone at a filter's frequency.
+	norm := 2 / (goertzelN * energy)
+	rr, rc := p[row]*norm, p[col]*norm
+	if rr < 0.08 || rc < 0.08 || rr+rc < 0.7 {
+		return -1
+	}
+	if p[row] > 6.3*p[col] || p[col] > 2.5*p[row] {
+		return -1 // twist
+	}
+	for i := 0; i < 4; i++ {
+		if i != row && p[i]*4 > p[row] {
+			return -1
+		}
+		if 4+i != col && p[4+i]*4 > p[col] {
+			return -1
+		}
+	}
+	if goertzel(d.buf[:], goertzelCoef[8+row])*norm > 0.1*rr || goertzel(d.buf[:], goertzelCoef[8+col])*norm > 0.1*rc {
+		return -1 // strong second harmonics: speech
+	}
+	return eventAt(row, col-4)
+}
+
+func goertzel(x []float64, coef float64) float64 {
+	var q1, q2 float64
+	for _, v := range x {
+		q1, q2 = coef*q1-q2+v, q1
+	}
+	return q1*q1 + q2*q2 - coef*q1*q2
+}
+
+func argmax(p []float64) int {
+	best := 0
+	for i := range p {
+		if p[i] > p[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func sq(x float64) float64 { return x * x }
+
+// eventAt maps a keypad row and column to the RFC 4733 event code.
+func eventAt(row, col int) int8 {
+	keys := [4][4]int8{{1, 2, 3, 12}, {4, 5, 6, 13}, {7, 8, 9, 14}, {10, 0, 11, 15}}
+	return keys[row][col]
+}

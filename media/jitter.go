@@ -1,0 +1,190 @@
+package media
+
+import (
+	"fmt"
+	"time"
+)
+
+// JitterAdapt says how the jitter buffer may change its delay (Jitter_Buffer_Adjustment_n_).
+type JitterAdapt uint8
+
+// The adaptation modes; the zero value adapts both ways, as the device's default "up and down".
+const (
+	JitterAdaptUpDown JitterAdapt = iota
+	JitterAdaptUp
+	JitterAdaptDown
+	JitterAdaptNone
+)
+
+// String returns the mode's name.
+func (a JitterAdapt) String() string {
+	switch a {
+	case JitterAdaptUp:
+		return "up"
+	case JitterAdaptDown:
+		return "down"
+	case JitterAdaptNone:
+		return "none"
+	default:
+		return "up-down"
+	}
+}
+
+// JitterConfig configures the receive jitter buffer. phone maps Network_Jitter_Level_n_ to
+// Initial and Max and Jitter_Buffer_Adjustment_n_ to Adapt.
+type JitterConfig struct {
+	// Initial is the playout delay the buffer starts with (0: 40 ms).
+	Initial time.Duration
+	// Max bounds the delay it may grow to (0: 200 ms; at most 1 s).
+	Max time.Duration
+	// Adapt says whether the delay may grow after late packets and shrink when the buffer
+	// holds more than the measured jitter needs.
+	Adapt JitterAdapt
+}
+
+func (c JitterConfig) validate() error {
+	if c.Initial < 0 || c.Max < 0 || c.Max > time.Second || (c.Max > 0 && c.Initial > c.Max) {
+		return fmt.Errorf("%w: jitter buffer %v initial, %v max", ErrBadConfig, c.Initial, c.Max)
+	}
+	return nil
+}
+
+func (c JitterConfig) initial() int {
+	if c.Initial <= 0 {
+		return samplesPer(40 * time.Millisecond)
+	}
+	return samplesPer(c.Initial)
+}
+
+func (c JitterConfig) max() int {
+	if c.Max <= 0 {
+		return samplesPer(200 * time.Millisecond)
+	}
+	return samplesPer(c.Max)
+}
+
+const (
+	jbSize   = 8192 // samples: 1.024 s, a power of two
+	jbMask   = jbSize - 1
+	jbWindow = 50 // packets between adaptations of the delay
+)
+
+// jitterBuffer is a sample ring indexed by RTP timestamp: packets are decoded into their
+// place on arrival (so reordering and duplicates need no list), playout reads from a
+// position that trails the newest timestamp by the delay. Missing samples play as silence.
+type jitterBuffer struct {
+	cfg      JitterConfig
+	pcm      [jbSize]int16
+	have     [jbSize / 64]uint64
+	started  bool
+	play     uint32 // timestamp of the next sample to play
+	minSlack int32
+	win      int
+	late     uint64
+	depth    float64 // EWMA of the samples buffered ahead of playout at arrival
+	lastPut  int64
+	newest   uint32 // end timestamp of the newest packet
+}
+
+func (j *jitterBuffer) reset(cfg JitterConfig) {
+	j.cfg = cfg
+	j.have = [jbSize / 64]uint64{}
+	j.started = false
+	j.win = 0
+	j.minSlack = 1 << 30
+	j.depth = 0
+}
+
+// put decodes one packet into the ring; it reports whether any sample was there already.
+func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter time.Duration) (dup bool) {
+	n := len(payload)
+	if n == 0 || n > jbSize/2 {
+		return false
+	}
+	if !j.started {
+		j.play = ts - uint32(j.cfg.initial())
+		j.started = true
+	}
+	slack := int32(ts - j.play)
+	if slack < 0 {
+		j.late++
+		if j.cfg.Adapt == JitterAdaptUpDown || j.cfg.Adapt == JitterAdaptUp {
+			// Grow the delay by what this packet missed (at most one packet): playout goes
+			// back, and the samples it replays are silence (they were consumed).
+			grow := min(int(-slack), n)
+			if int(int32(j.newest-j.play))+grow <= j.cfg.max() {
+				j.play -= uint32(grow)
+			}
+		}
+		return false
+	}
+	if int(slack)+n > jbSize-1 {
+		// Far ahead of playout (a jump in timestamps): start over at this packet.
+		j.have = [jbSize / 64]uint64{}
+		j.play = ts - uint32(j.cfg.initial())
+		slack = int32(j.cfg.initial())
+	}
+	for i := 0; i < n; i++ {
+		idx := (ts + uint32(i)) & jbMask
+		w, bit := idx/64, uint64(1)<<(idx%64)
+		if j.have[w]&bit != 0 {
+			dup = true
+		}
+		j.have[w] |= bit
+		j.pcm[idx] = decodeSample(c, payload[i])
+	}
+	j.lastPut = at
+	if end := ts + uint32(n); int32(end-j.newest) > 0 || j.win == 0 && j.depth == 0 {
+		j.newest = end
+	}
+	j.depth += (float64(int(slack)+n) - j.depth) / 16
+	j.minSlack = min(j.minSlack, slack)
+	j.win++
+	if j.win >= jbWindow {
+		j.adapt(jitter, n)
+	}
+	return dup
+}
+
+// adapt shrinks the delay when, over the last window, every packet arrived with more slack
+// than the measured jitter needs (RFC 3550 jitter doubled, plus 5 ms).
+func (j *jitterBuffer) adapt(jitter time.Duration, packet int) {
+	need := int32(2*samplesPer(jitter) + 40)
+	if j.cfg.Adapt == JitterAdaptUpDown || j.cfg.Adapt == JitterAdaptDown {
+		if excess := j.minSlack - need; excess > int32(packet/2) {
+			j.play += uint32(min(excess, 160)) // skip at most 20 ms at a time
+		}
+	}
+	j.win = 0
+	j.minSlack = 1 << 30
+}
+
+// read plays len(out) samples; it returns how many were missing while the stream was
+// active (concealed as silence).
+func (j *jitterBuffer) read(out []int16, now int64) (missing int) {
+	if !j.started {
+		clear(out)
+		return 0
+	}
+	for i := range out {
+		idx := (j.play + uint32(i)) & jbMask
+		w, bit := idx/64, uint64(1)<<(idx%64)
+		if j.have[w]&bit != 0 {
+			out[i] = j.pcm[idx]
+			j.have[w] &^= bit
+		} else {
+			out[i] = 0
+			missing++
+		}
+	}
+	j.play += uint32(len(out))
+	if now-j.lastPut > int64(time.Second) {
+		return 0 // the stream stopped (hold, end): silence is not concealment
+	}
+	return missing
+}
+
+// latency is the average time a sample waits in the buffer (Info Decode_Latency).
+func (j *jitterBuffer) latency() time.Duration {
+	return time.Duration(j.depth * float64(time.Second) / clockRate)
+}

@@ -1,0 +1,108 @@
+package media
+
+import (
+	"testing"
+	"time"
+)
+
+// packetOf is 160 µ-law codes of value v (decoded as one level).
+func packetOf(code byte) []byte {
+	p := make([]byte, 160)
+	for i := range p {
+		p[i] = code
+	}
+	return p
+}
+
+func TestJitterBufferReordersAndConceals(t *testing.T) {
+	var j jitterBuffer
+	j.reset(JitterConfig{Initial: 40 * time.Millisecond, Adapt: JitterAdaptNone})
+	// Packets 0..5 of 20 ms; 2 and 3 arrive swapped, 4 is lost, 1 arrives twice.
+	codes := []byte{0x10, 0x20, 0x30, 0x40, 0x50, 0x60}
+	order := []int{0, 1, 3, 2, 1, 5}
+	dups := 0
+	for _, k := range order {
+		if j.put(uint32(1000+160*k), packetOf(codes[k]), CodecPCMU, 1, 0) {
+			dups++
+		}
+	}
+	if dups != 1 {
+		t.Errorf("%d duplicates, want 1", dups)
+	}
+	out := make([]int16, 160)
+	// 40 ms of initial delay play as silence, then packets 0, 1, 2, 3, (4 lost), 5.
+	var got []int16
+	missing := 0
+	for f := 0; f < 8; f++ {
+		missing += j.read(out, 2)
+		got = append(got, out[0])
+	}
+	want := []int16{0, 0, decodeSample(CodecPCMU, 0x10), decodeSample(CodecPCMU, 0x20), decodeSample(CodecPCMU, 0x30),
+		decodeSample(CodecPCMU, 0x40), 0, decodeSample(CodecPCMU, 0x60)}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("frame %d plays %d, want %d", i, got[i], want[i])
+		}
+	}
+	if missing != 3*160 {
+		t.Errorf("%d samples concealed, want 480 (two frames of initial delay and the lost packet)", missing)
+	}
+	// A packet for samples already played is late and dropped.
+	if j.put(uint32(1000), packetOf(0x70), CodecPCMU, 3, 0); j.late != 1 {
+		t.Errorf("late = %d, want 1", j.late)
+	}
+}
+
+func TestJitterBufferAdapts(t *testing.T) {
+	var j jitterBuffer
+	j.reset(JitterConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond})
+	out := make([]int16, 160)
+	ts := uint32(0)
+	// A packet late by 30 ms grows the delay (adapt up).
+	j.put(ts, packetOf(1), CodecPCMU, 0, 0)
+	for f := 0; f < 3; f++ {
+		j.read(out, 0)
+	}
+	before := int32(ts - j.play)
+	j.put(ts+160, packetOf(1), CodecPCMU, 0, 0) // played already: late
+	if after := int32(ts - j.play); after <= before || j.late != 1 {
+		t.Errorf("play position %d → %d after a late packet, want it to move back", before, after)
+	}
+	// A long run of early packets with no jitter shrinks it again (adapt down).
+	var k jitterBuffer
+	k.reset(JitterConfig{Initial: 150 * time.Millisecond})
+	for i := 0; i < 400; i++ {
+		k.put(uint32(i*160), packetOf(1), CodecPCMU, 0, 0)
+		k.read(out, 0)
+	}
+	if lat := k.latency(); lat > 80*time.Millisecond {
+		t.Errorf("latency %v after 8 s without jitter, started at 150 ms; want it reduced", lat)
+	}
+	// With adaptation off, it stays.
+	var m jitterBuffer
+	m.reset(JitterConfig{Initial: 150 * time.Millisecond, Adapt: JitterAdaptNone})
+	for i := 0; i < 200; i++ {
+		m.put(uint32(i*160), packetOf(1), CodecPCMU, 0, 0)
+		m.read(out, 0)
+	}
+	if lat := m.latency(); lat < 140*time.Millisecond {
+		t.Errorf("latency %v with adaptation off, want 150 ms kept", lat)
+	}
+}
+
+func TestSeqTrackerRFC3550(t *testing.T) {
+	var s seqTracker
+	s.start(65530)
+	for _, q := range []uint16{65531, 65533, 65534, 0, 1, 3, 2, 2} { // wraps; 65532 and (later) none lost
+		s.update(q)
+	}
+	if got := s.expected(); got != 10 {
+		t.Errorf("expected = %d, want 10 (65530 to 3)", got)
+	}
+	if got := s.lost(); got != 1 {
+		t.Errorf("lost = %d, want 1 (65532 lost; 3 before 2 is reordering, not loss)", got)
+	}
+	if s.cycles != 1<<16 || s.reordered != 2 {
+		t.Errorf("cycles %d reordered %d", s.cycles, s.reordered)
+	}
+}

@@ -1,0 +1,483 @@
+package media
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"go.uber.org/zap/zaptest"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// testEngine starts an engine on 127.0.0.1 with a random port range of 200 ports (other
+// programs' ports in it are skipped) and an event recorder.
+func testEngine(t *testing.T, sc SessionConfig) (*Engine, *events) {
+	t.Helper()
+	evs := &events{ch: make(chan Event, 4096)}
+	base := uint16(20000 + 2*rand.IntN(19000))
+	e, err := NewEngine(EngineConfig{
+		IP: loopback, PortMin: base, PortMax: base + 199, Session: sc,
+		Logger: zaptest.NewLogger(t), OnEvent: evs.add, Seed: uint64(base),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, evs
+}
+
+// events records an engine's events for a test to wait on.
+type events struct {
+	mu  sync.Mutex
+	all []Event
+	ch  chan Event
+}
+
+func (e *events) add(ev Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+	select {
+	case e.ch <- ev:
+	default:
+	}
+}
+
+// wait returns the first event (from now on) that ok accepts, or fails at the deadline.
+func (e *events) wait(t *testing.T, d time.Duration, what string, ok func(Event) bool) Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	for {
+		select {
+		case ev := <-e.ch:
+			if ok(ev) {
+				return ev
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %s within %v", what, d)
+			return Event{}
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// pair opens one session on each engine and starts them towards each other.
+func pair(t *testing.T, ea, eb *Engine, n Negotiated) (*Session, *Session) {
+	t.Helper()
+	a, err := ea.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := eb.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	na, nb := n, n
+	na.Remote, na.RemoteRTCP = b.LocalAddr(), netip.AddrPortFrom(loopback, b.LocalAddr().Port()+1)
+	nb.Remote, nb.RemoteRTCP = a.LocalAddr(), netip.AddrPortFrom(loopback, a.LocalAddr().Port()+1)
+	if err := a.Start(na); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(nb); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+var pcmu20 = Negotiated{Codec: CodecPCMU, PayloadType: 0, DTMFPayload: 101, PacketTime: 20 * time.Millisecond}
+
+func TestPortsFromTheRangeSkippingBusyOnes(t *testing.T) {
+	base := uint16(20000 + 2*rand.IntN(19000))
+	// Another program holds the first pair's RTCP port.
+	busy, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, base+1)))
+	if err != nil {
+		t.Skipf("port %d in use by someone else: %v", base+1, err)
+	}
+	defer busy.Close()
+	e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	got := map[uint16]bool{}
+	for i := 0; i < 2; i++ {
+		s, err := e.Open()
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		p := s.LocalAddr().Port()
+		if p%2 != 0 || p < base || p+1 > base+5 || p == base || got[p] {
+			t.Errorf("session %d got port %d, want an even free port of %d-%d (not %d, whose RTCP port is taken)", i, p, base, base+5, base)
+		}
+		got[p] = true
+	}
+	if _, err := e.Open(); err == nil {
+		t.Error("third Open succeeded, want ErrNoPort (the range has two free pairs)")
+	}
+	for s := range e.sessions {
+		s.Close()
+	}
+	if _, err := e.Open(); err != nil {
+		t.Errorf("Open after closing: %v (ports must be reusable)", err)
+	}
+}
+
+// TestRTPOnTheWire reads what a session sends with a plain socket: payload type, sequence
+// numbers and timestamps that advance by one and by the packet's samples, one SSRC, the
+// marker bit on the first packet only, 20 ms of PCMA per packet, paced at 20 ms.
+func TestRTPOnTheWire(t *testing.T) {
+	t.Parallel()
+	e, _ := testEngine(t, SessionConfig{})
+	far, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Play(NewTestTone(1000, -10), "test")
+	n := Negotiated{Remote: far.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: CodecPCMA, PayloadType: 8, PacketTime: 20 * time.Millisecond}
+	if err := s.Start(n); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	var prev rtp.Packet
+	var first time.Time
+	const count = 25
+	for i := 0; i < count; i++ {
+		far.SetReadDeadline(time.Now().Add(2 * time.Second))
+		k, from, err := far.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if i == 0 {
+			first = time.Now()
+		}
+		if from != s.LocalAddr() {
+			t.Errorf("packet from %v, want the session's port %v (symmetric sending)", from, s.LocalAddr())
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:k]); err != nil {
+			t.Fatal(err)
+		}
+		if p.Version != 2 || p.PayloadType != 8 || len(p.Payload) != 160 || p.SSRC != s.SSRC() {
+			t.Fatalf("packet %d: v%d pt %d payload %d ssrc %x", i, p.Version, p.PayloadType, len(p.Payload), p.SSRC)
+		}
+		if p.Marker != (i == 0) {
+			t.Errorf("packet %d marker = %v", i, p.Marker)
+		}
+		if i > 0 && (p.SequenceNumber != prev.SequenceNumber+1 || p.Timestamp != prev.Timestamp+160) {
+			t.Errorf("packet %d: seq %d ts %d after seq %d ts %d", i, p.SequenceNumber, p.Timestamp, prev.SequenceNumber, prev.Timestamp)
+		}
+		prev = p
+	}
+	// 24 intervals of 20 ms; generous bounds for a loaded machine.
+	if el := time.Since(first); el < 400*time.Millisecond || el > 900*time.Millisecond {
+		t.Errorf("%d packets took %v, want about 480 ms", count, el)
+	}
+	pcm := Decode(CodecPCMA, prev.Payload)
+	var a analyzer
+	a.init(-55)
+	for k := 0; k < 8; k++ {
+		a.feed(pcm, 0, true)
+	}
+	if math.Abs(a.level-(-13)) > 1.5 {
+		t.Errorf("level of a -10 dBFS sine decoded = %.1f dBFS (RMS of a sine is 3 dB under its peak level)", a.level)
+	}
+}
+
+func TestTwoSessionsToneAndStats(t *testing.T) {
+	t.Parallel()
+	sc := SessionConfig{Analyze: true, RTCPInterval: 200 * time.Millisecond}
+	ea, _ := testEngine(t, sc)
+	eb, evb := testEngine(t, sc)
+	a, b := pair(t, ea, eb, pcmu20)
+	a.Play(NewTestTone(1000, -12), "test tone")
+	ev := evb.wait(t, 3*time.Second, "rx audio event at 1 kHz", func(ev Event) bool {
+		return ev.Kind == EventAudio && ev.Session == b && ev.Flow == FlowRx && !ev.Audio.Silent
+	})
+	if math.Abs(ev.Audio.FreqHz-1000) > 8 || math.Abs(ev.Audio.LevelDBFS-(-15)) > 3 {
+		t.Errorf("b heard %.1f Hz at %.1f dBFS, want 1000 Hz at -15 dBFS", ev.Audio.FreqHz, ev.Audio.LevelDBFS)
+	}
+	waitFor(t, 5*time.Second, "round-trip delay from RTCP", func() bool { return a.Stats().RoundTripDelay > 0 && b.Stats().RTCPRecv > 0 })
+	as, bs := a.Stats(), b.Stats()
+	if as.Tone != "test tone" || as.Encoder != CodecPCMU || bs.Decoder != CodecPCMU || bs.PacketsLost != 0 || bs.PacketError != 0 {
+		t.Errorf("a %+v\nb %+v", as, bs)
+	}
+	if as.RoundTripDelay > 50*time.Millisecond {
+		t.Errorf("RTT on loopback = %v", as.RoundTripDelay)
+	}
+	if math.Abs(bs.Rx.LevelDBFS-(-15)) > 1.5 || math.Abs(bs.Rx.FreqHz-1000) > 8 {
+		t.Errorf("b's rx level %.1f dBFS at %.1f Hz, want -15 dBFS at 1000 Hz", bs.Rx.LevelDBFS, bs.Rx.FreqHz)
+	}
+	if bs.Rx.State != AudioPresent || as.Rx.State != AudioSilence {
+		t.Errorf("b rx %v, a rx %v; want audio and silence\n%+v\n%+v", bs.Rx.State, as.Rx.State, bs, as)
+	}
+	if bs.RFactor < 90 || bs.MOS < 4.3 {
+		t.Errorf("R = %.1f, MOS %.2f on a clean loopback", bs.RFactor, bs.MOS)
+	}
+	if got := ea.Stats(); got.PacketsSent == 0 || got.PacketsSent != as.PacketsSent {
+		t.Errorf("engine totals %+v, session sent %d", got, as.PacketsSent)
+	}
+	a.Close()
+	a.Close()
+	if s := a.Stats(); s.PacketsSent == 0 {
+		t.Error("stats lost at Close")
+	}
+}
+
+func TestHoldStopsSending(t *testing.T) {
+	t.Parallel()
+	ea, _ := testEngine(t, SessionConfig{})
+	eb, _ := testEngine(t, SessionConfig{})
+	a, b := pair(t, ea, eb, pcmu20)
+	waitFor(t, 2*time.Second, "packets at b", func() bool { return b.Stats().PacketsRecv > 5 })
+	n := a.Negotiated()
+	n.Direction = DirRecvOnly
+	if err := a.Update(n); err != nil {
+		t.Fatal(err)
+	}
+	// Once Update returns the pacer sends nothing more from a; by the time a has received ten
+	// more of b's packets, b has drained whatever was in flight.
+	mark := a.Stats().PacketsRecv
+	waitFor(t, 2*time.Second, "b's packets at a", func() bool { return a.Stats().PacketsRecv > mark+10 })
+	before := b.Stats().PacketsRecv
+	waitFor(t, 2*time.Second, "more of b's packets at a", func() bool { return a.Stats().PacketsRecv > mark+20 })
+	if after := b.Stats().PacketsRecv; after != before {
+		t.Errorf("b received %d packets while a held (recvonly)", after-before)
+	}
+	n.Direction = DirSendRecv
+	a.Update(n)
+	waitFor(t, 2*time.Second, "resume", func() bool { return b.Stats().PacketsRecv > before+5 })
+}
+
+func TestSymmetricRTPLatches(t *testing.T) {
+	t.Parallel()
+	e, _ := testEngine(t, SessionConfig{Symmetric: true})
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nat.Close()
+	// The SDP names an address nobody listens on; the peer's packets come from nat.
+	n := pcmu20
+	n.Remote = netip.MustParseAddrPort("127.0.0.1:9")
+	s.Start(n)
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 1, Timestamp: 160, SSRC: 7}, Payload: make([]byte, 160)}
+	raw, _ := pkt.Marshal()
+	nat.WriteToUDPAddrPort(raw, s.LocalAddr())
+	nat.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	if _, from, err := nat.ReadFromUDPAddrPort(buf); err != nil || from != s.LocalAddr() {
+		t.Fatalf("no RTP back to the latched address: %v %v", from, err)
+	}
+}
+
+func TestDTMFRFC4733BetweenSessions(t *testing.T) {
+	t.Parallel()
+	ea, eva := testEngine(t, SessionConfig{})
+	eb, _ := testEngine(t, SessionConfig{DTMFDuration: 80 * time.Millisecond})
+	_, b := pair(t, ea, eb, pcmu20)
+	if err := b.SendDTMF("x", DTMFAuto); err == nil {
+		t.Error("SendDTMF accepted x")
+	}
+	// b sends to a; record the raw packets a receives to check the wire format as well.
+	a := firstSession(ea)
+	if err := b.SendDTMF("159#", DTMFRFC4733); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < 4 {
+		ev := eva.wait(t, 3*time.Second, "dtmf at a", func(Event) bool { return true })
+		if ev.Kind == EventDTMF {
+			if ev.Method != DTMFRFC4733 || ev.Duration < 80*time.Millisecond || ev.Duration > 100*time.Millisecond {
+				t.Errorf("digit %c: method %v duration %v, want rfc4733 80 ms", ev.Digit, ev.Method, ev.Duration)
+			}
+			got = append(got, ev.Digit)
+		}
+	}
+	if string(got) != "159#" || a.Stats().DTMF != "159#" {
+		t.Errorf("a received %q (stats %q), want 159#", got, a.Stats().DTMF)
+	}
+}
+
+// firstSession returns the engine's only session.
+func firstSession(e *Engine) *Session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.sessions {
+		return s
+	}
+	return nil
+}
+
+// TestRFC4733WireFormat checks the event packets themselves (RFC 4733 §2.5.1): one timestamp
+// per event, the marker on the first packet, increasing durations at the packet time, three
+// end packets with the final duration, the volume from the DTMF level.
+func TestRFC4733WireFormat(t *testing.T) {
+	t.Parallel()
+	e, _ := testEngine(t, SessionConfig{DTMFDuration: 100 * time.Millisecond, DTMFLevel: -10})
+	far, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	s, _ := e.Open()
+	n := pcmu20
+	n.Remote = far.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.Start(n)
+	s.SendDTMF("7", DTMFRFC4733)
+	buf := make([]byte, 1500)
+	var evs []rtp.Packet
+	var audioAfter *rtp.Packet
+	for audioAfter == nil {
+		far.SetReadDeadline(time.Now().Add(2 * time.Second))
+		k, _, err := far.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p rtp.Packet
+		p.Unmarshal(append([]byte(nil), buf[:k]...))
+		if p.PayloadType == 101 {
+			evs = append(evs, p)
+		} else if len(evs) > 0 {
+			audioAfter = &p
+		}
+	}
+	if len(evs) != 5+2 {
+		t.Fatalf("%d event packets, want 5 (100 ms at 20 ms) + 2 more end packets", len(evs))
+	}
+	for i, p := range evs {
+		end := p.Payload[1]&0x80 != 0
+		dur := binary.BigEndian.Uint16(p.Payload[2:])
+		wantDur := uint16(min(i+1, 5) * 160)
+		if p.Payload[0] != 7 || p.Payload[1]&0x3f != 10 || p.Timestamp != evs[0].Timestamp || dur != wantDur || end != (i >= 4) || p.Marker != (i == 0) {
+			t.Errorf("event packet %d: event %d vol %d ts %d dur %d end %v marker %v", i, p.Payload[0], p.Payload[1]&0x3f, p.Timestamp, dur, end, p.Marker)
+		}
+		if i > 0 && p.SequenceNumber != evs[i-1].SequenceNumber+1 {
+			t.Errorf("event packet %d: sequence %d after %d", i, p.SequenceNumber, evs[i-1].SequenceNumber)
+		}
+	}
+	if audioAfter.Timestamp != evs[0].Timestamp+7*160 {
+		t.Errorf("audio after the event at ts %d, want %d (the media clock runs under the event)", audioAfter.Timestamp, evs[0].Timestamp+7*160)
+	}
+}
+
+func TestDTMFInBandBetweenSessions(t *testing.T) {
+	t.Parallel()
+	ea, eva := testEngine(t, SessionConfig{Analyze: true})
+	eb, _ := testEngine(t, SessionConfig{DTMFDuration: 70 * time.Millisecond})
+	pair(t, ea, eb, pcmu20)
+	b := firstSession(eb)
+	if err := b.SendDTMF("0123456789*#ABCD", DTMFInBand); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < 16 {
+		ev := eva.wait(t, 5*time.Second, "in-band digit", func(ev Event) bool { return ev.Kind == EventDTMF })
+		if ev.Method != DTMFInBand {
+			t.Errorf("method %v", ev.Method)
+		}
+		got = append(got, ev.Digit)
+	}
+	if string(got) != "0123456789*#ABCD" {
+		t.Errorf("detected %q", got)
+	}
+}
+
+func TestIgnoreAVT(t *testing.T) {
+	t.Parallel()
+	ea, _ := testEngine(t, SessionConfig{IgnoreAVT: true})
+	eb, _ := testEngine(t, SessionConfig{})
+	pair(t, ea, eb, pcmu20)
+	firstSession(eb).SendDTMF("5", DTMFRFC4733)
+	a := firstSession(ea)
+	waitFor(t, 3*time.Second, "the event packets to pass", func() bool { return a.Stats().PacketsRecv > 20 })
+	if d := a.Stats().DTMF; d != "" {
+		t.Errorf("DTMF_Process_AVT=No still reported %q", d)
+	}
+}
+
+// TestImpairmentSeenByTheFarEnd: what one session injects, the other's statistics report.
+// Loss: exactly the packets the impairment dropped (loopback loses none), and the dropped
+// fraction within 3 points of the configured 8%. Jitter: the far end's RFC 3550 jitter within
+// 35% of the configured mean delay variation.
+func TestImpairmentSeenByTheFarEnd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		imp  Impairment
+	}{
+		{name: "random loss", imp: Impairment{Loss: 0.08, Seed: 42}},
+		{name: "bursty loss", imp: Impairment{Loss: 0.08, BurstLen: 3, Seed: 43}},
+		{name: "jitter", imp: Impairment{Jitter: 15 * time.Millisecond, Seed: 44}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ea, _ := testEngine(t, SessionConfig{Impair: tt.imp})
+			eb, _ := testEngine(t, SessionConfig{})
+			n := pcmu20
+			n.PacketTime = 10 * time.Millisecond
+			a, b := pair(t, ea, eb, n)
+			waitFor(t, 15*time.Second, "600 packets sent", func() bool { return a.Stats().PacketsSent+dropped(a) >= 600 })
+			a.Update(Negotiated{Codec: CodecPCMU, PayloadType: 0, PacketTime: n.PacketTime, Direction: DirRecvOnly, Remote: n.Remote})
+			sent := a.Stats().PacketsSent
+			waitFor(t, 3*time.Second, "the last packets", func() bool { return b.Stats().PacketsRecv >= sent })
+			d, _, _ := a.Injected()
+			bs := b.Stats()
+			total := float64(sent + d)
+			if tt.imp.Loss > 0 {
+				frac := float64(d) / total
+				if math.Abs(frac-tt.imp.Loss) > 0.03 {
+					t.Errorf("dropped %.3f of packets, configured %.3f", frac, tt.imp.Loss)
+				}
+				// Losses after the last received packet are invisible to RFC 3550 counting.
+				if bs.PacketsLost > int64(d) || bs.PacketsLost < int64(d)-int64(tt.imp.BurstLen+8) {
+					t.Errorf("far end counts %d lost, the impairment dropped %d", bs.PacketsLost, d)
+				}
+			}
+			if tt.imp.Jitter > 0 {
+				ratio := float64(bs.Jitter) / float64(tt.imp.Jitter)
+				if ratio < 0.65 || ratio > 1.35 {
+					t.Errorf("far end jitter %v, injected %v", bs.Jitter, tt.imp.Jitter)
+				}
+				if bs.DecodeLatency < tt.imp.Jitter {
+					t.Errorf("jitter buffer delay %v under the injected jitter %v", bs.DecodeLatency, tt.imp.Jitter)
+				}
+			}
+		})
+	}
+}
+
+func dropped(s *Session) uint64 { d, _, _ := s.Injected(); return d }

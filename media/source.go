@@ -1,0 +1,182 @@
+package media
+
+import "time"
+
+// Source produces the audio a session sends: 8 kHz linear 16-bit samples. Read is called on
+// the engine's pacer once per packet time and must not block or allocate; it returns false
+// when the source has ended (the session then sends silence). A Source belongs to one session.
+type Source interface {
+	Read(frame []int16) bool
+}
+
+// Play makes src the session's audio (nil: silence); name is what Stats.Tone shows.
+func (s *Session) Play(src Source, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.src = src
+	s.srcName = name
+	s.echo = false
+	if src == nil || name == "" {
+		s.st.tone.Store(nil)
+	} else {
+		s.st.tone.Store(&name)
+	}
+}
+
+// SetEcho makes the session send back what it receives (after the jitter buffer), or stops it.
+func (s *Session) SetEcho(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.echo = on
+	if on {
+		name := "echo"
+		s.st.tone.Store(&name)
+	} else if s.src == nil {
+		s.st.tone.Store(nil)
+	}
+}
+
+// Conference mixes peer's received audio into what this session sends and this session's
+// received audio into what peer sends: the phone's local three-way conference (SPA-BEHAVIOUR
+// §13.5), each far party hearing the other plus the phone's own source. nil ends it.
+func (s *Session) Conference(peer *Session) {
+	if peer == s {
+		return
+	}
+	s.mu.Lock()
+	old := s.conf
+	s.conf = peer
+	s.mu.Unlock()
+	if peer != nil {
+		peer.mu.Lock()
+		peer.conf = s
+		peer.mu.Unlock()
+	} else if old != nil {
+		old.mu.Lock()
+		if old.conf == s {
+			old.conf = nil
+		}
+		old.mu.Unlock()
+	}
+}
+
+// toneSource plays a ToneScript.
+type toneSource struct {
+	t       *ToneScript
+	ph      [6]phasor
+	sec     int
+	secLeft int // samples left in the section (−1 forever)
+	seg     int
+	segPos  int // samples into the segment
+	ended   bool
+}
+
+// NewToneSource returns a source playing t once through (a section of "*" plays forever).
+func NewToneSource(t *ToneScript) Source {
+	ts := &toneSource{t: t}
+	for i, c := range t.Components {
+		ts.ph[i].set(c.Hz, dbm0Amplitude(c.LevelDB))
+	}
+	ts.enter(0)
+	return ts
+}
+
+// NewTestTone returns a source playing one sine of hz at dbfs (relative to a full-scale
+// sine) forever.
+func NewTestTone(hz, dbfs float64) Source {
+	t := &ToneScript{
+		Components: []ToneComponent{{Hz: hz, LevelDB: dbfs + 3.14}},
+		Sections:   []ToneSection{{Forever: true, Segments: []ToneSegment{{OnForever: true, Components: []int{0}}}}},
+	}
+	return NewToneSource(t)
+}
+
+func (ts *toneSource) enter(sec int) {
+	ts.sec, ts.seg, ts.segPos = sec, 0, 0
+	if sec >= len(ts.t.Sections) {
+		ts.ended = true
+		return
+	}
+	s := ts.t.Sections[sec]
+	ts.secLeft = -1
+	if !s.Forever {
+		ts.secLeft = samplesPer(s.Duration)
+	}
+}
+
+func (ts *toneSource) Read(frame []int16) bool {
+	for i := range frame {
+		if ts.ended {
+			clear(frame[i:])
+			return i > 0
+		}
+		sec := &ts.t.Sections[ts.sec]
+		seg := &sec.Segments[ts.seg]
+		on := samplesPer(seg.On)
+		if seg.OnForever {
+			on = 1 << 62
+		} else if seg.On == 0 {
+			on = 0
+		}
+		var v float64
+		if ts.segPos < on {
+			for _, c := range seg.Components {
+				v += ts.ph[c].next()
+			}
+		}
+		frame[i] = sat16(int32(v))
+		ts.segPos++
+		off := 0
+		if seg.Off > 0 {
+			off = samplesPer(seg.Off)
+		}
+		if ts.segPos >= on+off {
+			ts.seg = (ts.seg + 1) % len(sec.Segments)
+			ts.segPos = 0
+		}
+		if ts.secLeft > 0 {
+			ts.secLeft--
+			if ts.secLeft == 0 {
+				ts.enter(ts.sec + 1)
+			}
+		}
+	}
+	return true
+}
+
+// PCM is audio converted to what a session sends: 8 kHz mono 16-bit.
+type PCM struct {
+	Samples []int16
+}
+
+// Duration is the audio's length.
+func (p *PCM) Duration() time.Duration {
+	return time.Duration(len(p.Samples)) * time.Second / clockRate
+}
+
+// pcmSource plays a PCM once or in a loop.
+type pcmSource struct {
+	p    *PCM
+	pos  int
+	loop bool
+}
+
+// NewPCMSource returns a source playing p (from [ReadWAV]); with loop it starts over at the end.
+func NewPCMSource(p *PCM, loop bool) Source { return &pcmSource{p: p, loop: loop} }
+
+func (ps *pcmSource) Read(frame []int16) bool {
+	n := 0
+	for n < len(frame) {
+		if ps.pos >= len(ps.p.Samples) {
+			if !ps.loop || len(ps.p.Samples) == 0 {
+				clear(frame[n:])
+				return n > 0
+			}
+			ps.pos = 0
+		}
+		c := copy(frame[n:], ps.p.Samples[ps.pos:])
+		n += c
+		ps.pos += c
+	}
+	return true
+}
