@@ -55,7 +55,7 @@ type analyzer struct {
 }
 
 func (a *analyzer) init(silenceDB float64) {
-	*a = analyzer{silenceDB: silenceDB, level: -120}
+	*a = analyzer{silenceDB: silenceDB, level: -120, lastFFT: math.MinInt64 / 2}
 }
 
 // feed takes one frame; active says packets arrive (rx) or are sent (tx).
@@ -84,11 +84,13 @@ func (a *analyzer) feed(x []int16, now int64, active bool) {
 		a.state = AudioPresent
 	}
 	if a.state != AudioPresent {
+		// The last estimate is kept (Stats show 0 while silent) and a new one is made as
+		// soon as audio is back.
 		a.fill = 0
-		a.freq = 0
+		a.lastFFT = math.MinInt64 / 2
 		return
 	}
-	if now-a.lastFFT < int64(fftEvery) && a.freq != 0 {
+	if now-a.lastFFT < int64(fftEvery) {
 		return
 	}
 	for _, v := range x {
@@ -168,7 +170,11 @@ func (a *analyzer) publish(s *Session, f Flow, now int64) {
 		st = &s.st.tx
 	}
 	st.level.Store(math.Float64bits(a.level))
-	st.freq.Store(math.Float64bits(a.freq))
+	freq := a.freq
+	if a.state != AudioPresent {
+		freq = 0
+	}
+	st.freq.Store(math.Float64bits(freq))
 	st.silent.Store(a.state != AudioPresent)
 	st.state.Store(uint32(a.state))
 	changed := a.state != a.pubState || !a.pubOnce
@@ -176,15 +182,15 @@ func (a *analyzer) publish(s *Session, f Flow, now int64) {
 		df := math.Abs(a.freq - a.pubFreq)
 		changed = (a.freq != 0 && df > math.Max(15, 0.03*a.pubFreq)) || math.Abs(a.level-a.pubLevel) >= 6
 	}
-	if a.state == AudioPresent && (a.freq == 0 || a.present < 2) {
+	if a.state == AudioPresent && (a.freq == 0 || a.present < 2 || a.lastFFT < 0) {
 		return // report audio once a whole level window and a frequency estimate had it
 	}
 	if !changed {
 		return
 	}
-	a.pubState, a.pubFreq, a.pubLevel, a.pubAt, a.pubOnce = a.state, a.freq, a.level, now, true
+	a.pubState, a.pubFreq, a.pubLevel, a.pubAt, a.pubOnce = a.state, freq, a.level, now, true
 	s.e.emit(Event{Session: s, Kind: EventAudio, At: time.Now(), Flow: f, Audio: Audio{
-		State: a.state, LevelDBFS: a.level, FreqHz: a.freq, Silent: a.state != AudioPresent,
+		State: a.state, LevelDBFS: a.level, FreqHz: freq, Silent: a.state != AudioPresent,
 	}})
 }
 

@@ -84,6 +84,7 @@ type jitterBuffer struct {
 	depth    float64 // EWMA of the samples buffered ahead of playout at arrival
 	lastPut  int64
 	newest   uint32 // end timestamp of the newest packet
+	first    uint32 // timestamp of the first packet: playout before it is not concealment
 }
 
 func (j *jitterBuffer) reset(cfg JitterConfig) {
@@ -103,6 +104,7 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 	}
 	if !j.started {
 		j.play = ts - uint32(j.cfg.initial())
+		j.first = ts
 		j.started = true
 	}
 	slack := int32(ts - j.play)
@@ -122,6 +124,7 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 		// Far ahead of playout (a jump in timestamps): start over at this packet.
 		j.have = [jbSize / 64]uint64{}
 		j.play = ts - uint32(j.cfg.initial())
+		j.first = ts
 		slack = int32(j.cfg.initial())
 	}
 	for i := 0; i < n; i++ {
@@ -174,7 +177,9 @@ func (j *jitterBuffer) read(out []int16, now int64) (missing int) {
 			j.have[w] &^= bit
 		} else {
 			out[i] = 0
-			missing++
+			if int32(j.play+uint32(i)-j.first) >= 0 {
+				missing++
+			}
 		}
 	}
 	j.play += uint32(len(out))

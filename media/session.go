@@ -146,6 +146,7 @@ type Session struct {
 	src     Source
 	srcName string
 	echo    bool
+	loop    Loopback
 	conf    *Session
 	rxFrame [maxFrame]int16
 	txFrame [maxFrame]int16
@@ -430,6 +431,9 @@ func (s *Session) frame(now int64) {
 	if event {
 		return // the DTMF sender sent this packet time's telephone-event packet
 	}
+	if s.loop == LoopbackPacket {
+		return // the received packets themselves go back (reflect)
+	}
 	if !s.n.Direction.Sends() {
 		s.tx.ts += uint32(n)
 		s.tx.marker = true
@@ -545,6 +549,9 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 		}
 	case audio:
 		s.st.decoder.Store(uint32(codec))
+		if s.loop == LoopbackPacket {
+			s.reflect(h.PayloadType, payload, at)
+		}
 		s.rx.jitter(h.Timestamp, at)
 		s.st.jitter.Store(int64(s.rx.jitterDur()))
 		dup := s.jb.put(h.Timestamp, payload, codec, at, s.rx.jitterDur())

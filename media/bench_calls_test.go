@@ -1,0 +1,254 @@
+package media
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	benchCalls    = flag.Int("media.calls", 0, "BenchmarkConcurrentCalls: concurrent calls (0: 100, 500 and 1000)")
+	benchDuration = flag.Duration("media.duration", 10*time.Second, "BenchmarkConcurrentCalls: measured time after a 2 s warm-up")
+	benchAnalyze  = flag.Bool("media.analyze", true, "BenchmarkConcurrentCalls: run the audio analysis on every call")
+)
+
+// benchReport is what each side of the benchmark measured over the window.
+type benchReport struct {
+	Sent, Recv, Lost, Overruns, Stalls uint64
+	Pacing                             [401]uint64
+	PacingMax                          time.Duration
+	CPU                                time.Duration // user + system of the process
+	Wall                               time.Duration
+}
+
+// benchSide is one process of the benchmark: an engine with n sessions sending 1 kHz at
+// -20 dBFS to the other process.
+type benchSide struct {
+	e        *Engine
+	sessions []*Session
+}
+
+func newBenchSide(n int, base uint16) (*benchSide, error) {
+	e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + uint16(4*n) + 200,
+		Session: SessionConfig{Analyze: *benchAnalyze}, Seed: uint64(base)})
+	if err != nil {
+		return nil, err
+	}
+	bs := &benchSide{e: e}
+	for i := 0; i < n; i++ {
+		s, err := e.Open()
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("session %d: %w", i, err)
+		}
+		s.Play(NewTestTone(1000, -20), "bench")
+		bs.sessions = append(bs.sessions, s)
+	}
+	return bs, nil
+}
+
+func (bs *benchSide) ports() string {
+	var b strings.Builder
+	for _, s := range bs.sessions {
+		b.WriteString(" " + strconv.Itoa(int(s.LocalAddr().Port())))
+	}
+	return b.String()
+}
+
+func (bs *benchSide) start(ports []string) error {
+	if len(ports) != len(bs.sessions) {
+		return fmt.Errorf("%d ports for %d sessions", len(ports), len(bs.sessions))
+	}
+	for i, p := range ports {
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			return err
+		}
+		n := pcmu20
+		n.Remote = netip.AddrPortFrom(loopback, uint16(port))
+		n.RemoteRTCP = netip.AddrPortFrom(loopback, uint16(port+1))
+		if err := bs.sessions[i].Start(n); err != nil {
+			return err
+		}
+		// Spread the calls' phases over the packet time, as calls set up over time are.
+		time.Sleep(20 * time.Millisecond / time.Duration(len(ports)))
+	}
+	return nil
+}
+
+// snapshot reads the counters the report subtracts.
+func (bs *benchSide) snapshot() benchReport {
+	var r benchReport
+	for _, s := range bs.sessions {
+		st := s.Stats()
+		r.Sent += st.PacketsSent
+		r.Recv += st.PacketsRecv
+		r.Lost += uint64(max(st.PacketsLost, 0))
+		r.Overruns += st.Overruns
+		r.Stalls += st.Stalls
+	}
+	for i := range r.Pacing {
+		r.Pacing[i] = bs.e.pacing.buckets[i].Load()
+	}
+	r.PacingMax = time.Duration(bs.e.pacing.max.Load())
+	r.CPU = cpuTime()
+	r.Wall = time.Duration(time.Now().UnixNano())
+	return r
+}
+
+func (r benchReport) minus(o benchReport) benchReport {
+	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
+		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Wall: r.Wall - o.Wall}
+	for i := range d.Pacing {
+		d.Pacing[i] = r.Pacing[i] - o.Pacing[i]
+	}
+	return d
+}
+
+func (r benchReport) quantile(q float64) time.Duration {
+	var total uint64
+	for _, c := range r.Pacing {
+		total += c
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var run uint64
+	for i, c := range r.Pacing {
+		run += c
+		if run >= want {
+			return time.Duration(i+1) * pacingBucket
+		}
+	}
+	return r.PacingMax
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestBenchPeer is the far process of BenchmarkConcurrentCalls (it runs only when the
+// benchmark starts it).
+func TestBenchPeer(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SPA900_MEDIA_BENCH_PEER"))
+	if n == 0 {
+		t.Skip("the far process of BenchmarkConcurrentCalls; started by it")
+	}
+	bs, err := newBenchSide(n, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.e.Close()
+	fmt.Println("PORTS" + bs.ports())
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<20)
+	var start benchReport
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		switch {
+		case len(f) > 0 && f[0] == "PORTS":
+			if err := bs.start(f[1:]); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("STARTED")
+		case len(f) > 0 && f[0] == "MARK":
+			start = bs.snapshot()
+			fmt.Println("MARKED")
+		case len(f) > 0 && f[0] == "STOP":
+			b, _ := json.Marshal(bs.snapshot().minus(start))
+			fmt.Println("REPORT " + string(b))
+			return
+		}
+	}
+}
+
+// BenchmarkConcurrentCalls runs N calls between this process and a second one on loopback,
+// G.711 µ-law at 20 ms, each side sending a 1 kHz tone with the audio analysis on, and reports
+// per side the p99 and maximum send-interval error, packets lost, and CPU per call.
+//
+//	go test -run '^$' -bench ConcurrentCalls -media.calls 1000 -media.duration 20s ./media
+func BenchmarkConcurrentCalls(b *testing.B) {
+	counts := []int{100, 500, 1000}
+	if *benchCalls > 0 {
+		counts = []int{*benchCalls}
+	}
+	for _, n := range counts {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for range b.N {
+				benchCalls1(b, n)
+			}
+		})
+	}
+}
+
+func benchCalls1(b *testing.B, n int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchPeer$", "-test.v=false", "-media.analyze="+strconv.FormatBool(*benchAnalyze))
+	cmd.Env = append(os.Environ(), "SPA900_MEDIA_BENCH_PEER="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	out := bufio.NewScanner(stdout)
+	out.Buffer(make([]byte, 1<<20), 1<<20)
+	expect := func(prefix string) string {
+		for out.Scan() {
+			if line := out.Text(); strings.HasPrefix(line, prefix) {
+				return strings.TrimSpace(strings.TrimPrefix(line, prefix))
+			}
+		}
+		b.Fatalf("far process ended before %s", prefix)
+		return ""
+	}
+	bs, err := newBenchSide(n, 20000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.e.Close()
+	far := strings.Fields(expect("PORTS"))
+	fmt.Fprintln(stdin, "PORTS"+bs.ports())
+	if err := bs.start(far); err != nil {
+		b.Fatal(err)
+	}
+	expect("STARTED")
+	time.Sleep(2 * time.Second) // warm-up: the benchmark measures steady state
+	fmt.Fprintln(stdin, "MARK")
+	expect("MARKED")
+	start := bs.snapshot()
+	b.ResetTimer()
+	time.Sleep(*benchDuration)
+	near := bs.snapshot().minus(start)
+	fmt.Fprintln(stdin, "STOP")
+	var farRep benchReport
+	if err := json.Unmarshal([]byte(expect("REPORT")), &farRep); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	secs := near.Wall.Seconds()
+	for _, side := range []struct {
+		name string
+		r    benchReport
+	}{{"near", near}, {"far", farRep}} {
+		r := side.r
+		b.ReportMetric(float64(r.Sent+r.Recv)/secs, side.name+"-pkts/s")
+		b.ReportMetric(float64(r.quantile(0.99))/1e3, side.name+"-p99-µs")
+		b.ReportMetric(float64(r.Lost), side.name+"-lost")
+		b.ReportMetric(float64(r.CPU)/float64(r.Wall)/float64(n)*100, side.name+"-%cpu/call")
+		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
+			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
+			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))
+	}
+}

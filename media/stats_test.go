@@ -1,0 +1,49 @@
+package media
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRFactor checks the simplified E-model against values worked by hand from G.107:
+// no loss and 20 ms → 93.2 − 0.48; 2% random loss → Ie,eff = 95·2/(2+25.1) = 7.01;
+// 300 ms one-way → Id = 7.2 + 0.11·122.7 = 20.7.
+func TestRFactor(t *testing.T) {
+	tests := []struct {
+		name     string
+		expected uint64
+		lost     int64
+		bursts   uint64
+		delay    time.Duration
+		want     float64
+	}{
+		{"clean", 1000, 0, 0, 20 * time.Millisecond, 92.72},
+		{"2% random", 1000, 20, 20, 0, 93.2 - 7.011},
+		{"2% in bursts of 4", 1000, 20, 5, 0, 93.2 - 95*2/(2/(4*0.98)+25.1)},
+		{"300 ms", 1000, 0, 0, 300 * time.Millisecond, 93.2 - 7.2 - 0.11*122.7},
+		{"all lost", 100, 100, 1, 0, 93.2 - 95*100/(100+25.1)},
+	}
+	for _, tt := range tests {
+		if got := rFactor(tt.expected, tt.lost, tt.bursts, tt.delay); math.Abs(got-tt.want) > 0.01 {
+			t.Errorf("%s: R = %.3f, want %.3f", tt.name, got, tt.want)
+		}
+	}
+	if m := mos(93.2); math.Abs(m-4.41) > 0.01 {
+		t.Errorf("MOS(93.2) = %.3f, want 4.41", m)
+	}
+}
+
+func TestPRTPStat(t *testing.T) {
+	st := Stats{PacketsSent: 1505, BytesSent: 258860, PacketsRecv: 1506, BytesRecv: 259032, PacketsLost: 3,
+		Jitter: 12 * time.Millisecond, DecodeLatency: 40 * time.Millisecond, RoundTripDelay: 20 * time.Millisecond,
+		Duration: 30500 * time.Millisecond, Encoder: CodecPCMU, Decoder: CodecPCMA}
+	want := "PS=1505,OS=258860,PR=1506,OR=259032,PL=3,JI=12,LA=50,DU=30,EN=G711u,DE=G711a"
+	if got := st.PRTPStat(); got != want {
+		t.Errorf("PRTPStat() = %q, want %q", got, want)
+	}
+	if got := (Stats{PacketsLost: -2}).PRTPStat(); !strings.Contains(got, "PL=0") {
+		t.Errorf("negative loss shown: %q", got)
+	}
+}
