@@ -20,7 +20,8 @@ func TestDependencyDirection(t *testing.T) {
 		"provisioning/provtest":                    {"provisioning", "provisioning/config", "provisioning/firmware"},
 		"sip":                                      {},
 		"media":                                    {},
-		"phone":                                    {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware"},
+		"phone/dialplan":                           {},
+		"phone":                                    {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware", "phone/dialplan"},
 		"webui":                                    {"phone", "provisioning/config"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"...").CombinedOutput()
