@@ -36,6 +36,11 @@ type Options struct {
 	TFTPServer string
 	// Provisioning configures the fetchers (trust, client certificate).
 	Provisioning ProvisioningOptions
+	// EventHistoryBytes bounds what the unit's event bus keeps for replays (the events'
+	// encoded JSON plus a small overhead each, see [Bus]); 0 means
+	// [DefaultEventHistoryBytes]. The bus lives as long as the unit, so in a fleet this is
+	// paid once per phone.
+	EventHistoryBytes int
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
 }

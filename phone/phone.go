@@ -138,14 +138,30 @@ func (p *Phone) do(ctx context.Context, fn func(st *state) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return awaitReply(ctx, c.reply, p.done)
+}
+
+// awaitReply waits for the loop's reply to a call, the loop's end (done) or ctx's. A reply
+// that was sent wins over both, whatever select picks when several are ready at once: the
+// loop replies before it can end (Run closes done last), so a closed done with a reply in
+// the channel means the call ran, and its caller must hear its result, not ErrClosed
+// (a reboot request on an idle phone is answered, then the phone goes down at once).
+func awaitReply(ctx context.Context, reply <-chan error, done <-chan struct{}) error {
 	select {
-	case err := <-c.reply:
+	case err := <-reply:
 		return err
-	case <-p.done:
-		return ErrClosed
+	case <-done:
 	case <-ctx.Done():
+	}
+	select {
+	case err := <-reply:
+		return err
+	default:
+	}
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	return ErrClosed
 }
 
 // post queues fn on the loop without waiting for it: for results of tracked goroutines.

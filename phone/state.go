@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -123,11 +124,13 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
 		return diff, err
 	}
+	names := firstNames(unknown)
 	if len(unknown) > 0 {
-		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", unknown))
+		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
 	}
 	if diff.Empty() {
-		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{}, "unknown": nonNil(unknown)})
+		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
+			"unknown": names, "unknown_count": len(unknown)})
 		return diff, nil
 	}
 	if err := st.persist(next); err != nil {
@@ -141,7 +144,7 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		zap.Bool("restart", restart))
 	st.emit(EventConfigApplied, map[string]any{
 		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
-		"unknown": nonNil(unknown), "restart": restart,
+		"unknown": names, "unknown_count": len(unknown), "restart": restart,
 	})
 	if restart {
 		st.requestRestart("configuration changed by " + source)
@@ -165,6 +168,21 @@ func (st *state) persist(next *config.Snapshot) error {
 
 // saveFlash writes the flash as it is now (after identity or upgrade bookkeeping changes).
 func (st *state) saveFlash() error { return st.p.flash.Save(st.flash) }
+
+// maxNamesShown is how many unknown profile names an event or a log line carries; the rest
+// are counted. A profile may hold any number of them (a provisioning server, a web client),
+// and everything an event holds is kept on the bus.
+const maxNamesShown = 20
+
+// firstNames returns copies of the first maxNamesShown names (never nil): copies, so that
+// what is kept never pins the profile they were read from.
+func firstNames(names []string) []string {
+	out := make([]string, 0, min(len(names), maxNamesShown))
+	for _, n := range names[:min(len(names), maxNamesShown)] {
+		out = append(out, strings.Clone(n))
+	}
+	return out
+}
 
 func nonNil(s []string) []string {
 	if s == nil {

@@ -42,7 +42,7 @@ func NewUnit(opts Options) (*Unit, error) {
 	if opts.Clock == nil {
 		opts.Clock = NewScaledClock(1)
 	}
-	u := &Unit{opts: opts, bus: NewBus()}
+	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
 	if err := opts.Flash.RemoveStale(); err != nil {
 		opts.Logger.Warn("stale flash files kept", zap.Error(err))
 	}

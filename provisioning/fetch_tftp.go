@@ -100,24 +100,37 @@ func (f *Fetcher) tftpEach(ctx context.Context, t Target, do func(*tftp.Client, 
 // tftpRun runs a blocking pin/tftp transfer on its own goroutine and returns when it ends or
 // ctx is done, whichever comes first.
 func tftpRun(ctx context.Context, transfer func() ([]byte, error)) ([]byte, error) {
-	type result struct {
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
+	done := make(chan tftpResult, 1)
 	go func() {
 		b, err := transfer()
-		done <- result{b, err}
+		done <- tftpResult{b, err}
 	}()
+	return awaitTransfer(ctx, done)
+}
+
+// tftpResult is what a transfer goroutine reports.
+type tftpResult struct {
+	body []byte
+	err  error
+}
+
+// awaitTransfer waits for a transfer's result or ctx's end. A transfer that ended as ctx did
+// still counts: its result was sent, and select picks at random between two ready cases.
+func awaitTransfer(ctx context.Context, done <-chan tftpResult) ([]byte, error) {
+	var r tftpResult
 	select {
-	case r := <-done:
-		if r.err != nil && ctx.Err() != nil {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done:
+		default:
 			return nil, ctx.Err()
 		}
-		return r.body, r.err
-	case <-ctx.Done():
+	}
+	if r.err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	return r.body, r.err
 }
 
 // noAnswer reports whether err means the server never answered (a timeout after all

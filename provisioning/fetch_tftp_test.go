@@ -431,3 +431,21 @@ func TestFetchNoServer(t *testing.T) {
 		t.Errorf("Upload(without host) error = %v, want ErrUnsupported", err)
 	}
 }
+
+// A transfer that finished as the context ended keeps its result: both are ready when the
+// wait begins, and select alone would pick either at random (issue 9 item 10).
+func TestAwaitTransferPrefersTheResult(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for i := range 200 {
+		done := make(chan tftpResult, 1)
+		done <- tftpResult{body: []byte("profile")}
+		body, err := awaitTransfer(ctx, done)
+		if err != nil || string(body) != "profile" {
+			t.Fatalf("round %d: awaitTransfer = %q, %v; want the transfer's result", i, body, err)
+		}
+	}
+	if _, err := awaitTransfer(ctx, make(chan tftpResult)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("no result: err = %v, want context.Canceled", err)
+	}
+}

@@ -180,7 +180,8 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 			return phone.Options{}, usagef("--profile %s: %v", f.profile, err)
 		}
 		if len(prof.Unknown) > 0 {
-			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Strings("param", prof.Unknown))
+			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Int("count", len(prof.Unknown)),
+				zap.Strings("param", prof.Unknown[:min(len(prof.Unknown), 20)]))
 		}
 		defaults = append(defaults, prof.Changes...)
 	}
