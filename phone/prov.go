@@ -395,20 +395,19 @@ func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	}
 }
 
-// errText is the $ERR of an error: the fetchers' device wording, else the error's text.
+// errText is the $ERR of an error: the fetchers' device wording, else the error's text. What
+// a server supplied may be in it (a TFTP error text, a rule or a value from a profile), and
+// $ERR goes into syslog datagrams, the status and events: it is cleaned of control
+// characters and bounded (provisioning.CleanText).
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
 	var ee *errWithText
 	if errors.As(err, &ee) {
-		return ee.text
+		return provisioning.CleanText(ee.text, provisioning.MaxErrText)
 	}
-	var fe *provisioning.FetchError
-	if errors.As(err, &fe) {
-		return provisioning.ErrText(err)
-	}
-	return err.Error()
+	return provisioning.ErrText(err)
 }
 
 // errWithText carries the $ERR wording chosen where the error was understood.
