@@ -19,68 +19,105 @@ const (
 	defaultPort = 5060
 )
 
-// ipStatus reports whether keys can still become an IP dialling string (live), whether they
-// are one (complete), and whether one more key keeps them live (ext).
-func ipStatus(keys []byte) (live, complete, ext bool) {
-	live, complete = ipMatch(keys, 0)
-	if !live {
-		return false, false, false
+// ipForm returns form i of the four: 4 octets, user + 4, 4 + port, user + 4 + port.
+func ipForm(i int) string {
+	switch i {
+	case 0:
+		return ipForm4
+	case 1:
+		return ipFormUser
+	case 2:
+		return ipFormPort
+	default:
+		return ipFormFull
 	}
-	const next = "0123456789*"
-	for i := 0; i < len(next); i++ {
-		if l, _ := ipMatch(keys, next[i]); l {
-			return live, complete, true
-		}
-	}
-	return live, complete, false
 }
 
-// ipMatch is ipStatus's test for keys followed by extra (0: nothing).
-func ipMatch(keys []byte, extra byte) (live, complete bool) {
-	for _, form := range [...]string{ipForm4, ipFormUser, ipFormPort, ipFormFull} {
-		l, c := ipFormMatch(form, keys, extra)
-		live = live || l
-		complete = complete || c
-	}
-	return live, complete
+// ipDial follows the keys of a phase against the four forms at once, one key at a time, and
+// says whether they can still become an IP dialling string (live), whether they are one
+// (complete), and whether one more key keeps them live (ext).
+type ipDial struct {
+	forms               [4]ipFormState
+	live, complete, ext bool
 }
 
-// ipFormMatch checks keys+extra against one form: every group but the last must fill its slot,
-// the last must be the start of a value of its slot (complete: fill it, and be the last slot).
-func ipFormMatch(form string, keys []byte, extra byte) (live, complete bool) {
-	n := len(keys)
-	if extra != 0 {
-		n++
+// ipFormState is where the keys stand in one form: the slot being filled and its digits.
+type ipFormState struct {
+	dead              bool
+	slot, val, digits int
+	lead              byte // the group's first digit
+}
+
+func (d *ipDial) reset() {
+	*d = ipDial{}
+	d.update()
+}
+
+func (d *ipDial) key(b byte) {
+	for i := range d.forms {
+		d.forms[i].key(ipForm(i), b)
 	}
-	slot, val, digits := 0, 0, 0
-	lead := byte(0)
-	for i := 0; i < n; i++ {
-		b := extra
-		if i < len(keys) {
-			b = keys[i]
+	d.update()
+}
+
+func (f *ipFormState) key(form string, b byte) {
+	if f.dead {
+		return
+	}
+	switch {
+	case b == '*':
+		if !ipSlotFull(form[f.slot], f.val, f.digits, f.lead) || f.slot+1 >= len(form) {
+			f.dead = true
+			return
 		}
-		switch {
-		case b == '*':
-			if !ipSlotFull(form[slot], val, digits, lead) || slot+1 >= len(form) {
-				return false, false
-			}
-			slot, val, digits, lead = slot+1, 0, 0, 0
-		case b >= '0' && b <= '9':
-			if digits == 0 {
-				lead = b
-			}
-			digits++
-			if digits <= 6 {
-				val = val*10 + int(b-'0')
-			}
-			if !ipSlotStart(form[slot], val, digits, lead) {
-				return false, false
-			}
+		f.slot, f.val, f.digits, f.lead = f.slot+1, 0, 0, 0
+	case b >= '0' && b <= '9':
+		if f.digits == 0 {
+			f.lead = b
+		}
+		f.digits++
+		if f.digits <= 6 {
+			f.val = f.val*10 + int(b-'0')
+		}
+		f.dead = !ipSlotStart(form[f.slot], f.val, f.digits, f.lead)
+	default:
+		f.dead = true
+	}
+}
+
+func (d *ipDial) update() {
+	d.live, d.complete, d.ext = false, false, false
+	for i := range d.forms {
+		f := &d.forms[i]
+		if f.dead {
+			continue
+		}
+		form := ipForm(i)
+		slot := form[f.slot]
+		full := ipSlotFull(slot, f.val, f.digits, f.lead)
+		d.live = true
+		d.complete = d.complete || full && f.slot == len(form)-1
+		if d.ext || full && f.slot+1 < len(form) {
+			d.ext = true
+			continue
+		}
+		switch slot {
+		case 'U':
+			d.ext = f.digits < ipMaxUser
+		case 'O':
+			d.ext = f.digits < 3 && f.val*10 <= 255
 		default:
-			return false, false
+			for k := byte('1'); k <= '9' && !d.ext && f.digits < 5; k++ {
+				lead := f.lead
+				if f.digits == 0 {
+					lead = k
+				}
+				d.ext = ipSlotStart(slot, f.val*10+int(k-'0'), f.digits+1, lead)
+			}
+			// '0' extends a port group only after its first digit.
+			d.ext = d.ext || f.digits > 0 && f.digits < 5 && ipSlotStart(slot, f.val*10, f.digits+1, f.lead)
 		}
 	}
-	return true, slot == len(form)-1 && ipSlotFull(form[slot], val, digits, lead)
 }
 
 // ipSlotStart reports whether a group of digits (value val, first digit lead) can begin a value

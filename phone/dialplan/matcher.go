@@ -144,18 +144,22 @@ type Matcher struct {
 	codes       []int         // indexes of the usable entries of opts.Codes
 
 	// one dialling
-	all     []byte          // every key of this dialling, as dialled
-	base    int             // all[base:] are the keys of the current phase
-	idle    []time.Duration // idle[i]: time without a key at key position i of the phase
-	argCode int             // the code whose argument is collected; -1 in the main phase
-	cur     []uint64        // live states (indexes into plan.elems)
-	next    []uint64
-	outside bool // a ',' was passed since the last key
-	wait    time.Duration
-	timer   Timer
-	last    Result
-	done    bool
-	reach   []bool // scratch of output
+	all      []byte          // every key of this dialling, as dialled
+	base     int             // all[base:] are the keys of the current phase
+	idle     []time.Duration // idle[i]: time without a key at key position i of the phase
+	argCode  int             // the code whose argument is collected; -1 in the main phase
+	codeLive []uint64        // the entries of codes the phase's keys are a prefix of
+	codeDone int             // the first entry of codes the keys equal; -1
+	codeExt  bool            // some live code is longer than the keys
+	ip       ipDial          // the phase's keys against IP dialling
+	cur      []uint64        // live states (indexes into plan.elems)
+	next     []uint64
+	outside  bool // a ',' was passed since the last key
+	wait     time.Duration
+	timer    Timer
+	last     Result
+	done     bool
+	reach    []bool // scratch of output
 }
 
 // NewMatcher returns a matcher of p under o, started as [Matcher.Start] does. A nil p is the
@@ -171,8 +175,9 @@ func NewMatcher(p *Plan, o Options) *Matcher {
 	if p.short != noTimer {
 		m.short = p.short
 	}
+	m.opts.Codes = append([]Code(nil), o.Codes...) // the caller's slice may change later
 	seen := make(map[string]bool, len(o.Codes))
-	for i, c := range o.Codes {
+	for i, c := range m.opts.Codes {
 		if CheckCode(c.Keys) && !seen[c.Keys] {
 			seen[c.Keys] = true
 			m.codes = append(m.codes, i)
@@ -181,6 +186,7 @@ func NewMatcher(p *Plan, o Options) *Matcher {
 	words := (len(p.elems) + 63) / 64
 	m.cur = make([]uint64, words)
 	m.next = make([]uint64, words)
+	m.codeLive = make([]uint64, (len(m.codes)+63)/64)
 	m.all = make([]byte, 0, 32)
 	m.idle = make([]time.Duration, 1, 33)
 	m.Start()
@@ -219,6 +225,7 @@ func (m *Matcher) Key(k byte) Result {
 	m.idle = append(m.idle, 0)
 	m.outside = false
 	m.step(k)
+	m.implicitKey(k)
 	return m.decide()
 }
 
@@ -265,6 +272,49 @@ func (m *Matcher) restart() {
 	m.outside = false
 	for _, s := range m.plan.seqs {
 		m.addClosure(m.cur, int(s.start))
+	}
+	clear(m.codeLive)
+	if m.argCode < 0 {
+		for i := range m.codes {
+			m.codeLive[i>>6] |= 1 << (i & 63)
+		}
+	}
+	m.updateCodes()
+	m.ip.reset()
+}
+
+// implicitKey moves the implicit candidates (codes, IP dialling) over key k, already appended.
+func (m *Matcher) implicitKey(k byte) {
+	n := len(m.phase())
+	for w, word := range m.codeLive {
+		for ; word != 0; word &= word - 1 {
+			i := w<<6 | bits.TrailingZeros64(word)
+			if c := m.opts.Codes[m.codes[i]].Keys; len(c) < n || c[n-1] != k {
+				m.codeLive[w] &^= 1 << (i & 63)
+			}
+		}
+	}
+	m.updateCodes()
+	if m.opts.IPDialing {
+		m.ip.key(k)
+	}
+}
+
+// updateCodes derives codeDone and codeExt from codeLive.
+func (m *Matcher) updateCodes() {
+	n := len(m.phase())
+	m.codeDone, m.codeExt = -1, false
+	for w, word := range m.codeLive {
+		for ; word != 0; word &= word - 1 {
+			i := w<<6 | bits.TrailingZeros64(word)
+			if len(m.opts.Codes[m.codes[i]].Keys) == n {
+				if m.codeDone < 0 {
+					m.codeDone = i
+				}
+			} else {
+				m.codeExt = true
+			}
+		}
 	}
 }
 
@@ -331,11 +381,10 @@ func (m *Matcher) consumes(k byte) bool {
 			}
 		}
 	}
-	if m.argCode < 0 {
-		keys := m.phase()
-		for _, ci := range m.codes {
-			c := m.opts.Codes[ci].Keys
-			if len(c) > len(keys) && c[:len(keys)] == string(keys) && c[len(keys)] == k {
+	n := len(m.phase())
+	for w, word := range m.codeLive {
+		for ; word != 0; word &= word - 1 {
+			if c := m.opts.Codes[m.codes[w<<6|bits.TrailingZeros64(word)]].Keys; len(c) > n && c[n] == k {
 				return true
 			}
 		}
@@ -424,39 +473,26 @@ func (m *Matcher) scan() status {
 			}
 		}
 	}
-	keys := m.phase()
 	if m.plan.open {
 		st.live, st.ext = true, true
 		st.long = max(st.long, m.long)
 	}
-	if m.argCode < 0 {
-		for i, ci := range m.codes {
-			c := m.opts.Codes[ci].Keys
-			if len(c) < len(keys) || c[:len(keys)] != string(keys) {
-				continue
-			}
-			st.live = true
-			if len(c) == len(keys) {
-				if st.code < 0 {
-					st.code = i
-				}
-			} else {
-				st.codeExt, st.ext = true, true
-				st.long = max(st.long, m.long)
-			}
-		}
+	if m.codeDone >= 0 {
+		st.live, st.code = true, m.codeDone
 	}
-	if m.opts.IPDialing {
-		if live, complete, ext := ipStatus(keys); live {
-			st.live = true
-			if complete {
-				st.ip = true
-				st.short = min(st.short, m.short)
-			}
-			if ext {
-				st.ext = true
-				st.long = max(st.long, m.long)
-			}
+	if m.codeExt {
+		st.live, st.ext, st.codeExt = true, true, true
+		st.long = max(st.long, m.long)
+	}
+	if m.opts.IPDialing && m.ip.live {
+		st.live = true
+		if m.ip.complete {
+			st.ip = true
+			st.short = min(st.short, m.short)
+		}
+		if m.ip.ext {
+			st.ext = true
+			st.long = max(st.long, m.long)
 		}
 	}
 	st.complete = st.first >= 0 || st.barred >= 0 || st.ip
@@ -706,7 +742,7 @@ func (m *Matcher) output(q int, keys []byte, idle []time.Duration) string {
 			}
 			p++ // zero (more) repeats
 		case kindSubStart:
-			out = append(out, e.sent...)
+			out = append(out, m.plan.sentOf(e)...)
 			inSub = true
 			p++
 		case kindSubEnd:

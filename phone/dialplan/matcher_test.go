@@ -180,6 +180,12 @@ func TestMatcher(t *testing.T) {
 			{"9", "collect pause 2s"}, {"timeout", "collect long 8s"}, {"123", "collect short 3s"},
 			{"timeout", "dial 9123 (sequence 0)"},
 		}},
+		{"outside dial tone after a pause", "( P2 , xxxx )", plainOptions(), []step{
+			{"start", "collect pause 2s"}, {"timeout", "collect long 8s outside dial tone"}, {"1", "collect long 10s"},
+		}},
+		{"send with nothing dialled", "( P5 <:1000> | xxxx )", plainOptions(), []step{
+			{"send", "invalid"},
+		}},
 		{"a key before the pause drops the paused sequence", "( 9 P2 xxx | 9xxxx )", plainOptions(), []step{
 			{"9123", "collect long 10s"}, {"4", "dial 91234 (sequence 1)"},
 		}},

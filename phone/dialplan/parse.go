@@ -2,6 +2,7 @@ package dialplan
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,9 @@ type element struct {
 	set    keySet
 	seq    int32
 	dur    time.Duration // kindPause, kindLong, kindShort
-	sent   string        // kindSubStart
+	// sentAt and sentLen locate a substitution's sent part in Plan.sent (kindSubStart and
+	// kindSubEnd); elements hold no pointers, so the slice is cheap to allocate and to scan.
+	sentAt, sentLen int32
 	// long and short are the sequence's own timers in effect at this position (noTimer: the
 	// plan's), set by the "Ls "/"Ss " elements before it.
 	long, short time.Duration
@@ -90,6 +93,7 @@ type Plan struct {
 	long, short time.Duration // the leading "L:s," and "S:s,"; noTimer when absent
 	elems       []element
 	seqs        []sequence
+	sent        string // every substitution's sent part, end to end
 	// open is the empty plan: no sequence is written, so nothing the user dials is rejected
 	// early; it is sent as dialled on '#' or at the long timer (see the package doc).
 	open bool
@@ -104,17 +108,26 @@ func (p *Plan) Sequences() int { return len(p.seqs) }
 // (or all-blank) text is the open plan (see the package doc). Errors are [*SyntaxError]s
 // naming the column and what was expected there.
 func Parse(text string) (*Plan, error) {
-	ps := parser{text: text, plan: &Plan{long: noTimer, short: noTimer}}
+	// Every element takes at least one byte of the text (a sequence's end takes its '|' or
+	// ')'), so len(text) elements always suffice.
+	ps := parser{text: text, plan: &Plan{long: noTimer, short: noTimer, elems: make([]element, 0, min(len(text), 1024)),
+		seqs: make([]sequence, 0, min(strings.Count(text, "|")+1, 256))}}
 	if err := ps.parsePlan(); err != nil {
 		return nil, err
 	}
-	return ps.plan, nil
+	p := ps.plan
+	if cap(p.elems)-len(p.elems) > 32 {
+		p.elems = slices.Clone(p.elems)
+	}
+	p.sent = ps.sent.String()
+	return p, nil
 }
 
 type parser struct {
 	text string
 	pos  int
 	plan *Plan
+	sent strings.Builder
 }
 
 func (ps *parser) errorf(pos int, format string, args ...any) error {
@@ -408,18 +421,18 @@ func (ps *parser) parseSubstitution(long, short time.Duration) error {
 		switch {
 		case c == ':':
 			ps.pos++
-			var sent strings.Builder
+			at := int32(ps.sent.Len())
 			for {
 				c := ps.peek()
 				switch {
 				case c == '>':
 					ps.pos++
-					text := sent.String()
-					ps.plan.elems[subStart].sent = text
-					ps.add(element{kind: kindSubEnd, sent: text}, long, short)
+					n := int32(ps.sent.Len()) - at
+					ps.plan.elems[subStart].sentAt, ps.plan.elems[subStart].sentLen = at, n
+					ps.add(element{kind: kindSubEnd, sentAt: at, sentLen: n}, long, short)
 					return nil
 				case IsKey(c) || c == '+':
-					sent.WriteByte(c)
+					ps.sent.WriteByte(c)
 					ps.pos++
 				case c == 0:
 					return ps.errorf(ps.pos, "unterminated substitution opened at column %d: expected '>'", open+1)
@@ -485,7 +498,7 @@ func (p *Plan) String() string {
 			case kindSubStart:
 				tok = "<"
 			case kindSubEnd:
-				tok = ":" + e.sent + ">"
+				tok = ":" + p.sentOf(&e) + ">"
 			}
 			if pendingSpace {
 				b.WriteByte(' ') // the guides' "Ps <:nnn>" form; needed before a digit
@@ -500,6 +513,9 @@ func (p *Plan) String() string {
 	b.WriteByte(')')
 	return b.String()
 }
+
+// sentOf returns the sent part of the substitution e opens or closes.
+func (p *Plan) sentOf(e *element) string { return p.sent[e.sentAt : e.sentAt+e.sentLen] }
 
 func formatSeconds(d time.Duration) string {
 	ms := d.Milliseconds()
