@@ -22,7 +22,9 @@ const (
 	EventUpgradeRequest = "upgrade_request" // an upgrade started downloading: url
 	EventUpgradeResult  = "upgrade_result"  // an upgrade ended: result, err, version
 	EventReport         = "report"          // a report was sent: url, result
-	EventRegistration   = "registration"    // an extension's registration changed
+	EventRegistration   = "registration"    // a registration attempt ended: ext, state, code, error, expires_seconds, next_in_seconds
+	EventNotify         = "sip_notify"      // a control NOTIFY was taken: ext, event, action, alias, code
+	EventMWI            = "mwi"             // message waiting changed: ext, waiting, new, old
 	EventShutdown       = "shutdown"        // the phone stops: reason
 )
 

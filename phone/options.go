@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,6 +44,10 @@ type Options struct {
 	EventHistoryBytes int
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
+	// Resolver resolves SIP proxy names (A and SRV); nil is the system's.
+	Resolver *net.Resolver
+	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
+	SIPTrace bool
 }
 
 // ProvisioningOptions configure how the phone talks to provisioning servers.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // Phone is one boot of a phone unit: from the end of the emulated boot until it reboots or
@@ -24,6 +25,8 @@ type Phone struct {
 	bus   *Bus
 	flash *config.FileFlash
 	net   fetcher
+	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
+	sipCounters *sip.Counters
 
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
@@ -62,7 +65,7 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.L
 	}
 	p := &Phone{
 		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash, net: net,
-		calls: make(chan call, 64), done: make(chan struct{}),
+		calls: make(chan call, 64), done: make(chan struct{}), sipCounters: &sip.Counters{},
 	}
 	p.st = newState(p, snap, fl)
 	p.publish()
@@ -78,6 +81,9 @@ func (p *Phone) Identity() Identity { return p.id }
 func (p *Phone) Status() *Status {
 	s := *p.status.Load()
 	s.tick(p.clock.Now(), time.Now())
+	c := p.sipCounters.Load()
+	s.Info.Counters.SIPMessagesSent, s.Info.Counters.SIPBytesSent = c.MessagesSent, c.BytesSent
+	s.Info.Counters.SIPMessagesRecv, s.Info.Counters.SIPBytesRecv = c.MessagesRecv, c.BytesRecv
 	return &s
 }
 

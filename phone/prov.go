@@ -46,6 +46,9 @@ type resyncOp struct {
 	forceAt   time.Time
 	running   bool
 	forced    bool
+	// rebootAfter, when set, asks for a reboot once this resync ends (NOTIFY
+	// check-sync;reboot=true, DECISIONS 18): the reason of that reboot.
+	rebootAfter string
 }
 
 // $PRVST values (SPA-BEHAVIOUR §3).
@@ -320,6 +323,9 @@ func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
 	}
 	st.emit(EventResyncResult, data)
 	st.emit(EventDone, map[string]any{"op": "resync", "result": result})
+	if op.rebootAfter != "" {
+		st.requestReboot(op.rebootAfter)
+	}
 	st.upgAfterResync()
 }
 
@@ -372,8 +378,7 @@ func (st *state) vars() *provisioning.Vars {
 		v.UPGTMR = int(now.Sub(st.bootedAt) / time.Second)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		// Seconds since the line lost registration; no line registers yet, so since boot.
-		v.REGTMR = append(v.REGTMR, int(now.Sub(st.bootedAt)/time.Second))
+		v.REGTMR = append(v.REGTMR, st.regtmr(n, now)) // seconds since the line lost registration
 	}
 	fillConfigVars(v, st.snap)
 	return v

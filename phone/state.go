@@ -22,11 +22,14 @@ type state struct {
 	phase    State
 
 	pending pendingOps
+	// restarting is true while the warm restart stops and starts the voice application.
+	restarting bool
 	// exit ends the loop: ErrReboot or errStopped.
 	exit error
 
-	prov provState
-	upg  upgState
+	prov  provState
+	upg   upgState
+	voice voiceState
 
 	// outbox holds the events of this turn; they go out after the turn's status is
 	// published, so that a reader who sees an event also sees its effect in the status.
@@ -60,6 +63,7 @@ func (st *state) boot() {
 	})
 	st.provBoot()
 	st.upgBoot()
+	st.startVoice()
 }
 
 // shutdown ends the phone's life: stop the subsystems, say why.
@@ -71,6 +75,8 @@ func (st *state) shutdown() {
 	} else {
 		st.phase = StateStopped
 	}
+	// A reboot unregisters first, as the device does; a stop is the power going off.
+	st.stopVoice(st.exit == ErrReboot, nil)
 	st.emit(EventShutdown, map[string]any{"reason": reason})
 }
 
@@ -106,6 +112,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 		consider(st.pending.resync.forceAt)
 	}
 	consider(st.upg.retryAt)
+	st.voiceDeadlines(consider)
 	return best, ok
 }
 
@@ -113,6 +120,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 func (st *state) fireDue(now time.Time) {
 	st.provFire(now)
 	st.upgFire(now)
+	st.voiceFire(now)
 }
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
@@ -150,6 +158,7 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		st.requestRestart("configuration changed by " + source)
 	}
 	st.provConfigChanged(diff.Values)
+	st.voiceConfigChanged(diff.Values)
 	return diff, nil
 }
 
@@ -205,10 +214,7 @@ func (st *state) snapshotStatus() *Status {
 		s.UptimeSec = int64(now.Sub(st.bootedAt) / time.Second)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		s.Extensions = append(s.Extensions, ExtensionStatus{
-			Index: n, Enabled: st.snap.Bool(config.ExtName(config.LineEnable, n)),
-			UserID: st.snap.Get(config.ExtName(config.UserID, n)), Registration: st.registration(n),
-		})
+		s.Extensions = append(s.Extensions, st.lineStatus(n))
 	}
 	s.Provisioning = st.provStatus()
 	s.Upgrade = st.upgStatus()
@@ -216,10 +222,6 @@ func (st *state) snapshotStatus() *Status {
 	s.Config = st.snap
 	return s
 }
-
-// registration is the Registration_State of extension n. Until the SIP agent registers
-// lines, no extension is registered (SPA-BEHAVIOUR §9).
-func (st *state) registration(n int) string { return "Not Registered" }
 
 // info builds the live Info values (SPA-BEHAVIOUR §9).
 func (st *state) info(now time.Time) config.Info {
@@ -244,15 +246,11 @@ func (st *state) info(now time.Time) config.Info {
 		in.Elapsed = now.Sub(st.bootedAt)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		enabled := sn.Bool(config.ExtName(config.LineEnable, n))
-		e := config.ExtInfo{RegistrationState: st.registration(n)}
+		e := st.extInfo(n, now)
 		calls := [2]config.CallInfo{}
 		for m := range calls {
-			calls[m].State = "Idle"
+			calls[m].State = st.idleCallState(n)
 			calls[m].Tone = "None"
-			if !enabled {
-				calls[m].State = "Disabled"
-			}
 		}
 		in.Ext = append(in.Ext, e)
 		in.Lines = append(in.Lines, calls)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // Unit is one physical phone across reboots. It keeps the flash and the event bus; each boot
@@ -26,6 +27,7 @@ type Unit struct {
 
 	cur     atomic.Pointer[Phone]
 	booting atomic.Pointer[Status]
+	timers  sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
 }
 
 // DefaultBootTime is how long an emulated boot takes unless told otherwise (DECISIONS 21).
@@ -82,6 +84,8 @@ func NewUnit(opts Options) (*Unit, error) {
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
 	u.booting.Store(bootingStatus(fl, opts.IP))
+	snap, _ := config.FromOverrides(config.CatalogFor(m), fl.Values, fl.Access)
+	u.timers = sipTimers(snap)
 	return u, nil
 }
 
