@@ -90,7 +90,7 @@ func (p *Phone) FactoryReset(ctx context.Context, defaults *config.Snapshot) (Ou
 			return err
 		}
 		st.snap = defaults
-		st.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "restart": true})
+		st.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "unknown_count": 0, "restart": true})
 		out = st.requestReboot("factory reset")
 		return nil
 	})

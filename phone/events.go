@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"sync"
 	"time"
 )
@@ -13,7 +14,7 @@ const (
 	EventStarted        = "started"         // a gated operation started: op, reason
 	EventDone           = "done"            // an operation finished: op, result, error
 	EventDeferred       = "deferred"        // an operation waits for idle: op, reason
-	EventConfigApplied  = "config_applied"  // configuration changed: source, changed, access_changed, unknown
+	EventConfigApplied  = "config_applied"  // configuration changed: source, changed, access_changed, unknown (the first 20), unknown_count
 	EventConfigRejected = "config_rejected" // configuration refused: source, error
 	EventHook           = "hook"            // handset: offhook
 	EventResyncRequest  = "resync_request"  // a resync started fetching: url, prvst
@@ -21,7 +22,9 @@ const (
 	EventUpgradeRequest = "upgrade_request" // an upgrade started downloading: url
 	EventUpgradeResult  = "upgrade_result"  // an upgrade ended: result, err, version
 	EventReport         = "report"          // a report was sent: url, result
-	EventRegistration   = "registration"    // an extension's registration changed
+	EventRegistration   = "registration"    // a registration attempt ended: ext, state, code, error, expires_seconds, next_in_seconds
+	EventNotify         = "sip_notify"      // a control NOTIFY was taken: ext, event, action, alias, code
+	EventMWI            = "mwi"             // message waiting changed: ext, waiting, new, old
 	EventShutdown       = "shutdown"        // the phone stops: reason
 )
 
@@ -45,49 +48,176 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// Limits of a bus. A fleet keeps one bus per phone, ten thousand in a process: what a bus
+// keeps is bounded by bytes as well as by count, so that no event source (a provisioning
+// server that sends profiles full of unknown names, a web client that posts them) can grow
+// it, and a replay never streams more than the bound.
+const (
+	// DefaultEventHistoryBytes is what a bus keeps of its newest events unless
+	// [Options.EventHistoryBytes] says otherwise: a few hundred typical events, the last
+	// minutes of a busy phone, a small part of an idle phone's budget.
+	DefaultEventHistoryBytes = 256 << 10
+	// minEventHistoryBytes is the least a bus keeps, whatever it is told.
+	minEventHistoryBytes = 16 << 10
+	// busMaxEvents bounds the count of events kept, however small they are.
+	busMaxEvents = 4096
+	// subscriberQueue is how many events a subscriber may fall behind by before it is cut
+	// off (it is also cut off when those events weigh more than the history bound).
+	subscriberQueue = 256
+	// eventOverhead is added to the encoded size of every event: what an event costs in
+	// memory beyond its JSON (the Event value, its map's groups, the slices of its list
+	// fields), so that the bound is close to the heap a full bus holds. Measured by
+	// TestBusMemoryIsBounded: typical events take about 350 bytes more than their JSON.
+	eventOverhead = 384
+)
+
 // Bus fans events out to subscribers and keeps the most recent ones, so that a subscriber
 // that reconnects (after a reboot, say) can catch up from the last sequence number it saw.
-// A subscriber that falls behind by more than its buffer is cut off; it reconnects and
-// replays from the ring.
+//
+// What it keeps is bounded twice: by count (4096) and by size, the events' encoded JSON plus
+// a fixed overhead each ([DefaultEventHistoryBytes] unless told otherwise); the oldest go
+// first. An event larger than a quarter of the size bound is kept and sent clipped: its
+// scalar fields, "truncated": true and its "bytes". A subscriber that falls behind by more
+// than 256 events, or by more than the size bound, is cut off; it reconnects and replays from
+// what is kept.
 type Bus struct {
-	mu   sync.Mutex
-	seq  uint64
-	ring []Event
-	next int
-	full bool
-	subs map[chan Event]struct{}
+	// Immutable after NewBus.
+	maxBytes int // bound of kept, in accounted bytes
+	maxEvent int // an event above this is clipped
+
+	mu    sync.Mutex
+	seq   uint64
+	kept  []keptEvent // oldest first from head; guarded by mu
+	head  int
+	bytes int // accounted size of kept[head:]
+	subs  map[*subscriber]struct{}
 }
 
-const busRing = 4096
+// keptEvent is an event with its accounted size.
+type keptEvent struct {
+	e    Event
+	size int
+}
 
-// NewBus returns an empty bus. Its ring grows as events come, up to busRing: an idle phone
-// of a large fleet keeps little.
-func NewBus() *Bus {
-	return &Bus{subs: map[chan Event]struct{}{}}
+// subscriber is one Subscribe call: its channel, and the running total of the sizes of the
+// events sent on it, so that the bytes still queued are known without reading the channel.
+type subscriber struct {
+	ch     chan Event
+	sent   int     // events sent on ch
+	cum    []int64 // cum[k % len] is the total size of the first k events sent
+	closed bool
+}
+
+// queuedBytes is the accounted size of the events sent and not yet received.
+func (s *subscriber) queuedBytes() int64 {
+	n := len(s.cum)
+	return s.cum[s.sent%n] - s.cum[(s.sent-len(s.ch))%n]
+}
+
+// push sends e of the given size without blocking; false when the queue is full.
+func (s *subscriber) push(e Event, size int, maxBytes int) bool {
+	if len(s.ch) == cap(s.ch) || s.queuedBytes()+int64(size) > int64(maxBytes) && len(s.ch) > 0 {
+		return false
+	}
+	n := len(s.cum)
+	s.cum[(s.sent+1)%n] = s.cum[s.sent%n] + int64(size)
+	s.sent++
+	s.ch <- e
+	return true
+}
+
+// NewBus returns an empty bus that keeps up to maxBytes of events (0: the default). Its
+// history grows as events come: an idle phone of a large fleet keeps little.
+func NewBus(maxBytes int) *Bus {
+	if maxBytes <= 0 {
+		maxBytes = DefaultEventHistoryBytes
+	}
+	maxBytes = max(maxBytes, minEventHistoryBytes)
+	return &Bus{maxBytes: maxBytes, maxEvent: maxBytes / 4, subs: map[*subscriber]struct{}{}}
+}
+
+// MaxBytes returns the size bound of what the bus keeps (see [Bus]).
+func (b *Bus) MaxBytes() int { return b.maxBytes }
+
+// EventSize is the size an event counts for in a bus's bounds: its encoded JSON plus a
+// fixed overhead.
+func EventSize(e Event) int {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return eventOverhead
+	}
+	return len(data) + eventOverhead
 }
 
 // Publish stamps and distributes an event.
 func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
+	// Measured outside the lock, with a stand-in sequence number of the widest width.
+	e := Event{Seq: 1<<64 - 1, Time: at, Kind: kind, Data: data}
+	size := EventSize(e)
+	if size > b.maxEvent {
+		e.Data = clipped(data, size)
+		size = EventSize(e)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
-	e := Event{Seq: b.seq, Time: at, Kind: kind, Data: data}
-	if len(b.ring) < busRing {
-		b.ring = append(b.ring, e)
-	} else {
-		b.ring[b.next] = e
-		b.next = (b.next + 1) % len(b.ring)
-		b.full = true
-	}
-	for ch := range b.subs {
-		select {
-		case ch <- e:
-		default: // too slow: cut off; it reconnects and replays
-			delete(b.subs, ch)
-			close(ch)
+	e.Seq = b.seq
+	b.keep(e, size)
+	for s := range b.subs {
+		if !s.push(e, size, b.maxBytes) { // too slow: cut off; it reconnects and replays
+			b.dropLocked(s)
 		}
 	}
 	return e
+}
+
+// keep appends e to the history and drops the oldest events beyond the bounds.
+func (b *Bus) keep(e Event, size int) {
+	b.kept = append(b.kept, keptEvent{e, size})
+	b.bytes += size
+	for len(b.kept)-b.head > 1 && (b.bytes > b.maxBytes || len(b.kept)-b.head > busMaxEvents) {
+		b.bytes -= b.kept[b.head].size
+		b.kept[b.head] = keptEvent{} // let the event go
+		b.head++
+	}
+	if b.head > 64 && b.head >= len(b.kept)/2 {
+		// Move the live part down so that the array does not grow without end, and give
+		// back a backing array much larger than what is kept.
+		live := b.kept[b.head:]
+		if cap(b.kept) > 4*len(live)+64 {
+			b.kept = append(make([]keptEvent, 0, 2*len(live)), live...)
+		} else {
+			n := copy(b.kept, live)
+			clear(b.kept[n:])
+			b.kept = b.kept[:n]
+		}
+		b.head = 0
+	}
+}
+
+// clipped is what is kept of an event too large to keep whole: its small scalar fields, and
+// that it was truncated from size bytes.
+func clipped(data map[string]any, size int) map[string]any {
+	out := map[string]any{"truncated": true, "bytes": size}
+	for k, v := range data {
+		switch v := v.(type) {
+		case bool, int, int64, uint64, float64:
+			out[k] = v
+		case string:
+			if len(v) <= 256 {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func (b *Bus) dropLocked(s *subscriber) {
+	if !s.closed {
+		s.closed = true
+		delete(b.subs, s)
+		close(s.ch)
+	}
 }
 
 // Subscribe returns a channel of events: first the kept ones with a sequence number above
@@ -95,48 +225,51 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 // behind; the channel is closed then.
 func (b *Bus) Subscribe(ctx context.Context, after uint64) <-chan Event {
 	b.mu.Lock()
-	var replay []Event
+	var replay []keptEvent
 	if after > 0 {
 		replay = b.sinceLocked(after)
 	}
-	ch := make(chan Event, 256+len(replay))
-	for _, e := range replay {
-		ch <- e
+	s := &subscriber{ch: make(chan Event, subscriberQueue+len(replay))}
+	s.cum = make([]int64, cap(s.ch)+1)
+	for _, k := range replay {
+		s.push(k.e, k.size, b.maxBytes) // the history is within the bound: it all fits
 	}
-	b.subs[ch] = struct{}{}
+	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if _, ok := b.subs[ch]; ok {
-			delete(b.subs, ch)
-			close(ch)
-		}
+		b.dropLocked(s)
 	})
-	return ch
+	return s.ch
 }
 
 // Since returns the kept events with a sequence number above after, oldest first.
 func (b *Bus) Since(after uint64) []Event {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sinceLocked(after)
+	return b.SinceN(after, 0)
 }
 
-func (b *Bus) sinceLocked(after uint64) []Event {
-	var out []Event
-	n := len(b.ring)
-	start := 0
-	if b.full {
-		start = b.next
+// SinceN returns up to n of the kept events with a sequence number above after, oldest
+// first (all of them when n is 0): a replay read a page at a time holds little.
+func (b *Bus) SinceN(after uint64, n int) []Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept := b.sinceLocked(after)
+	if n > 0 && len(kept) > n {
+		kept = kept[:n]
 	}
-	for i := 0; i < n; i++ {
-		e := b.ring[(start+i)%len(b.ring)]
-		if e.Seq > after {
-			out = append(out, e)
-		}
+	out := make([]Event, len(kept))
+	for i := range kept {
+		out[i] = kept[i].e
 	}
 	return out
+}
+
+// sinceLocked returns the part of the history after the sequence number after.
+func (b *Bus) sinceLocked(after uint64) []keptEvent {
+	live := b.kept[b.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i].e.Seq > after })
+	return live[i:]
 }
 
 // LastSeq returns the sequence number of the newest event.
@@ -144,4 +277,18 @@ func (b *Bus) LastSeq() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.seq
+}
+
+// KeptBytes returns the accounted size and the count of the events the bus keeps.
+func (b *Bus) KeptBytes() (bytes, count int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes, len(b.kept) - b.head
+}
+
+// subscribers returns the count of subscribers.
+func (b *Bus) subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
 }

@@ -22,10 +22,19 @@ type fetchRequest struct {
 	MaxSize  int64 // 0: the fetcher's default
 }
 
+// fetched is what a download brought: the body, the address of the server it came from
+// ($SERVIP), and the URL it ended at when it followed HTTP redirects ("" when it followed
+// none), set on failure too: that URL is the one the logs and last_url name.
+type fetched struct {
+	body     []byte
+	serverIP string
+	url      string
+}
+
 // fetcher is what the phone needs of the network: download and upload over TFTP, HTTP and
 // HTTPS, from the phone's own address with its User-Agent.
 type fetcher interface {
-	fetch(ctx context.Context, req fetchRequest) (body []byte, serverIP string, err error)
+	fetch(ctx context.Context, req fetchRequest) (fetched, error)
 	upload(ctx context.Context, u *provisioning.URL, body []byte, user, password string) error
 }
 

@@ -25,20 +25,27 @@ func target(u *provisioning.URL) provisioning.Target {
 	return provisioning.Target{Scheme: u.Scheme, Host: u.Host, Port: u.Port, Path: u.Path}
 }
 
-func (n netFetcher) fetch(ctx context.Context, req fetchRequest) ([]byte, string, error) {
+func (n netFetcher) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
 	r := provisioning.Request{Target: target(req.URL), User: req.User, Password: req.Password, MaxSize: req.MaxSize}
 	if req.Body != nil {
 		r.Method, r.Body = http.MethodPost, req.Body
 	}
 	resp, err := n.f.Fetch(ctx, r)
 	if err != nil {
-		return nil, "", err
+		var fe *provisioning.FetchError
+		if errors.As(err, &fe) {
+			return fetched{url: fe.Redirected}, err
+		}
+		return fetched{}, err
 	}
-	ip := ""
+	got := fetched{body: resp.Body}
 	if resp.ServerIP.IsValid() {
-		ip = resp.ServerIP.String()
+		got.serverIP = resp.ServerIP.String()
 	}
-	return resp.Body, ip, nil
+	if resp.Redirected {
+		got.url = resp.URL
+	}
+	return got, nil
 }
 
 func (n netFetcher) upload(ctx context.Context, u *provisioning.URL, body []byte, user, password string) error {

@@ -89,7 +89,7 @@ func (st *state) runGated() {
 		st.exit = ErrReboot
 		return
 	}
-	if r := st.pending.restart; r != nil && !st.provBusy() {
+	if r := st.pending.restart; r != nil && !st.provBusy() && !st.restarting {
 		st.pending.restart = nil
 		st.restart(r.reason)
 	}
@@ -128,7 +128,11 @@ func (st *state) requestGated(slot **pendingOp, op, reason string) Outcome {
 func (st *state) restart(reason string) {
 	st.p.log.Info("restart started", zap.String("reason", reason))
 	st.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
-	// The voice application (SIP, media) comes up again from st.snap here once it exists;
-	// until then there is nothing to stop and start.
-	st.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
+	st.restarting = true
+	st.stopVoice(true, func() {
+		st.startVoice()
+		st.restarting = false
+		st.p.log.Info("restart done", zap.String("reason", reason))
+		st.emit(EventDone, map[string]any{"op": "restart", "result": "success"})
+	})
 }

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,8 +37,17 @@ type Options struct {
 	TFTPServer string
 	// Provisioning configures the fetchers (trust, client certificate).
 	Provisioning ProvisioningOptions
+	// EventHistoryBytes bounds what the unit's event bus keeps for replays (the events'
+	// encoded JSON plus a small overhead each, see [Bus]); 0 means
+	// [DefaultEventHistoryBytes]. The bus lives as long as the unit, so in a fleet this is
+	// paid once per phone.
+	EventHistoryBytes int
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
+	// Resolver resolves SIP proxy names (A and SRV); nil is the system's.
+	Resolver *net.Resolver
+	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
+	SIPTrace bool
 }
 
 // ProvisioningOptions configure how the phone talks to provisioning servers.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // Phone is one boot of a phone unit: from the end of the emulated boot until it reboots or
@@ -24,6 +25,8 @@ type Phone struct {
 	bus   *Bus
 	flash *config.FileFlash
 	net   fetcher
+	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
+	sipCounters *sip.Counters
 
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
@@ -62,7 +65,7 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.L
 	}
 	p := &Phone{
 		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash, net: net,
-		calls: make(chan call, 64), done: make(chan struct{}),
+		calls: make(chan call, 64), done: make(chan struct{}), sipCounters: &sip.Counters{},
 	}
 	p.st = newState(p, snap, fl)
 	p.publish()
@@ -78,6 +81,9 @@ func (p *Phone) Identity() Identity { return p.id }
 func (p *Phone) Status() *Status {
 	s := *p.status.Load()
 	s.tick(p.clock.Now(), time.Now())
+	c := p.sipCounters.Load()
+	s.Info.Counters.SIPMessagesSent, s.Info.Counters.SIPBytesSent = c.MessagesSent, c.BytesSent
+	s.Info.Counters.SIPMessagesRecv, s.Info.Counters.SIPBytesRecv = c.MessagesRecv, c.BytesRecv
 	return &s
 }
 
@@ -138,14 +144,30 @@ func (p *Phone) do(ctx context.Context, fn func(st *state) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return awaitReply(ctx, c.reply, p.done)
+}
+
+// awaitReply waits for the loop's reply to a call, the loop's end (done) or ctx's. A reply
+// that was sent wins over both, whatever select picks when several are ready at once: the
+// loop replies before it can end (Run closes done last), so a closed done with a reply in
+// the channel means the call ran, and its caller must hear its result, not ErrClosed
+// (a reboot request on an idle phone is answered, then the phone goes down at once).
+func awaitReply(ctx context.Context, reply <-chan error, done <-chan struct{}) error {
 	select {
-	case err := <-c.reply:
+	case err := <-reply:
 		return err
-	case <-p.done:
-		return ErrClosed
+	case <-done:
 	case <-ctx.Done():
+	}
+	select {
+	case err := <-reply:
+		return err
+	default:
+	}
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	return ErrClosed
 }
 
 // post queues fn on the loop without waiting for it: for results of tracked goroutines.

@@ -288,15 +288,15 @@ func TestStatusClocksMove(t *testing.T) {
 }
 
 func TestBusRingKeepsTheNewest(t *testing.T) {
-	b := NewBus()
-	for i := 0; i < busRing+10; i++ {
+	b := NewBus(1 << 30) // the count bound, not the size bound
+	for i := 0; i < busMaxEvents+10; i++ {
 		b.Publish("k", time.Time{}, nil)
 	}
 	got := b.Since(0)
-	if len(got) != busRing || got[0].Seq != 11 || got[len(got)-1].Seq != busRing+10 {
+	if len(got) != busMaxEvents || got[0].Seq != 11 || got[len(got)-1].Seq != busMaxEvents+10 {
 		t.Fatalf("ring holds %d events, %d..%d", len(got), got[0].Seq, got[len(got)-1].Seq)
 	}
-	if tail := b.Since(busRing + 5); len(tail) != 5 || tail[0].Seq != busRing+6 {
+	if tail := b.Since(busMaxEvents + 5); len(tail) != 5 || tail[0].Seq != busMaxEvents+6 {
 		t.Fatalf("Since: %d events from %d", len(tail), tail[0].Seq)
 	}
 }

@@ -46,6 +46,9 @@ type resyncOp struct {
 	forceAt   time.Time
 	running   bool
 	forced    bool
+	// rebootAfter, when set, asks for a reboot once this resync ends (NOTIFY
+	// check-sync;reboot=true, DECISIONS 18): the reason of that reboot.
+	rebootAfter string
 }
 
 // $PRVST values (SPA-BEHAVIOUR §3).
@@ -320,6 +323,9 @@ func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
 	}
 	st.emit(EventResyncResult, data)
 	st.emit(EventDone, map[string]any{"op": "resync", "result": result})
+	if op.rebootAfter != "" {
+		st.requestReboot(op.rebootAfter)
+	}
 	st.upgAfterResync()
 }
 
@@ -372,8 +378,7 @@ func (st *state) vars() *provisioning.Vars {
 		v.UPGTMR = int(now.Sub(st.bootedAt) / time.Second)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		// Seconds since the line lost registration; no line registers yet, so since boot.
-		v.REGTMR = append(v.REGTMR, int(now.Sub(st.bootedAt)/time.Second))
+		v.REGTMR = append(v.REGTMR, st.regtmr(n, now)) // seconds since the line lost registration
 	}
 	fillConfigVars(v, st.snap)
 	return v
@@ -395,20 +400,19 @@ func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	}
 }
 
-// errText is the $ERR of an error: the fetchers' device wording, else the error's text.
+// errText is the $ERR of an error: the fetchers' device wording, else the error's text. What
+// a server supplied may be in it (a TFTP error text, a rule or a value from a profile), and
+// $ERR goes into syslog datagrams, the status and events: it is cleaned of control
+// characters and bounded (provisioning.CleanText).
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
 	var ee *errWithText
 	if errors.As(err, &ee) {
-		return ee.text
+		return provisioning.CleanText(ee.text, provisioning.MaxErrText)
 	}
-	var fe *provisioning.FetchError
-	if errors.As(err, &fe) {
-		return provisioning.ErrText(err)
-	}
-	return err.Error()
+	return provisioning.ErrText(err)
 }
 
 // errWithText carries the $ERR wording chosen where the error was understood.

@@ -45,18 +45,18 @@ func (f *fakeNet) requests() []string {
 	return append([]string(nil), f.got...)
 }
 
-func (f *fakeNet) fetch(ctx context.Context, req fetchRequest) ([]byte, string, error) {
+func (f *fakeNet) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u := req.URL.String()
 	f.got = append(f.got, u)
 	if err, ok := f.errs[u]; ok {
-		return nil, "", err
+		return fetched{}, err
 	}
 	if b, ok := f.files[u]; ok {
-		return b, req.URL.Host, nil
+		return fetched{body: b, serverIP: req.URL.Host}, nil
 	}
-	return nil, "", fmt.Errorf("fake: %s: %w", u, provisioning.ErrNotFound)
+	return fetched{}, fmt.Errorf("fake: %s: %w", u, provisioning.ErrNotFound)
 }
 
 func (f *fakeNet) upload(ctx context.Context, u *provisioning.URL, body []byte, user, pwd string) error {

@@ -123,10 +123,20 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 			req.Body = []byte(provisioning.Expand(j.vars.GPP[i], j.vars))
 		}
 	}
-	body, serverIP, err := j.fetch.fetch(ctx, req)
-	if serverIP != "" {
-		j.vars.SERVIP = serverIP
+	got, err := j.fetch.fetch(ctx, req)
+	if got.serverIP != "" {
+		j.vars.SERVIP = got.serverIP
 	}
+	if got.url != "" {
+		// The log, the event, last_url and the Log_* messages' $SCHEME, $SERVIP, $PORT and
+		// $PATH name what was fetched, after redirects.
+		j.log.Info("resync redirected", zap.String("url", res.url), zap.String("to", got.url))
+		res.url = got.url
+		if fu, err := provisioning.ParseURL(got.url, ""); err == nil {
+			j.vars.URL = fu
+		}
+	}
+	body := got.body
 	if err != nil {
 		if isNotFound(err) && !work.Bool(config.ResyncFailsOnFNF) {
 			j.log.Info("profile not found, counted as success", zap.String("url", res.url), zap.String("reason", "Resync_Fails_On_FNF is No"))

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,11 +22,14 @@ type state struct {
 	phase    State
 
 	pending pendingOps
+	// restarting is true while the warm restart stops and starts the voice application.
+	restarting bool
 	// exit ends the loop: ErrReboot or errStopped.
 	exit error
 
-	prov provState
-	upg  upgState
+	prov  provState
+	upg   upgState
+	voice voiceState
 
 	// outbox holds the events of this turn; they go out after the turn's status is
 	// published, so that a reader who sees an event also sees its effect in the status.
@@ -59,6 +63,7 @@ func (st *state) boot() {
 	})
 	st.provBoot()
 	st.upgBoot()
+	st.startVoice()
 }
 
 // shutdown ends the phone's life: stop the subsystems, say why.
@@ -70,6 +75,8 @@ func (st *state) shutdown() {
 	} else {
 		st.phase = StateStopped
 	}
+	// A reboot unregisters first, as the device does; a stop is the power going off.
+	st.stopVoice(st.exit == ErrReboot, nil)
 	st.emit(EventShutdown, map[string]any{"reason": reason})
 }
 
@@ -105,6 +112,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 		consider(st.pending.resync.forceAt)
 	}
 	consider(st.upg.retryAt)
+	st.voiceDeadlines(consider)
 	return best, ok
 }
 
@@ -112,6 +120,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 func (st *state) fireDue(now time.Time) {
 	st.provFire(now)
 	st.upgFire(now)
+	st.voiceFire(now)
 }
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
@@ -123,11 +132,13 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
 		return diff, err
 	}
+	names := firstNames(unknown)
 	if len(unknown) > 0 {
-		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", unknown))
+		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
 	}
 	if diff.Empty() {
-		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{}, "unknown": nonNil(unknown)})
+		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
+			"unknown": names, "unknown_count": len(unknown)})
 		return diff, nil
 	}
 	if err := st.persist(next); err != nil {
@@ -141,12 +152,13 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		zap.Bool("restart", restart))
 	st.emit(EventConfigApplied, map[string]any{
 		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
-		"unknown": nonNil(unknown), "restart": restart,
+		"unknown": names, "unknown_count": len(unknown), "restart": restart,
 	})
 	if restart {
 		st.requestRestart("configuration changed by " + source)
 	}
 	st.provConfigChanged(diff.Values)
+	st.voiceConfigChanged(diff.Values)
 	return diff, nil
 }
 
@@ -165,6 +177,21 @@ func (st *state) persist(next *config.Snapshot) error {
 
 // saveFlash writes the flash as it is now (after identity or upgrade bookkeeping changes).
 func (st *state) saveFlash() error { return st.p.flash.Save(st.flash) }
+
+// maxNamesShown is how many unknown profile names an event or a log line carries; the rest
+// are counted. A profile may hold any number of them (a provisioning server, a web client),
+// and everything an event holds is kept on the bus.
+const maxNamesShown = 20
+
+// firstNames returns copies of the first maxNamesShown names (never nil): copies, so that
+// what is kept never pins the profile they were read from.
+func firstNames(names []string) []string {
+	out := make([]string, 0, min(len(names), maxNamesShown))
+	for _, n := range names[:min(len(names), maxNamesShown)] {
+		out = append(out, strings.Clone(n))
+	}
+	return out
+}
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -187,10 +214,7 @@ func (st *state) snapshotStatus() *Status {
 		s.UptimeSec = int64(now.Sub(st.bootedAt) / time.Second)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		s.Extensions = append(s.Extensions, ExtensionStatus{
-			Index: n, Enabled: st.snap.Bool(config.ExtName(config.LineEnable, n)),
-			UserID: st.snap.Get(config.ExtName(config.UserID, n)), Registration: st.registration(n),
-		})
+		s.Extensions = append(s.Extensions, st.lineStatus(n))
 	}
 	s.Provisioning = st.provStatus()
 	s.Upgrade = st.upgStatus()
@@ -198,10 +222,6 @@ func (st *state) snapshotStatus() *Status {
 	s.Config = st.snap
 	return s
 }
-
-// registration is the Registration_State of extension n. Until the SIP agent registers
-// lines, no extension is registered (SPA-BEHAVIOUR §9).
-func (st *state) registration(n int) string { return "Not Registered" }
 
 // info builds the live Info values (SPA-BEHAVIOUR §9).
 func (st *state) info(now time.Time) config.Info {
@@ -226,15 +246,11 @@ func (st *state) info(now time.Time) config.Info {
 		in.Elapsed = now.Sub(st.bootedAt)
 	}
 	for n := 1; n <= id.Model.Extensions; n++ {
-		enabled := sn.Bool(config.ExtName(config.LineEnable, n))
-		e := config.ExtInfo{RegistrationState: st.registration(n)}
+		e := st.extInfo(n, now)
 		calls := [2]config.CallInfo{}
 		for m := range calls {
-			calls[m].State = "Idle"
+			calls[m].State = st.idleCallState(n)
 			calls[m].Tone = "None"
-			if !enabled {
-				calls[m].State = "Disabled"
-			}
 		}
 		in.Ext = append(in.Ext, e)
 		in.Lines = append(in.Lines, calls)

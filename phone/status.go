@@ -56,10 +56,21 @@ type Pending struct {
 
 // ExtensionStatus summarises one extension.
 type ExtensionStatus struct {
-	Index        int    `json:"index"`
-	Enabled      bool   `json:"enabled"`
-	UserID       string `json:"user_id"`
+	Index   int    `json:"index"`
+	Enabled bool   `json:"enabled"`
+	UserID  string `json:"user_id"`
+	// Registration is Registration_State: Registered, Failed or Not Registered.
 	Registration string `json:"registration"`
+	// Registering says the extension registers (Register_n_ = Yes and a proxy is set).
+	Registering bool `json:"registering"`
+	// SIPAddr is where its agent listens (--ip:SIP_Port_n_); empty when it is not in service.
+	SIPAddr          string     `json:"sip_addr,omitempty"`
+	RegisteredAt     *time.Time `json:"registered_at,omitempty"`
+	NextRegistration *time.Time `json:"next_registration,omitempty"`
+	ExpiresSec       int64      `json:"expires_seconds,omitempty"`
+	LastCode         int        `json:"last_code,omitempty"`
+	LastError        string     `json:"last_error,omitempty"`
+	MessageWaiting   bool       `json:"message_waiting"`
 }
 
 // ProvisioningStatus is the state of the resync machinery (SPA-BEHAVIOUR §4.4).
@@ -103,4 +114,13 @@ func (s *Status) tick(now, wall time.Time) {
 	s.UptimeSec = int64(now.Sub(s.BootedAt) / time.Second)
 	s.Info.CurrentTime = wall
 	s.Info.Elapsed = now.Sub(s.BootedAt)
+	// Next_Registration_In counts down between turns of the loop; the snapshot's slice is
+	// shared, so the copy gets its own.
+	ext := append([]config.ExtInfo(nil), s.Info.Ext...)
+	for i := range ext {
+		if i < len(s.Extensions) && s.Extensions[i].NextRegistration != nil && ext[i].NextRegistrationIn != "" {
+			ext[i].NextRegistrationIn = nextIn(*s.Extensions[i].NextRegistration, now)
+		}
+	}
+	s.Info.Ext = ext
 }

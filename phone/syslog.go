@@ -33,10 +33,37 @@ func syslogTargets(servers ...string) []string {
 
 // formatSyslog writes an RFC 3164 message: <PRI>TIMESTAMP HOSTNAME TAG: MSG, facility local0,
 // severity notice (PRI 133), as the SPA's provisioning messages are informational.
-func formatSyslog(at time.Time, host, msg string) []byte {
+//
+// Nothing in it may end the line or shape the header: host is the phone's HostName only when
+// it is a plain host name (it is a value the user account may write), else the phone's
+// address (RFC 3164 §4.1.2 allows either); msg, an expanded Log_* template whose macros carry
+// values a provisioning server set ($ERR, $A…), has its control characters made spaces. The
+// datagram is at most 1024 bytes (§4.1).
+func formatSyslog(at time.Time, host, ip, msg string) []byte {
 	const pri = 16*8 + 5 // local0.notice
 	ts := at.Format(time.Stamp)
-	return []byte("<" + strconv.Itoa(pri) + ">" + ts + " " + host + " " + msg)
+	head := "<" + strconv.Itoa(pri) + ">" + ts + " " + syslogHost(host, ip) + " "
+	return []byte(head + provisioning.CleanText(msg, maxSyslogLen-len(head)-len("…")))
+}
+
+// maxSyslogLen is the longest datagram RFC 3164 §4.1 allows.
+const maxSyslogLen = 1024
+
+// syslogHost is the HOSTNAME of the phone's syslog header: its HostName when that is a host
+// name (letters, digits, '-', '_' and '.', up to 63 bytes), else its IP address.
+func syslogHost(name, ip string) string {
+	ok := name != "" && len(name) <= 63
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	switch {
+	case ok:
+		return name
+	case ip != "":
+		return ip
+	}
+	return "-"
 }
 
 // sendSyslog sends msg to each target over UDP from the phone's own address. It is best
@@ -88,7 +115,7 @@ func (s syslogOut) send(ctx context.Context, template string, vars *provisioning
 	if msg == "" {
 		return
 	}
-	if err := sendSyslog(ctx, s.localIP, s.targets, formatSyslog(s.clock.Now(), s.host, msg)); err != nil {
+	if err := sendSyslog(ctx, s.localIP, s.targets, formatSyslog(s.clock.Now(), s.host, s.localIP, msg)); err != nil {
 		s.log.Warn("syslog not sent", zap.Error(err))
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // Unit is one physical phone across reboots. It keeps the flash and the event bus; each boot
@@ -25,6 +27,7 @@ type Unit struct {
 
 	cur     atomic.Pointer[Phone]
 	booting atomic.Pointer[Status]
+	timers  sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
 }
 
 // DefaultBootTime is how long an emulated boot takes unless told otherwise (DECISIONS 21).
@@ -42,14 +45,20 @@ func NewUnit(opts Options) (*Unit, error) {
 	if opts.Clock == nil {
 		opts.Clock = NewScaledClock(1)
 	}
-	u := &Unit{opts: opts, bus: NewBus()}
+	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
 	if err := opts.Flash.RemoveStale(); err != nil {
 		opts.Logger.Warn("stale flash files kept", zap.Error(err))
 	}
-	fl, err := opts.Flash.Load()
+	fl, err := loadFlash(opts.Flash)
 	switch {
 	case errors.Is(err, config.ErrNoFlash):
-		if fl, err = u.newFlash(); err != nil {
+		if fl, err = u.newFlash(config.Flash{}); err != nil {
+			return nil, err
+		}
+		opts.Logger.Info("new unit", zap.String("phone", fl.MAC), zap.String("model", fl.Model),
+			zap.String("serial", fl.Serial), zap.String("software", fl.Software), zap.String("flash", opts.Flash.Path()))
+	case errors.Is(err, config.ErrCorruptFlash):
+		if fl, err = u.recoverFlash(err, nil); err != nil {
 			return nil, err
 		}
 	case err != nil:
@@ -75,7 +84,25 @@ func NewUnit(opts Options) (*Unit, error) {
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
 	u.booting.Store(bootingStatus(fl, opts.IP))
+	snap, _ := config.FromOverrides(config.CatalogFor(m), fl.Values, fl.Access)
+	u.timers = sipTimers(snap)
 	return u, nil
+}
+
+// loadFlash reads the flash; one that decodes but names no known model or no valid MAC is
+// as corrupt as one that does not decode.
+func loadFlash(f *config.FileFlash) (*config.Flash, error) {
+	fl, err := f.Load()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := config.LookupModel(fl.Model); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", config.ErrCorruptFlash, f.Path(), err)
+	}
+	if _, err := ParseMAC(fl.MAC); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", config.ErrCorruptFlash, f.Path(), err)
+	}
+	return fl, nil
 }
 
 // factoryDefaults is the catalogue's defaults with the unit's own on top.
@@ -87,12 +114,16 @@ func factoryDefaults(m config.Model, changes []config.Change) (*config.Snapshot,
 	return snap, nil
 }
 
-// newFlash makes the flash of a unit that boots for the first time.
-func (u *Unit) newFlash() (*config.Flash, error) {
+// newFlash makes the flash of a unit that boots for the first time, or whose flash was
+// corrupt: the identity fields of keep that are valid win over the options'.
+func (u *Unit) newFlash(keep config.Flash) (*config.Flash, error) {
 	o := u.opts
 	name := o.Model
 	if name == "" {
 		name = config.DefaultModel
+	}
+	if _, err := config.LookupModel(keep.Model); err == nil {
+		name = keep.Model
 	}
 	m, err := config.LookupModel(name)
 	if err != nil {
@@ -105,9 +136,20 @@ func (u *Unit) newFlash() (*config.Flash, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kept, err := ParseMAC(keep.MAC); err == nil {
+		mac = kept
+	}
 	fl := &config.Flash{
 		Model: m.Name, MAC: Identity{MAC: mac}.MACHex(), Serial: o.Serial,
-		Software: o.Software, Hardware: o.Hardware,
+		Software: o.Software, Hardware: o.Hardware, BootCount: keep.BootCount,
+	}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&fl.Serial, keep.Serial}, {&fl.Software, keep.Software}, {&fl.Hardware, keep.Hardware}} {
+		if v := strings.TrimSpace(f.v); v != "" && len(v) <= 64 && printableASCII(v) {
+			*f.dst = v
+		}
 	}
 	if fl.Serial == "" {
 		fl.Serial = SerialFromMAC(mac)
@@ -126,9 +168,51 @@ func (u *Unit) newFlash() (*config.Flash, error) {
 	if err := o.Flash.Save(fl); err != nil {
 		return nil, err
 	}
-	o.Logger.Info("new unit", zap.String("phone", fl.MAC), zap.String("model", fl.Model),
-		zap.String("serial", fl.Serial), zap.String("software", fl.Software), zap.String("flash", o.Flash.Path()))
 	return fl, nil
+}
+
+// recoverFlash handles a flash that cannot be read (issue 9 item 9: a corrupt flash.json
+// stopped the phone, even with --factory-reset). The damaged file is moved aside, kept for
+// forensics, and the unit starts from its factory defaults with a new flash. The identity is
+// kept where it can be: the model, MAC, serial, versions and boot count that can still be
+// read from the damaged file (SalvageFlash), else those of known (the unit's, when the flash
+// breaks between two boots), else the options' and new ones as for a new unit: a phone that
+// lost its MAC is a new phone to its provisioning server, and says so. One line says what
+// happened.
+func (u *Unit) recoverFlash(cause error, known *config.Flash) (*config.Flash, error) {
+	f := u.opts.Flash
+	moved, keep, err := f.MoveAside(time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%w (and it could not be moved aside: %w)", cause, err)
+	}
+	identity := "recovered from the damaged flash"
+	if _, err := ParseMAC(keep.MAC); err != nil {
+		if known != nil {
+			keep, identity = *known, "the unit's own"
+		} else if u.opts.MAC != "" {
+			identity = "from --mac"
+		} else {
+			identity = "new: the damaged flash holds no MAC"
+		}
+	}
+	fl, err := u.newFlash(keep)
+	if err != nil {
+		return nil, err
+	}
+	u.opts.Logger.Error("flash corrupt, moved aside; starting from factory defaults",
+		zap.String("flash", f.Path()), zap.String("moved_to", moved), zap.String("reason", cause.Error()),
+		zap.String("phone", fl.MAC), zap.String("identity", identity))
+	return fl, nil
+}
+
+// printableASCII reports whether s is printable ASCII.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // warnIdentityFlags says, once, when identity options disagree with the flash: the flash
@@ -186,7 +270,13 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		case <-t.C:
 		}
 	}
-	fl, err := u.opts.Flash.Load()
+	fl, err := loadFlash(u.opts.Flash)
+	if errors.Is(err, config.ErrCorruptFlash) {
+		st := u.Status()
+		known := config.Flash{Model: st.Model, MAC: st.MAC, Serial: st.Serial, Software: st.Software,
+			Hardware: st.Hardware, BootCount: st.BootCount}
+		fl, err = u.recoverFlash(err, &known)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}

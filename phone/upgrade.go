@@ -192,27 +192,32 @@ func (st *state) startUpgrade() {
 	st.emit(EventUpgradeRequest, map[string]any{"url": op.url.String(), "upgst": st.upg.upgst})
 	limit := st.snap.Get(config.DowngradeRevLimit)
 	model := st.p.id.Model.Name
-	fetch := st.p.fetcher()
+	fetch, log := st.p.fetcher(), st.p.log
 	ctx := st.ctx
 	st.p.goTracked(func() {
 		vars.SERVIP = resolve(ctx, op.url.Host) // DNS: off the loop
 		out.send(ctx, template, vars)
-		img, err := downloadImage(ctx, fetch, op.url, model, limit)
+		img, err := downloadImage(ctx, fetch, op.url, model, limit, log)
 		st.p.post(func(st *state) { st.upgradeDone(op, img, err) })
 	})
 }
 
 // downloadImage fetches and validates an image: TFTP or HTTP only (5.1 does not upgrade over
 // HTTPS, SPA-BEHAVIOUR §4.2), the right model, a good checksum, not below Downgrade_Rev_Limit.
-func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, limit string) (*firmware.Image, error) {
+// A redirect is logged with the URL it led to (the URL requested stays the upgrade's own: it
+// is what loop protection compares).
+func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, limit string, log *zap.Logger) (*firmware.Image, error) {
 	if u.Scheme == provisioning.SchemeHTTPS {
 		return nil, withText("https not supported", errors.New("firmware upgrade over HTTPS is not supported"))
 	}
-	body, _, err := f.fetch(ctx, fetchRequest{URL: u, MaxSize: maxImageSize})
+	got, err := f.fetch(ctx, fetchRequest{URL: u, MaxSize: maxImageSize})
+	if got.url != "" {
+		log.Info("upgrade redirected", zap.String("url", u.String()), zap.String("to", got.url))
+	}
 	if err != nil {
 		return nil, err
 	}
-	img, err := firmware.Parse(body)
+	img, err := firmware.Parse(got.body)
 	if err != nil {
 		return nil, withText(imageErrText(err), err)
 	}

@@ -50,6 +50,9 @@ var ErrUnsupported = errors.New("not supported")
 type FetchError struct {
 	// URL is the redacted target, e.g. "tftp://10.0.0.1:69/spa942.cfg".
 	URL string
+	// Redirected is the redacted URL the fetch ended at when it followed HTTP redirects
+	// (the one that failed); "" when it followed none.
+	Redirected string
 	// Op is the operation, e.g. "http_get".
 	Op string
 	// Err is the cause: one of the sentinels above, a [*StatusError], a [*TFTPError], or a
@@ -57,9 +60,23 @@ type FetchError struct {
 	Err error
 }
 
-// Error formats the error as "http_get http://10.0.0.1:80/spa942.cfg: file not found".
+// Error formats the error as "http_get http://10.0.0.1:80/spa942.cfg: file not found", or
+// "http_get http://10.0.0.1:80/spa942.cfg (redirected to http://10.0.0.2/p.cfg): file not
+// found".
 func (e *FetchError) Error() string {
+	if e.Redirected != "" {
+		return e.Op + " " + e.URL + " (redirected to " + e.Redirected + "): " + e.Err.Error()
+	}
 	return e.Op + " " + e.URL + ": " + e.Err.Error()
+}
+
+// FetchedURL returns the URL the fetch ended at: Redirected when it followed redirects,
+// else URL.
+func (e *FetchError) FetchedURL() string {
+	if e.Redirected != "" {
+		return e.Redirected
+	}
+	return e.URL
 }
 
 // Unwrap returns the cause.
@@ -147,11 +164,21 @@ func (e *tlsError) Unwrap() []error {
 //   - for an error that is not a [*FetchError]: its own ErrText() string if it has such a
 //     method, else its Error() text.
 //
-// ErrText(nil) is "". The text never holds a password or URL user information.
+// ErrText(nil) is "". The text never holds a password or URL user information, nor a control
+// character: what a server sent (a TFTP error text, a rule or value quoted by an error) is
+// cleaned with [CleanText] and the whole is at most [MaxErrText] bytes, as it goes into
+// syslog datagrams and the status.
 func ErrText(err error) string {
 	if err == nil {
 		return ""
 	}
+	return CleanText(errText(err), MaxErrText)
+}
+
+// MaxErrText bounds the length of [ErrText].
+const MaxErrText = 256
+
+func errText(err error) string {
 	var fe *FetchError
 	if !errors.As(err, &fe) {
 		var t interface{ ErrText() string }

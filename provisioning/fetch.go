@@ -79,8 +79,11 @@ type Response struct {
 	Port int
 	// ContentType is the HTTP Content-Type, empty for TFTP.
 	ContentType string
-	// URL is the redacted URL the body came from, after redirects.
+	// URL is the redacted URL the body came from, after redirects: the one to report as
+	// fetched.
 	URL string
+	// Redirected says whether HTTP redirects were followed to URL.
+	Redirected bool
 }
 
 // FetcherConfig configures a [Fetcher]. The zero value works: kernel-chosen source address,
@@ -179,8 +182,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	defer cancel()
 	start := time.Now()
 	var (
-		resp *Response
-		err  error
+		resp  *Response
+		final string
+		err   error
 	)
 	switch {
 	case t.Host == "":
@@ -192,12 +196,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		}
 		resp, err = f.tftpGet(ctx, t, limit)
 	case t.Scheme == "http" || t.Scheme == "https":
-		resp, err = f.httpDo(ctx, t, req, post, limit)
+		resp, final, err = f.httpDo(ctx, t, req, post, limit)
 	default:
 		err = fmt.Errorf("%w: scheme %q", ErrUnsupported, t.Scheme)
 	}
 	if err != nil {
-		return nil, &FetchError{URL: t.String(), Op: op, Err: classify(ctx, err)}
+		return nil, &FetchError{URL: t.String(), Redirected: final, Op: op, Err: classify(ctx, err)}
 	}
 	f.log.Debug("fetched", zap.String("url", resp.URL), zap.Stringer("server_ip", resp.ServerIP),
 		zap.Int("bytes", len(resp.Body)), zap.Duration("took", time.Since(start)))

@@ -31,7 +31,10 @@ import (
 //     http; a redirect not followed is reported as the [StatusError] it is;
 //   - with --uid/--pwd (DECISIONS 13) the credentials go out only after a 401 challenge:
 //     Digest when the server offers it, else Basic, so that a Digest server never sees the
-//     password in clear;
+//     password in clear; and only to the server of the rule's URL (its host name and port;
+//     or its host name on port 443 after a redirect from http to https), never to another
+//     host a redirect leads to, whichever host that is and whatever scheme it offers;
+//   - what is logged and reported as fetched is the URL after redirects;
 //   - the body is bounded by the size limit and must match its announced length.
 
 // newHTTPClient builds the one client of the fetcher.
@@ -85,15 +88,49 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 		f.log.Debug("redirect refused", zap.String("url", req.URL.Redacted()), zap.String("reason", reason))
 		return http.ErrUseLastResponse
 	}
+	if !credentialsMayGo(via[0].URL, req.URL) {
+		// net/http forwards Authorization to the same host on another port and to its
+		// subdomains; the --uid/--pwd credentials go to the rule's server only.
+		req.Header.Del("Authorization")
+	}
 	f.log.Debug("redirect followed", zap.String("url", req.URL.Redacted()))
 	return nil
+}
+
+// credentialsMayGo reports whether the --uid/--pwd credentials of a request to rule may be
+// sent to to: the same host name and port, or the same host name on the https port when the
+// server redirected http to https.
+func credentialsMayGo(rule, to *url.URL) bool {
+	if !strings.EqualFold(rule.Hostname(), to.Hostname()) {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return port(rule) == port(to) || rule.Scheme == "http" && to.Scheme == "https" && port(to) == "443"
 }
 
 // httpExchange is one request/response, with the server address it reached.
 type httpExchange struct {
 	resp *http.Response
-	mu   sync.Mutex
-	addr netip.AddrPort // guarded by mu: the remote end of the last connection used
+	// final is the redacted URL of the last request after redirects; "" when none was
+	// followed.
+	final string
+	mu    sync.Mutex
+	addr  netip.AddrPort // guarded by mu: the remote end of the last connection used
+}
+
+// redirected records where the request ended when a redirect was followed.
+func (x *httpExchange) redirected(resp *http.Response) {
+	if resp.Request != nil && resp.Request.Response != nil { // set only on a redirect's request
+		x.final = resp.Request.URL.Redacted()
+	}
 }
 
 func (x *httpExchange) remote() netip.AddrPort {
@@ -104,16 +141,17 @@ func (x *httpExchange) remote() netip.AddrPort {
 
 // httpRequest sends method to t with body and returns the 2xx response, its body still to be
 // read. A non-2xx answer is an error ([StatusError], or [ErrTLS] for nginx's client
-// certificate answers) and its body is closed.
+// certificate answers) and its body is closed. The exchange is returned with the error too,
+// for the URL the request ended at.
 func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body []byte, user, password string) (*httpExchange, error) {
+	x := &httpExchange{}
 	if t.Port <= 0 || t.Port > 65535 {
-		return nil, fmt.Errorf("%w: port %d", ErrUnsupported, t.Port)
+		return x, fmt.Errorf("%w: port %d", ErrUnsupported, t.Port)
 	}
 	u, err := url.Parse(t.String())
 	if err != nil || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("%w: malformed url", ErrUnsupported)
+		return x, fmt.Errorf("%w: malformed url", ErrUnsupported)
 	}
-	x := &httpExchange{}
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			if ap, err := netip.ParseAddrPort(info.Conn.RemoteAddr().String()); err == nil {
@@ -125,22 +163,31 @@ func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body
 	})
 	resp, err := f.send(ctx, method, u, body, "")
 	if err != nil {
-		return nil, err
+		return x, err
 	}
+	x.redirected(resp)
 	if resp.StatusCode == http.StatusUnauthorized && (user != "" || password != "") {
+		at := resp.Request.URL
+		if !credentialsMayGo(u, at) {
+			drainClose(resp)
+			f.log.Warn("credentials withheld", zap.String("url", at.Redacted()),
+				zap.String("reason", "the challenge comes from a redirect to another server than the rule's"))
+			return x, &StatusError{Code: http.StatusUnauthorized}
+		}
 		authz, ok := authorization(resp, method, body, user, password)
 		drainClose(resp)
 		if !ok {
-			return nil, &StatusError{Code: http.StatusUnauthorized}
+			return x, &StatusError{Code: http.StatusUnauthorized}
 		}
-		if resp, err = f.send(ctx, method, resp.Request.URL, body, authz); err != nil {
-			return nil, err
+		if resp, err = f.send(ctx, method, at, body, authz); err != nil {
+			return x, err
 		}
+		x.redirected(resp)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := statusError(resp)
 		drainClose(resp)
-		return nil, err
+		return x, err
 	}
 	x.resp = resp
 	return x, nil
@@ -260,21 +307,22 @@ func drainClose(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// httpDo runs a fetch over HTTP or HTTPS and reads the whole body within limit.
-func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, limit int64) (*Response, error) {
+// httpDo runs a fetch over HTTP or HTTPS and reads the whole body within limit. final is the
+// URL the fetch ended at when it followed a redirect, also on failure.
+func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, limit int64) (*Response, string, error) {
 	method := http.MethodGet
 	if post {
 		method = http.MethodPost
 	}
 	x, err := f.httpRequest(ctx, t, method, req.Body, req.User, req.Password)
 	if err != nil {
-		return nil, err
+		return nil, x.final, err
 	}
 	resp := x.resp
 	defer resp.Body.Close()
 	body, err := readBody(ctx, resp, limit)
 	if err != nil {
-		return nil, err
+		return nil, x.final, err
 	}
 	remote := x.remote()
 	return &Response{
@@ -283,7 +331,8 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 		Port:        int(remote.Port()),
 		ContentType: resp.Header.Get("Content-Type"),
 		URL:         resp.Request.URL.Redacted(),
-	}, nil
+		Redirected:  x.final != "",
+	}, x.final, nil
 }
 
 // readBody reads the whole body within limit: exactly Content-Length bytes when announced,

@@ -540,3 +540,141 @@ func checkFetchError(t *testing.T, err, wantErr error, wantCode int, wantText st
 		t.Errorf("ErrText() = %q, want %q", ErrText(err), wantText)
 	}
 }
+
+// Issue 9 item 4: --uid/--pwd were answered to whatever server a redirect led to, as Basic
+// if that server offered only Basic. The credentials go to the rule's server only; the error
+// and the response name the URL the fetch ended at.
+func TestFetchHTTPCredentialsStayWithTheRuleServer(t *testing.T) {
+	const user, password = "phone1", "s3cret-pw"
+	other := &recorder{}
+	otherMux := http.NewServeMux()
+	otherMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		other.record(r)
+		if r.Header.Get("Authorization") != "" {
+			_, _ = io.WriteString(w, "got your credentials")
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/digest") {
+			w.Header().Add("WWW-Authenticate", (&digest.Challenge{Realm: "evil", Nonce: "n", Algorithm: "MD5", QOP: []string{"auth"}}).String())
+		}
+		w.Header().Add("WWW-Authenticate", `Basic realm="evil"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	otherSrv := httptest.NewServer(otherMux)
+	t.Cleanup(otherSrv.Close)
+	_, otherPort, _ := net.SplitHostPort(strings.TrimPrefix(otherSrv.URL, "http://"))
+
+	rule := &recorder{}
+	ruleMux := http.NewServeMux()
+	ruleMux.HandleFunc("/away/", func(w http.ResponseWriter, r *http.Request) { // another port
+		rule.record(r)
+		http.Redirect(w, r, otherSrv.URL+strings.TrimPrefix(r.URL.Path, "/away"), http.StatusFound)
+	})
+	ruleMux.HandleFunc("/byname/", func(w http.ResponseWriter, r *http.Request) { // another host name
+		rule.record(r)
+		http.Redirect(w, r, "http://localhost:"+otherPort+strings.TrimPrefix(r.URL.Path, "/byname"), http.StatusFound)
+	})
+	ruleMux.HandleFunc("/here/", func(w http.ResponseWriter, r *http.Request) { // the same server
+		rule.record(r)
+		http.Redirect(w, r, "/basic"+strings.TrimPrefix(r.URL.Path, "/here"), http.StatusFound)
+	})
+	ruleMux.HandleFunc("/basic/", func(w http.ResponseWriter, r *http.Request) {
+		rule.record(r)
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="prov"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, "profile")
+	})
+	ruleMux.HandleFunc("/authed-away/", func(w http.ResponseWriter, r *http.Request) { // after the challenge
+		rule.record(r)
+		if _, _, ok := r.BasicAuth(); !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="prov"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, otherSrv.URL+"/open", http.StatusFound)
+	})
+	ruleSrv := httptest.NewServer(ruleMux)
+	t.Cleanup(ruleSrv.Close)
+	f := newTestFetcher(t, FetcherConfig{UserAgent: testUA})
+
+	tests := []struct {
+		name      string
+		path      string
+		final     string // the URL the fetch ends at
+		wantBody  string
+		wantCode  int
+		otherSees int // requests the other server sees, none with credentials
+	}{
+		{name: "basic challenge on another port", path: "/away/basic.cfg", final: otherSrv.URL + "/basic.cfg", wantCode: 401, otherSees: 1},
+		{name: "digest challenge on another port", path: "/away/digest.cfg", final: otherSrv.URL + "/digest.cfg", wantCode: 401, otherSees: 1},
+		{name: "challenge on another host name", path: "/byname/basic.cfg", final: "http://localhost:" + otherPort + "/basic.cfg", wantCode: 401, otherSees: 1},
+		{name: "same server", path: "/here/p.cfg", final: ruleSrv.URL + "/basic/p.cfg", wantBody: "profile"},
+		{name: "redirect after the answer", path: "/authed-away/p.cfg", final: otherSrv.URL + "/open", wantCode: 401, otherSees: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(other.all())
+			resp, err := f.Fetch(t.Context(), Request{Target: httpTarget(t, ruleSrv.URL, tt.path), User: user, Password: password})
+			for _, s := range other.all()[before:] {
+				if s.Authorization != "" {
+					t.Fatalf("the other server received Authorization %q", s.Authorization)
+				}
+			}
+			if n := len(other.all()) - before; n != tt.otherSees {
+				t.Errorf("the other server saw %d requests, want %d", n, tt.otherSees)
+			}
+			if tt.wantCode != 0 {
+				var se *StatusError
+				var fe *FetchError
+				if !errors.As(err, &se) || se.Code != tt.wantCode || !errors.As(err, &fe) {
+					t.Fatalf("Fetch() error = %v, want status %d", err, tt.wantCode)
+				}
+				if fe.FetchedURL() != tt.final || !strings.Contains(err.Error(), "redirected to "+tt.final) {
+					t.Errorf("error %q names %q, want the URL fetched %q", err, fe.FetchedURL(), tt.final)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Fetch() error = %v", err)
+			}
+			if string(resp.Body) != tt.wantBody || resp.URL != tt.final || !resp.Redirected {
+				t.Errorf("Fetch() = %q from %s (redirected %v), want %q from %s", resp.Body, resp.URL, resp.Redirected, tt.wantBody, tt.final)
+			}
+		})
+	}
+}
+
+// The redirect check strips Authorization wherever the credentials may not go: net/http
+// itself forwards it to another port of the same host and to subdomains.
+func TestCheckRedirectStripsCredentials(t *testing.T) {
+	f := newTestFetcher(t, FetcherConfig{})
+	tests := []struct {
+		from, to string
+		keep     bool
+	}{
+		{"http://prov.example/a", "http://prov.example/b", true},
+		{"http://prov.example/a", "http://prov.example:80/b", true},
+		{"http://PROV.example/a", "http://prov.example/b", true},
+		{"http://prov.example/a", "https://prov.example/b", true},
+		{"http://prov.example:8080/a", "https://prov.example/b", true},
+		{"https://prov.example/a", "https://prov.example:8443/b", false},
+		{"http://prov.example/a", "http://prov.example:8080/b", false},
+		{"http://prov.example/a", "http://evil.prov.example/b", false},
+		{"http://prov.example/a", "http://prov.example.evil/b", false},
+		{"http://10.0.0.1/a", "http://10.0.0.2/a", false},
+	}
+	for _, tt := range tests {
+		from, _ := http.NewRequest(http.MethodGet, tt.from, nil)
+		to, _ := http.NewRequest(http.MethodGet, tt.to, nil)
+		to.Header.Set("Authorization", "Basic cGhvbmU6cHc=")
+		if err := f.checkRedirect(to, []*http.Request{from}); err != nil {
+			t.Errorf("%s → %s: %v", tt.from, tt.to, err)
+		}
+		if kept := to.Header.Get("Authorization") != ""; kept != tt.keep {
+			t.Errorf("%s → %s: Authorization kept %v, want %v", tt.from, tt.to, kept, tt.keep)
+		}
+	}
+}

@@ -21,6 +21,11 @@ import (
 // mode, with 512-byte blocks and no RFC 2347 options (the device's use of blksize/tsize is
 // unknown; plain blocks are what every server accepts) [inf].
 //
+// The path is sent as written, "../" included: the device does not normalise it, and a TFTP
+// server is the one that decides what a name may reach (tftpd-hpa confines every name to its
+// root with --secure). A provisioning server that sets Profile_Rule to tftp://…/../x gets a
+// request for "/../x".
+//
 // pin/tftp has no context: a transfer is bounded by TFTPTimeout × (TFTPRetries+1) for each
 // exchange, and runs on its own goroutine so that a cancelled or expired context returns at
 // once. That goroutine notices the context at the next block and aborts the transfer; while
@@ -100,24 +105,37 @@ func (f *Fetcher) tftpEach(ctx context.Context, t Target, do func(*tftp.Client, 
 // tftpRun runs a blocking pin/tftp transfer on its own goroutine and returns when it ends or
 // ctx is done, whichever comes first.
 func tftpRun(ctx context.Context, transfer func() ([]byte, error)) ([]byte, error) {
-	type result struct {
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
+	done := make(chan tftpResult, 1)
 	go func() {
 		b, err := transfer()
-		done <- result{b, err}
+		done <- tftpResult{b, err}
 	}()
+	return awaitTransfer(ctx, done)
+}
+
+// tftpResult is what a transfer goroutine reports.
+type tftpResult struct {
+	body []byte
+	err  error
+}
+
+// awaitTransfer waits for a transfer's result or ctx's end. A transfer that ended as ctx did
+// still counts: its result was sent, and select picks at random between two ready cases.
+func awaitTransfer(ctx context.Context, done <-chan tftpResult) ([]byte, error) {
+	var r tftpResult
 	select {
-	case r := <-done:
-		if r.err != nil && ctx.Err() != nil {
+	case r = <-done:
+	case <-ctx.Done():
+		select {
+		case r = <-done:
+		default:
 			return nil, ctx.Err()
 		}
-		return r.body, r.err
-	case <-ctx.Done():
+	}
+	if r.err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	return r.body, r.err
 }
 
 // noAnswer reports whether err means the server never answered (a timeout after all
@@ -158,6 +176,9 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 	return r.r.Read(p)
 }
 
+// maxTFTPErrorText bounds the text of a TFTP ERROR packet kept in a [TFTPError].
+const maxTFTPErrorText = 128
+
 // tftpError turns the ERROR packet reports of pin/tftp into a [*TFTPError]; other errors pass
 // unchanged. pin/tftp v3.2.0 reports a server's ERROR packet only as text, in two shapes:
 // "code: 1, message: File not found" (reads) and "sending block 0: code=2, error: Access
@@ -188,7 +209,9 @@ func tftpError(err error) error {
 		if cerr != nil || code < 0 || code > 0xffff {
 			continue
 		}
-		return &TFTPError{Code: code, Message: strings.TrimRight(msg, "\x00")}
+		// The text is the server's: it goes into $ERR, the status and syslog, so no
+		// control character of it may pass (a CR LF would forge a syslog line).
+		return &TFTPError{Code: code, Message: CleanText(strings.TrimRight(msg, "\x00"), maxTFTPErrorText)}
 	}
 	return err
 }

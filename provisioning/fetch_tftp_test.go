@@ -337,6 +337,8 @@ func TestTFTPErrorText(t *testing.T) {
 		{"read form", errors.New("code: 1, message: File not found\x00"), &TFTPError{Code: 1, Message: "File not found"}},
 		{"write form", errors.New("sending block 0: code=2, error: Access violation"), &TFTPError{Code: 2, Message: "Access violation"}},
 		{"message with commas", errors.New("code: 0, message: a, b, c"), &TFTPError{Code: 0, Message: "a, b, c"}},
+		{"controls cleaned", errors.New("code: 2, message: denied\r\n<13>forged\x1b[2K"), &TFTPError{Code: 2, Message: "denied <13>forged [2K"}},
+		{"long text cut", errors.New("code: 0, message: " + strings.Repeat("x", 600)), &TFTPError{Code: 0, Message: strings.Repeat("x", maxTFTPErrorText) + "…"}},
 		{"not an error packet", errors.New("short packet"), nil},
 		{"bad code", errors.New("code: x, message: y"), nil},
 	}
@@ -429,5 +431,55 @@ func TestFetchNoServer(t *testing.T) {
 	}
 	if err := f.Upload(t.Context(), UploadRequest{Target: Target{Path: "/r.xml"}}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("Upload(without host) error = %v, want ErrUnsupported", err)
+	}
+}
+
+// A transfer that finished as the context ended keeps its result: both are ready when the
+// wait begins, and select alone would pick either at random (issue 9 item 10).
+func TestAwaitTransferPrefersTheResult(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for i := range 200 {
+		done := make(chan tftpResult, 1)
+		done <- tftpResult{body: []byte("profile")}
+		body, err := awaitTransfer(ctx, done)
+		if err != nil || string(body) != "profile" {
+			t.Fatalf("round %d: awaitTransfer = %q, %v; want the transfer's result", i, body, err)
+		}
+	}
+	if _, err := awaitTransfer(ctx, make(chan tftpResult)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("no result: err = %v, want context.Canceled", err)
+	}
+}
+
+// A TFTP path with ../ is requested as written, as the device does: the server decides what
+// a name may reach (issue 9 item 9; the package's TFTP notes).
+func TestFetchTFTPSendsDotDotAsGiven(t *testing.T) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, 1024)
+		n, client, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		got <- append([]byte(nil), buf[:n]...)
+		pkt := binary.BigEndian.AppendUint16(nil, 5) // ERROR 2 Access violation
+		pkt = binary.BigEndian.AppendUint16(pkt, 2)
+		pkt = append(pkt, "Access violation\x00"...)
+		_, _ = conn.WriteToUDP(pkt, client)
+	}()
+	f := newTestFetcher(t, FetcherConfig{})
+	_, err = f.Fetch(t.Context(), Request{Target: Target{Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port, Path: "/../../etc/spa942.cfg"}})
+	var te *TFTPError
+	if !errors.As(err, &te) || te.Code != TFTPAccessViolation {
+		t.Fatalf("Fetch() error = %v, want the server's access violation", err)
+	}
+	if rrq, want := string(<-got), "\x00\x01/../../etc/spa942.cfg\x00octet\x00"; rrq != want {
+		t.Errorf("RRQ = %q, want %q", rrq, want)
 	}
 }

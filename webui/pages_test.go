@@ -1055,6 +1055,12 @@ func TestSubmitRefused(t *testing.T) {
 			wantCode: 400, wantText: []string{"not writable"}, problems: []string{userID}},
 		{name: "user: admin password", path: "/bsipura.spa", body: url.Values{config.AdminPasswd: {"x"}}.Encode(), user: true,
 			wantCode: 400, problems: []string{config.AdminPasswd}},
+		// Issue 9 item 5: the user pointed the Log_* messages (expanded provisioning URLs) at a
+		// host of theirs.
+		{name: "user: syslog server", path: "/bsipura.spa", body: url.Values{config.SyslogServer: {"192.0.2.66"}}.Encode(), user: true,
+			wantCode: 400, wantText: []string{"unknown parameter"}, problems: []string{config.SyslogServer}},
+		{name: "user: debug server", path: "/bsipura.spa", body: url.Values{config.DebugServer: {"192.0.2.66"}}.Encode(), user: true,
+			wantCode: 400, wantText: []string{"unknown parameter"}, problems: []string{config.DebugServer}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

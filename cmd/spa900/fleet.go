@@ -16,6 +16,7 @@ import (
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 	"github.com/spa900/spa900/webui"
 )
 
@@ -86,6 +87,8 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sip.SetProcessLogger(log)
+	sip.SetProcessTimers(phone.ProcessSIPTimers(fleet.Units(), log))
 	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort))
 	var wg sync.WaitGroup
 	errc := make(chan error, *count)

@@ -19,6 +19,7 @@ import (
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 	"github.com/spa900/spa900/webui"
 )
 
@@ -55,6 +56,7 @@ type phoneFlags struct {
 	factoryReset                           bool
 	caFile, clientCert, clientKey          string
 	insecure                               bool
+	sipTrace                               bool
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -96,6 +98,8 @@ flags:
 		}
 		return err
 	}
+	sip.SetProcessLogger(log)
+	sip.SetProcessTimers(phone.ProcessSIPTimers([]*phone.Unit{unit}, log))
 	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log})
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
@@ -140,6 +144,7 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.clientCert, "client-cert", "", "PEM client certificate the phone presents to HTTPS servers")
 	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
 	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
+	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
 }
 
 // phoneOptions checks the flags and turns them into the unit's options.
@@ -180,7 +185,8 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 			return phone.Options{}, usagef("--profile %s: %v", f.profile, err)
 		}
 		if len(prof.Unknown) > 0 {
-			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Strings("param", prof.Unknown))
+			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Int("count", len(prof.Unknown)),
+				zap.Strings("param", prof.Unknown[:min(len(prof.Unknown), 20)]))
 		}
 		defaults = append(defaults, prof.Changes...)
 	}
@@ -204,7 +210,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		IP: f.ip, Defaults: defaults, FactoryReset: f.factoryReset,
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey, Insecure: f.insecure},
-		Logger:       log,
+		Logger:       log, SIPTrace: f.sipTrace,
 	}, nil
 }
 

@@ -11,9 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/spa900/spa900/provisioning/provtest"
+	"github.com/spa900/spa900/sip/siptest"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -65,7 +70,57 @@ func freeAddr(t testing.TB) string {
 // startPhone runs the program and returns once its web server listens.
 func startPhone(t testing.TB, args ...string) (addr string, stop func()) {
 	t.Helper()
+	addr, stop, _ = startPhoneLogs(t, args...)
+	return addr, stop
+}
+
+// logLines collects the program's log lines and lets a test wait for one.
+type logLines struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	wake chan struct{} // closed and replaced at each line
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.WriteString(line + "\n")
+	close(l.wake)
+	l.wake = make(chan struct{})
+}
+
+// String returns every line so far.
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitFor waits until a line contains s, at most d.
+func (l *logLines) waitFor(t testing.TB, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		found, wake := strings.Contains(l.buf.String(), s), l.wake
+		l.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			t.Fatalf("no log line with %s in %v:\n%s", s, d, l.String())
+		}
+	}
+}
+
+// startPhoneLogs is startPhone, keeping the log lines.
+func startPhoneLogs(t testing.TB, args ...string) (addr string, stop func(), logs *logLines) {
+	t.Helper()
 	addr = freeAddr(t)
+	logs = &logLines{wake: make(chan struct{})}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -76,8 +131,10 @@ func startPhone(t testing.TB, args ...string) (addr string, stop func()) {
 	listening := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		once := false
 		for sc.Scan() {
+			logs.add(sc.Text())
 			if !once && strings.Contains(sc.Text(), "web server listening") {
 				once = true
 				close(listening)
@@ -98,7 +155,7 @@ func startPhone(t testing.TB, args ...string) (addr string, stop func()) {
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
-	}
+	}, logs
 }
 
 func TestRunServesExport(t *testing.T) {
@@ -257,5 +314,26 @@ func TestFleet(t *testing.T) {
 	}
 	if flashes, _ := filepath.Glob(filepath.Join(dir, "phone-*", "flash.json")); len(flashes) != 3 {
 		t.Errorf("flashes: %v", flashes)
+	}
+}
+
+// TestSIPTrace: --sip-trace logs every SIP message whole; the phone registers to a real
+// Kamailio from the --set values.
+func TestSIPTrace(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	port := provtest.FreeUDPPort(t)
+	_, stop, logs := startPhoneLogs(t, "--data", t.TempDir(), "--boot-time", "0", "--sip-trace",
+		"--set", "Proxy_1_="+k.Addr, "--set", "User_ID_1_=1001", "--set", "Password_1_=secret1001",
+		"--set", "SIP_Port_1_="+strconv.Itoa(port), "--set", "Line_Enable_2_=No", "--set", "Line_Enable_3_=No",
+		"--set", "Line_Enable_4_=No", "--set", "Resync_On_Reset=No")
+	defer stop()
+	logs.waitFor(t, `"msg":"registered"`, 10*time.Second)
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"sip sent"`) || !strings.Contains(out, `REGISTER sip:`+k.Addr) ||
+		!strings.Contains(out, `"msg":"sip received"`) || !strings.Contains(out, `SIP/2.0 200 OK`) {
+		t.Errorf("log lacks the traced REGISTER and its 200:\n%s", out)
+	}
+	if bs := k.Bindings(t); len(bs) != 1 {
+		t.Errorf("bindings = %+v, want the phone's", bs)
 	}
 }

@@ -91,12 +91,16 @@ var secrets = map[string]bool{
 // export carries no ua attributes), so the project settles it: the user may change the network
 // settings, their own password and the User tab, read the extension's identity, line keys and
 // dial plan; provisioning, SIP, Regional, the admin password and every other secret stay hidden.
+// Syslog_Server and Debug_Server, although network settings, are the admin's: the phone sends
+// its Log_* messages there, and they carry expanded provisioning URLs and $ERR, which the user
+// may not read (the Provisioning tab is na), so a user who could point them at a host of
+// theirs would read what the pages hide.
 func userAccess(base, group string, secret bool) Access {
 	tab, section, _ := strings.Cut(group, "/")
 	switch {
 	case base == "User_Password":
 		return AccessRW
-	case secret:
+	case secret, adminOnly[base]:
 		return AccessNA
 	case tab == "User":
 		return AccessRW
@@ -120,6 +124,10 @@ func userAccess(base, group string, secret bool) Access {
 	}
 	return AccessNA
 }
+
+// adminOnly are the parameters of the user's tabs that the user may neither read nor write
+// (see userAccess).
+var adminOnly = map[string]bool{"Syslog_Server": true, "Debug_Server": true}
 
 // label derives the web label from an element name (SPA-BEHAVIOUR §1.1 in reverse).
 func label(base string) string {

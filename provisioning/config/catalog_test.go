@@ -230,3 +230,16 @@ func TestAssignedName(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9 item 5: the servers the phone sends its Log_* messages to (expanded provisioning
+// URLs, $ERR) are the admin's; the rest of the network settings stay the user's.
+func TestSyslogServersAreAdminOnly(t *testing.T) {
+	for _, m := range Models() {
+		cat := CatalogFor(m)
+		for name, want := range map[string]Access{SyslogServer: AccessNA, DebugServer: AccessNA, HostName: AccessRW, Domain: AccessRW} {
+			if p, ok := cat.Lookup(name); !ok || p.Access != want {
+				t.Errorf("%s %s: user access %s, want %s", m.Name, name, p.Access, want)
+			}
+		}
+	}
+}

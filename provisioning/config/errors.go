@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ErrUnknownModel is returned for a model name that is not an SPA 900-series phone.
@@ -34,11 +35,24 @@ type ParamError struct {
 	Err    error
 }
 
+// Error names the parameter, the value (quoted, and cut to its first 64 bytes: a profile may
+// carry a value of any length, and the message goes into logs and events) and the reason.
 func (e *ParamError) Error() string {
 	if e.Value == "" {
 		return fmt.Sprintf("%s: %v: %s", e.Name, e.Err, e.Reason)
 	}
-	return fmt.Sprintf("%s: %v %q: %s", e.Name, e.Err, e.Value, e.Reason)
+	return fmt.Sprintf("%s: %v %q: %s", e.Name, e.Err, clipValue(e.Value, 64), e.Reason)
+}
+
+// clipValue cuts v to at most n bytes on a rune boundary, marking the cut with "…".
+func clipValue(v string, n int) string {
+	if len(v) <= n {
+		return v
+	}
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return v[:n] + "…"
 }
 
 func (e *ParamError) Unwrap() error { return e.Err }

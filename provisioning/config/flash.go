@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Flash is what the phone keeps across reboots and power cuts: its identity, the firmware it
@@ -131,4 +133,104 @@ func (f *FileFlash) Save(fl *Flash) error {
 		}
 	}
 	return nil
+}
+
+// MoveAside renames a flash that cannot be read to "<path>.corrupt-<UTC time>" beside it,
+// kept for forensics, and returns the new path and the identity fields that could be read
+// from it (model, mac, serial, software, hardware, boot_count; whatever parsed before the
+// damage, see [SalvageFlash]). The configuration is not salvaged: half of a configuration
+// is not one the owner made.
+func (f *FileFlash) MoveAside(now time.Time) (string, Flash, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return "", Flash{}, fmt.Errorf("move flash aside: %w", err)
+	}
+	base := f.path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	to := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		to = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.Rename(f.path, to); err != nil {
+		return "", Flash{}, fmt.Errorf("move flash aside: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(f.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return to, SalvageFlash(data), nil
+}
+
+// SalvageFlash reads what it can of the identity of a damaged flash file: the top-level
+// model, mac, serial, software, hardware and boot_count that come before the damage (a
+// truncated file keeps its head, where the identity is written). Fields that cannot be read
+// are left empty; nothing is validated here.
+func SalvageFlash(data []byte) Flash {
+	var fl Flash
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fl
+	}
+	for {
+		key, err := dec.Token()
+		if err != nil {
+			return fl
+		}
+		name, ok := key.(string)
+		if !ok {
+			return fl
+		}
+		val, err := dec.Token()
+		if err != nil {
+			return fl
+		}
+		if _, ok := val.(json.Delim); ok { // an object or array: skip it whole
+			if !skipJSON(dec) {
+				return fl
+			}
+			continue
+		}
+		s, _ := val.(string)
+		switch name {
+		case "model":
+			fl.Model = s
+		case "mac":
+			fl.MAC = s
+		case "serial":
+			fl.Serial = s
+		case "software":
+			fl.Software = s
+		case "hardware":
+			fl.Hardware = s
+		case "boot_count":
+			if n, ok := val.(json.Number); ok {
+				if i, err := n.Int64(); err == nil && i >= 0 && i < 1<<31 {
+					fl.BootCount = int(i)
+				}
+			}
+		}
+	}
+}
+
+// skipJSON reads past the rest of the object or array just opened.
+func skipJSON(dec *json.Decoder) bool {
+	depth := 1
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return true
 }

@@ -139,19 +139,19 @@ func StartNginx(t testing.TB, opts Options) *Nginx {
 		if err := n.writeConfig(opts); err != nil {
 			t.Fatalf("nginx: %v", err)
 		}
-		proc, err := startProcess(bin, []string{"-p", prefix, "-c", filepath.Join(prefix, "nginx.conf"),
+		proc, err := StartProcess(bin, []string{"-p", prefix, "-c", filepath.Join(prefix, "nginx.conf"),
 			"-e", n.ErrorLogFile, "-g", "daemon off;"}, filepath.Join(prefix, fmt.Sprintf("nginx-%d.out", attempt)))
 		if err != nil {
 			t.Fatalf("nginx: start: %v", err)
 		}
 		if err = n.waitReady(proc); err != nil {
-			proc.stop()
+			proc.Stop()
 			errLog, _ := os.ReadFile(n.ErrorLogFile)
-			lastErr = fmt.Errorf("%w\noutput: %s\nerror log: %s", err, proc.output(), errLog)
+			lastErr = fmt.Errorf("%w\noutput: %s\nerror log: %s", err, proc.Output(), errLog)
 			continue // most likely a port was taken meanwhile
 		}
 		n.PID = proc.cmd.Process.Pid
-		t.Cleanup(proc.stop)
+		t.Cleanup(proc.Stop)
 		return n
 	}
 	t.Fatalf("nginx: not ready: %v", lastErr)
@@ -160,7 +160,7 @@ func StartNginx(t testing.TB, opts Options) *Nginx {
 
 // waitReady polls every port with a connect until all accept, nginx exits or the start
 // timeout passes.
-func (n *Nginx) waitReady(proc *process) error {
+func (n *Nginx) waitReady(proc *Process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), nginxStartTimeout)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -169,7 +169,7 @@ func (n *Nginx) waitReady(proc *process) error {
 	for _, port := range []int{n.HTTPPort, n.HTTPSPort, n.HTTPSOptionalPort} {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		for {
-			if proc.exited() {
+			if proc.Exited() {
 				return fmt.Errorf("nginx exited: %v", proc.err)
 			}
 			c, err := d.DialContext(ctx, "tcp", addr)
@@ -180,7 +180,7 @@ func (n *Nginx) waitReady(proc *process) error {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s not accepting within %s: %w", addr, nginxStartTimeout, err)
-			case <-proc.done:
+			case <-proc.Done():
 			case <-tick.C:
 			}
 		}

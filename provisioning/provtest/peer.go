@@ -64,16 +64,18 @@ func FreeUDPPort(t testing.TB) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// process is a started peer: its own process group, its output in a file, its exit observed.
-type process struct {
+// Process is a started peer program: its own process group, its output in a file, its exit
+// observed. The SIP peers of sip/siptest use it too: one place handles peer processes.
+type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status, valid after done
 	out  string        // file with stdout and stderr
 }
 
-// startProcess starts bin with args in a new process group, output to outFile.
-func startProcess(bin string, args []string, outFile string) (*process, error) {
+// StartProcess starts bin with args in a new process group, in the directory of outFile,
+// with its standard output and error written to outFile. Stop it with [Process.Stop].
+func StartProcess(bin string, args []string, outFile string) (*Process, error) {
 	out, err := os.Create(outFile)
 	if err != nil {
 		return nil, err
@@ -81,11 +83,12 @@ func startProcess(bin string, args []string, outFile string) (*process, error) {
 	defer out.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = filepath.Dir(outFile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), out: outFile}
+	p := &Process{cmd: cmd, done: make(chan struct{}), out: outFile}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -93,8 +96,8 @@ func startProcess(bin string, args []string, outFile string) (*process, error) {
 	return p, nil
 }
 
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -103,11 +106,23 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop ends the process group the process leads: SIGTERM, then SIGKILL if it is still there
-// after a grace period. Only the group started by startProcess is signalled, by its id.
-func (p *process) stop() {
+// Done is closed when the process has exited; [Process.Err] is its exit status then.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err returns the exit status once [Process.Done] is closed (nil for status 0).
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Pid returns the process id (the process group's id too).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Stop ends the process group the process leads: SIGTERM, then SIGKILL if it is still there
+// after a grace period. Only the group started by StartProcess is signalled, by its id.
+func (p *Process) Stop() {
 	pgid := p.cmd.Process.Pid
-	if !p.exited() {
+	if !p.Exited() {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-p.done:
@@ -121,8 +136,8 @@ func (p *process) stop() {
 	<-p.done
 }
 
-// output returns what the process printed, for failure messages.
-func (p *process) output() string {
+// Output returns what the process printed, for failure messages.
+func (p *Process) Output() string {
 	b, err := os.ReadFile(p.out)
 	if err != nil {
 		return ""

@@ -29,7 +29,7 @@ type TFTPD struct {
 	// PID is the process id of in.tftpd.
 	PID int
 
-	proc *process
+	proc *Process
 }
 
 // tftpdStartTimeout bounds how long StartTFTPD waits for the daemon to answer.
@@ -61,17 +61,17 @@ func StartTFTPD(t testing.TB, root string) *TFTPD {
 	for attempt := 1; attempt <= 3; attempt++ {
 		port := FreeUDPPort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		proc, err := startProcess(bin, []string{"--foreground", "--listen", "--address", addr,
+		proc, err := StartProcess(bin, []string{"--foreground", "--listen", "--address", addr,
 			"--secure", "--create", root}, filepath.Join(logDir, fmt.Sprintf("tftpd-%d.log", attempt)))
 		if err != nil {
 			t.Fatalf("tftpd: start: %v", err)
 		}
 		if err = waitTFTP(addr, proc); err != nil {
-			proc.stop()
-			lastErr = fmt.Errorf("%w; output: %s", err, proc.output())
+			proc.Stop()
+			lastErr = fmt.Errorf("%w; output: %s", err, proc.Output())
 			continue // most likely the port was taken meanwhile
 		}
-		t.Cleanup(proc.stop)
+		t.Cleanup(proc.Stop)
 		return &TFTPD{Root: root, Host: "127.0.0.1", Port: port, PID: proc.cmd.Process.Pid, proc: proc}
 	}
 	t.Fatalf("tftpd: not ready: %v", lastErr)
@@ -109,7 +109,7 @@ func (d *TFTPD) ReadFile(t testing.TB, name string) []byte {
 // waitTFTP sends read requests for a file that does not exist until the daemon answers (an
 // ERROR packet proves that the listener, the chroot and the privilege drop all work), the
 // process exits, or the start timeout passes.
-func waitTFTP(addr string, proc *process) error {
+func waitTFTP(addr string, proc *Process) error {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func waitTFTP(addr string, proc *process) error {
 	deadline := time.Now().Add(tftpdStartTimeout)
 	buf := make([]byte, 1024)
 	for time.Now().Before(deadline) {
-		if proc.exited() {
+		if proc.Exited() {
 			return fmt.Errorf("in.tftpd exited: %v", proc.err)
 		}
 		if _, err := conn.WriteToUDP(rrq, raddr); err != nil {

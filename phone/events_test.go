@@ -1,0 +1,146 @@
+package phone
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// typicalEvents are events of the kinds a phone publishes most, with realistic fields.
+func typicalEvent(i int) (string, map[string]any) {
+	switch i % 4 {
+	case 0:
+		return EventResyncResult, map[string]any{"result": "success", "url": fmt.Sprintf("http://prov.example:80/SPA942/spa000e08%06x.cfg", i),
+			"err": "", "changed": []string{"GPP_A", "Station_Name"}, "prvst": 1, "next_in_seconds": int64(3600), "next": "periodic"}
+	case 1:
+		return EventConfigApplied, map[string]any{"source": "api", "changed": []string{"Station_Name"}, "access_changed": []string{},
+			"unknown": []string{"Foo", "Bar"}, "unknown_count": 2, "restart": true}
+	case 2:
+		return EventStarted, map[string]any{"op": "resync", "reason": "periodic", "prvst": 1, "forced": false}
+	}
+	return EventDone, map[string]any{"op": "resync", "result": "success"}
+}
+
+// heapInUse returns the bytes of live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// The history holds what its bound says, measured: the heap a full bus holds is within its
+// bound (the accounted size is encoded JSON plus eventOverhead each), and never grows with
+// the number of events published (issue 9 item 1).
+func TestBusMemoryIsBounded(t *testing.T) {
+	const bound = 256 << 10
+	before := heapInUse()
+	b := NewBus(bound)
+	for i := range 4000 {
+		kind, data := typicalEvent(i)
+		b.Publish(kind, time.Now(), data)
+	}
+	held := heapInUse() - before
+	accounted, count := b.KeptBytes()
+	t.Logf("bus keeps %d events, %d accounted bytes, %d bytes of heap", count, accounted, held)
+	if accounted > bound {
+		t.Errorf("accounted %d bytes, bound %d", accounted, bound)
+	}
+	if held > bound*5/4 {
+		t.Errorf("a full bus holds %d bytes of heap, want at most 1.25 times its bound of %d", held, bound)
+	}
+	var encoded int
+	for _, e := range b.Since(0) {
+		data, _ := json.Marshal(e)
+		encoded += len(data)
+	}
+	if encoded > bound {
+		t.Errorf("a replay from 0 streams %d bytes of JSON, bound %d", encoded, bound)
+	}
+	runtime.KeepAlive(b)
+}
+
+// An event too large for the history is kept and sent clipped: its small scalar fields,
+// truncated and its size.
+func TestBusClipsLargeEvents(t *testing.T) {
+	b := NewBus(64 << 10)
+	events := b.Subscribe(t.Context(), 0)
+	huge := make([]string, 10000)
+	for i := range huge {
+		huge[i] = fmt.Sprintf("Unknown_Name_%d", i)
+	}
+	e := b.Publish(EventConfigRejected, time.Now(), map[string]any{"source": "api", "error": strings.Repeat("x", 40000), "names": huge, "n": 3})
+	if e.Data["truncated"] != true || e.Data["source"] != "api" || e.Data["n"] != 3 || e.Data["names"] != nil || e.Data["error"] != nil {
+		t.Fatalf("clipped event: %v", e.Data)
+	}
+	if n, _ := e.Data["bytes"].(int); n < 40000 {
+		t.Fatalf("clipped event bytes = %v", e.Data["bytes"])
+	}
+	if got := <-events; got.Seq != e.Seq || got.Data["truncated"] != true {
+		t.Fatalf("subscriber got %v", got)
+	}
+	if size := EventSize(e); size > b.MaxBytes()/4 {
+		t.Fatalf("clipped event weighs %d bytes", size)
+	}
+}
+
+// Whatever is published, the history stays within both bounds and in order; a replay from any
+// point returns the kept suffix.
+func TestBusBounds(t *testing.T) {
+	b := NewBus(32 << 10)
+	for i := range 3000 {
+		b.Publish("k", time.Time{}, map[string]any{"pad": strings.Repeat("p", i%700)})
+		bytes, count := b.KeptBytes()
+		if bytes > b.MaxBytes() || count > busMaxEvents || count == 0 {
+			t.Fatalf("after %d events: keeps %d events of %d bytes", i+1, count, bytes)
+		}
+	}
+	all := b.Since(0)
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq != all[i-1].Seq+1 {
+			t.Fatalf("history not contiguous at %d: %d after %d", i, all[i].Seq, all[i-1].Seq)
+		}
+	}
+	if all[len(all)-1].Seq != 3000 {
+		t.Fatalf("newest kept %d, want 3000", all[len(all)-1].Seq)
+	}
+	mid := all[len(all)/2].Seq
+	if got := b.Since(mid); len(got) != len(all)-len(all)/2-1 || got[0].Seq != mid+1 {
+		t.Fatalf("Since(%d): %d events from %d", mid, len(got), got[0].Seq)
+	}
+	if got := b.SinceN(0, 10); len(got) != 10 || got[0].Seq != all[0].Seq {
+		t.Fatalf("SinceN(0, 10): %d events", len(got))
+	}
+}
+
+// A subscriber that does not read is cut off once it is behind by the size bound, long
+// before its 256 events: what it pins is bounded by bytes too.
+func TestBusCutsOffSubscriberBehindByBytes(t *testing.T) {
+	b := NewBus(64 << 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	events := b.Subscribe(ctx, 0)
+	pad := strings.Repeat("p", 4000)
+	n := 0
+	for ; n < subscriberQueue; n++ {
+		b.Publish("k", time.Time{}, map[string]any{"pad": pad})
+		if b.subscribers() == 0 {
+			break
+		}
+	}
+	if n >= 20 {
+		t.Fatalf("cut off after %d events of 4 KB, want within the 64 KB bound", n)
+	}
+	got := 0
+	for range events {
+		got++
+	}
+	if got > 16 {
+		t.Fatalf("the cut-off subscriber still received %d events", got)
+	}
+}

@@ -1,0 +1,417 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// Agent is the SIP user agent of one extension: its socket on IP:SIP_Port_n_, its
+// registration dialog, and the request handlers that answer the network. Build it with
+// [NewAgent], serve with [Agent.Run], stop with [Agent.Close].
+type Agent struct {
+	// Immutable after NewAgent.
+	cfg      Config
+	log      *zap.Logger
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	cli      *sipgo.Client
+	conn     *packetConn
+	laddr    sipmsg.Addr    // the bound address, as sipgo names connections
+	local    netip.AddrPort // the same, as the phone sees it
+	contact  sipmsg.ContactHeader
+	proxy    proxySpec // Proxy_n_
+	proxyErr error     // why Proxy_n_ cannot be read
+	hasProxy bool
+	outbound proxySpec // Outbound_Proxy_n_, when used
+	hasOB    bool
+	res      resolver
+	nonceKey [32]byte // signs the nonces of the agent's own challenges
+
+	mu  sync.Mutex // guards reg
+	reg regDialog
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	handlers  handlerGate // request handlers running; Close lets them answer first
+}
+
+// handlerGate counts the request handlers running, and says when the last has returned once
+// the agent closes.
+type handlerGate struct {
+	mu      sync.Mutex
+	n       int
+	closing bool
+	drained chan struct{}
+}
+
+// enter counts a handler in; false once the agent closes.
+func (g *handlerGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.n++
+	return true
+}
+
+func (g *handlerGate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+}
+
+// close refuses new handlers and returns a channel closed when the running ones have ended.
+func (g *handlerGate) close() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closing = true
+	ch := make(chan struct{})
+	if g.n == 0 {
+		close(ch)
+	} else {
+		g.drained = ch
+	}
+	return ch
+}
+
+// regDialog is the state REGISTER keeps from one request to the next (RFC 3261 §10.2: the
+// same Call-ID, a CSeq that grows, the same From tag).
+type regDialog struct {
+	callID  string
+	fromTag string
+	cseq    uint32
+	target  int // index of the address that answered last, in the resolved list
+}
+
+// NewAgent binds the extension's socket and prepares its handlers. Nothing is served until
+// [Agent.Run]. It fails when the address cannot be bound.
+func NewAgent(cfg Config) (*Agent, error) {
+	if cfg.Transport == TransportUnknown {
+		cfg.Transport = TransportUDP
+	}
+	if cfg.Transport != TransportUDP {
+		return nil, fmt.Errorf("sip: transport %s: not supported yet, use UDP", cfg.Transport)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.MaxForwards <= 0 {
+		cfg.MaxForwards = 70
+	}
+	if !cfg.IP.IsValid() {
+		return nil, errors.New("sip: Config.IP is required")
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger}
+	rand.Read(a.nonceKey[:])
+	a.proxy, a.hasProxy, a.proxyErr = parseProxy(cfg.Proxy)
+	if cfg.OutboundProxy != "" {
+		var err error
+		if a.outbound, a.hasOB, err = parseProxy(cfg.OutboundProxy); err != nil && a.proxyErr == nil {
+			a.proxyErr = err
+		}
+	}
+	a.res = resolver{r: cfg.Resolver, srv: cfg.DNSSRV, autoPfx: cfg.SRVAutoPrefix, transport: cfg.Transport}
+
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: cfg.IP.AsSlice(), Port: cfg.Port})
+	if err != nil {
+		return nil, fmt.Errorf("sip: bind extension %d: %w", cfg.Ext, err)
+	}
+	la := udp.LocalAddr().(*net.UDPAddr)
+	a.local = netip.AddrPortFrom(cfg.IP, uint16(la.Port))
+	a.laddr = sipmsg.Addr{IP: la.IP, Port: la.Port, Hostname: cfg.IP.String()}
+	a.conn = &packetConn{PacketConn: udp, w: &wire{counters: cfg.Counters, trace: cfg.Trace, log: cfg.Logger}}
+
+	slog := sipgoLogger(cfg.Logger)
+	a.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgentHostname(cfg.IP.String()),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sipmsg.WithTransactionLayerLogger(slog),
+			sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(slog)),
+	)
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	// The socket is sipgo's listener from now on, before Run serves it: a request sent
+	// before the first read goes out through it, not through a socket sipgo would open.
+	addr := udp.LocalAddr().String()
+	a.ua.TransportLayer().Pool("udp").Add(addr, &sipmsg.UDPConnection{PacketConn: a.conn, PacketAddr: addr, Listener: true})
+	a.srv, _ = sipgo.NewServer(a.ua, sipgo.WithServerLogger(slog))
+	a.cli, _ = sipgo.NewClient(a.ua, sipgo.WithClientLogger(slog),
+		sipgo.WithClientHostname(cfg.IP.String()), sipgo.WithClientPort(la.Port))
+
+	a.contact = sipmsg.ContactHeader{
+		DisplayName: cfg.DisplayName,
+		Address:     sipmsg.Uri{Scheme: "sip", User: cfg.UserID, Host: cfg.IP.String(), Port: la.Port},
+	}
+	a.reg = regDialog{callID: newCallID(cfg.IP.String()), fromTag: newTag('o', cfg.Ext), cseq: newCSeq()}
+	if cfg.CallIDSeed != "" {
+		a.reg.callID = stableCallID(cfg.CallIDSeed, cfg.Ext, cfg.IP.String())
+		a.reg.cseq = clockCSeq(time.Now())
+	}
+	if cfg.RegCSeq != 0 {
+		a.reg.cseq = cfg.RegCSeq
+	}
+	a.routes()
+	return a, nil
+}
+
+// RegCSeq returns the CSeq of the last REGISTER sent (for the next agent's Config.RegCSeq).
+func (a *Agent) RegCSeq() uint32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reg.cseq
+}
+
+// LocalAddr returns the address the agent is bound to.
+func (a *Agent) LocalAddr() netip.AddrPort { return a.local }
+
+// Run serves the extension's socket until ctx ends or the agent is closed. It runs on the
+// caller's goroutine: an idle agent costs that goroutine and nothing else.
+func (a *Agent) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { a.Close() })
+	defer stop()
+	err := a.srv.ServeUDP(a.conn)
+	if a.closed.Load() {
+		return nil
+	}
+	return err
+}
+
+// Close stops the agent: the request handlers still running get up to closeGrace to send
+// their answer (a NOTIFY reboot_now is answered before the phone goes down), then pending
+// transactions end and the socket closes. It is idempotent.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		a.closed.Store(true)
+		done := a.handlers.close()
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+		a.ua.Close()
+		a.conn.Close()
+	})
+	return nil
+}
+
+// closeGrace bounds how long Close waits for the handlers' answers.
+const closeGrace = time.Second
+
+// track counts a request handler for Close, and refuses requests once closing.
+func (a *Agent) track(h func(*sipmsg.Request, sipmsg.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if !a.handlers.enter() {
+			if !req.IsAck() {
+				a.respond(req, tx, sipmsg.StatusServiceUnavailable, "Service Unavailable")
+			}
+			return
+		}
+		defer a.handlers.leave()
+		h(req, tx)
+	}
+}
+
+// routes registers the request handlers.
+func (a *Agent) routes() {
+	a.srv.OnNotify(a.track(a.onNotify))
+	a.srv.OnOptions(a.track(a.onOptions))
+	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if req.IsAck() {
+			return // an ACK needs no answer (RFC 3261 §17.2.3)
+		}
+		a.respond(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", a.allowHeader())
+	}))
+}
+
+// onOptions answers OPTIONS with what the phone can do (RFC 3261 §11.2).
+func (a *Agent) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	a.respond(req, tx, sipmsg.StatusOK, "OK", a.allowHeader(), sipmsg.NewHeader("Accept", "application/sdp"))
+}
+
+func (a *Agent) allowHeader() sipmsg.Header {
+	return sipmsg.NewHeader("Allow", strings.Join(a.cfg.Allow, ", "))
+}
+
+// respond answers a request: the device's To tag, Server, and the extra headers.
+func (a *Agent) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, extra ...sipmsg.Header) {
+	res := a.newResponse(req, code, reason)
+	for _, h := range extra {
+		if h != nil {
+			res.AppendHeader(h)
+		}
+	}
+	if err := tx.Respond(res); err != nil {
+		a.log.Debug("response not sent", zap.String("method", req.Method.String()), zap.Int("code", code), zap.Error(err))
+	}
+}
+
+// newResponse builds a response to req with the device's To tag and Server header.
+func (a *Agent) newResponse(req *sipmsg.Request, code int, reason string) *sipmsg.Response {
+	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && code != 100 {
+		if tag, _ := req.To().Params.Get("tag"); tag == "" {
+			to.Params.Add("tag", newTag('i', a.cfg.Ext))
+		}
+	}
+	if a.cfg.ServerName != "" {
+		res.AppendHeader(sipmsg.NewHeader("Server", a.cfg.ServerName))
+	}
+	return res
+}
+
+// newRequest builds a request outside a dialog in the device's shape (SPA-BEHAVIOUR
+// §13.10): Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, User-Agent.
+func (a *Agent) newRequest(method sipmsg.RequestMethod, ruri, to sipmsg.Uri, callID, fromTag string, cseq uint32, ua string) *sipmsg.Request {
+	req := sipmsg.NewRequest(method, ruri)
+	via := &sipmsg.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: a.cfg.Transport.via(),
+		Host: a.cfg.IP.String(), Port: int(a.local.Port()), Params: sipmsg.NewParams()}
+	via.Params.Add("branch", newBranch())
+	if a.cfg.Rport {
+		via.Params.Add("rport", "")
+	}
+	req.AppendHeader(via)
+	from := &sipmsg.FromHeader{DisplayName: a.cfg.DisplayName, Address: a.aor(), Params: sipmsg.NewParams()}
+	from.Params.Add("tag", fromTag)
+	req.AppendHeader(from)
+	req.AppendHeader(&sipmsg.ToHeader{Address: to, Params: sipmsg.NewParams()})
+	cid := sipmsg.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: cseq, MethodName: method})
+	mf := sipmsg.MaxForwardsHeader(a.cfg.MaxForwards)
+	req.AppendHeader(&mf)
+	c := a.contact
+	req.AppendHeader(&c)
+	if ua != "" {
+		req.AppendHeader(sipmsg.NewHeader("User-Agent", ua))
+	}
+	req.SetTransport(a.cfg.Transport.via())
+	return req
+}
+
+// aor is the extension's address of record: sip:UserID@proxy-domain (the phone's IP when
+// no proxy is set).
+func (a *Agent) aor() sipmsg.Uri {
+	host := a.cfg.IP.String()
+	if a.hasProxy {
+		host = a.proxy.host
+	}
+	return sipmsg.Uri{Scheme: "sip", User: a.cfg.UserID, Host: host}
+}
+
+// realm is the realm of the agent's own digest challenges: the proxy's domain, where the
+// extension's credentials belong (so that a server that keeps only HA1 for its realm can
+// answer), else the phone's address. SPA-BEHAVIOUR §6 does not say; this is the decision.
+func (a *Agent) realm() string {
+	if a.hasProxy {
+		return a.proxy.host
+	}
+	return a.cfg.IP.String()
+}
+
+// noBuild tells sipgo the request is complete: the agent builds every header itself.
+func noBuild(*sipgo.Client, *sipmsg.Request) error { return nil }
+
+// exchange sends req to dest in a client transaction and returns its final response. The
+// transaction is bounded by limit (Timer B or F) as well as by ctx.
+func (a *Agent) exchange(ctx context.Context, req *sipmsg.Request, dest netip.AddrPort, limit time.Duration) (*sipmsg.Response, error) {
+	if a.closed.Load() {
+		return nil, ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	req.SetDestination(dest.String())
+	req.Laddr = a.laddr
+	if req.Body() == nil {
+		req.SetBody(nil)
+	}
+	tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+	if err != nil {
+		return nil, fmt.Errorf("send %s to %s: %w", req.Method, dest, err)
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil && !errors.Is(err, sipmsg.ErrTransactionTimeout) {
+				return nil, fmt.Errorf("%s to %s: %w", req.Method, dest, err)
+			}
+			return nil, fmt.Errorf("%s to %s: %w", req.Method, dest, ErrTimeout)
+		case <-ctx.Done():
+			if a.closed.Load() {
+				return nil, ErrClosed
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%s to %s: %w", req.Method, dest, ErrTimeout)
+			}
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// targets resolves where out-of-dialog requests go: the outbound proxy when one is used,
+// else the proxy.
+func (a *Agent) targets(ctx context.Context) ([]netip.AddrPort, error) {
+	if a.proxyErr != nil {
+		return nil, a.proxyErr
+	}
+	spec := a.proxy
+	if a.hasOB {
+		spec = a.outbound
+	} else if !a.hasProxy {
+		return nil, ErrNoProxy
+	}
+	return a.res.resolve(ctx, spec)
+}
+
+// headerValue returns the value of the first header named name (or its compact form).
+func headerValue(m headered, name, compact string) string {
+	if h := m.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	if compact != "" {
+		for _, h := range m.Headers() {
+			if h.Name() == compact {
+				return h.Value()
+			}
+		}
+	}
+	return ""
+}
+
+// headered is a request or a response.
+type headered interface {
+	GetHeader(name string) sipmsg.Header
+	Headers() []sipmsg.Header
+}
+
+// itoa is strconv.Itoa.
+func itoa(n int) string { return strconv.Itoa(n) }

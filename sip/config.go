@@ -1,0 +1,159 @@
+package sip
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Transport is the transport an extension's signalling uses (SPA-BEHAVIOUR §8.5
+// SIP_Transport_n_).
+type Transport uint8
+
+// Transports.
+const (
+	TransportUnknown Transport = iota
+	TransportUDP
+	TransportTCP
+	TransportTLS
+)
+
+// String returns "udp", "tcp" or "tls".
+func (t Transport) String() string {
+	switch t {
+	case TransportUDP:
+		return "udp"
+	case TransportTCP:
+		return "tcp"
+	case TransportTLS:
+		return "tls"
+	}
+	return "unknown"
+}
+
+// via returns the transport as a Via header names it.
+func (t Transport) via() string {
+	switch t {
+	case TransportTCP:
+		return "TCP"
+	case TransportTLS:
+		return "TLS"
+	}
+	return "UDP"
+}
+
+// ParseTransport reads "UDP", "TCP" or "TLS" (any case).
+func ParseTransport(s string) (Transport, bool) {
+	switch s {
+	case "UDP", "udp", "Udp":
+		return TransportUDP, true
+	case "TCP", "tcp", "Tcp":
+		return TransportTCP, true
+	case "TLS", "tls", "Tls":
+		return TransportTLS, true
+	}
+	return TransportUnknown, false
+}
+
+// Config is everything one extension's agent needs. The phone builds it from its
+// configuration; this package knows no parameter names.
+type Config struct {
+	// Ext is the extension's index, 1-based. It appears in the tags the agent makes
+	// (SPA-BEHAVIOUR §13.10: "o0" for a dialog Ext 1 originated).
+	Ext int
+	// IP is the phone's address; Port the extension's SIP port (SIP_Port_n_). The agent
+	// binds IP:Port for UDP (and TCP/TLS when that is the transport).
+	IP   netip.Addr
+	Port int
+	// Transport is SIP_Transport_n_. TCPPortMin and TCPPortMax are the source ports of the
+	// connections the phone opens (SIP_TCP_Port_Min/Max); 0 lets the system choose.
+	Transport              Transport
+	TCPPortMin, TCPPortMax int
+	// TLS is the client configuration of TLS connections (trust); nil uses the system roots.
+	TLS *tls.Config
+
+	// Proxy is Proxy_n_ as configured: host, host:port, or the static SRV list
+	// "name:SRV=host:port:p=0:w=1|host2:port:p=1" (SPA-BEHAVIOUR §8.5).
+	Proxy string
+	// OutboundProxy, when set, is where requests are sent (Use_Outbound_Proxy_n_); in-dialog
+	// requests too when OutboundInDialog (Use_OB_Proxy_In_Dialog_n_).
+	OutboundProxy    string
+	OutboundInDialog bool
+	// DNSSRV looks the proxy up with DNS SRV (Use_DNS_SRV_n_); SRVAutoPrefix prepends
+	// "_sip._udp." (or _tcp, _tls) to the name first (DNS_SRV_Auto_Prefix_n_).
+	DNSSRV, SRVAutoPrefix bool
+	// Resolver resolves proxy names; nil is the system's.
+	Resolver *net.Resolver
+
+	// UserID, DisplayName, AuthID and Password are the subscriber's (Ext n, Subscriber
+	// Information). AuthID, when not empty, is the digest user name (Use_Auth_ID_n_).
+	UserID, DisplayName, AuthID, Password string
+
+	// UserAgent is the User-Agent of requests (SIP_User_Agent_Name after macro expansion;
+	// empty: no header), RegUserAgent that of REGISTER (SIP_Reg_User_Agent_Name; empty:
+	// UserAgent), ServerName the Server of responses (SIP_Server_Name; empty: no header).
+	UserAgent, RegUserAgent, ServerName string
+	// MaxForwards is Max_Forward; MaxAuth how many challenges in a row a request answers
+	// (Max_Auth).
+	MaxForwards, MaxAuth int
+	// TimerB and TimerF bound INVITE and non-INVITE client transactions (SIP_Timer_B,
+	// SIP_Timer_F); 0 means 64×T1. The retransmission timers T1/T2/T4 are process-wide in
+	// sipgo: see SetProcessTimers.
+	TimerB, TimerF time.Duration
+	// RegMinExpires and RegMaxExpires bound the registration expiry a registrar grants
+	// (Reg_Min_Expires, Reg_Max_Expires); 0 means no bound.
+	RegMinExpires, RegMaxExpires time.Duration
+	// Rport adds ;rport to the Via of requests (Insert_VIA_rport, RFC 3581).
+	Rport bool
+	// CallIDSeed, when not empty, makes the REGISTER Call-ID the same at every boot: it is
+	// derived from the seed (the MAC) and the extension (Random_REG_CID_On_Reboot = No).
+	CallIDSeed string
+	// RegCSeq is the CSeq of the extension's last REGISTER (see [Agent.RegCSeq]), so that an
+	// agent that replaces another one continues its sequence (RFC 3261 §10.2.4: a registrar
+	// refuses a lower CSeq for the same Call-ID). 0 starts a new one: random-looking, or,
+	// with a CallIDSeed, derived from the clock so that it also grows across reboots.
+	RegCSeq uint32
+	// Allow and Supported are the Allow and Supported header values of requests and answers
+	// (SPA-BEHAVIOUR §13.10; the phone decides them).
+	Allow, Supported []string
+
+	// NotifyAuth challenges control NOTIFYs with 401 and acts only on a retry that answers
+	// with this extension's credentials (Auth_Resync-Reboot_n_, SPA-BEHAVIOUR §6).
+	NotifyAuth bool
+
+	// KeepAliveMsg is what a NAT keep-alive sends (NAT_Keep_Alive_Msg_n_): "$NOTIFY",
+	// "$OPTIONS", "$REGISTER" or any other text, sent as is in one datagram. KeepAliveDest is
+	// where (NAT_Keep_Alive_Dest_n_): "$PROXY" or host[:port].
+	KeepAliveMsg, KeepAliveDest string
+
+	// Counters, when not nil, count every message and byte the agent sends and receives
+	// (the Phone Status SIP counters); one set may be shared by a phone's agents.
+	Counters *Counters
+	// Trace logs every message sent and received, whole (spa900 --sip-trace).
+	Trace bool
+	// Logger receives the agent's decisions; nil discards. sipgo's own lines go to it at
+	// debug level.
+	Logger *zap.Logger
+	// OnEvent receives what the phone must know or decide; nil drops events (and requests
+	// that need a decision are answered 503).
+	OnEvent func(Event)
+}
+
+// identity returns the digest user name: the Auth ID when set, else the user ID.
+func (c *Config) authUser() string {
+	if c.AuthID != "" {
+		return c.AuthID
+	}
+	return c.UserID
+}
+
+// timerF is the bound of a non-INVITE client transaction.
+func (c *Config) timerF() time.Duration {
+	if c.TimerF > 0 {
+		return c.TimerF
+	}
+	return 32 * time.Second
+}

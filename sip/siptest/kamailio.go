@@ -1,0 +1,220 @@
+package siptest
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/spa900/spa900/provisioning/provtest"
+)
+
+//go:embed kamailio.cfg.tmpl
+var kamailioTemplate string
+
+// User is an account of the test registrar.
+type User struct{ Name, Password string }
+
+// KamailioOptions configures [StartKamailio]. The zero value works: users 1001, 1002 and 1003
+// with passwords secret1001…, realm "spa900.test", MD5, expiry bounds 1..3600 s, UDP only.
+type KamailioOptions struct {
+	Users []User
+	// Realm is the digest realm and the domain Kamailio takes as its own.
+	Realm string
+	// Algorithm is the digest algorithm of the challenges: "MD5" or "SHA-256".
+	Algorithm string
+	// QOP asks for qop=auth in the challenges.
+	QOP bool
+	// MinExpires and MaxExpires bound the expiry it grants, in seconds.
+	MinExpires, MaxExpires int
+	// TCP listens on TCP too, on the same port.
+	TCP bool
+	// Debug is Kamailio's log level (default 1).
+	Debug int
+}
+
+// Kamailio is a running Kamailio on 127.0.0.1.
+type Kamailio struct {
+	// Addr is where it listens (UDP, and TCP when asked): "127.0.0.1:port".
+	Addr string
+	// Port is the port of Addr.
+	Port int
+	// Realm is its digest realm.
+	Realm string
+	dir   string
+	proc  *provtest.Process
+	ctl   string
+}
+
+// DefaultUsers are the accounts of a zero KamailioOptions.
+func DefaultUsers() []User {
+	return []User{{"1001", "secret1001"}, {"1002", "secret1002"}, {"1003", "secret1003"}}
+}
+
+// StartKamailio starts a Kamailio registrar and proxy, or skips the test (fails under CI) when
+// kamailio is not installed.
+func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "kamailio", "kamailio")
+	if opts.Users == nil {
+		opts.Users = DefaultUsers()
+	}
+	if opts.Realm == "" {
+		opts.Realm = "spa900.test"
+	}
+	if opts.Algorithm == "" {
+		opts.Algorithm = "MD5"
+	}
+	if opts.MinExpires == 0 {
+		opts.MinExpires = 1
+	}
+	if opts.MaxExpires == 0 {
+		opts.MaxExpires = 3600
+	}
+	if opts.Debug == 0 {
+		opts.Debug = 1
+	}
+	tmpl := template.Must(template.New("kamailio").Parse(kamailioTemplate))
+	dir := t.TempDir()
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port := provtest.FreeUDPPort(t)
+		qop := "0"
+		if opts.QOP {
+			qop = "1"
+		}
+		var cfg bytes.Buffer
+		if err := tmpl.Execute(&cfg, map[string]any{
+			"Port": port, "Realm": opts.Realm, "Algorithm": opts.Algorithm, "QOP": qop,
+			"MinExpires": opts.MinExpires, "MaxExpires": opts.MaxExpires, "TCP": opts.TCP,
+			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug,
+		}); err != nil {
+			t.Fatalf("kamailio config: %v", err)
+		}
+		cfgFile := filepath.Join(dir, "kamailio.cfg")
+		if err := os.WriteFile(cfgFile, cfg.Bytes(), 0o644); err != nil {
+			t.Fatalf("kamailio config: %v", err)
+		}
+		proc, err := provtest.StartProcess(bin, []string{"-f", cfgFile, "-DD", "-E", "-Y", dir,
+			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", "8"}, filepath.Join(dir, "kamailio.log"))
+		if err != nil {
+			t.Fatalf("kamailio: %v", err)
+		}
+		k := &Kamailio{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Realm: opts.Realm,
+			dir: dir, proc: proc, ctl: "unix:" + filepath.Join(dir, "kamailio.ctl")}
+		if err := k.waitReady(); err != nil {
+			proc.Stop()
+			lastErr = fmt.Errorf("%w\n%s", err, proc.Output())
+			continue // most likely the port was taken meanwhile
+		}
+		t.Cleanup(proc.Stop)
+		return k
+	}
+	t.Fatalf("kamailio: not ready: %v", lastErr)
+	return nil
+}
+
+// waitReady sends OPTIONS until Kamailio answers (or exits).
+func (k *Kamailio) waitReady() error {
+	deadline := time.Now().Add(15 * time.Second)
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	dst, _ := net.ResolveUDPAddr("udp", k.Addr)
+	local := c.LocalAddr().String()
+	buf := make([]byte, 4096)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if k.proc.Exited() {
+			return fmt.Errorf("kamailio exited")
+		}
+		msg := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-ready%d\r\n"+
+			"From: <sip:ready@127.0.0.1>;tag=r%d\r\nTo: <sip:%s>\r\nCall-ID: ready-%d@127.0.0.1\r\n"+
+			"CSeq: %d OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", k.Addr, local, i, i, k.Addr, i, i+1)
+		c.WriteTo([]byte(msg), dst)
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, _, err := c.ReadFrom(buf)
+		if err == nil && bytes.HasPrefix(buf[:n], []byte("SIP/2.0 ")) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no answer to OPTIONS within 15 s")
+}
+
+// Binding is one registered contact, as Kamailio's location table shows it.
+type Binding struct {
+	AOR       string
+	Contact   string
+	Expires   int // seconds left
+	UserAgent string
+	CallID    string
+	CSeq      int
+}
+
+// Bindings returns the registered contacts (kamcmd ul.dump).
+func (k *Kamailio) Bindings(t testing.TB) []Binding {
+	t.Helper()
+	out := k.kamcmd(t, "ul.dump")
+	var bs []Binding
+	var aor string
+	var cur *Binding
+	for _, line := range strings.Split(out, "\n") {
+		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		switch key {
+		case "AoR":
+			aor = val
+		case "Address":
+			bs = append(bs, Binding{AOR: aor, Contact: val})
+			cur = &bs[len(bs)-1]
+		case "Expires":
+			if cur != nil {
+				cur.Expires, _ = strconv.Atoi(val)
+			}
+		case "User-Agent":
+			if cur != nil {
+				cur.UserAgent = val
+			}
+		case "Call-ID":
+			if cur != nil {
+				cur.CallID = val
+			}
+		case "CSeq":
+			if cur != nil {
+				cur.CSeq, _ = strconv.Atoi(val)
+			}
+		}
+	}
+	return bs
+}
+
+// SetPassword changes (or adds) an account's password while Kamailio runs.
+func (k *Kamailio) SetPassword(t testing.TB, user, password string) {
+	t.Helper()
+	k.kamcmd(t, "htable.sets", "users", "s:"+user, password)
+}
+
+func (k *Kamailio) kamcmd(t testing.TB, args ...string) string {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "kamcmd", "kamailio")
+	out, err := exec.Command(bin, append([]string{"-s", k.ctl}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kamcmd %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// Log returns what Kamailio logged, for failure messages.
+func (k *Kamailio) Log() string { return k.proc.Output() }

@@ -1,0 +1,117 @@
+package siptest
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/spa900/spa900/provisioning/provtest"
+)
+
+//go:embed scenarios/*.xml
+var scenarios embed.FS
+
+// Scenario writes the embedded SIPp scenario name (e.g. "notify.xml") into a temporary
+// directory and returns its path. Each "@KEY@" of replace is replaced by its value first,
+// for what SIPp's own [keys] cannot carry (a response code to expect).
+func Scenario(t testing.TB, name string, replace map[string]string) string {
+	t.Helper()
+	data, err := scenarios.ReadFile("scenarios/" + name)
+	if err != nil {
+		t.Fatalf("scenario %s: %v", name, err)
+	}
+	for k, v := range replace {
+		data = bytes.ReplaceAll(data, []byte("@"+k+"@"), []byte(v))
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatalf("scenario %s: %v", name, err)
+	}
+	return p
+}
+
+// SIPpRun describes one SIPp run of [RunSIPp].
+type SIPpRun struct {
+	// Scenario is an embedded scenario's name ("notify.xml") or a path.
+	Scenario string
+	// Target is the remote host:port (empty for a UAS).
+	Target string
+	// Service is -s, the user part of the Request-URI.
+	Service string
+	// Keys are -key name value pairs the scenario reads as [name].
+	Keys map[string]string
+	// Replace fills the scenario's @KEY@ placeholders (see [Scenario]).
+	Replace map[string]string
+	// AuthUser and AuthPass answer challenges (-au, -ap).
+	AuthUser, AuthPass string
+	// Calls is -m (default 1).
+	Calls int
+	// Args are further arguments.
+	Args []string
+	// Timeout bounds the run (default 20 s; -timeout is set from it too).
+	Timeout time.Duration
+}
+
+// SIPpResult is how a SIPp run ended.
+type SIPpResult struct {
+	// Err is nil when every call of the scenario passed (exit status 0).
+	Err error
+	// Output is SIPp's console output and its error trace, for failure messages.
+	Output string
+}
+
+// RunSIPp runs SIPp on 127.0.0.1 (a free port) to completion, or skips the test (fails under
+// CI) when SIPp is not installed.
+func RunSIPp(t testing.TB, r SIPpRun) SIPpResult {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "sipp", "sip-tester")
+	dir := t.TempDir()
+	sf := r.Scenario
+	if filepath.Base(sf) == sf {
+		sf = Scenario(t, sf, r.Replace)
+	}
+	if r.Calls == 0 {
+		r.Calls = 1
+	}
+	if r.Timeout == 0 {
+		r.Timeout = 20 * time.Second
+	}
+	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(provtest.FreeUDPPort(t)),
+		"-m", strconv.Itoa(r.Calls), "-nostdin", "-timeout", fmt.Sprintf("%ds", int(r.Timeout/time.Second)),
+		"-timeout_error", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}
+	if r.Service != "" {
+		args = append(args, "-s", r.Service)
+	}
+	for k, v := range r.Keys {
+		args = append(args, "-key", k, v)
+	}
+	if r.AuthUser != "" {
+		args = append(args, "-au", r.AuthUser, "-ap", r.AuthPass)
+	}
+	args = append(args, r.Args...)
+	if r.Target != "" {
+		args = append(args, r.Target)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout+10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
+	res := SIPpResult{Output: string(out) + "\n" + string(errs)}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.Err = fmt.Errorf("sipp exit status %d", ee.ExitCode())
+	} else if err != nil {
+		res.Err = err
+	}
+	return res
+}
