@@ -75,12 +75,12 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 func mediaSessionConfig(snap *config.Snapshot, ext int) media.SessionConfig {
 	return media.SessionConfig{
 		Symmetric:    snap.Bool(config.SymmetricRTP),
-		RTCPInterval: seconds(snap.Get(config.RTCPTxInterval), 0, 255*time.Second),
+		RTCPInterval: mediaSeconds(snap.Get(config.RTCPTxInterval), 0, 255*time.Second),
 		Jitter: jitterConfig(snap.Get(config.ExtName(config.NetworkJitterLevel, ext)),
 			snap.Get(config.ExtName(config.JitterBufferAdjustment, ext))),
 		IgnoreAVT:    !snap.Bool(config.ExtName(config.DTMFProcessAVT, ext)),
 		DTMFLevel:    dtmfLevel(snap.Get(config.DTMFPlaybackLevel)),
-		DTMFDuration: seconds(snap.Get(config.DTMFPlaybackLength), 40*time.Millisecond, 2*time.Second),
+		DTMFDuration: mediaSeconds(snap.Get(config.DTMFPlaybackLength), 40*time.Millisecond, 2*time.Second),
 		Analyze:      true,
 	}
 }
@@ -118,15 +118,15 @@ func jitterConfig(level, adjust string) media.JitterConfig {
 
 // packetSize reads RTP_Packet_Size (seconds, §8.2) rounded to the 10 ms G.711 grid, 10-120 ms.
 func packetSize(v string) time.Duration {
-	d := seconds(v, 10*time.Millisecond, 120*time.Millisecond)
+	d := mediaSeconds(v, 10*time.Millisecond, 120*time.Millisecond)
 	if d == 0 {
 		return 30 * time.Millisecond
 	}
 	return max(10*time.Millisecond, d.Round(10*time.Millisecond))
 }
 
-// seconds reads a Float/Time value (§8.8) clamped to [lo, hi]; 0 for an empty or bad value.
-func seconds(v string, lo, hi time.Duration) time.Duration {
+// mediaSeconds reads a Float/Time value (§8.8) clamped to [lo, hi]; 0 for an empty or bad value.
+func mediaSeconds(v string, lo, hi time.Duration) time.Duration {
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil || f <= 0 {
 		return 0
