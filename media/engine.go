@@ -44,8 +44,10 @@ type Engine struct {
 	epoch time.Time
 	wake  chan struct{}
 	done  chan struct{}
-	evq   chan Event
 	wg    sync.WaitGroup
+
+	// evq is made with the first session, before the goroutines start, then never changes.
+	evq chan Event
 
 	// mu guards the schedule, the port cursor, the sessions set, the random source and closed.
 	mu       sync.Mutex
@@ -54,6 +56,7 @@ type Engine struct {
 	sessions map[*Session]struct{}
 	rnd      *rand.Rand
 	closed   bool
+	running  bool // the pacing and event goroutines run (from the first Open on)
 
 	// atomic: totals over every session since the engine started (Phone Status RTP_*).
 	totals  counters
@@ -66,7 +69,7 @@ type counters struct {
 	packetsSent, bytesSent, packetsRecv, bytesRecv atomic.Uint64
 }
 
-// NewEngine checks cfg and starts the engine's pacing and event goroutines.
+// NewEngine checks cfg; the engine's pacing and event goroutines start with its first session.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if !cfg.IP.IsValid() {
 		return nil, fmt.Errorf("%w: no IP address", ErrBadConfig)
@@ -91,15 +94,11 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		epoch:    time.Now(),
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
-		evq:      make(chan Event, 1024),
 		sessions: map[*Session]struct{}{},
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 	e.cursor = e.cfg.PortMin + uint16(e.rnd.UintN(uint(cfg.PortMax-cfg.PortMin)))
 	e.cursor -= e.cursor % 2
-	e.wg.Add(2)
-	go e.pace()
-	go e.deliver()
 	return e, nil
 }
 
@@ -125,6 +124,14 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 	rtpConn, rtcpConn, err := e.bindLocked()
 	if err != nil {
 		return nil, err
+	}
+	if !e.running {
+		// The goroutines start with the first session: an idle phone of a fleet costs none.
+		e.running = true
+		e.evq = make(chan Event, 256)
+		e.wg.Add(2)
+		go e.pace()
+		go e.deliver()
 	}
 	s := newSession(e, sc, rtpConn, rtcpConn, e.rnd.Uint64())
 	e.sessions[s] = struct{}{}
@@ -226,7 +233,7 @@ func (e *Engine) forget(s *Session) {
 
 // emit queues an event for OnEvent without blocking the pacer.
 func (e *Engine) emit(ev Event) {
-	if e.cfg.OnEvent == nil {
+	if e.cfg.OnEvent == nil || e.evq == nil {
 		return
 	}
 	select {

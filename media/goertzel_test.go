@@ -12,7 +12,10 @@ import (
 func runDetector(t *testing.T, x []int16) (digits string, durs []time.Duration) {
 	t.Helper()
 	e, evs := testEngine(t, SessionConfig{})
-	s := &Session{e: e}
+	s, err := e.Open() // not started: the pacer leaves it alone, the test drives the detector
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.detect.reset()
 	for i := 0; i+160 <= len(x); i += 160 {
 		s.detect.feed(x[i:i+160], 0, s)

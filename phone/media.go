@@ -1,11 +1,16 @@
 package phone
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/media"
 	"github.com/spa900/spa900/provisioning/config"
@@ -141,4 +146,182 @@ func dtmfLevel(v string) float64 {
 		return -16
 	}
 	return f
+}
+
+// Event kinds of the media engine on the event stream.
+const (
+	EventAudio  = "audio"  // a call's audio changed: call_id, ext, rtp_port, direction (rx/tx), state, level_dbfs, freq_hz, silent
+	EventDTMF   = "dtmf"   // a digit arrived in the media: call_id, ext, rtp_port, digit, duration_ms, method (rfc4733/inband)
+	EventOneWay = "oneway" // one-way audio began or ended: call_id, ext, rtp_port, one_way
+)
+
+// mediaHolder is the phone's media engine of the current voice start (it is rebuilt when the
+// voice application restarts: RTP ports may have changed) and the RTP totals of the engines
+// before it, so Phone Status counts from boot.
+type mediaHolder struct {
+	cur    atomic.Pointer[phoneMedia]
+	mu     sync.Mutex // guards base
+	base   media.EngineStats
+	labels sync.Map // *media.Session → mediaLabel
+}
+
+// mediaLabel names the call a session belongs to, for its events.
+type mediaLabel struct {
+	callID string
+	ext    int
+}
+
+// phoneMedia is one engine and the snapshot it was built from.
+type phoneMedia struct {
+	eng  *media.Engine
+	snap *config.Snapshot
+}
+
+// mediaEngine is what the call model uses of the media engine: a session per call, opened
+// with the extension's configuration, and the SDP configuration of the extension.
+// *phoneMedia satisfies it; tests use fakes.
+type mediaEngine interface {
+	Open(ext int) (mediaSession, error)
+	SDPConfig(ext int) media.SDPConfig
+}
+
+// mediaSession is what the call model uses of one call's media (*media.Session).
+type mediaSession interface {
+	LocalAddr() netip.AddrPort
+	Start(media.Negotiated) error
+	Update(media.Negotiated) error
+	Close() error
+	Stats() media.Stats
+	SendDTMF(digits string, m media.DTMFMethod) error
+}
+
+// Open opens a session with extension ext's session configuration.
+func (pm *phoneMedia) Open(ext int) (mediaSession, error) {
+	s, err := pm.eng.OpenWith(mediaSessionConfig(pm.snap, ext))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SDPConfig is extension ext's offer/answer configuration.
+func (pm *phoneMedia) SDPConfig(ext int) media.SDPConfig { return mediaSDPConfig(pm.snap, ext) }
+
+// mediaEngine returns the running engine, or nil when the phone has none (no IP address,
+// no port range, voice stopped).
+func (st *state) mediaEngine() mediaEngine {
+	if pm := st.p.media.cur.Load(); pm != nil {
+		return pm
+	}
+	return nil
+}
+
+// labelMedia names the call of a session for its events (the call model calls it when it
+// opens a session for a call).
+func (st *state) labelMedia(s mediaSession, callID string, ext int) {
+	if ms, ok := s.(*media.Session); ok {
+		st.p.media.labels.Store(ms, mediaLabel{callID: callID, ext: ext})
+	}
+}
+
+// startMedia builds the media engine from the snapshot (SPA-BEHAVIOUR §8.2 RTP parameters).
+// Without it calls cannot carry audio: the phone logs why and answers offers with 488.
+func (st *state) startMedia() {
+	ip, err := netip.ParseAddr(st.p.opts.IP)
+	if err != nil || ip.IsUnspecified() {
+		st.p.log.Warn("media off", zap.String("reason", "the phone has no IP address (--ip)"))
+		return
+	}
+	cfg := mediaEngineConfig(st.snap, ip)
+	cfg.Logger = st.p.log.Named("media")
+	bus := st.p.bus
+	labels := &st.p.media.labels
+	cfg.OnEvent = func(ev media.Event) { publishMedia(bus, labels, ev) }
+	eng, err := media.NewEngine(cfg)
+	if err != nil {
+		st.p.log.Warn("media off", zap.Error(err))
+		return
+	}
+	st.p.media.cur.Store(&phoneMedia{eng: eng, snap: st.snap})
+	st.p.log.Info("media started", zap.Uint16("rtp_port_min", cfg.PortMin), zap.Uint16("rtp_port_max", cfg.PortMax))
+}
+
+// stopMedia closes the engine (and every session still open), keeping its totals.
+func (st *state) stopMedia() {
+	h := &st.p.media
+	pm := h.cur.Swap(nil)
+	if pm == nil {
+		return
+	}
+	pm.eng.Close()
+	es := pm.eng.Stats()
+	h.mu.Lock()
+	h.base.PacketsSent += es.PacketsSent
+	h.base.PacketsRecv += es.PacketsRecv
+	h.base.BytesSent += es.BytesSent
+	h.base.BytesRecv += es.BytesRecv
+	h.mu.Unlock()
+	h.labels.Clear()
+}
+
+// counters fills the Phone Status RTP totals (RTP_Packets_Sent/Recv, RTP_Bytes_Sent/Recv).
+func (h *mediaHolder) counters(c *config.Counters) {
+	h.mu.Lock()
+	t := h.base
+	h.mu.Unlock()
+	if pm := h.cur.Load(); pm != nil {
+		es := pm.eng.Stats()
+		t.PacketsSent += es.PacketsSent
+		t.PacketsRecv += es.PacketsRecv
+		t.BytesSent += es.BytesSent
+		t.BytesRecv += es.BytesRecv
+	}
+	c.RTPPacketsSent, c.RTPPacketsRecv, c.RTPBytesSent, c.RTPBytesRecv = t.PacketsSent, t.PacketsRecv, t.BytesSent, t.BytesRecv
+}
+
+// publishMedia puts a media event on the phone's event stream (from the engine's event
+// goroutine: the bus is safe for concurrent use, and nothing here touches the loop's state).
+func publishMedia(bus *Bus, labels *sync.Map, ev media.Event) {
+	data := map[string]any{"rtp_port": ev.Session.LocalAddr().Port()}
+	if v, ok := labels.Load(ev.Session); ok {
+		l := v.(mediaLabel)
+		data["call_id"], data["ext"] = l.callID, l.ext
+	}
+	switch ev.Kind {
+	case media.EventAudio:
+		data["direction"] = ev.Flow.String()
+		data["state"] = ev.Audio.State.String()
+		data["level_dbfs"] = math.Round(ev.Audio.LevelDBFS*10) / 10
+		data["freq_hz"] = math.Round(ev.Audio.FreqHz*10) / 10
+		data["silent"] = ev.Audio.Silent
+		bus.Publish(EventAudio, ev.At, data)
+	case media.EventDTMF:
+		data["digit"] = string(ev.Digit)
+		data["duration_ms"] = ev.Duration.Milliseconds()
+		data["method"] = ev.Method.String()
+		bus.Publish(EventDTMF, ev.At, data)
+	case media.EventOneWay:
+		data["one_way"] = ev.OneWay
+		bus.Publish(EventOneWay, ev.At, data)
+	}
+}
+
+// callMediaInfo fills a call appearance's media fields of the Info tab (Line n Call m
+// Status, SPA-BEHAVIOUR §9) from its session's statistics.
+func callMediaInfo(ci *config.CallInfo, st media.Stats, loop media.Loopback) {
+	ci.Tone = "None"
+	if st.Tone != "" {
+		ci.Tone = st.Tone
+	}
+	ci.Encoder, ci.Decoder = st.Encoder.DeviceName(), st.Decoder.DeviceName()
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	ci.PacketsSent, ci.PacketsRecv, ci.BytesSent, ci.BytesRecv = u(st.PacketsSent), u(st.PacketsRecv), u(st.BytesSent), u(st.BytesRecv)
+	ci.DecodeLatency, ci.Jitter, ci.RoundTripDelay = ms(st.DecodeLatency), ms(st.Jitter), ms(st.RoundTripDelay)
+	ci.PacketsLost, ci.PacketError = strconv.FormatInt(max(st.PacketsLost, 0), 10), u(st.PacketError)
+	ci.MappedRTPPort = strconv.Itoa(int(st.LocalPort))
+	ci.MediaLoopback = "No"
+	if loop != media.LoopbackOff {
+		ci.MediaLoopback = "Yes"
+	}
 }

@@ -27,6 +27,8 @@ type Phone struct {
 	net   fetcher
 	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
 	sipCounters *sip.Counters
+	// media is the media engine of this boot and its RTP totals (phone/media.go).
+	media mediaHolder
 
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
@@ -84,6 +86,7 @@ func (p *Phone) Status() *Status {
 	c := p.sipCounters.Load()
 	s.Info.Counters.SIPMessagesSent, s.Info.Counters.SIPBytesSent = c.MessagesSent, c.BytesSent
 	s.Info.Counters.SIPMessagesRecv, s.Info.Counters.SIPBytesRecv = c.MessagesRecv, c.BytesRecv
+	p.media.counters(&s.Info.Counters)
 	return &s
 }
 

@@ -79,6 +79,7 @@ type voiceState struct {
 // startVoice brings up every enabled extension from the snapshot: binds its agent and, when it
 // registers, starts registering at once (SPA-BEHAVIOUR §8.5).
 func (st *state) startVoice() {
+	st.startMedia()
 	v := &st.voice
 	v.gen++
 	if v.rnd == nil {
@@ -134,6 +135,7 @@ func (st *state) startVoice() {
 // or a reboot. then runs on the loop once every agent has closed; without then (the phone
 // is going down) nothing is posted back.
 func (st *state) stopVoice(unregister bool, then func()) {
+	st.stopMedia()
 	v := &st.voice
 	v.gen++
 	lines := v.lines
