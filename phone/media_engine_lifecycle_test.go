@@ -22,15 +22,15 @@ func TestMediaOnThePhone(t *testing.T) {
 		config.RTPPortMin, strconv.Itoa(base), config.RTPPortMax, strconv.Itoa(base+99), "Line_Enable_1_", "No",
 	)}, nil)
 	p := mustPhone(t, u)
-	var s mediaSession
+	var s *media.Session
 	var sdp media.SDPConfig
 	err := p.do(t.Context(), func(st *state) error {
-		eng := st.mediaEngine()
+		eng := st.rtp()
 		if eng == nil {
 			t.Fatal("no media engine")
 		}
 		var err error
-		if s, err = eng.Open(1); err != nil {
+		if s, err = eng.OpenCall(1); err != nil {
 			return err
 		}
 		st.labelMedia(s, "c1", 1)
@@ -73,7 +73,7 @@ func TestMediaOnThePhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := waitMediaEvent(t, events, EventAudio, func(e Event) bool { return e.Data["direction"] == "rx" && e.Data["silent"] == false })
-	if ev.Data["call_id"] != "c1" || ev.Data["ext"] != 1 {
+	if ev.Data["call"] != "c1" || ev.Data["ext"] != 1 {
 		t.Errorf("audio event %v does not name the call", ev.Data)
 	}
 	if f := ev.Data["freq_hz"].(float64); f < 990 || f > 1010 {
@@ -81,8 +81,8 @@ func TestMediaOnThePhone(t *testing.T) {
 	}
 	fs.SendDTMF("73", media.DTMFRFC4733)
 	for _, want := range []string{"7", "3"} {
-		ev := waitMediaEvent(t, events, EventDTMF, func(Event) bool { return true })
-		if ev.Data["digit"] != want || ev.Data["method"] != "rfc4733" || ev.Data["call_id"] != "c1" {
+		ev := waitMediaEvent(t, events, eventMediaDTMF, func(Event) bool { return true })
+		if ev.Data["digit"] != want || ev.Data["method"] != "rfc4733" || ev.Data["call"] != "c1" {
 			t.Errorf("dtmf event %v, want digit %s", ev.Data, want)
 		}
 	}

@@ -150,9 +150,12 @@ func dtmfLevel(v string) float64 {
 
 // Event kinds of the media engine on the event stream.
 const (
-	EventAudio  = "audio"  // a call's audio changed: call_id, ext, rtp_port, direction (rx/tx), state, level_dbfs, freq_hz, silent
-	EventDTMF   = "dtmf"   // a digit arrived in the media: call_id, ext, rtp_port, digit, duration_ms, method (rfc4733/inband)
-	EventOneWay = "oneway" // one-way audio began or ended: call_id, ext, rtp_port, one_way
+	EventAudio  = "audio"  // a call's audio changed: call, ext, rtp_port, direction (rx/tx), state, level_dbfs, freq_hz, silent
+	EventOneWay = "oneway" // one-way audio began or ended: call, ext, rtp_port, one_way
+	// eventMediaDTMF is the kind of a digit that arrived in the media (RFC 4733 or in-band):
+	// call, ext, rtp_port, digit, duration_ms, method. It is the kind the call model uses for
+	// SIP INFO digits, so a test waits for one kind whatever the method.
+	eventMediaDTMF = "dtmf"
 )
 
 // mediaHolder is the phone's media engine of the current voice start (it is rebuilt when the
@@ -177,51 +180,23 @@ type phoneMedia struct {
 	snap *config.Snapshot
 }
 
-// mediaEngine is what the call model uses of the media engine: a session per call, opened
-// with the extension's configuration, and the SDP configuration of the extension.
-// *phoneMedia satisfies it; tests use fakes.
-type mediaEngine interface {
-	Open(ext int) (mediaSession, error)
-	SDPConfig(ext int) media.SDPConfig
-}
-
-// mediaSession is what the call model uses of one call's media (*media.Session).
-type mediaSession interface {
-	LocalAddr() netip.AddrPort
-	Start(media.Negotiated) error
-	Update(media.Negotiated) error
-	Close() error
-	Stats() media.Stats
-	SendDTMF(digits string, m media.DTMFMethod) error
-}
-
-// Open opens a session with extension ext's session configuration.
-func (pm *phoneMedia) Open(ext int) (mediaSession, error) {
-	s, err := pm.eng.OpenWith(mediaSessionConfig(pm.snap, ext))
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+// OpenCall opens a session with extension ext's session configuration.
+func (pm *phoneMedia) OpenCall(ext int) (*media.Session, error) {
+	return pm.eng.OpenWith(mediaSessionConfig(pm.snap, ext))
 }
 
 // SDPConfig is extension ext's offer/answer configuration.
 func (pm *phoneMedia) SDPConfig(ext int) media.SDPConfig { return mediaSDPConfig(pm.snap, ext) }
 
-// mediaEngine returns the running engine, or nil when the phone has none (no IP address,
-// no port range, voice stopped).
-func (st *state) mediaEngine() mediaEngine {
-	if pm := st.p.media.cur.Load(); pm != nil {
-		return pm
-	}
-	return nil
-}
+// rtp returns the running engine, or nil when the phone has none (no IP address, no port
+// range, voice stopped). The call model opens its sessions here (OpenCall) and builds its
+// SDP from SDPConfig.
+func (st *state) rtp() *phoneMedia { return st.p.media.cur.Load() }
 
 // labelMedia names the call of a session for its events (the call model calls it when it
 // opens a session for a call).
-func (st *state) labelMedia(s mediaSession, callID string, ext int) {
-	if ms, ok := s.(*media.Session); ok {
-		st.p.media.labels.Store(ms, mediaLabel{callID: callID, ext: ext})
-	}
+func (st *state) labelMedia(s *media.Session, callID string, ext int) {
+	st.p.media.labels.Store(s, mediaLabel{callID: callID, ext: ext})
 }
 
 // startMedia builds the media engine from the snapshot (SPA-BEHAVIOUR §8.2 RTP parameters).
@@ -285,7 +260,7 @@ func publishMedia(bus *Bus, labels *sync.Map, ev media.Event) {
 	data := map[string]any{"rtp_port": ev.Session.LocalAddr().Port()}
 	if v, ok := labels.Load(ev.Session); ok {
 		l := v.(mediaLabel)
-		data["call_id"], data["ext"] = l.callID, l.ext
+		data["call"], data["ext"] = l.callID, l.ext
 	}
 	switch ev.Kind {
 	case media.EventAudio:
@@ -299,7 +274,7 @@ func publishMedia(bus *Bus, labels *sync.Map, ev media.Event) {
 		data["digit"] = string(ev.Digit)
 		data["duration_ms"] = ev.Duration.Milliseconds()
 		data["method"] = ev.Method.String()
-		bus.Publish(EventDTMF, ev.At, data)
+		bus.Publish(eventMediaDTMF, ev.At, data)
 	case media.EventOneWay:
 		data["one_way"] = ev.OneWay
 		bus.Publish(EventOneWay, ev.At, data)
