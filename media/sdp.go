@@ -545,10 +545,17 @@ func Accept(cfg SDPConfig, offer, answer []byte) (Negotiated, error) {
 			if !slices.Contains(ours.formats, pt) {
 				continue
 			}
-			if c, ok := cfg.codecOf(r, pt, usable); ok {
-				n.Codec, n.PayloadType = c, pt
-				break
+			// The codec is what the offer said the payload type carries; an answer that maps
+			// the number to another codec is not accepting it (RFC 3264 §6.1).
+			c, ok := cfg.codecOf(&ours, pt, usable)
+			if !ok {
+				continue
 			}
+			if ac, aok := cfg.codecOf(r, pt, usable); !aok || ac != c {
+				continue
+			}
+			n.Codec, n.PayloadType = c, pt
+			break
 		}
 		if n.Codec == CodecUnknown {
 			break
