@@ -43,7 +43,7 @@ var encodingLabels = map[string]string{
 	"us-ascii": EncodingUTF8, "iso-ir-6": EncodingUTF8, "ansi_x3.4-1968": EncodingUTF8,
 	"ansi_x3.4-1986": EncodingUTF8, "iso_646.irv:1991": EncodingUTF8, "iso646-us": EncodingUTF8,
 	"us": EncodingUTF8, "ibm367": EncodingUTF8, "cp367": EncodingUTF8, "csascii": EncodingUTF8,
-	"ascii": EncodingUTF8,
+	"ascii":           EncodingUTF8,
 	"iso_8859-1:1987": EncodingLatin1, "iso-ir-100": EncodingLatin1, "iso_8859-1": EncodingLatin1,
 	"iso-8859-1": EncodingLatin1, "latin1": EncodingLatin1, "l1": EncodingLatin1,
 	"ibm819": EncodingLatin1, "cp819": EncodingLatin1, "csisolatin1": EncodingLatin1,
