@@ -27,6 +27,8 @@ type resyncJob struct {
 	requester string
 	tftp      string // the option-66 TFTP server
 	syslog    syslogOut
+	// acceptSHA256 accepts profiles encrypted with SHA-256 key derivation (DECISIONS 6).
+	acceptSHA256 bool
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -34,7 +36,11 @@ type resyncJob struct {
 type resyncResult struct {
 	changes []config.Change
 	unknown []string
-	url     string // the last URL requested, expanded
+	// skipped are the values left out because their parameters cannot take them; warnings
+	// are the profiles' encoding warnings, one per profile at most (DECISIONS 8).
+	skipped  skippedValues
+	warnings []string
+	url      string // the last URL requested, expanded
 	err     error
 	errText string
 }
@@ -152,27 +158,41 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 			}
 		}
 	}
-	prof, err := provisioning.ReadProfile(work.Catalog(), body, opts.Key, opts.HasKey, aliases)
+	prof, _, err := provisioning.ReadProfile(work.Catalog(), body, provisioning.ReadOptions{
+		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256,
+	})
 	if err != nil {
 		return work, withText(decodeErrText(err), err)
 	}
-	next, _, err := work.Apply(prof.Changes, config.ApplyOptions{})
+	if w := prof.Encoding.Warning; w != "" {
+		j.log.Warn("profile encoding", zap.String("url", res.url), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
+		res.warnings = append(res.warnings, w)
+	}
+	changes, skipped := work.Catalog().SkipInvalid(prof.Changes)
+	logSkipped(j.log, "resync", res.url, skipped)
+	res.skipped.add(skipped)
+	next, _, err := work.Apply(changes, config.ApplyOptions{})
 	if err != nil {
 		return work, withText("invalid profile: "+err.Error(), err)
 	}
-	res.changes = append(res.changes, prof.Changes...)
+	res.changes = append(res.changes, changes...)
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil
 }
 
 // decodeErrText words a profile that cannot be read as $ERR: "corrupt file", with the reason
-// when it is the key.
+// when it is the key or the XML (the line and what is wrong there, DECISIONS 8).
 func decodeErrText(err error) string {
+	var se *config.SyntaxError
 	switch {
 	case errors.Is(err, provisioning.ErrNoKey):
 		return "corrupt file (encrypted profile and no --key)"
 	case errors.Is(err, provisioning.ErrWrongKey):
 		return "corrupt file (wrong key)"
+	case errors.Is(err, provisioning.ErrSHA256Key):
+		return "corrupt file (key derived with SHA-256: encrypt with openssl enc -md md5)"
+	case errors.As(err, &se):
+		return "corrupt file (" + se.Short() + ")"
 	}
 	return "corrupt file"
 }

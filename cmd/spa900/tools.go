@@ -149,7 +149,7 @@ func profileCheck(args []string, stdout, stderr io.Writer) error {
 		return errorf("profile check: %w", err)
 	}
 	cat := config.CatalogFor(m)
-	prof, err := provisioning.ReadProfile(cat, data, *key, *key != "", nil)
+	prof, _, err := provisioning.ReadProfile(cat, data, provisioning.ReadOptions{Key: *key, HasKey: *key != ""})
 	if err != nil {
 		return errorf("profile check %s: %w", fs.Arg(0), err)
 	}
