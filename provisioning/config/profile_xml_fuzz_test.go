@@ -306,9 +306,11 @@ func fuzzAliases(calls *[]string) func(path []string) (string, bool) {
 }
 
 // stricterByDesign reports whether err is one of the faults DecodeProfile refuses on purpose
-// where encoding/xml does not, after checking that data really has that fault.
+// where encoding/xml does not, after checking that data (as read, in UTF-8) really has that
+// fault.
 func stricterByDesign(data []byte, err error) bool {
 	var se *SyntaxError
+	data, _ = refEncoding(data) // offsets are into the document as read, in UTF-8
 	if !errors.As(err, &se) || se.off >= len(data) {
 		return false
 	}
