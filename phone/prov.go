@@ -30,8 +30,8 @@ type provState struct {
 	lastSkipped skippedValues // values the last resync skipped (DECISIONS 8)
 	lastWarns   []string      // the last resync's encoding warnings
 	triggerErr  string        // the trigger (name and text) whose bad expression was logged last
-	err         string // $ERR of the last resync
-	prvst       int    // $PRVST of the current or last resync
+	err         string        // $ERR of the last resync
+	prvst       int           // $PRVST of the current or last resync
 	count       int
 	failures    int
 

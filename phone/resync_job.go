@@ -2,7 +2,6 @@ package phone
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -41,8 +40,8 @@ type resyncResult struct {
 	skipped  skippedValues
 	warnings []string
 	url      string // the last URL requested, expanded
-	err     error
-	errText string
+	err      error
+	errText  string
 }
 
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
@@ -162,7 +161,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256,
 	})
 	if err != nil {
-		return work, withText(decodeErrText(err), err)
+		return work, withText(provisioning.ReadErrText(err), err)
 	}
 	if w := prof.Encoding.Warning; w != "" {
 		j.log.Warn("profile encoding", zap.String("url", res.url), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
@@ -178,23 +177,6 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	res.changes = append(res.changes, changes...)
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil
-}
-
-// decodeErrText words a profile that cannot be read as $ERR: "corrupt file", with the reason
-// when it is the key or the XML (the line and what is wrong there, DECISIONS 8).
-func decodeErrText(err error) string {
-	var se *config.SyntaxError
-	switch {
-	case errors.Is(err, provisioning.ErrNoKey):
-		return "corrupt file (encrypted profile and no --key)"
-	case errors.Is(err, provisioning.ErrWrongKey):
-		return "corrupt file (wrong key)"
-	case errors.Is(err, provisioning.ErrSHA256Key):
-		return "corrupt file (key derived with SHA-256: encrypt with openssl enc -md md5)"
-	case errors.As(err, &se):
-		return "corrupt file (" + se.Short() + ")"
-	}
-	return "corrupt file"
 }
 
 // sendLog sends one of the Log_* messages, as the configuration being applied words it.

@@ -28,7 +28,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "profile":
-			return runProfile(args[1:], stdout, stderr)
+			return runProfile(ctx, args[1:], stdout, stderr)
 		case "firmware":
 			return runFirmware(args[1:], stdout, stderr)
 		case "fleet":
