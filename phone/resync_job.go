@@ -109,7 +109,9 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 	return j.fetchApply(ctx, res, work, alt.ExpandURL(j.vars), j.tftp, alt.Options.Expand(j.vars))
 }
 
-// fetchApply fetches one profile, decodes it and applies it to work, all or nothing.
+// fetchApply fetches one profile, decodes it and applies it to work: a profile that cannot be
+// read changes nothing; in one that can, values their parameters cannot take are skipped
+// and logged, and the rest applies (DECISIONS 8).
 func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *config.Snapshot, raw, defaultHost string, opts provisioning.Options) (*config.Snapshot, error) {
 	u, err := provisioning.ParseURL(raw, defaultHost)
 	if err != nil {
