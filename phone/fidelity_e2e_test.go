@@ -102,13 +102,13 @@ func TestResyncBoundsSkippedValues(t *testing.T) {
 	u, events := startUnit(t, Options{MAC: "000e08aabbcc", Logger: log, Clock: clock, TFTPServer: "192.0.2.66",
 		Defaults: defaults(config.ResyncRandomDelay, "0", config.ProfileRule, "/many.cfg")}, func(u *Unit) { u.net = net })
 	res := waitEvent(t, events, EventResyncResult)
-	if sk, _ := res.Data["skipped"].([]config.Skipped); res.Data["skipped_count"] != 5000 || len(sk) != maxReported {
+	if sk, _ := res.Data["skipped"].([]config.Skipped); res.Data["skipped_count"] != 5000 || len(sk) != maxNamesShown {
 		t.Errorf("skipped %d listed, count %v", len(sk), res.Data["skipped_count"])
 	}
-	if n := logs.FilterMessage("profile value skipped").Len(); n != maxReported {
-		t.Errorf("%d lines, want %d", n, maxReported)
+	if n := logs.FilterMessage("profile value skipped").Len(); n != maxNamesShown {
+		t.Errorf("%d lines, want %d", n, maxNamesShown)
 	}
-	if f := logLine(t, logs, "profile values skipped").ContextMap(); f["count"] != int64(5000) || f["not_logged"] != int64(5000-maxReported) {
+	if f := logLine(t, logs, "profile values skipped").ContextMap(); f["count"] != int64(5000) || f["not_logged"] != int64(5000-maxNamesShown) {
 		t.Errorf("summary line %v", f)
 	}
 	if u.Status().Config.Get("GPP_A") != "ok" {

@@ -151,7 +151,7 @@ func (c *Catalog) SkipInvalid(changes []Change) (valid []Change, skipped []Skipp
 		if valid == nil {
 			valid = append(make([]Change, 0, len(changes)-1), changes[:i]...)
 		}
-		s := Skipped{Name: ch.Name, Value: shortValue(strings.TrimSpace(ch.Value)), Reason: bad, Line: ch.Line}
+		s := Skipped{Name: ch.Name, Value: clipValue(strings.TrimSpace(ch.Value), maxSkippedValue), Reason: bad, Line: ch.Line}
 		if p := &c.params[c.index[ch.Name]]; p.Secret {
 			s.Value = ""
 		}
@@ -166,16 +166,9 @@ func (c *Catalog) SkipInvalid(changes []Change) (valid []Change, skipped []Skipp
 	return valid, skipped
 }
 
-// maxSkippedValue bounds the value a [Skipped] quotes: enough to recognise it, and a hostile
-// profile cannot put megabytes into a log line.
-const maxSkippedValue = 80
-
-func shortValue(v string) string {
-	if len(v) <= maxSkippedValue {
-		return v
-	}
-	return strings.ToValidUTF8(v[:maxSkippedValue], "") + "..."
-}
+// maxSkippedValue bounds the value a [Skipped] quotes, as a [ParamError] does: enough to
+// recognise it, and a hostile profile cannot put megabytes into a log line or an event.
+const maxSkippedValue = 64
 
 // parseInt accepts decimal and 0x-hexadecimal integers (SPA-BEHAVIOUR §8.8 Uns/Sig).
 func parseInt(s string) (int64, error) {
