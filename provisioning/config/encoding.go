@@ -95,6 +95,9 @@ func toUTF8(data []byte) ([]byte, Encoding) {
 		return latin1ToUTF8(data), enc
 	case ok && known == EncodingWindows1252:
 		enc.Used = EncodingWindows1252
+		if isASCIIBytes(data) {
+			return data, enc // the same bytes in UTF-8
+		}
 		out, err := charmap.Windows1252.NewDecoder().Bytes(data)
 		if err != nil { // cannot happen: every byte has a mapping
 			return latin1ToUTF8(data), Encoding{Declared: enc.Declared, Used: EncodingLatin1}
@@ -123,13 +126,17 @@ func shortLabel(label string) string {
 func quoteLabel(label string) string { return `"` + label + `"` }
 
 // latin1ToUTF8 transcodes ISO-8859-1: each byte is the code point of the same value. It is
-// the identity mapping charmap.ISO8859_1 implements, without its transform machinery.
+// the identity mapping charmap.ISO8859_1 implements, without its transform machinery. ASCII
+// comes back as it is, uncopied.
 func latin1ToUTF8(data []byte) []byte {
 	n := len(data)
 	for _, c := range data {
 		if c >= utf8.RuneSelf {
 			n++
 		}
+	}
+	if n == len(data) {
+		return data
 	}
 	out := make([]byte, 0, n)
 	for _, c := range data {
@@ -140,6 +147,16 @@ func latin1ToUTF8(data []byte) []byte {
 		}
 	}
 	return out
+}
+
+// isASCIIBytes reports whether data is all ASCII.
+func isASCIIBytes(data []byte) bool {
+	for _, c := range data {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // declaredEncoding returns the encoding pseudo-attribute of an XML declaration at the start
