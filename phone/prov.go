@@ -251,6 +251,19 @@ func (st *state) requestResync(rawURL, requester string) (Outcome, error) {
 	return OutcomeDeferred, nil
 }
 
+// lastResyncRequest is the resync op the request just made went to: the one queued behind a
+// running resync, else the one waiting for the gate; nil when it started at once or was
+// refused.
+func (st *state) lastResyncRequest() *resyncOp {
+	if q := st.pending.nextResync; q != nil {
+		return q
+	}
+	if r := st.pending.resync; r != nil && !r.running {
+		return r
+	}
+	return nil
+}
+
 // releaseQueuedResync moves the resync request queued behind the one that just ended through
 // the gate (DECISIONS 8).
 func (st *state) releaseQueuedResync() {
