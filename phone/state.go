@@ -124,8 +124,9 @@ func (st *state) fireDue(now time.Time) {
 }
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
-// them in flash, and schedules the restart they need (DECISIONS 12).
-func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string) (config.Diff, error) {
+// them in flash, and schedules the restart they need (DECISIONS 12). unknown and skipped are
+// what the profile behind the changes ignored, for the config_applied event.
+func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues) (config.Diff, error) {
 	next, diff, err := st.snap.Apply(changes, opts)
 	if err != nil {
 		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
@@ -137,8 +138,10 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
 	}
 	if diff.Empty() {
-		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
-			"unknown": names, "unknown_count": len(unknown)})
+		data := map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
+			"unknown": names, "unknown_count": len(unknown)}
+		skipped.addTo(data)
+		st.emit(EventConfigApplied, data)
 		return diff, nil
 	}
 	if err := st.persist(next); err != nil {
@@ -150,10 +153,12 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 	st.p.log.Info("configuration applied", zap.String("source", source),
 		zap.Int("changed", len(diff.Values)), zap.Int("access_changed", len(diff.Access)),
 		zap.Bool("restart", restart))
-	st.emit(EventConfigApplied, map[string]any{
+	data := map[string]any{
 		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
 		"unknown": names, "unknown_count": len(unknown), "restart": restart,
-	})
+	}
+	skipped.addTo(data)
+	st.emit(EventConfigApplied, data)
 	if restart {
 		st.requestRestart("configuration changed by " + source)
 	}

@@ -114,7 +114,7 @@ func (st *state) evalUpgradeRule(why string) {
 		for _, a := range alt.Assign {
 			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, vars)))
 		}
-		if _, err := st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil); err != nil {
+		if _, err := st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil, skippedValues{}); err != nil {
 			st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))
 			return
 		}

@@ -429,7 +429,7 @@ func (st *state) onControl(l *line, cr *sip.ControlRequest) {
 			}
 			break
 		}
-		if r := st.pending.resync; r != nil && !r.running {
+		if r := st.lastResyncRequest(); r != nil {
 			r.reason = reason
 			if cr.Action == sip.ControlResyncReboot {
 				r.rebootAfter = reason

@@ -131,8 +131,10 @@ func (h *handler) apiGated(w http.ResponseWriter, r *http.Request, op string,
 }
 
 // apiProfile is POST /api/v1/profile: a flat-profile XML body applied exactly as a resync
-// applies it, all or nothing (DECISIONS 8). 200 with what changed; 400 and no change on a
-// bad document.
+// applies it (DECISIONS 8): 400 and no change for a document that is not well-formed; in a
+// well-formed one, values their parameters cannot take are skipped and listed ("skipped",
+// "skipped_count") and the rest applies, 200 with what changed. The web form, by contrast,
+// refuses any invalid value with its problem page.
 func (h *handler) apiProfile(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProfileBody))
 	if err != nil {
