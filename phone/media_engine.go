@@ -50,6 +50,9 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		},
 		PacketTime:   packetSize(snap.Get(config.RTPPacketSize)),
 		HoldNullAddr: snap.Bool(config.RFC2543CallHold),
+		// Accept_Media_Loopback_Request: automatic mirrors at once; manual would ask the user,
+		// who is not there: like never, the offer is answered as a normal call (§8.6).
+		AcceptLoopback: strings.EqualFold(strings.TrimSpace(snap.Get(config.AcceptMediaLoopbackRequest)), "automatic"),
 	}
 	if pt := snap.Int(config.AVTDynamicPayload); pt >= 96 && pt <= 127 {
 		cfg.DTMFPayload = uint8(pt)
@@ -74,6 +77,15 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		}
 	}
 	return cfg
+}
+
+// mediaLoopbackType is the loopback this phone asks for when it is the source (a call made with
+// Media_Loopback_Code, Media_Loopback_Type, §8.6).
+func mediaLoopbackType(snap *config.Snapshot) media.Loopback {
+	if strings.EqualFold(strings.TrimSpace(snap.Get(config.MediaLoopbackType)), "packet") {
+		return media.LoopbackPacket
+	}
+	return media.LoopbackMedia
 }
 
 // mediaSessionConfig builds the session configuration of a call on extension ext.
