@@ -51,7 +51,8 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		RegMaxExpires: time.Duration(sn.Int(config.RegMaxExpires)) * time.Second,
 		Rport:         sn.Bool(config.InsertVIARport),
 		Allow:         allowMethods, Supported: supported,
-		NotifyAuth:   extBool(config.AuthResyncReboot),
+		NotifyAuth: extBool(config.AuthResyncReboot),
+		InviteAuth: extBool(config.AuthINVITE), DTMFMime: sn.Get(config.DTMFRelayMIMEType),
 		KeepAliveMsg: ext(config.NATKeepAliveMsg), KeepAliveDest: ext(config.NATKeepAliveDest),
 		Counters: st.p.sipCounters, Trace: st.p.opts.SIPTrace,
 	}

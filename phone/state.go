@@ -30,6 +30,7 @@ type state struct {
 	prov  provState
 	upg   upgState
 	voice voiceState
+	calls callsState
 
 	// outbox holds the events of this turn; they go out after the turn's status is
 	// published, so that a reader who sees an event also sees its effect in the status.
@@ -81,13 +82,17 @@ func (st *state) shutdown() {
 }
 
 // idle reports whether the phone is idle: no call appearance is active and the handset is
-// on-hook (DESIGN "The phone"). It is derived, never stored.
+// on-hook (DESIGN "The phone"). It is derived, never stored: a call that rings, is being set
+// up, is connected or held makes the phone busy.
 func (st *state) idle() bool {
-	return !st.offHook
+	return !st.offHook && len(st.calls.order) == 0
 }
 
 // busyReason says why the phone is not idle, for the gate's log lines.
 func (st *state) busyReason() string {
+	if r := st.activeCallReason(); r != "" {
+		return r
+	}
 	if st.offHook {
 		return "handset off-hook"
 	}
@@ -113,6 +118,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 	}
 	consider(st.upg.retryAt)
 	st.voiceDeadlines(consider)
+	st.callDeadlines(consider)
 	return best, ok
 }
 
@@ -121,6 +127,7 @@ func (st *state) fireDue(now time.Time) {
 	st.provFire(now)
 	st.upgFire(now)
 	st.voiceFire(now)
+	st.callFire(now)
 }
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
@@ -221,6 +228,10 @@ func (st *state) snapshotStatus() *Status {
 	for n := 1; n <= id.Model.Extensions; n++ {
 		s.Extensions = append(s.Extensions, st.lineStatus(n))
 	}
+	s.Calls = []CallStatus{}
+	for _, c := range st.calls.order {
+		s.Calls = append(s.Calls, st.callStatus(c))
+	}
 	s.Provisioning = st.provStatus()
 	s.Upgrade = st.upgStatus()
 	s.Info = st.info(now)
@@ -260,6 +271,7 @@ func (st *state) info(now time.Time) config.Info {
 		in.Ext = append(in.Ext, e)
 		in.Lines = append(in.Lines, calls)
 	}
+	st.callInfo(in.Lines, now)
 	return in
 }
 

@@ -36,8 +36,10 @@ type Status struct {
 	Idle      bool      `json:"idle"`
 	OffHook   bool      `json:"offhook"`
 	// Pending lists the operations waiting for the idle gate, with why they wait.
-	Pending      []Pending          `json:"pending"`
-	Extensions   []ExtensionStatus  `json:"extensions"`
+	Pending    []Pending         `json:"pending"`
+	Extensions []ExtensionStatus `json:"extensions"`
+	// Calls are the calls in progress, oldest first.
+	Calls        []CallStatus       `json:"calls"`
 	Provisioning ProvisioningStatus `json:"provisioning"`
 	Upgrade      UpgradeStatus      `json:"upgrade"`
 	// Info holds the live values of the Info tab and the export's Info/ group.

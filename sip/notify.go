@@ -110,6 +110,7 @@ func (a *Agent) decide(r *replier, hand func(), tx sipmsg.ServerTransaction) (in
 		return rep.code, rep.reason
 	case <-t.C:
 	case <-tx.Done():
+	case <-a.closing:
 	}
 	return 503, "Service Unavailable"
 }

@@ -41,6 +41,8 @@ func (h *handler) routes() {
 	h.apiRoute("/api/v1/resync", h.apiResync, http.MethodPost)
 	h.apiRoute("/api/v1/upgrade", h.apiUpgrade, http.MethodPost)
 	h.apiRoute("/api/v1/report", h.apiReport, http.MethodPost)
+	h.apiRoute("/api/v1/calls", h.apiCalls, http.MethodGet, http.MethodHead, http.MethodPost)
+	h.apiRoute("/api/v1/calls/{id}/{action}", h.apiCallAction, http.MethodPost)
 	h.api.Handle("/api/", h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError(http.StatusNotFound, nil, "no API endpoint %s", r.URL.Path)
 	}))
