@@ -106,6 +106,10 @@ func matrixRoutes() []matrixRoute {
 		{"POST", "/api/v1/resync", `{}`, "application/json", levelAdmin, 202},
 		{"POST", "/api/v1/upgrade", `{"url": "http://192.0.2.10/spa942.bin"}`, "application/json", levelAdmin, 202},
 		{"POST", "/api/v1/report", "", "", levelAdmin, 400}, // let in, then: no Report_Rule
+		{"GET", "/api/v1/calls", "", "", levelAdmin, 200},
+		{"POST", "/api/v1/calls", `{}`, "application/json", levelAdmin, 400},                                // let in, then: no number
+		{"POST", "/api/v1/calls/no-such-call/hangup", "", "", levelAdmin, 404},                              // let in, then: no such call
+		{"POST", "/api/v1/calls/no-such-call/dtmf", `{"digits": "1"}`, "application/json", levelAdmin, 404}, // the same
 	}
 	return routes
 }
