@@ -126,11 +126,23 @@ func request(t *testing.T, method, url string, body io.Reader, c cred) *http.Res
 	if c.scheme == "basic" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
+	if body != nil && method == http.MethodPost {
+		req.Header.Set("Content-Type", apiContentType(url))
+	}
 	resp, err := (&http.Client{Transport: rt}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// apiContentType is the Content-Type a script sends to an API URL: XML for a profile, else
+// JSON.
+func apiContentType(url string) string {
+	if strings.Contains(url, "/api/v1/profile") {
+		return "application/xml"
+	}
+	return "application/json"
 }
 
 // fetch sends a request and returns its status and body.

@@ -65,6 +65,10 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wopts, err := f.webOptions(log)
+	if err != nil {
+		return err
+	}
 	opts := make([]phone.Options, *count)
 	addrs := make([]string, *count)
 	ip := firstIP
@@ -93,7 +97,9 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, *count)
 	for i, u := range fleet.Units() {
-		srv := webui.NewServer(u, addrs[i], webui.Options{Logger: log.With(zap.String("phone", u.Status().MAC))})
+		o := wopts
+		o.Logger = log.With(zap.String("phone", u.Status().MAC))
+		srv := webui.NewServer(u, addrs[i], o)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -58,6 +58,8 @@ type phoneFlags struct {
 	insecure                               bool
 	sipTrace                               bool
 	acceptSHA256                           bool
+	allowHosts                             multiFlag
+	maxConns, maxConnsPerClient            int
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -99,9 +101,13 @@ flags:
 		}
 		return err
 	}
+	wopts, err := f.webOptions(log)
+	if err != nil {
+		return err
+	}
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers([]*phone.Unit{unit}, log))
-	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log})
+	srv := webui.NewServer(unit, f.httpAddr, wopts)
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
@@ -148,6 +154,23 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
 	fs.BoolVar(&f.acceptSHA256, "accept-sha256-profiles", false,
 		"accept encrypted profiles whose key openssl derived with SHA-256 (its default since 1.1), an extension: a real 5.1 phone fails them")
+	fs.Var(&f.allowHosts, "allow-host", "a host name the web server answers to besides the phone's address and names (repeatable): behind a proxy, or a DNS name of the phone's")
+	fs.IntVar(&f.maxConns, "http-max-conns", webui.DefaultMaxConns, "connections each phone's web server holds at most")
+	fs.IntVar(&f.maxConnsPerClient, "http-max-conns-per-client", webui.DefaultMaxConnsPerClient, "connections one client address may hold of each phone's web server")
+}
+
+// webOptions are the web server options of the flags.
+func (f *phoneFlags) webOptions(log *zap.Logger) (webui.Options, error) {
+	for _, h := range f.allowHosts {
+		if h == "" || strings.ContainsAny(h, "/ \t") {
+			return webui.Options{}, usagef("--allow-host: %q is not a host name", h)
+		}
+	}
+	if f.maxConns < 1 || f.maxConnsPerClient < 1 {
+		return webui.Options{}, usagef("--http-max-conns and --http-max-conns-per-client: must be at least 1")
+	}
+	return webui.Options{Logger: log, AllowHosts: f.allowHosts,
+		Limits: webui.Limits{MaxConns: f.maxConns, MaxConnsPerClient: f.maxConnsPerClient}}, nil
 }
 
 // phoneOptions checks the flags and turns them into the unit's options.
