@@ -83,6 +83,9 @@ func (h *handler) apiCallAction(w http.ResponseWriter, r *http.Request) error {
 			return p.SendDTMF(ctx, id, req.Digits)
 		}
 	default:
+		if ok, err := h.apiCallMedia(w, r, id, action); ok {
+			return err // play, record, echo, impair: api_media.go
+		}
 		return httpError(http.StatusNotFound, nil, "no call action %q", action)
 	}
 	if action != "dtmf" {
