@@ -163,9 +163,19 @@ func TestRebootWaitsForBye(t *testing.T) {
 	if ev := waitEvent(t, ea, EventDeferred); ev.Data["reason"] != "line 1 call 1 connected" {
 		t.Errorf("deferred because %v", ev.Data["reason"])
 	}
+	// The callee gets a NOTIFY reboot_now (answering the challenge): deferred too.
+	res := siptest.RunSIPp(t, siptest.SIPpRun{Scenario: "notify.xml", Target: ub.Status().Extensions[0].SIPAddr,
+		Service: "1002", Keys: map[string]string{"event": "reboot_now"}, AuthUser: "1002", AuthPass: "secret1002"})
+	if res.Err != nil {
+		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+	}
+	if ev := waitEvent(t, eb, EventDeferred); ev.Data["op"] != "reboot" || ev.Data["reason"] != "line 1 call 1 connected" {
+		t.Errorf("callee deferred %v", ev.Data)
+	}
 	if _, err := pb.Hangup(t.Context(), bid); err != nil {
 		t.Fatal(err)
 	}
 	waitCall(t, ea, c.ID, "Ended")
 	waitEvent(t, ea, EventShutdown)
+	waitEvent(t, eb, EventShutdown) // both reboot once the BYE ended the call
 }

@@ -107,7 +107,9 @@ func (st *state) startVoice() {
 		a, err := sip.NewAgent(cfg)
 		if err != nil {
 			l.bindErr = err.Error()
-			l.state = regFailed
+			if st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != "" {
+				l.state = regFailed // it should register and cannot
+			}
 			log.Warn("extension out of service", zap.Error(err))
 			continue
 		}

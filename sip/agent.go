@@ -235,8 +235,37 @@ func (a *Agent) track(h func(*sipmsg.Request, sipmsg.ServerTransaction)) sipgo.R
 			return
 		}
 		defer a.handlers.leave()
+		if code, reason := validate(req); code != 0 {
+			if !req.IsAck() {
+				a.log.Debug("request refused", zap.String("method", req.Method.String()), zap.Int("code", code), zap.String("reason", reason))
+				a.respond(req, tx, code, reason)
+			}
+			return
+		}
 		h(req, tx)
 	}
+}
+
+// validate checks what every handler relies on (RFC 3261 §8.2, RFC 4475 §3.1.2): the
+// version, a SIP Request-URI, the headers a dialog needs, a CSeq naming the method, and a
+// body of the announced length. It returns the refusal, or 0.
+func validate(req *sipmsg.Request) (int, string) {
+	switch {
+	case req.SipVersion != "SIP/2.0":
+		return 505, "Version Not Supported"
+	case req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Via() == nil:
+		return 400, "Missing Required Header"
+	case req.Via().ProtocolName != "SIP" || req.Via().ProtocolVersion != "2.0" || req.Via().Host == "":
+		return 400, "Bad Via"
+	case req.CSeq().MethodName != req.Method:
+		return 400, "CSeq Method Mismatch"
+	case !strings.EqualFold(req.Recipient.Scheme, "sip") && !strings.EqualFold(req.Recipient.Scheme, "sips"):
+		return 416, "Unsupported URI Scheme"
+	}
+	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
+		return 400, "Content-Length Mismatch"
+	}
+	return 0, ""
 }
 
 // routes registers the request handlers.
