@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -43,10 +42,11 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if *httpPort < 1 || *httpPort > 65535 {
 		return usagef("--http-port: want 1 to 65535, got %d", *httpPort)
 	}
-	firstIP, err := netip.ParseAddr(f.ip)
+	firstIP, err := resolveIP(f.ip)
 	if err != nil {
-		return usagef("--ip: %q is not an IP address", f.ip)
+		return usagef("--ip: %q is not an IP address or auto (%v)", f.ip, err)
 	}
+	shared := f.ip == ipAuto // one address for all: a port each
 	var firstMAC uint64
 	if f.mac != "" {
 		mac, err := phone.ParseMAC(f.mac)
@@ -77,6 +77,13 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 			return usagef("--ip: %s leaves no room for %d phones", f.ip, *count)
 		}
 		o := base
+		port := *httpPort
+		if shared {
+			ip, port = firstIP, *httpPort+i
+			if port > 65535 {
+				return usagef("--http-port: %d leaves no room for %d phones on one address", *httpPort, *count)
+			}
+		}
 		o.IP = ip.String()
 		o.Clock = phone.NewScaledClock(f.clockSpeed)
 		o.Flash = config.NewFileFlash(filepath.Join(f.data, fmt.Sprintf("phone-%04d", i+1), "flash.json"))
@@ -84,7 +91,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 			o.MAC = macString(firstMAC + uint64(i))
 		}
 		opts[i] = o
-		addrs[i] = net.JoinHostPort(o.IP, strconv.Itoa(*httpPort))
+		addrs[i] = net.JoinHostPort(o.IP, strconv.Itoa(port))
 		ip = ip.Next()
 	}
 	fleet, err := phone.NewFleet(opts, log)
