@@ -45,6 +45,9 @@ func NewUnit(opts Options) (*Unit, error) {
 	if opts.Clock == nil {
 		opts.Clock = NewScaledClock(1)
 	}
+	if opts.Counters == nil {
+		opts.Counters = new(Counters)
+	}
 	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
 	if err := opts.Flash.RemoveStale(); err != nil {
 		opts.Logger.Warn("stale flash files kept", zap.Error(err))
@@ -295,6 +298,10 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	}
 	return newPhone(&u.opts, fl, u.bus, net, u.log)
 }
+
+// Counters returns the unit's event counts (shared with the rest of its fleet when the fleet
+// gave them, [Options.Counters]); they survive reboots.
+func (u *Unit) Counters() *Counters { return u.opts.Counters }
 
 // Bus returns the unit's event bus; it survives reboots.
 func (u *Unit) Bus() *Bus { return u.bus }

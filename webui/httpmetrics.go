@@ -38,7 +38,7 @@ func (c RouteClass) String() string {
 // classify returns the route class of a request path.
 func classify(path string) RouteClass {
 	switch {
-	case path == HealthPath:
+	case path == HealthPath, path == ReadyPath:
 		return RouteClassHealth
 	case path == "/metrics":
 		return RouteClassMetrics

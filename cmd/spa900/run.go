@@ -31,7 +31,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "firmware":
 			return runFirmware(args[1:], stdout, stderr)
 		case "fleet":
-			return runFleet(ctx, args[1:], stderr)
+			return runFleet(ctx, args[1:], stdout, stderr)
 		case "health":
 			return runHealth(ctx, args[1:], stdout, stderr)
 		}
@@ -109,7 +109,7 @@ flags:
 	}
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers([]*phone.Unit{unit}, log))
-	srv := webui.NewServer(unit, f.httpAddr, wopts)
+	srv := webui.NewServer(unit, f.httpAddr, phoneWeb(unit, wopts))
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
