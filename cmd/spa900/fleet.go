@@ -119,6 +119,8 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
 		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen))
 
+	ctx, cancel := context.WithCancel(ctx) // a failing server stops the others
+	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)
 	if ff.listen != "" {
@@ -149,8 +151,6 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	fleetDone := make(chan struct{})
 	go func() { fleet.Run(ctx); close(fleetDone) }()
 	select {
