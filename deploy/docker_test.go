@@ -116,6 +116,9 @@ type docker struct {
 	client string   // the docker client binary
 	env    []string // DOCKER_HOST and the legacy builder
 	root   string   // data, exec roots and the socket
+	// ctx ends a minute and a half before the test's deadline, so that a build that runs
+	// too long is stopped and the cleanup still stops dockerd.
+	ctx context.Context
 }
 
 // startDocker starts dockerd with its own roots and socket, without touching the host's
@@ -129,7 +132,12 @@ func startDocker(t *testing.T) *docker {
 		t.Fatal("TestContainer must run as root (it starts dockerd)")
 	}
 	dockerd := provtest.RequirePeer(t, "dockerd", "docker.io")
-	d := &docker{client: debianClient(t)}
+	d := &docker{client: debianClient(t), ctx: t.Context()}
+	if deadline, ok := t.Deadline(); ok {
+		ctx, cancel := context.WithDeadline(t.Context(), deadline.Add(-90*time.Second))
+		t.Cleanup(cancel)
+		d.ctx = ctx
+	}
 	// A short path: the engine's sockets must fit in a sockaddr_un.
 	root, err := os.MkdirTemp("", "spa900-docker-")
 	if err != nil {
@@ -223,7 +231,7 @@ func (d *docker) cmd(ctx context.Context, stdin io.Reader, args ...string) *exec
 // output runs a docker command and returns its output, failing the test on an error.
 func (d *docker) output(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := d.cmd(t.Context(), nil, args...).CombinedOutput()
+	out, err := d.cmd(d.ctx, nil, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 60))
 	}
@@ -275,7 +283,7 @@ func (d *docker) importBase(t *testing.T, tag string) {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeBase(pw, busybox, goroot)) }()
-	out, err := d.cmd(t.Context(), pr, "import",
+	out, err := d.cmd(d.ctx, pr, "import",
 		"-c", "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"-c", "ENV GOPATH=/go", "-c", "ENV GOTOOLCHAIN=local", "-c", "WORKDIR /go",
 		"-", tag).CombinedOutput()
