@@ -179,3 +179,37 @@ func mustParse(t *testing.T, yaml string) *Spec {
 	}
 	return s
 }
+
+// FuzzParse: no fleet file, YAML or CSV, makes Parse or Expand panic; what parses expands to
+// at most the phones it counts.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"fleet.yaml", "fleet.csv"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(name, data)
+	}
+	f.Add("f.yaml", []byte("phones:\n  - count: 3\n    mac: ff:ff:ff:ff:ff:fe\n"))
+	f.Add("f.csv", []byte("count,ip\n2,255.255.255.255\n"))
+	f.Add("f.yaml", []byte("defaults: &d\n  model: SPA962\nphones:\n  - *d\n"))
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".csv") {
+			return
+		}
+		s, err := Parse(name, data)
+		if err != nil {
+			return
+		}
+		if s.Phones() > 4096 {
+			return // expanding is linear in the phones; keep the fuzzer fast
+		}
+		o := base()
+		o.MAC, _ = net.ParseMAC("00:0e:08:00:00:00")
+		o.Ordinal = 3
+		phones, err := s.Expand(o)
+		if err == nil && len(phones) != s.Phones() {
+			t.Errorf("%d phones, the spec counts %d", len(phones), s.Phones())
+		}
+	})
+}
