@@ -168,11 +168,11 @@ func TestManifests(t *testing.T) {
 }
 
 // processKiB and phoneKiB are the measured RSS of a fleet process and of each idle phone with
-// its web server (README, Kubernetes: spa900 fleet --count 1 and --count 2000, VmRSS: 120 to
-// 140 KiB a phone from one reading to the next).
+// its SIP user agent, media engine and web server (README, Kubernetes: spa900 fleet --count 1,
+// 500 and 2000, VmRSS: 248 to 265 KiB a phone from one reading to the next).
 const (
-	processKiB = 15 << 10
-	phoneKiB   = 140
+	processKiB = 17 << 10
+	phoneKiB   = 270
 )
 
 // TestReplicasDisjoint: 100 replicas of the fleet, each expanded with its ordinal as its pod
