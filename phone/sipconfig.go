@@ -53,7 +53,7 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		NotifyAuth: extBool(config.AuthResyncReboot),
 		InviteAuth: extBool(config.AuthINVITE), DTMFMime: sn.Get(config.DTMFRelayMIMEType),
 		KeepAliveMsg: ext(config.NATKeepAliveMsg), KeepAliveDest: ext(config.NATKeepAliveDest),
-		Counters: st.p.sipCounters, Trace: st.p.opts.SIPTrace,
+		Counters: st.p.sipCounters, Totals: st.p.opts.Counters.sipTotals(), Trace: st.p.opts.SIPTrace,
 	}
 	if extBool(config.UseAuthID) {
 		cfg.AuthID = ext(config.AuthID)
