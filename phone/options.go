@@ -12,8 +12,9 @@ import (
 // Options configure a phone unit. Identity fields apply when the flash is first written;
 // afterwards the flash keeps the unit's identity, as a real phone keeps its MAC and firmware.
 type Options struct {
-	// Flash keeps the unit's persistent state. Required.
-	Flash *config.FileFlash
+	// Flash keeps the unit's persistent state: a [config.FileFlash] (one file per phone,
+	// the layout a user reads by hand) or a [config.DBFlash] (a fleet's database). Required.
+	Flash FlashStore
 	// Model, MAC, Serial, Software and Hardware give the identity of a new unit. Empty values
 	// take the defaults: SPA942, a generated MAC in the Linksys OUI, a serial derived from the
 	// MAC, DefaultSoftware, DefaultHardware.
@@ -48,6 +49,19 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+}
+
+// FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;
+// Commit returns at once and calls done, on another goroutine and without blocking, once
+// the flash is durable. Saves and commits of one store land in the order they were made.
+type FlashStore interface {
+	Load() (*config.Flash, error)
+	Save(fl *config.Flash) error
+	Commit(fl *config.Flash, done func(error))
+	CountBoot(fl *config.Flash) error
+	MoveAside(now time.Time) (string, config.Flash, error)
+	RemoveStale() error
+	Path() string
 }
 
 // ProvisioningOptions configure how the phone talks to provisioning servers.

@@ -23,7 +23,7 @@ type Phone struct {
 	log   *zap.Logger
 	clock Clock
 	bus   *Bus
-	flash *config.FileFlash
+	flash FlashStore
 	net   fetcher
 	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
 	sipCounters *sip.Counters
@@ -39,9 +39,12 @@ type Phone struct {
 	wg     sync.WaitGroup // tracked goroutines; Run waits for them
 }
 
-// call is a closure the loop runs on its goroutine, with a reply channel.
+// call is a closure the loop runs on its goroutine, with a reply channel. An async call
+// answers later, from a later turn of the loop, through the reply function it is given (a
+// change is answered once it is durable in flash).
 type call struct {
 	fn    func(st *state) error
+	async func(st *state, reply func(error))
 	reply chan error
 }
 
@@ -122,6 +125,16 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 			p.publish()
 			return nil
 		case c := <-p.calls:
+			if c.async != nil {
+				c.async(st, func(err error) {
+					st.runGated()
+					p.publish() // before the reply: the caller reads a status that includes its request
+					c.reply <- err
+				})
+				st.runGated()
+				p.publish()
+				continue
+			}
 			err := c.fn(st)
 			st.runGated()
 			p.publish() // before the reply: the caller reads a status that includes its request
@@ -140,6 +153,20 @@ var errStopped = errors.New("stopped")
 // do runs fn on the loop goroutine and returns its error.
 func (p *Phone) do(ctx context.Context, fn func(st *state) error) error {
 	c := call{fn: fn, reply: make(chan error, 1)}
+	select {
+	case p.calls <- c:
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return awaitReply(ctx, c.reply, p.done)
+}
+
+// doAsync runs fn on the loop goroutine and returns the error fn passes to reply, which it
+// calls exactly once, then or on a later turn.
+func (p *Phone) doAsync(ctx context.Context, fn func(st *state, reply func(error))) error {
+	c := call{async: fn, reply: make(chan error, 1)}
 	select {
 	case p.calls <- c:
 	case <-p.done:

@@ -91,7 +91,7 @@ func NewUnit(opts Options) (*Unit, error) {
 
 // loadFlash reads the flash; one that decodes but names no known model or no valid MAC is
 // as corrupt as one that does not decode.
-func loadFlash(f *config.FileFlash) (*config.Flash, error) {
+func loadFlash(f FlashStore) (*config.Flash, error) {
 	fl, err := f.Load()
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
 	fl.BootCount++
-	if err := u.opts.Flash.Save(fl); err != nil {
+	if err := u.opts.Flash.CountBoot(fl); err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
 	net := u.net
