@@ -121,6 +121,9 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			st.exit = errStopped
+			if errors.Is(context.Cause(ctx), errPowerCut) {
+				st.exit = errPowerCut
+			}
 			st.shutdown()
 			p.publish()
 			return nil

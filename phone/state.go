@@ -78,6 +78,9 @@ func (st *state) boot() {
 // shutdown ends the phone's life: stop the subsystems, say why.
 func (st *state) shutdown() {
 	reason := "stopped"
+	if st.exit == errPowerCut {
+		reason = "power cut"
+	}
 	if st.exit == ErrReboot {
 		reason = "reboot"
 		st.phase = StateRebooting

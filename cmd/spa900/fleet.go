@@ -8,14 +8,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/phone"
-	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/sip"
 	"github.com/spa900/spa900/webui"
 )
@@ -23,7 +22,9 @@ import (
 // runFleet runs --count phones in one process. Phone i has the i-th IP address from --ip
 // (one loopback address each on Linux: 127.0.0.2, 127.0.0.3, …), the i-th MAC from --mac,
 // its own flash under --data, and its web server on its own IP at --http-port, as a rack of
-// real phones would.
+// real phones would. The fleet powers on at once (or spread over --boot-spread), says every
+// second how the boot storm goes until it is over, and powers every phone off and on again
+// at SIGHUP: a storm again.
 func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	var f phoneFlags
 	fs := flag.NewFlagSet("spa900 fleet", flag.ContinueOnError)
@@ -31,6 +32,8 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	f.register(fs, true)
 	count := fs.Int("count", 10, "number of phones")
 	httpPort := fs.Int("http-port", 8080, "port of each phone's web server, on the phone's own IP")
+	flashLayout := fs.String("flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
+	bootSpread := fs.Duration("boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -42,6 +45,9 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *httpPort < 1 || *httpPort > 65535 {
 		return usagef("--http-port: want 1 to 65535, got %d", *httpPort)
+	}
+	if *bootSpread < 0 {
+		return usagef("--boot-spread: must not be negative")
 	}
 	firstIP, err := netip.ParseAddr(f.ip)
 	if err != nil {
@@ -65,6 +71,11 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	store, closeFlashes, err := fleetFlashes(*flashLayout, f.data, log)
+	if err != nil {
+		return err
+	}
+	defer closeFlashes()
 	opts := make([]phone.Options, *count)
 	addrs := make([]string, *count)
 	ip := firstIP
@@ -75,7 +86,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 		o := base
 		o.IP = ip.String()
 		o.Clock = phone.NewScaledClock(f.clockSpeed)
-		o.Flash = config.NewFileFlash(filepath.Join(f.data, fmt.Sprintf("phone-%04d", i+1), "flash.json"))
+		o.Flash = store(i)
 		if f.mac != "" {
 			o.MAC = macString(firstMAC + uint64(i))
 		}
@@ -87,33 +98,47 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fleet.SetBootSpread(*bootSpread)
+	units := fleet.Units()
 	sip.SetProcessLogger(log)
-	sip.SetProcessTimers(phone.ProcessSIPTimers(fleet.Units(), log))
-	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort))
+	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
+	reportOpenFiles(log, units)
+	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort),
+		zap.String("flash", *flashLayout), zap.Duration("boot_spread", *bootSpread))
+
+	ctx, cancel := context.WithCancel(ctx) // no phone can start: everything stops
+	defer cancel()
+	report := newStormReporter(log, units)
 	var wg sync.WaitGroup
-	errc := make(chan error, *count)
-	for i, u := range fleet.Units() {
+	// A web server that cannot start is reported (its own error line, the storm lines'
+	// web_failed and failed_by) and the rest of the fleet goes on; none at all is fatal.
+	var webFailed atomic.Int64
+	var noneErr atomic.Pointer[error]
+	for i, u := range units {
 		srv := webui.NewServer(u, addrs[i], webui.Options{Logger: log.With(zap.String("phone", u.Status().MAC))})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Run(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("web server %s: %w", addrs[i], err)
+		wg.Go(func() {
+			err := srv.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
 			}
-		}()
+			report.webFailure(i, err)
+			if int(webFailed.Add(1)) == len(units) {
+				err := fmt.Errorf("no phone can start: web server %s: %w", addrs[i], err)
+				noneErr.Store(&err)
+				cancel()
+			}
+		})
 	}
-	fleetDone := make(chan struct{})
-	go func() { fleet.Run(ctx); close(fleetDone) }()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-	}
-	<-fleetDone
+	cycles := make(chan struct{}, 1)
+	wg.Go(func() { report.run(ctx, cycles) })
+	wg.Go(func() { powerCycles(ctx, log, fleet, *bootSpread, cycles) })
+	fleet.Run(ctx)
+	cancel()
 	wg.Wait()
-	if ctx.Err() != nil {
-		return nil
+	if e := noneErr.Load(); e != nil {
+		return *e
 	}
-	return err
+	return nil
 }
 
 // macNumber and macString count MAC addresses.
