@@ -79,7 +79,7 @@ func reportOpenFiles(log *zap.Logger, units []*phone.Unit) {
 		need += u.OpenFiles()
 	}
 	per := max(1, (need-openFileReserve+len(units)-1)/max(len(units), 1))
-	allowed := max(0, (int(min(soft, 1<<31)) - openFileReserve) / per)
+	allowed := max(0, (int(min(soft, 1<<31))-openFileReserve)/per)
 	fields := []zap.Field{zap.Uint64("limit", soft), zap.Uint64("was", was), zap.Uint64("hard", hard),
 		zap.Int("files_per_phone", per), zap.Int("phones_allowed", allowed), zap.Int("phones", len(units))}
 	if uint64(need) <= soft {
@@ -146,7 +146,7 @@ func (r *stormReporter) begin(now time.Time) {
 // stormTally is what the phones of a storm did so far.
 type stormTally struct {
 	booted, settled, ok, failed, resyncs, sipDown, webFailed int
-	reasons                                                 map[string]int
+	reasons                                                  map[string]int
 }
 
 func (r *stormReporter) tally() stormTally {
