@@ -264,7 +264,7 @@ func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
 		st.resyncFinish(op, res, nil)
 		return
 	}
-	st.applyChanges("resync", res.changes, config.ApplyOptions{}, res.unknown, func(diff config.Diff, err error) {
+	st.applyResult("resync", res.base, res.next, res.changes, res.unknown, func(diff config.Diff, err error) {
 		if err != nil && res.err == nil { // the configuration changed under the resync, or the flash failed
 			res.err, res.errText = err, "internal error"
 		}

@@ -33,7 +33,11 @@ type resyncJob struct {
 // applies them to the configuration in force), and its error and $ERR if it failed.
 type resyncResult struct {
 	changes []config.Change
-	unknown []string
+	// base is the configuration the resync started from, next the one its profiles made of
+	// it: when the configuration has not moved meanwhile, the loop takes next as it is
+	// instead of applying the changes a second time.
+	base, next *config.Snapshot
+	unknown    []string
 	url     string // the last URL requested, expanded
 	err     error
 	errText string
@@ -42,7 +46,7 @@ type resyncResult struct {
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
 // (SPA-BEHAVIOUR §2.3). A one-off URL replaces the sequence (§5.4).
 func (j *resyncJob) run(ctx context.Context) *resyncResult {
-	res := &resyncResult{}
+	res := &resyncResult{base: j.snap}
 	work := j.snap
 	var err error
 	if j.url != "" {
@@ -54,6 +58,7 @@ func (j *resyncJob) run(ctx context.Context) *resyncResult {
 			}
 		}
 	}
+	res.next = work
 	vars := j.vars
 	if err != nil {
 		res.err, res.errText = err, errText(err)

@@ -149,6 +149,29 @@ func (st *state) applyChanges(source string, changes []config.Change, opts confi
 
 func (st *state) applyNow(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, done func(config.Diff, error)) {
 	next, diff, err := st.snap.Apply(changes, opts)
+	st.applied(source, next, diff, err, unknown, done)
+}
+
+// applyResult takes next, which a resync made of base with its changes: when the
+// configuration in force is still base, next is what applying the changes again would give,
+// and only the difference is computed (a profile is validated and applied once, SPA-BEHAVIOUR
+// §1.1 all or nothing held by the job). Otherwise the changes are applied to what is in force.
+func (st *state) applyResult(source string, base, next *config.Snapshot, changes []config.Change, unknown []string, done func(config.Diff, error)) {
+	st.whenSaved(func() {
+		if base == nil || next == nil || st.snap != base {
+			st.applyNow(source, changes, config.ApplyOptions{}, unknown, done)
+			return
+		}
+		diff := base.Diff(next)
+		if diff.Empty() {
+			next = base
+		}
+		st.applied(source, next, diff, nil, unknown, done)
+	})
+}
+
+// applied keeps next in flash and puts it in force (or reports err), as applyChanges says.
+func (st *state) applied(source string, next *config.Snapshot, diff config.Diff, err error, unknown []string, done func(config.Diff, error)) {
 	if err != nil {
 		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
 		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})

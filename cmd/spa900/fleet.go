@@ -33,6 +33,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	count := fs.Int("count", 10, "number of phones")
 	httpPort := fs.Int("http-port", 8080, "port of each phone's web server, on the phone's own IP")
 	flashLayout := fs.String("flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
+	eventHistory := fs.Int("event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
 	bootSpread := fs.Duration("boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,6 +46,9 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *httpPort < 1 || *httpPort > 65535 {
 		return usagef("--http-port: want 1 to 65535, got %d", *httpPort)
+	}
+	if *eventHistory < 16<<10 {
+		return usagef("--event-history: want at least 16384 bytes, got %d", *eventHistory)
 	}
 	if *bootSpread < 0 {
 		return usagef("--boot-spread: must not be negative")
@@ -87,6 +91,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 		o.IP = ip.String()
 		o.Clock = phone.NewScaledClock(f.clockSpeed)
 		o.Flash = store(i)
+		o.EventHistoryBytes = *eventHistory
 		if f.mac != "" {
 			o.MAC = macString(firstMAC + uint64(i))
 		}
@@ -140,6 +145,12 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// fleetEventHistory is what each phone of a fleet keeps of its recent events by default: 32
+// KiB, about 50 typical events (ten resyncs), the last minutes of a phone resyncing every few
+// seconds. A single phone keeps phone.DefaultEventHistoryBytes; a fleet pays this once per
+// phone (3,000 phones: 96 MiB at most).
+const fleetEventHistory = 32 << 10
 
 // macNumber and macString count MAC addresses.
 func macNumber(mac net.HardwareAddr) uint64 {

@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,21 @@ func stormChild(argsJSON string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SPA900_STORM_PROFILE=DIR writes the fleet's CPU profile (cpu.pprof) and, at the end,
+	// its allocations (allocs.pprof) there.
+	if dir := os.Getenv("SPA900_STORM_PROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+				if a, err := os.Create(filepath.Join(dir, "allocs.pprof")); err == nil {
+					pprof.Lookup("allocs").WriteTo(a, 0)
+					a.Close()
+				}
+			}()
+		}
+	}
 	if err := run(ctx, args, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "spa900:", err)
 		return 1
@@ -185,18 +201,22 @@ func (a *accessCounter) poll() {
 	}
 }
 
-// waitFor polls until count reaches n or the timeout passes; it returns when it got there.
-func (a *accessCounter) waitFor(n int, timeout time.Duration) (time.Time, bool) {
+// waitFor polls until count reaches n or the timeout passes; it returns when the count first
+// passed from (the storm's first fetch) and when it reached n.
+func (a *accessCounter) waitFor(from, n int, timeout time.Duration) (first, at time.Time, ok bool) {
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		a.poll()
+		if first.IsZero() && a.count > from {
+			first = time.Now()
+		}
 		if a.count >= n {
-			return time.Now(), true
+			return first, time.Now(), true
 		}
 		if time.Now().After(deadline) {
-			return time.Now(), false
+			return first, time.Now(), false
 		}
 		<-tick.C
 	}
@@ -267,6 +287,21 @@ func cpuSeconds(pid int) float64 {
 		}
 	}
 	return total
+}
+
+// rssBytes is the resident set of pid (/proc/pid/status VmRSS).
+func rssBytes(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // stormFleet is the fleet child process.
@@ -396,11 +431,14 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
 			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-level", "warn",
 			"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml"), "--set", "Resync_Random_Delay=0"})
-		at, ok := counter.waitFor(n, 5*time.Minute)
+		first, at, ok := counter.waitFor(0, n, 5*time.Minute)
 		if !ok {
 			b.Fatalf("boot storm: %d of %d phones fetched; fleet said:\n%s", counter.count, n, fleet.lastLines(20))
 		}
-		bootRate := float64(n) / at.Sub(start).Seconds()
+		// The rate of the storm, from its first fetch to its last (the emulated boot time and
+		// the fleet's start come before it: reported apart).
+		bootRate := float64(n) / at.Sub(first).Seconds()
+		startToDone := at.Sub(start)
 		bootCPU, bootNg := cpuSeconds(fleet.cmd.Process.Pid), cpuSeconds(ng.PID)-ngCPU0
 		bareRun()
 
@@ -413,7 +451,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 		if failed := getAll(resync, ips, 64); failed > 0 {
 			b.Fatalf("re-trigger: %d of %d /admin/resync requests failed", failed, n)
 		}
-		at, ok = counter.waitFor(2*n, 5*time.Minute)
+		_, at, ok = counter.waitFor(n, 2*n, 5*time.Minute)
 		if !ok {
 			b.Fatalf("re-triggered storm: %d of %d phones fetched; fleet said:\n%s", counter.count-n, n, fleet.lastLines(20))
 		}
@@ -428,64 +466,129 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 		b.ReportMetric(mean, "bare-fetches/s")
 		b.ReportMetric(bootRate/mean, "boot/bare")
 		b.ReportMetric(againRate/mean, "retrigger/bare")
-		b.Logf("%d phones: bare %.0f, %.0f, %.0f fetches/s; boot storm %.0f resyncs/s (%.2f of bare; fleet %.1f CPU-s : nginx %.2f); "+
+		b.Logf("%d phones: bare %.0f, %.0f, %.0f fetches/s; boot storm %.0f resyncs/s (%.2f of bare; all resynced %.2f s after the start; fleet %.1f CPU-s : nginx %.2f); "+
 			"re-triggered %.0f resyncs/s (%.2f of bare; fleet %.1f CPU-s : nginx %.2f)",
-			n, bare[0], bare[1], bare[2], bootRate, bootRate/mean, bootCPU, bootNg, againRate, againRate/mean, againCPU, againNg)
+			n, bare[0], bare[1], bare[2], bootRate, bootRate/mean, startToDone.Seconds(), bootCPU, bootNg, againRate, againRate/mean, againCPU, againNg)
 	}
 }
 
 // BenchmarkFleetStart is the time from starting `spa900 fleet` on a fresh data directory
-// until every phone serves its pages (GET / answers 200), swept from outside.
+// until every phone's web server listens (the fleet's "web server listening" lines, counted as
+// they come), then a check from outside that the phones serve their pages (GET / of a sample
+// of 200, every one must answer 200: rendering a page costs 10-30 ms of CPU here, so a sweep of
+// every page of 10,000 phones would measure the sweep). It reports the RSS a phone holds
+// when idle with its web server on, before and after its pages were served once.
 func BenchmarkFleetStart(b *testing.B) {
 	n := stormPhones(b)
 	ips := stormIPs(n)
 	webPort := provtest.FreeTCPPort(b)
-	pages := make([]string, n)
-	for i, ip := range ips {
-		pages[i] = "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(webPort)) + "/"
-	}
 	for b.Loop() {
 		start := time.Now()
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
-			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-level", "warn", "--set", "Provision_Enable=No"})
-		todo := pages
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		for len(todo) > 0 && ctx.Err() == nil {
-			var mu sync.Mutex
-			var left []string
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range 64 {
-				wg.Go(func() {
-					c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-					for {
-						i := int(next.Add(1) - 1)
-						if i >= len(todo) {
-							return
-						}
-						resp, err := c.Get(todo[i])
-						if err == nil {
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-						}
-						if err != nil || resp.StatusCode != http.StatusOK {
-							mu.Lock()
-							left = append(left, todo[i])
-							mu.Unlock()
-						}
-					}
-				})
-			}
-			wg.Wait()
-			todo = left
+			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-format", "json", "--set", "Provision_Enable=No"})
+		deadline := time.Now().Add(2 * time.Minute)
+		tick := time.NewTicker(2 * time.Millisecond)
+		listening := 0
+		for listening < n && time.Now().Before(deadline) {
+			<-tick.C
+			listening = strings.Count(fleet.output(), `"msg":"web server listening"`)
 		}
-		cancel()
-		if len(todo) > 0 {
-			b.Fatalf("%d of %d phones do not serve their pages after 2 minutes; fleet said:\n%s", len(todo), n, fleet.lastLines(20))
-		}
+		tick.Stop()
 		d := time.Since(start)
+		if listening < n {
+			b.Fatalf("%d of %d web servers listen after 2 minutes; fleet said:\n%s", listening, n, fleet.lastLines(20))
+		}
+		time.Sleep(2 * time.Second) // the boot's garbage collected: a measurement, not a wait for an event
+		idle := rssBytes(fleet.cmd.Process.Pid)
+		sample := make([]string, 0, 200)
+		for i := 0; i < n && len(sample) < 200; i += max(1, n/200) {
+			sample = append(sample, "http://"+net.JoinHostPort(ips[i].String(), strconv.Itoa(webPort))+"/")
+		}
+		if failed := getAll(sample, nil, 8); failed > 0 {
+			b.Fatalf("%d of %d sampled phones do not serve their pages", failed, len(sample))
+		}
+		browsed := rssBytes(fleet.cmd.Process.Pid)
 		fleet.stop(b)
-		b.ReportMetric(d.Seconds(), "s-to-serve")
-		b.Logf("%d fresh phones serve their pages %.2f s after the start", n, d.Seconds())
+		perIdle := float64(idle) / float64(n) / 1024
+		perBrowsed := float64(browsed-idle) / float64(len(sample)) / 1024
+		b.ReportMetric(d.Seconds(), "s-to-listen")
+		b.ReportMetric(perIdle, "RSS-KiB/idle-phone")
+		b.ReportMetric(perBrowsed, "RSS-KiB/browsed-phone")
+		b.Logf("%d fresh phones: every web server listens %.2f s after the start, a sample of %d serves its pages; "+
+			"RSS %.1f MiB, %.0f KiB a phone; %.0f KiB more a phone once its page was served", n, d.Seconds(), len(sample),
+			float64(idle)/(1<<20), perIdle, perBrowsed)
 	}
+}
+
+// BenchmarkSteadyResync is issue 10's steady state: SPA900_STORM_PHONES phones (3,000 by
+// default here) each resyncing once a second (--clock-speed 60, Resync_Periodic=60) against
+// nginx for SPA900_STEADY_DURATION (5m by default), the fleet's RSS sampled every 10 s after
+// a minute of warm-up. It reports the resyncs per second reached (the target is one per
+// phone), and the RSS's mean, spread (max-min over mean) and peak.
+//
+//	SPA900_STORM_PHONES=3000 go test -run '^$' -bench SteadyResync -benchtime 1x -timeout 30m ./cmd/spa900
+func BenchmarkSteadyResync(b *testing.B) {
+	n := 3000
+	if os.Getenv("SPA900_STORM_PHONES") != "" {
+		n = stormPhones(b)
+	}
+	dur := 5 * time.Minute
+	if s := os.Getenv("SPA900_STEADY_DURATION"); s != "" {
+		var err error
+		if dur, err = time.ParseDuration(s); err != nil {
+			b.Fatalf("SPA900_STEADY_DURATION=%q: %v", s, err)
+		}
+	}
+	macs := stormMACs(n)
+	ng := stormServer(b, macs)
+	webPort := provtest.FreeTCPPort(b)
+	for b.Loop() {
+		counter := newAccessCounter(b, ng.AccessLogFile)
+		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
+			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-level", "warn", "--clock-speed", "60",
+			"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml"), "--set", "Resync_Random_Delay=0", "--set", "Resync_Periodic=60"})
+		if _, _, ok := counter.waitFor(0, n, 5*time.Minute); !ok {
+			b.Fatalf("boot: %d of %d phones fetched; fleet said:\n%s", counter.count, n, fleet.lastLines(20))
+		}
+		warm := time.NewTimer(time.Minute)
+		<-warm.C // warm-up: a measurement window, not a wait for an event
+		tick := time.NewTicker(10 * time.Second)
+		var rss []float64
+		from, fromCount, cpu0 := time.Now(), counter.count, cpuSeconds(fleet.cmd.Process.Pid)
+		ngCPU0 := cpuSeconds(ng.PID)
+		for time.Since(from) < dur {
+			<-tick.C
+			counter.poll()
+			rss = append(rss, float64(rssBytes(fleet.cmd.Process.Pid)))
+			if fleet.cmd.ProcessState != nil {
+				b.Fatalf("fleet ended:\n%s", fleet.lastLines(20))
+			}
+		}
+		tick.Stop()
+		counter.poll()
+		rate := float64(counter.count-fromCount) / time.Since(from).Seconds()
+		cpu, ngCPU := cpuSeconds(fleet.cmd.Process.Pid)-cpu0, cpuSeconds(ng.PID)-ngCPU0
+		fleet.stop(b)
+		lo, hi, sum := rss[0], rss[0], 0.0
+		for _, r := range rss {
+			lo, hi, sum = min(lo, r), max(hi, r), sum+r
+		}
+		mean := sum / float64(len(rss))
+		b.ReportMetric(rate, "resyncs/s")
+		b.ReportMetric(rate/float64(n), "of-target")
+		b.ReportMetric(mean/(1<<20), "RSS-MiB")
+		b.ReportMetric((hi-lo)/mean, "RSS-spread")
+		b.ReportMetric(hi/(1<<20), "RSS-peak-MiB")
+		b.Logf("%d phones for %v: %.0f resyncs/s (%.2f of one a phone a second); fleet %.0f%% of a core, nginx %.0f%%; RSS mean %.0f MiB, %.0f-%.0f (spread %.1f%%), samples %v",
+			n, dur, rate, rate/float64(n), 100*cpu/time.Since(from).Seconds(), 100*ngCPU/time.Since(from).Seconds(),
+			mean/(1<<20), lo/(1<<20), hi/(1<<20), 100*(hi-lo)/mean, mibs(rss))
+	}
+}
+
+func mibs(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x / (1 << 20))
+	}
+	return out
 }

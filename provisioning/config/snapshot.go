@@ -148,6 +148,28 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 	if len(problems) > 0 {
 		return s, Diff{}, &ApplyError{Problems: problems}
 	}
+	d := s.diff(values, access)
+	if d.Empty() {
+		return s, d, nil
+	}
+	return &Snapshot{cat: s.cat, values: values, access: access}, d, nil
+}
+
+// Diff names what differs from s to next, as [Snapshot.Apply] would have named it: for a
+// snapshot made from s by applying changes, the changes need not be applied again to know.
+// Snapshots of different catalogues differ in everything.
+func (s *Snapshot) Diff(next *Snapshot) Diff {
+	if next.cat != s.cat {
+		var d Diff
+		for i := range s.cat.params {
+			d.Values = append(d.Values, s.cat.params[i].Name)
+		}
+		return d
+	}
+	return s.diff(next.values, next.access)
+}
+
+func (s *Snapshot) diff(values []string, access []Access) Diff {
 	var d Diff
 	for i := range values {
 		if values[i] != s.values[i] {
@@ -157,10 +179,7 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 			d.Access = append(d.Access, s.cat.params[i].Name)
 		}
 	}
-	if d.Empty() {
-		return s, d, nil
-	}
-	return &Snapshot{cat: s.cat, values: values, access: access}, d, nil
+	return d
 }
 
 // Overrides returns the values and accesses that differ from the factory defaults, keyed by
