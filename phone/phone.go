@@ -39,7 +39,7 @@ type Phone struct {
 	// built when someone reads it (on the loop, at their request), not at every turn.
 	stale atomic.Bool
 	done  chan struct{}
-	wg     sync.WaitGroup // tracked goroutines; Run waits for them
+	wg    sync.WaitGroup // tracked goroutines; Run waits for them
 }
 
 // call is a closure the loop runs on its goroutine, with a reply channel. An async call

@@ -38,9 +38,9 @@ type resyncResult struct {
 	// instead of applying the changes a second time.
 	base, next *config.Snapshot
 	unknown    []string
-	url     string // the last URL requested, expanded
-	err     error
-	errText string
+	url        string // the last URL requested, expanded
+	err        error
+	errText    string
 }
 
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
