@@ -107,6 +107,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	units := fleet.Units()
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
+	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
 	reportOpenFiles(log, units)
 	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort),
 		zap.String("flash", *flashLayout), zap.Duration("boot_spread", *bootSpread))
@@ -145,6 +146,11 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// fleetSIPReadBuffer is what each SIP socket of a fleet reads a datagram into: 8 KiB holds
+// any SIP message a phone gets over UDP (an INVITE with a rich SDP is 2-3 KB; RFC 3261
+// §18.1.1 moves larger ones to TCP) where sipgo's 32 KiB would cost 128 KiB per SPA942.
+const fleetSIPReadBuffer = 8 << 10
 
 // fleetEventHistory is what each phone of a fleet keeps of its recent events by default: 32
 // KiB, about 50 typical events (ten resyncs), the last minutes of a phone resyncing every few
