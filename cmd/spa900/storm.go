@@ -162,8 +162,13 @@ func (r *stormReporter) tally() stormTally {
 		}
 		t.booted++
 		for _, e := range st.Extensions {
-			if e.Enabled && e.SIPAddr == "" {
+			if e.Enabled && e.SIPAddr == "" && e.LastError != "" { // could not bind (a restart unbinds for a moment)
 				t.sipDown++
+				reason := "sip: extension out of service"
+				if strings.Contains(e.LastError, "too many open files") {
+					reason = "sip: too many open files"
+				}
+				t.reasons[reason]++
 			}
 		}
 		p := st.Provisioning
@@ -183,9 +188,6 @@ func (r *stormReporter) tally() stormTally {
 			t.failed++
 			t.reasons[p.LastError]++
 		}
-	}
-	if t.sipDown > 0 {
-		t.reasons["sip: extension out of service"] += t.sipDown
 	}
 	return t
 }

@@ -368,6 +368,16 @@ func (f *stormFleet) stop(b *testing.B) {
 	}
 }
 
+// dump asks the fleet for its goroutines (SIGQUIT), waits for it to end and writes all it
+// printed to a file, whose name it returns: for a storm that did not finish.
+func (f *stormFleet) dump(b *testing.B) string {
+	f.cmd.Process.Signal(syscall.SIGQUIT)
+	f.cmd.Wait()
+	name := filepath.Join(os.TempDir(), fmt.Sprintf("spa900-storm-%d.log", f.cmd.Process.Pid))
+	os.WriteFile(name, []byte(f.output()), 0o644)
+	return name
+}
+
 // lastLines returns the last n lines the fleet printed, for failure messages.
 func (f *stormFleet) lastLines(n int) string {
 	lines := strings.Split(strings.TrimSpace(f.output()), "\n")
@@ -403,10 +413,31 @@ func getAll(urls []string, ips []netip.Addr, conc int) int {
 	return int(failed.Load())
 }
 
+// waitStormDone waits until the fleet has written its k-th "storm done" report (a storm is
+// over when every phone has booted and ended its boot resync) and returns the report line.
+func (f *stormFleet) waitStormDone(b *testing.B, k int, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		out := f.output()
+		if strings.Count(out, `"msg":"storm done"`) >= k {
+			i := strings.LastIndex(out, `"msg":"storm done"`)
+			line := out[strings.LastIndexByte(out[:i], '\n')+1:]
+			return line[:strings.IndexByte(line, '\n')+1]
+		}
+		<-tick.C
+	}
+	b.Fatalf("no storm report %d within %v; the fleet's output and goroutines: %s", k, timeout, f.dump(b))
+	return ""
+}
+
 // BenchmarkProvisioningStorm is issue 10's table, on this machine, in one run: the bare
 // client, the boot storm of a fresh fleet, the bare client, a re-triggered storm (every
-// phone's /admin/resync), the bare client again. Resyncs per second count the profile
-// fetches nginx answered; the ratio divides by the mean of the bare client's runs.
+// phone's /admin/resync once the boot storm is over), the bare client, a power-cycle storm
+// (SIGHUP: every phone boots again on its provisioned flash), the bare client again.
+// Resyncs per second count the profile fetches nginx answered, from a storm's first fetch to
+// its last; each ratio divides by the mean of the bare client's runs before and after it.
 func BenchmarkProvisioningStorm(b *testing.B) {
 	n := stormPhones(b)
 	macs, ips := stormMACs(n), stormIPs(n)
@@ -419,57 +450,79 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
 		var bare []float64
+		fetched := 0 // the fleet's fetches so far
 		bareRun := func() {
 			bare = append(bare, bareFetch(b, urls, ips, 64))
 			counter.poll()
 			counter.count -= n // the bare client's fetches are not the fleet's
 		}
-		bareRun()
-
-		ngCPU0 := cpuSeconds(ng.PID)
-		start := time.Now()
-		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
-			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-level", "warn",
-			"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml"), "--set", "Resync_Random_Delay=0"})
-		first, at, ok := counter.waitFor(0, n, 5*time.Minute)
-		if !ok {
-			b.Fatalf("boot storm: %d of %d phones fetched; fleet said:\n%s", counter.count, n, fleet.lastLines(20))
+		type storm struct {
+			name          string
+			rate, cpu, ng float64
+			report        string
 		}
-		// The rate of the storm, from its first fetch to its last (the emulated boot time and
-		// the fleet's start come before it: reported apart).
-		bootRate := float64(n) / at.Sub(first).Seconds()
-		startToDone := at.Sub(start)
-		bootCPU, bootNg := cpuSeconds(fleet.cmd.Process.Pid), cpuSeconds(ng.PID)-ngCPU0
+		var storms []storm
+		var fleet *stormFleet // started by the first trigger
+		// A storm's rate counts from its first fetch, or from its trigger when the trigger
+		// is the requests that start it (sent before the fetches are counted).
+		measure := func(name string, k int, fromTrigger bool, trigger func()) {
+			ngCPU0 := cpuSeconds(ng.PID)
+			var cpu0 float64
+			if fleet != nil {
+				cpu0 = cpuSeconds(fleet.cmd.Process.Pid)
+			}
+			began := time.Now()
+			trigger()
+			first, at, ok := counter.waitFor(fetched, fetched+n, 5*time.Minute)
+			if fromTrigger {
+				first = began
+			}
+			if !ok {
+				b.Fatalf("%s: %d of %d phones fetched; the fleet's output and goroutines: %s", name, counter.count-fetched, n, fleet.dump(b))
+			}
+			fetched += n
+			report := fleet.waitStormDone(b, k, 5*time.Minute)
+			storms = append(storms, storm{name, float64(n) / at.Sub(first).Seconds(), cpuSeconds(fleet.cmd.Process.Pid) - cpu0, cpuSeconds(ng.PID) - ngCPU0, report})
+			bareRun()
+		}
 		bareRun()
-
+		start := time.Now()
+		measure("boot storm", 1, false, func() {
+			fleet = startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
+				"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-format", "json",
+				"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml"), "--set", "Resync_Random_Delay=0"})
+		})
+		startToDone := time.Since(start)
 		resync := make([]string, n)
 		for i, ip := range ips {
 			resync[i] = "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(webPort)) + "/admin/resync"
 		}
-		ngCPU0, cpu0 := cpuSeconds(ng.PID), cpuSeconds(fleet.cmd.Process.Pid)
-		start = time.Now()
-		if failed := getAll(resync, ips, 64); failed > 0 {
-			b.Fatalf("re-trigger: %d of %d /admin/resync requests failed", failed, n)
-		}
-		_, at, ok = counter.waitFor(n, 2*n, 5*time.Minute)
-		if !ok {
-			b.Fatalf("re-triggered storm: %d of %d phones fetched; fleet said:\n%s", counter.count-n, n, fleet.lastLines(20))
-		}
-		againRate := float64(n) / at.Sub(start).Seconds()
-		againCPU, againNg := cpuSeconds(fleet.cmd.Process.Pid)-cpu0, cpuSeconds(ng.PID)-ngCPU0
-		bareRun()
+		measure("re-triggered storm", 1, true, func() {
+			if failed := getAll(resync, ips, 64); failed > 0 {
+				b.Fatalf("re-trigger: %d of %d /admin/resync requests failed", failed, n)
+			}
+		})
+		measure("power-cycle storm", 2, false, func() { fleet.cmd.Process.Signal(syscall.SIGHUP) })
 		fleet.stop(b)
 
-		mean := (bare[0] + bare[1] + bare[2]) / 3
-		b.ReportMetric(bootRate, "boot-resyncs/s")
-		b.ReportMetric(againRate, "retrigger-resyncs/s")
-		b.ReportMetric(mean, "bare-fetches/s")
-		b.ReportMetric(bootRate/mean, "boot/bare")
-		b.ReportMetric(againRate/mean, "retrigger/bare")
-		b.Logf("%d phones: bare %.0f, %.0f, %.0f fetches/s; boot storm %.0f resyncs/s (%.2f of bare; all resynced %.2f s after the start; fleet %.1f CPU-s : nginx %.2f); "+
-			"re-triggered %.0f resyncs/s (%.2f of bare; fleet %.1f CPU-s : nginx %.2f)",
-			n, bare[0], bare[1], bare[2], bootRate, bootRate/mean, startToDone.Seconds(), bootCPU, bootNg, againRate, againRate/mean, againCPU, againNg)
+		b.Logf("%d phones; bare client %v fetches/s; boot storm done %.2f s after the start", n, mibsF(bare), startToDone.Seconds())
+		for i, s := range storms {
+			ref := (bare[i] + bare[i+1]) / 2
+			b.Logf("%s: %.0f resyncs/s, %.2f of the bare client's %.0f around it; fleet %.1f CPU-s : nginx %.2f CPU-s; fleet's report: %s",
+				s.name, s.rate, s.rate/ref, ref, s.cpu, s.ng, strings.TrimSpace(s.report))
+			unit := strings.ReplaceAll(strings.TrimSuffix(s.name, " storm"), " ", "-")
+			b.ReportMetric(s.rate, unit+"-resyncs/s")
+			b.ReportMetric(s.rate/ref, unit+"/bare")
+		}
 	}
+}
+
+func mibsF(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
 }
 
 // BenchmarkFleetStart is the time from starting `spa900 fleet` on a fresh data directory
