@@ -42,30 +42,51 @@ type ApplyResult struct {
 	Changed       []string `json:"changed"`
 	AccessChanged []string `json:"access_changed"`
 	Unknown       []string `json:"unknown"`
-	Elements      int      `json:"elements"`
-	Restart       bool     `json:"restart"`
+	// Skipped are the first values left out because their parameters cannot take them;
+	// SkippedCount counts all of them (DECISIONS 8).
+	Skipped      []config.Skipped `json:"skipped"`
+	SkippedCount int              `json:"skipped_count"`
+	// EncodingWarning says how the document was read when it is not what it declares.
+	EncodingWarning string `json:"encoding_warning,omitempty"`
+	Elements        int    `json:"elements"`
+	Restart         bool   `json:"restart"`
 }
 
-// ApplyProfile applies a flat-profile XML document as a resync applies it: all or nothing,
-// unknown names ignored, restart when idle if anything outside the Provisioning tab changed.
-// Errors about the document itself wrap [ErrInvalidRequest].
+// ApplyProfile applies a flat-profile XML document exactly as a resync applies it
+// (DECISIONS 8): a document that is not well-formed changes nothing; in a well-formed one,
+// unknown names are ignored and values their parameters cannot take are skipped (logged,
+// and listed in the result) while the rest applies; restart when idle if anything outside
+// the Provisioning tab changed. Errors about the document itself wrap [ErrInvalidRequest].
 func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*ApplyResult, error) {
 	var res *ApplyResult
 	err := p.doAsync(ctx, func(st *state, reply func(error)) {
-		prof, err := config.DecodeProfile(st.snap.Catalog(), xml, config.DecodeOptions{})
+		cat := st.snap.Catalog()
+		prof, err := config.DecodeProfile(cat, xml, config.DecodeOptions{})
 		if err != nil {
+			st.p.log.Warn("profile rejected", zap.String("source", source), zap.Error(err))
 			st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
 			reply(fmt.Errorf("%w: %w", ErrInvalidRequest, err))
 			return
 		}
-		st.applyChanges(source, prof.Changes, config.ApplyOptions{}, prof.Unknown, func(diff config.Diff, err error) {
+		if w := prof.Encoding.Warning; w != "" {
+			st.p.log.Warn("profile encoding", zap.String("source", source), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
+		}
+		changes, skipped := cat.SkipInvalid(prof.Changes)
+		logSkipped(st.p.log, source, "", skipped)
+		var sv skippedValues
+		sv.add(skipped)
+		st.applyChanges(source, changes, config.ApplyOptions{}, prof.Unknown, sv, func(diff config.Diff, err error) {
 			if err != nil {
 				reply(applyError(err))
 				return
 			}
 			res = &ApplyResult{Changed: nonNil(diff.Values), AccessChanged: nonNil(diff.Access),
-				Unknown: nonNil(prof.Unknown), Elements: prof.Elements,
-				Restart: st.snap.Catalog().NeedsRestart(diff.Values) && len(diff.Values) > 0}
+				Unknown: nonNil(prof.Unknown), Skipped: sv.first, SkippedCount: sv.count,
+				EncodingWarning: prof.Encoding.Warning, Elements: prof.Elements,
+				Restart: cat.NeedsRestart(diff.Values) && len(diff.Values) > 0}
+			if res.Skipped == nil {
+				res.Skipped = []config.Skipped{}
+			}
 			reply(nil)
 		})
 	})
@@ -77,7 +98,7 @@ func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*A
 func (p *Phone) Apply(ctx context.Context, source string, changes []config.Change, opts config.ApplyOptions) (config.Diff, error) {
 	var diff config.Diff
 	err := p.doAsync(ctx, func(st *state, reply func(error)) {
-		st.applyChanges(source, changes, opts, nil, func(d config.Diff, err error) {
+		st.applyChanges(source, changes, opts, nil, skippedValues{}, func(d config.Diff, err error) {
 			diff = d
 			reply(applyError(err))
 		})

@@ -14,25 +14,33 @@ const (
 	OutcomeStarted Outcome = iota + 1
 	// OutcomeDeferred means the operation waits for the phone to become idle.
 	OutcomeDeferred
+	// OutcomeQueued means a resync waits for the one that is running to end (DECISIONS 8).
+	OutcomeQueued
 )
 
-// String returns "started" or "deferred".
+// String returns "started", "deferred" or "queued".
 func (o Outcome) String() string {
 	switch o {
 	case OutcomeStarted:
 		return "started"
 	case OutcomeDeferred:
 		return "deferred"
+	case OutcomeQueued:
+		return "queued"
 	}
 	return "unknown"
 }
 
-// pendingOps are the operations waiting for the idle gate: at most one of each.
+// pendingOps are the operations waiting for the idle gate: at most one of each, and one
+// resync request queued behind a running resync.
 type pendingOps struct {
 	reboot  *pendingOp
 	restart *pendingOp
 	resync  *resyncOp
 	upgrade *upgradeOp
+	// nextResync is a resync request that came while resync was running: one slot, the
+	// latest request wins; it goes through the gate when the running one ends (DECISIONS 8).
+	nextResync *resyncOp
 }
 
 // pendingOp is a queued reboot or restart.
@@ -59,6 +67,9 @@ func (po *pendingOps) list() []Pending {
 			p.Force = &f
 		}
 		out = append(out, p)
+	}
+	if r := po.nextResync; r != nil {
+		out = append(out, Pending{Op: "resync", Reason: r.reason, Since: r.since, WaitsFor: "the running resync"})
 	}
 	return out
 }

@@ -158,3 +158,47 @@ func TestNotifyGates(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyCheckSyncRebootDuringRunningResync: Wazo's check-sync;reboot=true while a slow
+// resync runs is queued with its reason and its reboot (DECISIONS 8, 18): the queued resync
+// runs when the running one ends, then the phone reboots.
+func TestNotifyCheckSyncRebootDuringRunningResync(t *testing.T) {
+	srv := startSlowServer(t)
+	u, events, target := notifyPhone(t, "Profile_Rule", srv.URL+"/slow.cfg")
+	boots := u.Status().BootCount
+	if _, err := mustPhone(t, u).RequestResync(t.Context(), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.entered:
+	case <-t.Context().Done():
+		t.Fatal("the resync never reached the server")
+	}
+	if res := sendNotify(t, target, "check-sync;reboot=true", true); res.Err != nil {
+		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+	}
+	waitEvent(t, events, EventNotify)
+	const reason = "sip notify check-sync;reboot=true on ext 1"
+	var queued []Pending
+	for _, pd := range u.Status().Pending {
+		if pd.WaitsFor != "" {
+			queued = append(queued, pd)
+		}
+	}
+	if len(queued) != 1 || queued[0].Reason != reason {
+		t.Fatalf("pending %+v, want the NOTIFY's resync queued", u.Status().Pending)
+	}
+	close(srv.release)
+	for {
+		ev := waitEvent(t, events, EventStarted)
+		if ev.Data["op"] == "resync" && ev.Data["reason"] == reason {
+			break
+		}
+	}
+	waitEvent(t, events, EventResyncResult)
+	waitEvent(t, events, EventShutdown)
+	waitEvent(t, events, EventBoot)
+	if n := u.Status().BootCount; n != boots+1 {
+		t.Errorf("boot count %d, want %d", n, boots+1)
+	}
+}

@@ -74,4 +74,7 @@ type ProvisioningOptions struct {
 	ClientKey  string
 	// Insecure skips HTTPS server verification (labs only).
 	Insecure bool
+	// AcceptSHA256 accepts encrypted profiles whose key was derived with SHA-256 (openssl
+	// 1.1's default), an extension: a real 5.1 phone fails the resync (DECISIONS 6).
+	AcceptSHA256 bool
 }

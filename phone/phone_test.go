@@ -175,7 +175,7 @@ func TestApplyProfileRestartsWhenIdle(t *testing.T) {
 func TestApplyProfileRejectsAndKeepsConfig(t *testing.T) {
 	u := testUnit(t, "", Options{})
 	p := mustPhone(t, u)
-	for _, bad := range []string{`<flat-profile><GPP_A>x</GPP_A>`, `<flat-profile><GPP_A>x</GPP_A><Line_Enable_1_>maybe</Line_Enable_1_></flat-profile>`} {
+	for _, bad := range []string{`<flat-profile><GPP_A>x</GPP_A>`, `<flat-profile><GPP_A>x</GPP_B></flat-profile>`} {
 		if _, err := p.ApplyProfile(t.Context(), "api", []byte(bad)); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("ApplyProfile(%q) err = %v, want ErrInvalidRequest", bad, err)
 		}

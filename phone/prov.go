@@ -27,9 +27,11 @@ type provState struct {
 	lastSuccess time.Time
 	lastURL     string
 	lastResult  string
-	triggerErr  string // the trigger (name and text) whose bad expression was logged last
-	err         string // $ERR of the last resync
-	prvst       int    // $PRVST of the current or last resync
+	lastSkipped skippedValues // values the last resync skipped (DECISIONS 8)
+	lastWarns   []string      // the last resync's encoding warnings
+	triggerErr  string        // the trigger (name and text) whose bad expression was logged last
+	err         string        // $ERR of the last resync
+	prvst       int           // $PRVST of the current or last resync
 	count       int
 	failures    int
 
@@ -191,15 +193,31 @@ func (st *state) triggerTrue() bool {
 }
 
 // queueResync puts a resync through the idle gate: when idle it runs at the end of this turn;
-// when busy it waits, but no longer than Forced_Resync_Delay (DECISIONS 11).
+// when busy it waits, but no longer than Forced_Resync_Delay (DECISIONS 11). A request that
+// comes while a resync waits joins it (its URL wins). A request that comes while a resync
+// runs is queued behind it: one slot, the latest request wins, never dropped (DECISIONS 8).
+// A timer or trigger that comes due while a resync runs is not queued: the running resync's
+// end arms the next periodic or retry resync from then on.
 func (st *state) queueResync(op *resyncOp) {
+	now := st.p.clock.Now()
 	if cur := st.pending.resync; cur != nil {
-		if !cur.running && op.url != "" {
+		switch {
+		case cur.running && op.prvst == prvstRequest:
+			fields := []zap.Field{zap.String("reason", "a resync is running"), zap.String("trigger", op.reason), zap.String("url", op.url)}
+			if prev := st.pending.nextResync; prev != nil {
+				fields = append(fields, zap.String("replaces", prev.reason), zap.String("replaced_url", prev.url))
+			}
+			op.since = now
+			st.pending.nextResync = op
+			st.p.log.Info("resync queued", fields...)
+			st.emit(EventDeferred, map[string]any{"op": "resync", "reason": "a resync is running", "requested_by": op.reason, "url": op.url})
+		case cur.running:
+			st.p.log.Info("resync not queued", zap.String("reason", "a resync is running; its end arms the next one"), zap.String("trigger", op.reason))
+		case op.url != "":
 			cur.url, cur.requester = op.url, op.requester // the explicit request wins
 		}
 		return
 	}
-	now := st.p.clock.Now()
 	op.since = now
 	if d := st.snap.Int(config.ForcedResyncDelay); d > 0 {
 		op.forceAt = now.Add(time.Duration(d) * time.Second)
@@ -224,10 +242,39 @@ func (st *state) requestResync(rawURL, requester string) (Outcome, error) {
 		}
 	}
 	st.queueResync(&resyncOp{reason: "request", prvst: prvstRequest, url: rawURL, requester: requester})
-	if st.idle() {
+	switch {
+	case st.pending.nextResync != nil:
+		return OutcomeQueued, nil
+	case st.idle():
 		return OutcomeStarted, nil
 	}
 	return OutcomeDeferred, nil
+}
+
+// lastResyncRequest is the resync op the request just made went to: the one queued behind a
+// running resync, else the one waiting for the gate; nil when it started at once or was
+// refused.
+func (st *state) lastResyncRequest() *resyncOp {
+	if q := st.pending.nextResync; q != nil {
+		return q
+	}
+	if r := st.pending.resync; r != nil && !r.running {
+		return r
+	}
+	return nil
+}
+
+// releaseQueuedResync moves the resync request queued behind the one that just ended through
+// the gate (DECISIONS 8).
+func (st *state) releaseQueuedResync() {
+	next := st.pending.nextResync
+	if next == nil {
+		return
+	}
+	st.pending.nextResync = nil
+	st.p.log.Info("queued resync released", zap.String("reason", "the running resync ended"), zap.String("trigger", next.reason),
+		zap.String("url", next.url), zap.Duration("waited", st.p.clock.Now().Sub(next.since)))
+	st.queueResync(next)
 }
 
 // provBusy reports whether a resync is running: gated operations wait for it to end.
@@ -245,6 +292,7 @@ func (st *state) startResync(forced bool) {
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
+		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256,
 	}
 	st.p.log.Info("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
 	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})
@@ -264,7 +312,7 @@ func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
 		st.resyncFinish(op, res, nil)
 		return
 	}
-	st.applyResult("resync", res.base, res.next, res.changes, res.unknown, func(diff config.Diff, err error) {
+	st.applyResult("resync", res.base, res.next, res.changes, res.unknown, res.skipped, func(diff config.Diff, err error) {
 		if err != nil && res.err == nil { // the configuration changed under the resync, or the flash failed
 			res.err, res.errText = err, "internal error"
 		}
@@ -311,10 +359,17 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 		}
 	}
 	st.prov.lastResult = result
+	st.prov.lastSkipped, st.prov.lastWarns = res.skipped, res.warnings
 	st.armTriggers()
 	fields := []zap.Field{zap.String("result", result), zap.String("url", res.url), zap.Strings("changed", changed)}
 	if res.err != nil {
 		fields = append(fields, zap.String("err", res.errText))
+	}
+	if res.skipped.count > 0 {
+		fields = append(fields, zap.Int("skipped", res.skipped.count))
+	}
+	if len(res.warnings) > 0 {
+		fields = append(fields, zap.Strings("warnings", res.warnings))
 	}
 	if !st.prov.due.IsZero() {
 		fields = append(fields, zap.Duration("next_in", nextIn), zap.String("next", st.prov.dueReason))
@@ -324,7 +379,9 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	} else {
 		st.p.log.Info("resync done", fields...)
 	}
-	data := map[string]any{"result": result, "url": res.url, "err": res.errText, "changed": nonNil(changed), "prvst": op.prvst}
+	data := map[string]any{"result": result, "url": res.url, "err": res.errText, "changed": nonNil(changed), "prvst": op.prvst,
+		"warnings": nonNil(res.warnings)}
+	res.skipped.addTo(data)
 	if !st.prov.due.IsZero() {
 		data["next_in_seconds"] = int64(nextIn / time.Second)
 		data["next"] = st.prov.dueReason
@@ -334,6 +391,7 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	if op.rebootAfter != "" {
 		st.requestReboot(op.rebootAfter)
 	}
+	st.releaseQueuedResync()
 	st.upgAfterResync()
 }
 
@@ -343,6 +401,7 @@ func (st *state) provStatus() ProvisioningStatus {
 		Enabled: st.snap.Bool(config.ProvisionEnable), State: "idle", LastURL: st.prov.lastURL,
 		LastResult: st.prov.lastResult, LastError: st.prov.err, RetryIndex: st.prov.retryIdx,
 		PRVST: st.prov.prvst, ResyncCount: st.prov.count, FailureCount: st.prov.failures, NextReason: st.prov.dueReason,
+		LastSkipped: st.prov.lastSkipped.first, LastSkippedCount: st.prov.lastSkipped.count, LastWarnings: st.prov.lastWarns,
 	}
 	if r := st.pending.resync; r != nil {
 		ps.State = "waiting"

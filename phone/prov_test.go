@@ -155,7 +155,7 @@ func TestResyncSequenceStopsAtFailure(t *testing.T) {
 	u, _, events := provUnit(t, net, config.ResyncRandomDelay, "0",
 		config.ProfileRule, "/a.cfg", config.ProfileRuleB, "/b.cfg", config.ProfileRuleC, "/c.cfg")
 	res := waitEvent(t, events, EventResyncResult)
-	if res.Data["result"] != "failure" || res.Data["err"] != "corrupt file" {
+	if res.Data["result"] != "failure" || res.Data["err"] != "corrupt file (line 1: <flat-profile> is not closed)" {
 		t.Fatalf("result %v", res.Data)
 	}
 	cfg := u.Status().Config

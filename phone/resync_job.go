@@ -2,7 +2,6 @@ package phone
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -27,6 +26,8 @@ type resyncJob struct {
 	requester string
 	tftp      string // the option-66 TFTP server
 	syslog    syslogOut
+	// acceptSHA256 accepts profiles encrypted with SHA-256 key derivation (DECISIONS 6).
+	acceptSHA256 bool
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -38,9 +39,13 @@ type resyncResult struct {
 	// instead of applying the changes a second time.
 	base, next *config.Snapshot
 	unknown    []string
-	url        string // the last URL requested, expanded
-	err        error
-	errText    string
+	// skipped are the values left out because their parameters cannot take them; warnings
+	// are the profiles' encoding warnings, one per profile at most (DECISIONS 8).
+	skipped  skippedValues
+	warnings []string
+	url      string // the last URL requested, expanded
+	err      error
+	errText  string
 }
 
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
@@ -109,7 +114,9 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 	return j.fetchApply(ctx, res, work, alt.ExpandURL(j.vars), j.tftp, alt.Options.Expand(j.vars))
 }
 
-// fetchApply fetches one profile, decodes it and applies it to work, all or nothing.
+// fetchApply fetches one profile, decodes it and applies it to work: a profile that cannot be
+// read changes nothing; in one that can, values their parameters cannot take are skipped
+// and logged, and the rest applies (DECISIONS 8).
 func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *config.Snapshot, raw, defaultHost string, opts provisioning.Options) (*config.Snapshot, error) {
 	u, err := provisioning.ParseURL(raw, defaultHost)
 	if err != nil {
@@ -157,29 +164,26 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 			}
 		}
 	}
-	prof, err := provisioning.ReadProfile(work.Catalog(), body, opts.Key, opts.HasKey, aliases)
+	prof, _, err := provisioning.ReadProfile(work.Catalog(), body, provisioning.ReadOptions{
+		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256,
+	})
 	if err != nil {
-		return work, withText(decodeErrText(err), err)
+		return work, withText(provisioning.ReadErrText(err), err)
 	}
-	next, _, err := work.Apply(prof.Changes, config.ApplyOptions{})
+	if w := prof.Encoding.Warning; w != "" {
+		j.log.Warn("profile encoding", zap.String("url", res.url), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
+		res.warnings = append(res.warnings, w)
+	}
+	changes, skipped := work.Catalog().SkipInvalid(prof.Changes)
+	logSkipped(j.log, "resync", res.url, skipped)
+	res.skipped.add(skipped)
+	next, _, err := work.Apply(changes, config.ApplyOptions{})
 	if err != nil {
 		return work, withText("invalid profile: "+err.Error(), err)
 	}
-	res.changes = append(res.changes, prof.Changes...)
+	res.changes = append(res.changes, changes...)
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil
-}
-
-// decodeErrText words a profile that cannot be read as $ERR: "corrupt file", with the reason
-// when it is the key.
-func decodeErrText(err error) string {
-	switch {
-	case errors.Is(err, provisioning.ErrNoKey):
-		return "corrupt file (encrypted profile and no --key)"
-	case errors.Is(err, provisioning.ErrWrongKey):
-		return "corrupt file (wrong key)"
-	}
-	return "corrupt file"
 }
 
 // sendLog sends one of the Log_* messages, as the configuration being applied words it.

@@ -15,11 +15,11 @@ import (
 // field of an extension's user agent (SPA-BEHAVIOUR §7.2, §8.2, §8.5).
 
 // allowMethods is the Allow of the phone's requests and answers: the SPA9000's list, from the
-// same SIP stack [obs S23], plus SUBSCRIBE for the message-waiting subscription
-// (SPA-BEHAVIOUR §13.10 emulator default). supported is its Supported: replaces, for the
-// attended transfer the phone takes part in (§13.6).
+// same SIP stack [obs S23], without REFER, which this phone does not take yet (SPA-BEHAVIOUR
+// §13.10: the list is the emulator's to decide; it names only what is answered). supported
+// is its Supported: replaces (RFC 3891), which an incoming INVITE may carry.
 var (
-	allowMethods = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS", "REFER", "SUBSCRIBE"}
+	allowMethods = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS"}
 	supported    = []string{"replaces"}
 )
 
@@ -51,7 +51,8 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		RegMaxExpires: time.Duration(sn.Int(config.RegMaxExpires)) * time.Second,
 		Rport:         sn.Bool(config.InsertVIARport),
 		Allow:         allowMethods, Supported: supported,
-		NotifyAuth:   extBool(config.AuthResyncReboot),
+		NotifyAuth: extBool(config.AuthResyncReboot),
+		InviteAuth: extBool(config.AuthINVITE), DTMFMime: sn.Get(config.DTMFRelayMIMEType),
 		KeepAliveMsg: ext(config.NATKeepAliveMsg), KeepAliveDest: ext(config.NATKeepAliveDest),
 		Counters: st.p.sipCounters, Trace: st.p.opts.SIPTrace,
 	}

@@ -39,6 +39,7 @@ type state struct {
 	prov  provState
 	upg   upgState
 	voice voiceState
+	calls callsState
 
 	// outbox holds the events of this turn; they go out after the turn's status is
 	// published, so that a reader who sees an event also sees its effect in the status.
@@ -93,13 +94,17 @@ func (st *state) shutdown() {
 }
 
 // idle reports whether the phone is idle: no call appearance is active and the handset is
-// on-hook (DESIGN "The phone"). It is derived, never stored.
+// on-hook (DESIGN "The phone"). It is derived, never stored: a call that rings, is being set
+// up, is connected or held makes the phone busy.
 func (st *state) idle() bool {
-	return !st.offHook
+	return !st.offHook && len(st.calls.order) == 0
 }
 
 // busyReason says why the phone is not idle, for the gate's log lines.
 func (st *state) busyReason() string {
+	if r := st.activeCallReason(); r != "" {
+		return r
+	}
 	if st.offHook {
 		return "handset off-hook"
 	}
@@ -125,6 +130,7 @@ func (st *state) nextDeadline() (time.Time, bool) {
 	}
 	consider(st.upg.retryAt)
 	st.voiceDeadlines(consider)
+	st.callDeadlines(consider)
 	return best, ok
 }
 
@@ -133,45 +139,47 @@ func (st *state) fireDue(now time.Time) {
 	st.provFire(now)
 	st.upgFire(now)
 	st.voiceFire(now)
+	st.callFire(now)
 }
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
-// them in flash, and schedules the restart they need (DECISIONS 12). The change takes effect,
-// and done hears of it, once it is durable: the flash is written off the loop (a fleet's
-// store commits many phones' changes at once), the loop goes on meanwhile, and a change that
-// comes before the last one has landed waits for it. done may be nil.
-func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, done func(config.Diff, error)) {
+// them in flash, and schedules the restart they need (DECISIONS 12). unknown and skipped are
+// what the profile behind the changes ignored, for the config_applied event. The change
+// takes effect, and done hears of it, once it is durable: the flash is written off the loop
+// (a fleet's store commits many phones' changes at once), the loop goes on meanwhile, and a
+// change that comes before the last one has landed waits for it. done may be nil.
+func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	if done == nil {
 		done = func(config.Diff, error) {}
 	}
-	st.whenSaved(func() { st.applyNow(source, changes, opts, unknown, done) })
+	st.whenSaved(func() { st.applyNow(source, changes, opts, unknown, skipped, done) })
 }
 
-func (st *state) applyNow(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, done func(config.Diff, error)) {
+func (st *state) applyNow(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	next, diff, err := st.snap.Apply(changes, opts)
-	st.applied(source, next, diff, err, unknown, done)
+	st.applied(source, next, diff, err, unknown, skipped, done)
 }
 
 // applyResult takes next, which a resync made of base with its changes: when the
 // configuration in force is still base, next is what applying the changes again would give,
 // and only the difference is computed (a profile is validated and applied once, SPA-BEHAVIOUR
 // §1.1 all or nothing held by the job). Otherwise the changes are applied to what is in force.
-func (st *state) applyResult(source string, base, next *config.Snapshot, changes []config.Change, unknown []string, done func(config.Diff, error)) {
+func (st *state) applyResult(source string, base, next *config.Snapshot, changes []config.Change, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	st.whenSaved(func() {
 		if base == nil || next == nil || st.snap != base {
-			st.applyNow(source, changes, config.ApplyOptions{}, unknown, done)
+			st.applyNow(source, changes, config.ApplyOptions{}, unknown, skipped, done)
 			return
 		}
 		diff := base.Diff(next)
 		if diff.Empty() {
 			next = base
 		}
-		st.applied(source, next, diff, nil, unknown, done)
+		st.applied(source, next, diff, nil, unknown, skipped, done)
 	})
 }
 
 // applied keeps next in flash and puts it in force (or reports err), as applyChanges says.
-func (st *state) applied(source string, next *config.Snapshot, diff config.Diff, err error, unknown []string, done func(config.Diff, error)) {
+func (st *state) applied(source string, next *config.Snapshot, diff config.Diff, err error, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	if err != nil {
 		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
 		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
@@ -188,8 +196,10 @@ func (st *state) applied(source string, next *config.Snapshot, diff config.Diff,
 		ce.Write(zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
 	}
 	if diff.Empty() {
-		st.emit(EventConfigApplied, map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
-			"unknown": names, "unknown_count": len(unknown)})
+		data := map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
+			"unknown": names, "unknown_count": len(unknown)}
+		skipped.addTo(data)
+		st.emit(EventConfigApplied, data)
 		done(diff, nil)
 		return
 	}
@@ -207,10 +217,12 @@ func (st *state) applied(source string, next *config.Snapshot, diff config.Diff,
 			ce.Write(zap.String("source", source), zap.Int("changed", len(diff.Values)),
 				zap.Int("access_changed", len(diff.Access)), zap.Bool("restart", restart))
 		}
-		st.emit(EventConfigApplied, map[string]any{
+		data := map[string]any{
 			"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
 			"unknown": names, "unknown_count": len(unknown), "restart": restart,
-		})
+		}
+		skipped.addTo(data)
+		st.emit(EventConfigApplied, data)
 		if restart {
 			st.requestRestart("configuration changed by " + source)
 		}
@@ -304,6 +316,10 @@ func (st *state) snapshotStatus() *Status {
 	for n := 1; n <= id.Model.Extensions; n++ {
 		s.Extensions = append(s.Extensions, st.lineStatus(n))
 	}
+	s.Calls = []CallStatus{}
+	for _, c := range st.calls.order {
+		s.Calls = append(s.Calls, st.callStatus(c))
+	}
 	s.Provisioning = st.provStatus()
 	s.Upgrade = st.upgStatus()
 	s.Info = st.info(now)
@@ -343,6 +359,7 @@ func (st *state) info(now time.Time) config.Info {
 		in.Ext = append(in.Ext, e)
 		in.Lines = append(in.Lines, calls)
 	}
+	st.callInfo(in.Lines, now)
 	return in
 }
 

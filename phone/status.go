@@ -36,8 +36,10 @@ type Status struct {
 	Idle      bool      `json:"idle"`
 	OffHook   bool      `json:"offhook"`
 	// Pending lists the operations waiting for the idle gate, with why they wait.
-	Pending      []Pending          `json:"pending"`
-	Extensions   []ExtensionStatus  `json:"extensions"`
+	Pending    []Pending         `json:"pending"`
+	Extensions []ExtensionStatus `json:"extensions"`
+	// Calls are the calls in progress, oldest first.
+	Calls        []CallStatus       `json:"calls"`
 	Provisioning ProvisioningStatus `json:"provisioning"`
 	Upgrade      UpgradeStatus      `json:"upgrade"`
 	// Info holds the live values of the Info tab and the export's Info/ group.
@@ -52,6 +54,8 @@ type Pending struct {
 	Reason string     `json:"reason"`
 	Since  time.Time  `json:"since"`
 	Force  *time.Time `json:"force_at,omitempty"` // a resync runs anyway at this time
+	// WaitsFor is set for a resync request queued behind the running resync.
+	WaitsFor string `json:"waits_for,omitempty"`
 }
 
 // ExtensionStatus summarises one extension.
@@ -75,12 +79,18 @@ type ExtensionStatus struct {
 
 // ProvisioningStatus is the state of the resync machinery (SPA-BEHAVIOUR §4.4).
 type ProvisioningStatus struct {
-	Enabled      bool       `json:"enabled"`
-	State        string     `json:"state"` // idle, fetching, waiting
-	LastAttempt  *time.Time `json:"last_attempt,omitempty"`
-	LastURL      string     `json:"last_url,omitempty"`
-	LastResult   string     `json:"last_result,omitempty"` // success, failure
-	LastError    string     `json:"last_error,omitempty"`  // $ERR
+	Enabled     bool       `json:"enabled"`
+	State       string     `json:"state"` // idle, fetching, waiting
+	LastAttempt *time.Time `json:"last_attempt,omitempty"`
+	LastURL     string     `json:"last_url,omitempty"`
+	LastResult  string     `json:"last_result,omitempty"` // success, failure
+	LastError   string     `json:"last_error,omitempty"`  // $ERR
+	// LastSkipped are the first values the last resync skipped because their parameters
+	// cannot take them; LastSkippedCount counts all (DECISIONS 8).
+	LastSkipped      []config.Skipped `json:"last_skipped,omitempty"`
+	LastSkippedCount int              `json:"last_skipped_count,omitempty"`
+	// LastWarnings are the last resync's warnings: how a profile's encoding was read.
+	LastWarnings []string   `json:"last_warnings,omitempty"`
 	LastSuccess  *time.Time `json:"last_success,omitempty"`
 	NextResync   *time.Time `json:"next_resync,omitempty"`
 	NextReason   string     `json:"next_reason,omitempty"` // periodic, retry, boot

@@ -114,7 +114,7 @@ func (st *state) evalUpgradeRule(why string) {
 		for _, a := range alt.Assign {
 			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, vars)))
 		}
-		st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil, func(_ config.Diff, err error) {
+		st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil, skippedValues{}, func(_ config.Diff, err error) {
 			if err != nil {
 				st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))
 				return

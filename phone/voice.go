@@ -107,7 +107,9 @@ func (st *state) startVoice() {
 		a, err := sip.NewAgent(cfg)
 		if err != nil {
 			l.bindErr = err.Error()
-			l.state = regFailed
+			if st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != "" {
+				l.state = regFailed // it should register and cannot
+			}
 			log.Warn("extension out of service", zap.Error(err))
 			continue
 		}
@@ -135,6 +137,7 @@ func (st *state) startVoice() {
 // or a reboot. then runs on the loop once every agent has closed; without then (the phone
 // is going down) nothing is posted back.
 func (st *state) stopVoice(unregister bool, then func()) {
+	st.closeCalls(unregister)
 	st.stopMedia()
 	v := &st.voice
 	v.gen++
@@ -380,8 +383,11 @@ func (st *state) emitRegistration(l *line, nextIn time.Duration) {
 // and a request waiting for a decision is answered 503 by its agent.
 func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 	if gen != st.voice.gen || n > len(st.voice.lines) {
-		if cr, ok := ev.(*sip.ControlRequest); ok {
-			cr.Respond(503, "Service Unavailable")
+		switch ev := ev.(type) {
+		case *sip.ControlRequest:
+			ev.Respond(503, "Service Unavailable")
+		case *sip.CallReinvite:
+			ev.Reject(481, "Call/Transaction Does Not Exist")
 		}
 		return
 	}
@@ -389,6 +395,9 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 	switch ev := ev.(type) {
 	case *sip.ControlRequest:
 		st.onControl(l, ev)
+	case *sip.IncomingCall, *sip.CallProgress, *sip.CallAnswered, *sip.CallFailed, *sip.CallEnded,
+		*sip.CallReinvite, *sip.CallReinvited, *sip.DTMF:
+		st.onCallEvent(l, gen, ev)
 	case *sip.MessageWaiting:
 		if l.mwi != ev.Waiting {
 			st.lineLog(n).Info("message waiting", zap.Bool("waiting", ev.Waiting), zap.Int("new", ev.New), zap.Int("old", ev.Old))
@@ -429,7 +438,7 @@ func (st *state) onControl(l *line, cr *sip.ControlRequest) {
 			}
 			break
 		}
-		if r := st.pending.resync; r != nil && !r.running {
+		if r := st.lastResyncRequest(); r != nil {
 			r.reason = reason
 			if cr.Action == sip.ControlResyncReboot {
 				r.rebootAfter = reason

@@ -54,54 +54,71 @@ func Encrypt(plain []byte, pass string, rnd io.Reader) ([]byte, error) {
 	return out, nil
 }
 
-// Decrypt decrypts the output of `openssl enc -aes-256-cbc -k pass` (without -pbkdf2). The key
-// derivation is EVP_BytesToKey with MD5, as the phones use, and, as an extension, with
-// SHA-256, the default of openssl 1.1 and later (DECISIONS 6). A derivation is accepted when the
-// PKCS#7 padding checks out; for a wrong key that happens by chance about once in 256 tries,
-// so callers that know what the plain text looks like should check it ([DecodeProfile] does).
+// Key derivations of the openssl salted format, as [ReadInfo.KeyDerivation] names them.
+const (
+	// KeyDerivationMD5 is EVP_BytesToKey with MD5: what the openssl of the 5.x era produced
+	// and what a real SPA942 5.1 accepts (DECISIONS 6).
+	KeyDerivationMD5 = "md5"
+	// KeyDerivationSHA256 is EVP_BytesToKey with SHA-256, the default of openssl 1.1 and
+	// later: a real 5.1 phone cannot decrypt it.
+	KeyDerivationSHA256 = "sha256"
+)
+
+// Decrypt decrypts the output of `openssl enc -aes-256-cbc -k pass` (without -pbkdf2) with
+// either key derivation: EVP_BytesToKey with MD5, as the phones use, or with SHA-256, the
+// default of openssl 1.1 and later. It is the tools' decryption (`spa900 profile decrypt`),
+// more lenient than the phone, which refuses SHA-256 unless told otherwise (DECISIONS 6,
+// [ReadOptions.AcceptSHA256]). A derivation is accepted when the PKCS#7 padding checks out;
+// for a wrong key that happens by chance about once in 256 tries, so callers that know what
+// the plain text looks like should check it ([Decode] does).
 //
 // Errors: [ErrCorruptFile] when data is not a whole salted file, [ErrWrongKey] when no
 // derivation gives valid padding.
 func Decrypt(data []byte, pass string) ([]byte, error) {
-	return decrypt(data, pass, nil)
+	plain, _, err := decrypt(data, pass, nil)
+	return plain, err
 }
 
-// decrypt tries each key derivation; accept, when not nil, must also approve the plain text.
-// It returns ErrWrongKey when no derivation gives valid padding, errRejected when one did but
-// accept refused every such plain text.
-func decrypt(data []byte, pass string, accept func([]byte) bool) ([]byte, error) {
+// decrypt tries each key derivation, MD5 first; accept, when not nil, must also approve the
+// plain text. It returns the plain text and the derivation that gave it; ErrWrongKey when no
+// derivation gives valid padding, errRejected when one did but accept refused every such
+// plain text.
+func decrypt(data []byte, pass string, accept func([]byte) bool) ([]byte, string, error) {
 	if !IsEncrypted(data) {
-		return nil, fmt.Errorf("%w: no \"Salted__\" header", ErrCorruptFile)
+		return nil, "", fmt.Errorf("%w: no \"Salted__\" header", ErrCorruptFile)
 	}
 	if len(data) < headerLen+aes.BlockSize {
-		return nil, fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
+		return nil, "", fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
 	}
 	body := data[headerLen:]
 	if len(body)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
+		return nil, "", fmt.Errorf("%w: encrypted data truncated", ErrCorruptFile)
 	}
 	salt := data[len(saltMagic):headerLen]
 	plain := make([]byte, len(body))
 	rejected := false
 	// The EVP_BytesToKey digests, in order (DECISIONS 6).
-	for _, newHash := range [...]func() hash.Hash{md5.New, sha256.New} {
-		key, iv := bytesToKey(newHash(), []byte(pass), salt)
+	for _, kd := range [...]struct {
+		name    string
+		newHash func() hash.Hash
+	}{{KeyDerivationMD5, md5.New}, {KeyDerivationSHA256, sha256.New}} {
+		key, iv := bytesToKey(kd.newHash(), []byte(pass), salt)
 		block, err := aes.NewCipher(key)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, body)
 		if n, ok := unpad(plain); ok {
 			if accept == nil || accept(plain[:n]) {
-				return plain[:n], nil
+				return plain[:n], kd.name, nil
 			}
 			rejected = true
 		}
 	}
 	if rejected {
-		return nil, errRejected
+		return nil, "", errRejected
 	}
-	return nil, ErrWrongKey
+	return nil, "", ErrWrongKey
 }
 
 // errRejected is returned by decrypt when a key derivation gave valid padding but accept

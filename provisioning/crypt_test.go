@@ -245,7 +245,9 @@ func TestOpenSSLInterop(t *testing.T) {
 }
 
 // TestOpenSSLGzipProfile is the documented producer pipeline (SPA-BEHAVIOUR §1.3–1.4): gzip,
-// then openssl enc; DecodeProfile must give the XML back, for both digests.
+// then openssl enc; Decode must give the XML back: for -md md5 always, for -md sha256 (the
+// default of openssl >= 1.1) only with AcceptSHA256, failing by default with the fix named
+// (DECISIONS 6, issue 8's fourth case). Decrypt, the tools', takes both.
 func TestOpenSSLGzipProfile(t *testing.T) {
 	bin := requireOpenSSL(t)
 	dir := t.TempDir()
@@ -261,12 +263,28 @@ func TestOpenSSLGzipProfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := DecodeProfile(data, "SecretPhrase1234", true)
+			want := readTestdata(t, "crypt/plain.xml")
+			got, info, err := Decode(data, ReadOptions{Key: "SecretPhrase1234", HasKey: true})
+			if md == "sha256" {
+				if !errors.Is(err, ErrCorruptFile) || !errors.Is(err, ErrSHA256Key) || !strings.Contains(err.Error(), "openssl enc -md md5") {
+					t.Fatalf("Decode of a SHA-256 file: %v, want ErrSHA256Key naming openssl enc -md md5", err)
+				}
+				if info.KeyDerivation != KeyDerivationSHA256 || !info.Encrypted {
+					t.Errorf("info %+v", info)
+				}
+				got, info, err = Decode(data, ReadOptions{Key: "SecretPhrase1234", HasKey: true, AcceptSHA256: true})
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := readTestdata(t, "crypt/plain.xml"); !bytes.Equal(got, want) {
-				t.Errorf("DecodeProfile = %q, want %q", got, want)
+			if !bytes.Equal(got, want) {
+				t.Errorf("Decode = %q, want %q", got, want)
+			}
+			if info != (ReadInfo{Encrypted: true, KeyDerivation: md, Compressed: true}) {
+				t.Errorf("info %+v", info)
+			}
+			if plain, err := Decrypt(data, "SecretPhrase1234"); err != nil || !IsGzip(plain) {
+				t.Errorf("Decrypt (the tool) of -md %s: %v", md, err)
 			}
 		})
 	}

@@ -31,56 +31,95 @@ func IsFlatProfile(data []byte) bool {
 	}
 }
 
-// DecodeProfile turns a downloaded profile into plain XML, detecting the encoding from the
-// content, never from the file name (SPA-BEHAVIOUR §1.6, DECISIONS 6, 7):
+// ReadOptions say how to read a downloaded profile: the options of the rule that fetched it
+// and the phone's own switches.
+type ReadOptions struct {
+	// Key is the --key passphrase of an encrypted profile; HasKey tells whether the rule
+	// has one (an empty key is a key).
+	Key    string
+	HasKey bool
+	// Aliases are the --alias map: with it the document may be any XML.
+	Aliases []Alias
+	// AcceptSHA256 accepts encrypted profiles whose key was derived with SHA-256, openssl
+	// 1.1's default, as an extension (--accept-sha256-profiles, DECISIONS 6). A real 5.1 phone
+	// refuses them: false by default.
+	AcceptSHA256 bool
+}
+
+// ReadInfo says how a profile came: what [Decode] found even when it failed.
+type ReadInfo struct {
+	// Encrypted is set for a "Salted__" file.
+	Encrypted bool
+	// KeyDerivation is the derivation that decrypted it: [KeyDerivationMD5] or
+	// [KeyDerivationSHA256] (also when SHA-256 was refused); "" otherwise.
+	KeyDerivation string
+	// Compressed is set for gzip content.
+	Compressed bool
+}
+
+// DecodeProfile is [Decode] with a key and nothing else: as a phone reads a profile without
+// an --alias.
+func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
+	plain, _, err := Decode(data, ReadOptions{Key: key, HasKey: hasKey})
+	return plain, err
+}
+
+// Decode turns a downloaded profile into plain XML, detecting the encoding from the content,
+// never from the file name (SPA-BEHAVIOUR §1.6, DECISIONS 6, 7):
 //
-//  1. data starting with "Salted__" is decrypted with key ([Decrypt]; MD5, then SHA-256 key
-//     derivation). Without a --key (hasKey false) the error wraps [ErrCorruptFile] and
-//     [ErrNoKey]. When no derivation gives valid padding, the error wraps [ErrCorruptFile] and
-//     [ErrWrongKey]. When one does but the result is neither gzip nor a flat profile (an
-//     encrypted SPC binary, say), the error is [ErrCorruptFile];
+//  1. data starting with "Salted__" is decrypted with opts.Key (MD5 key derivation, as the
+//     phones; then SHA-256). Without a --key (HasKey false) the error wraps [ErrCorruptFile]
+//     and [ErrNoKey]. When no derivation gives valid padding, the error wraps
+//     [ErrCorruptFile] and [ErrWrongKey]. When only SHA-256 does and AcceptSHA256 is off, it
+//     wraps [ErrCorruptFile] and [ErrSHA256Key]. When one does but the result is neither gzip
+//     nor a flat profile (an encrypted SPC binary, say), the error is [ErrCorruptFile];
 //  2. data starting with the gzip magic is inflated, at most [MaxProfileSize] bytes; a
 //     truncated or damaged stream, or a larger one, is [ErrCorruptFile] with a detail. A gzip
 //     file encrypted after compression is not recognised (§1.3: compress first, then encrypt);
-//  3. the result must contain a <flat-profile> element. Anything else, such as an SPC
-//     plain-text source or an SPC binary, gives [ErrCorruptFile] itself, so that $ERR reads
-//     exactly "corrupt file".
+//  3. the result must contain a <flat-profile> element (any XML with aliases). Anything
+//     else, such as an SPC plain-text source or an SPC binary, gives [ErrCorruptFile] itself,
+//     so that $ERR reads exactly "corrupt file".
 //
 // The XML itself is not parsed here. No error text contains the key.
-func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
-	return decodeContent(data, key, hasKey, IsFlatProfile)
-}
-
-// decodeContent is DecodeProfile with the test of the final document given: a flat profile,
-// or any XML document when --alias maps its elements.
-func decodeContent(data []byte, key string, hasKey bool, accept func([]byte) bool) ([]byte, error) {
+func Decode(data []byte, opts ReadOptions) ([]byte, ReadInfo, error) {
+	accept := IsFlatProfile
+	if len(opts.Aliases) > 0 {
+		// The elements an alias names may sit in any document, not only a <flat-profile>.
+		accept = func(p []byte) bool { return IsFlatProfile(p) || isXMLDocument(p) }
+	}
+	var info ReadInfo
 	if IsEncrypted(data) {
-		if !hasKey {
-			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrNoKey)
+		info.Encrypted = true
+		if !opts.HasKey {
+			return nil, info, fmt.Errorf("%w: %w", ErrCorruptFile, ErrNoKey)
 		}
-		plain, err := decrypt(data, key, func(p []byte) bool { return IsGzip(p) || accept(p) })
+		plain, kd, err := decrypt(data, opts.Key, func(p []byte) bool { return IsGzip(p) || accept(p) })
 		switch {
 		case errors.Is(err, ErrWrongKey):
-			return nil, fmt.Errorf("%w: %w", ErrCorruptFile, ErrWrongKey)
+			return nil, info, fmt.Errorf("%w: %w", ErrCorruptFile, ErrWrongKey)
 		case errors.Is(err, errRejected):
-			return nil, ErrCorruptFile // decrypted, but neither gzip nor a flat profile
+			return nil, info, ErrCorruptFile // decrypted, but neither gzip nor a flat profile
+		case err != nil:
+			return nil, info, err // already wraps ErrCorruptFile
 		}
-		if err != nil {
-			return nil, err // already wraps ErrCorruptFile
+		info.KeyDerivation = kd
+		if kd == KeyDerivationSHA256 && !opts.AcceptSHA256 {
+			return nil, info, fmt.Errorf("%w: %w", ErrCorruptFile, ErrSHA256Key)
 		}
 		data = plain
 	}
 	if IsGzip(data) {
+		info.Compressed = true
 		plain, err := gunzip(data)
 		if err != nil {
-			return nil, err
+			return nil, info, err
 		}
 		data = plain
 	}
 	if !accept(data) {
-		return nil, ErrCorruptFile
+		return nil, info, ErrCorruptFile
 	}
-	return data, nil
+	return data, info, nil
 }
 
 // isXMLDocument reports whether data starts, after white space, with markup: what an --alias

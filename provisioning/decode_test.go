@@ -48,7 +48,6 @@ func TestDecodeProfile(t *testing.T) {
 		{name: "encrypted", data: encryptBytes(t, xml, "k"), key: "k", hasKey: true},
 		{name: "gzip then encrypted", data: encryptBytes(t, gz, "k"), key: "k", hasKey: true},
 		{name: "openssl md5 vector", data: readTestdata(t, "crypt/plain.xml.md5.enc"), key: "SecretPhrase1234", hasKey: true},
-		{name: "openssl sha256 vector", data: readTestdata(t, "crypt/plain.xml.sha256.enc"), key: "SecretPhrase1234", hasKey: true},
 		{name: "openssl gzip md5 vector", data: readTestdata(t, "crypt/plain.xml.gz.md5.enc"), key: "SecretPhrase1234", hasKey: true},
 		{name: "empty key", data: encryptBytes(t, xml, ""), key: "", hasKey: true},
 		{name: "two gzip members", data: append(gzipBytes(t, xml[:20]), gzipBytes(t, xml[20:])...)},
@@ -101,6 +100,8 @@ func TestDecodeProfileErrors(t *testing.T) {
 		{name: "encrypted then compressed", data: encThenGz, key: "k", hasKey: true, want: []error{ErrCorruptFile}, wantText: "corrupt file"},
 		{name: "gzip bomb", data: big, want: []error{ErrCorruptFile}, wantText: "corrupt file: inflates to more than 16 MiB"},
 		{name: "gzip of spc", data: gzipBytes(t, []byte("A \"b\" ;")), want: []error{ErrCorruptFile}, wantText: "corrupt file"},
+		{name: "openssl sha256 vector", data: readTestdata(t, "crypt/plain.xml.sha256.enc"), key: "SecretPhrase1234", hasKey: true,
+			want: []error{ErrCorruptFile, ErrSHA256Key}, wantText: "corrupt file: " + ErrSHA256Key.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,6 +39,12 @@ var ErrNoKey = errors.New("encrypted profile and no --key")
 // when no supported key derivation turns the key into a valid decryption (DECISIONS 6).
 var ErrWrongKey = errors.New("wrong key")
 
+// ErrSHA256Key is returned, wrapped with [ErrCorruptFile], for an encrypted profile that
+// decrypts only with SHA-256 key derivation, openssl 1.1's default: a real SPA942 5.1 derives
+// the key with MD5 and fails the resync (DECISIONS 6). Its text names the fix; the phone's
+// --accept-sha256-profiles accepts such files as an extension.
+var ErrSHA256Key = errors.New("key derived with SHA-256 (openssl >= 1.1 default); a 5.1 phone needs openssl enc -md md5")
+
 // SyntaxError describes where and why a text could not be parsed. Its message names the problem
 // precisely, because it becomes $ERR and a log line; it never quotes a key or a password.
 type SyntaxError struct {

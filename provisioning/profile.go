@@ -5,23 +5,23 @@ import (
 )
 
 // ReadProfile reads a downloaded profile exactly as the phone does: the encoding is found from
-// the content ([DecodeProfile]: Salted__, then gzip, then XML), then the flat-profile rules of
+// the content ([Decode]: Salted__, then gzip, then XML), then the flat-profile rules of
 // [config.DecodeProfile] apply, with the elements renamed by aliases (--alias) when given; with
 // aliases the document may be any XML, since the map says where its values are.
 // The resync and `spa900 profile check` both read profiles here, so they cannot disagree.
-// Errors wrap [ErrCorruptFile] (and [ErrNoKey] or [ErrWrongKey]) or
-// [config.ErrMalformedProfile]; both read "corrupt file" as $ERR.
-func ReadProfile(cat *config.Catalog, data []byte, key string, hasKey bool, aliases []Alias) (*config.Profile, error) {
-	accept := IsFlatProfile
-	var opts config.DecodeOptions
-	if len(aliases) > 0 {
-		// The elements an alias names may sit in any document, not only a <flat-profile>.
-		accept = func(p []byte) bool { return IsFlatProfile(p) || isXMLDocument(p) }
-		opts.Rename = func(path []string) (string, bool) { return MatchAlias(aliases, path) }
-	}
-	plain, err := decodeContent(data, key, hasKey, accept)
+// The ReadInfo is filled in as far as the reading got, also on error.
+// Errors wrap [ErrCorruptFile] (and [ErrNoKey], [ErrWrongKey] or [ErrSHA256Key]) or
+// [config.ErrMalformedProfile] (a [*config.SyntaxError]).
+func ReadProfile(cat *config.Catalog, data []byte, opts ReadOptions) (*config.Profile, ReadInfo, error) {
+	plain, info, err := Decode(data, opts)
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
-	return config.DecodeProfile(cat, plain, opts)
+	var dopts config.DecodeOptions
+	if len(opts.Aliases) > 0 {
+		aliases := opts.Aliases
+		dopts.Rename = func(path []string) (string, bool) { return MatchAlias(aliases, path) }
+	}
+	prof, err := config.DecodeProfile(cat, plain, dopts)
+	return prof, info, err
 }

@@ -28,17 +28,17 @@ func TestReadProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, err := ReadProfile(cat, enc, "k", true, aliases)
+	prof, _, err := ReadProfile(cat, enc, ReadOptions{Key: "k", HasKey: true, Aliases: aliases})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(prof.Changes) != 1 || prof.Changes[0].Name != "Password_1_" || prof.Changes[0].Value != "pw" {
 		t.Fatalf("changes %+v: want only the aliased Password_1_", prof.Changes)
 	}
-	if _, err := ReadProfile(cat, enc, "wrong", true, nil); !errors.Is(err, ErrWrongKey) {
+	if _, _, err := ReadProfile(cat, enc, ReadOptions{Key: "wrong", HasKey: true}); !errors.Is(err, ErrWrongKey) {
 		t.Errorf("wrong key: err = %v", err)
 	}
-	if _, err := ReadProfile(cat, []byte("<flat-profile><GPP_A>x</GPP_B></flat-profile>"), "", false, nil); !errors.Is(err, config.ErrMalformedProfile) {
+	if _, _, err := ReadProfile(cat, []byte("<flat-profile><GPP_A>x</GPP_B></flat-profile>"), ReadOptions{}); !errors.Is(err, config.ErrMalformedProfile) {
 		t.Errorf("malformed: err = %v", err)
 	}
 }

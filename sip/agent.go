@@ -40,10 +40,12 @@ type Agent struct {
 	res      resolver
 	nonceKey [32]byte // signs the nonces of the agent's own challenges
 
-	mu  sync.Mutex // guards reg
-	reg regDialog
+	mu    sync.Mutex // guards reg and calls
+	reg   regDialog
+	calls map[string]*call // by Call-ID
 
 	closed    atomic.Bool
+	closing   chan struct{} // closed when Close forces the handlers out
 	closeOnce sync.Once
 	handlers  handlerGate // request handlers running; Close lets them answer first
 }
@@ -119,7 +121,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if !cfg.IP.IsValid() {
 		return nil, errors.New("sip: Config.IP is required")
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger}
+	a := &Agent{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
 	rand.Read(a.nonceKey[:])
 	a.proxy, a.hasProxy, a.proxyErr = parseProxy(cfg.Proxy)
 	if cfg.OutboundProxy != "" {
@@ -212,7 +214,9 @@ func (a *Agent) Close() error {
 		case <-t.C:
 		}
 		t.Stop()
+		close(a.closing) // the handlers still waiting give up
 		a.ua.Close()
+		<-done
 		a.conn.Close()
 	})
 	return nil
@@ -231,13 +235,47 @@ func (a *Agent) track(h func(*sipmsg.Request, sipmsg.ServerTransaction)) sipgo.R
 			return
 		}
 		defer a.handlers.leave()
+		if code, reason := validate(req); code != 0 {
+			if !req.IsAck() {
+				a.log.Debug("request refused", zap.String("method", req.Method.String()), zap.Int("code", code), zap.String("reason", reason))
+				a.respond(req, tx, code, reason)
+			}
+			return
+		}
 		h(req, tx)
 	}
+}
+
+// validate checks what every handler relies on (RFC 3261 §8.2, RFC 4475 §3.1.2): the
+// version, a SIP Request-URI, the headers a dialog needs, a CSeq naming the method, and a
+// body of the announced length. It returns the refusal, or 0.
+func validate(req *sipmsg.Request) (int, string) {
+	switch {
+	case req.SipVersion != "SIP/2.0":
+		return 505, "Version Not Supported"
+	case req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Via() == nil:
+		return 400, "Missing Required Header"
+	case req.Via().ProtocolName != "SIP" || req.Via().ProtocolVersion != "2.0" || req.Via().Host == "":
+		return 400, "Bad Via"
+	case req.CSeq().MethodName != req.Method:
+		return 400, "CSeq Method Mismatch"
+	case !strings.EqualFold(req.Recipient.Scheme, "sip") && !strings.EqualFold(req.Recipient.Scheme, "sips"):
+		return 416, "Unsupported URI Scheme"
+	}
+	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
+		return 400, "Content-Length Mismatch"
+	}
+	return 0, ""
 }
 
 // routes registers the request handlers.
 func (a *Agent) routes() {
 	a.srv.OnNotify(a.track(a.onNotify))
+	a.srv.OnInvite(a.track(a.onInvite))
+	a.srv.OnAck(a.track(a.onAck))
+	a.srv.OnBye(a.track(a.onBye))
+	a.srv.OnCancel(a.track(a.onCancel))
+	a.srv.OnInfo(a.track(a.onInfo))
 	a.srv.OnOptions(a.track(a.onOptions))
 	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if req.IsAck() {
@@ -365,6 +403,8 @@ func (a *Agent) exchange(ctx context.Context, req *sipmsg.Request, dest netip.Ad
 				return nil, fmt.Errorf("%s to %s: %w", req.Method, dest, err)
 			}
 			return nil, fmt.Errorf("%s to %s: %w", req.Method, dest, ErrTimeout)
+		case <-a.closing:
+			return nil, ErrClosed
 		case <-ctx.Done():
 			if a.closed.Load() {
 				return nil, ErrClosed

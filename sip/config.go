@@ -120,6 +120,11 @@ type Config struct {
 	// (SPA-BEHAVIOUR §13.10; the phone decides them).
 	Allow, Supported []string
 
+	// InviteAuth challenges incoming INVITEs with 401 (Auth_INVITE_n_).
+	InviteAuth bool
+	// DTMFMime is the Content-Type of DTMF sent in SIP INFO (DTMF_Relay_MIME_Type).
+	DTMFMime string
+
 	// NotifyAuth challenges control NOTIFYs with 401 and acts only on a retry that answers
 	// with this extension's credentials (Auth_Resync-Reboot_n_, SPA-BEHAVIOUR §6).
 	NotifyAuth bool

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Event is what an agent tells its owner. The set is closed: [*ControlRequest] and
-// [*MessageWaiting] (more come with calls).
+// Event is what an agent tells its owner. The set is closed: [*ControlRequest],
+// [*MessageWaiting], and the calls' [*IncomingCall], [*CallProgress], [*CallAnswered],
+// [*CallFailed], [*CallEnded], [*CallReinvite], [*CallReinvited], [*DTMF].
 type Event interface{ sipEvent() }
 
 // ControlAction is a device action a NOTIFY asks for (SPA-BEHAVIOUR §6, DECISIONS 18).

@@ -110,6 +110,13 @@ func (a *Agent) decide(r *replier, hand func(), tx sipmsg.ServerTransaction) (in
 		return rep.code, rep.reason
 	case <-t.C:
 	case <-tx.Done():
+	case <-a.closing:
+	}
+	// A reply sent as the timer fired still wins: select picks at random among ready cases.
+	select {
+	case rep := <-r.ch:
+		return rep.code, rep.reason
+	default:
 	}
 	return 503, "Service Unavailable"
 }

@@ -44,11 +44,13 @@ type urlOp struct {
 	title   string
 	started string
 	later   string // the Sipura wording: "will be done when it is not in use" [S7 p41]
+	queued  string // a resync request behind the running resync (DECISIONS 8)
 }
 
 var (
 	opResync = urlOp{name: "resync", request: (*phone.Phone).RequestResync, title: "Resync",
-		started: "Resyncing...", later: "The resync will be done when the phone is not in use."}
+		started: "Resyncing...", later: "The resync will be done when the phone is not in use.",
+		queued: "The resync will be done when the current one ends."}
 	opUpgrade = urlOp{name: "upgrade", request: (*phone.Phone).RequestUpgrade, title: "Upgrade",
 		started: "Upgrading...", later: "The upgrade will be done when the phone is not in use."}
 )
@@ -81,8 +83,11 @@ func (h *handler) urlAction(w http.ResponseWriter, r *http.Request, op urlOp) er
 		return err
 	}
 	msg := op.started
-	if out == phone.OutcomeDeferred {
+	switch out {
+	case phone.OutcomeDeferred:
 		msg = op.later
+	case phone.OutcomeQueued:
+		msg = op.queued
 	}
 	h.actionPage(w, op.title, msg)
 	return nil

@@ -3,10 +3,12 @@ package webui
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -245,5 +247,64 @@ func BenchmarkSpacfgXML(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(&discard{h: http.Header{}}, req)
+	}
+}
+
+// TestResyncURLDuringRunningResync is issue 8's fifth case through the device's own URL: while
+// a slow resync runs, /admin/resync?URL answers that it will run when the current one ends,
+// the status shows it pending, and it runs then (DECISIONS 8).
+func TestResyncURLDuringRunningResync(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var mu sync.Mutex
+	var paths []string
+	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/slow.cfg" {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.WriteString(w, "<flat-profile><GPP_A>"+r.URL.Path+"</GPP_A></flat-profile>")
+	}))
+	defer prov.Close()
+	defer close(release)
+	u := testUnit(t, phone.Options{Defaults: []config.Change{
+		config.Set(config.ProfileRule, prov.URL+"/slow.cfg"), config.Set(config.ResyncRandomDelay, "0"),
+	}})
+	select {
+	case <-entered:
+	case <-t.Context().Done():
+		t.Fatal("the boot resync never reached the server")
+	}
+	_, srv := testHandler(t, u)
+	events := u.Bus().Subscribe(t.Context(), u.Bus().LastSeq())
+	code, body := fetch(t, "GET", srv.URL+"/admin/resync?"+prov.URL+"/queued.cfg", "", noCred)
+	if code != 200 || !strings.Contains(body, "The resync will be done when the current one ends.") {
+		t.Fatalf("GET /admin/resync?URL = %d %s", code, body)
+	}
+	var st phone.Status
+	mustJSON(t, "GET", srv.URL+"/api/v1/status", "", noCred, 200, &st)
+	if n := len(st.Pending); n != 2 || st.Pending[1].WaitsFor == "" {
+		t.Fatalf("pending %+v, want the running resync and the queued request", st.Pending)
+	}
+	release <- struct{}{} // the running resync may answer now
+	for {
+		ev := waitEvent(t, events, phone.EventResyncResult)
+		if ev.Data["url"] == prov.URL+"/queued.cfg" {
+			break
+		}
+	}
+	if got := u.Status().Config.Get("GPP_A"); got != "/queued.cfg" {
+		t.Errorf("GPP_A = %q, want the queued request's profile", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(paths, " "); got != "/slow.cfg /queued.cfg" {
+		t.Errorf("the server saw %s", got)
 	}
 }

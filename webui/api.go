@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/phone"
 )
@@ -131,10 +135,17 @@ func (h *handler) apiGated(w http.ResponseWriter, r *http.Request, op string,
 }
 
 // apiProfile is POST /api/v1/profile: a flat-profile XML body applied exactly as a resync
-// applies it, all or nothing (DECISIONS 8). 200 with what changed; 400 and no change on a
-// bad document.
+// applies it (DECISIONS 8): 400 and no change for a document that is not well-formed; in a
+// well-formed one, values their parameters cannot take are skipped and listed ("skipped",
+// "skipped_count") and the rest applies, 200 with what changed. The web form, by contrast,
+// refuses any invalid value with its problem page.
 func (h *handler) apiProfile(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProfileBody))
+	release, err := h.upload(r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	body, err := readBody(w, r, maxProfileBody)
 	if err != nil {
 		return fmt.Errorf("read profile: %w", err)
 	}
@@ -211,10 +222,39 @@ func (h *handler) apiReport(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// readBody reads a whole body of at most limit bytes (413 beyond), into one buffer of the
+// announced size when there is one.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= limit {
+		body = make([]byte, n)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	switch {
+	case err == nil:
+		return body, nil
+	case isTimeout(err):
+		return nil, httpError(http.StatusRequestTimeout, err, "the body did not arrive in time")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, httpError(http.StatusBadRequest, err, "the body is shorter than its Content-Length")
+	}
+	return nil, err
+}
+
+// isTimeout reports whether err is a read or write that passed its deadline.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
 // decodeJSON reads a small JSON body into v: unknown fields and trailing data are refused,
 // an empty body is allowed only when optional.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	body, err := readBody(w, r, maxJSONBody)
 	if err != nil {
 		return fmt.Errorf("read request: %w", err)
 	}
@@ -263,29 +303,34 @@ func noBody(w http.ResponseWriter, r *http.Request) error {
 //	data: {"seq":…, "time":…, "kind":…, <the event's fields>}
 //
 // A client that reconnects with Last-Event-ID (or a script with ?after=<seq>) first gets the
-// kept events after that one, so nothing is lost across a reboot. Comment lines every 15 s
-// keep the connection open. The stream ends when the client goes away, when it falls too far
-// behind (it reconnects and catches up), or when the phone shuts down.
+// kept events after that one, so nothing is lost across a reboot; what is kept is bounded
+// (phone.Bus), so a replay is too, and it is read from the bus a page at a time. Comment
+// lines every 15 s keep the connection open. Each write has Limits.WriteTimeout: a client
+// that stops reading is dropped once the kernel's buffers are full. The stream ends then,
+// when the client goes away, when it falls too far behind (it reconnects and catches up), or
+// when the phone shuts down.
 func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	replay, after, err := eventsAfter(r)
 	if err != nil {
 		return err
 	}
 	rc := http.NewResponseController(w)
+	// The request has been read: the server's read deadline would end the stream (net/http
+	// cancels a request whose connection fails to read), so lift it. Errors mean a writer
+	// without deadlines (a test recorder): nothing to lift.
+	_ = rc.SetReadDeadline(time.Time{})
 	ctx := r.Context()
 	bus := h.unit.Bus()
 	// Subscribe first, then read the history: nothing falls between the two, and the events
 	// that are in both are sent once.
 	live := bus.Subscribe(ctx, 0)
-	var history []phone.Event
-	if replay {
-		if after > bus.LastSeq() {
-			// An ID this bus never gave: the client saw another run of the emulator. It
-			// gets everything kept, rather than nothing until the numbers catch up.
-			after = 0
-		}
-		history = bus.Since(after)
+	if replay && after > bus.LastSeq() {
+		// An ID this bus never gave: the client saw another run of the emulator. It gets
+		// everything kept, rather than nothing until the numbers catch up.
+		after = 0
 	}
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(h.limits.WriteTimeout)) }
+	deadline()
 
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
@@ -302,22 +347,37 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 
 	var buf bytes.Buffer
 	sent := after
+	var werr error // why a write failed
+	defer func() {
+		if isTimeout(werr) {
+			h.streamDropped.note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
+				zap.String("reason", "the client stopped reading: a write waited "+h.limits.WriteTimeout.String()))
+		}
+	}()
 	send := func(e phone.Event) bool {
 		buf.Reset()
-		data, err := json.Marshal(e)
+		data, err := e.JSON() // encoded once by the bus, for every subscriber
 		if err != nil {
 			return false
 		}
 		fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		deadline()
+		if _, werr = w.Write(buf.Bytes()); werr != nil {
 			return false
 		}
 		sent = e.Seq
-		return rc.Flush() == nil
+		werr = rc.Flush()
+		return werr == nil
 	}
-	for _, e := range history {
-		if !send(e) {
-			return nil
+	for replay {
+		page := bus.SinceN(sent, replayPage)
+		for _, e := range page {
+			if !send(e) {
+				return nil
+			}
+		}
+		if len(page) < replayPage {
+			break
 		}
 	}
 	beat := time.NewTicker(h.heartbeat)
@@ -334,16 +394,33 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 						return nil
 					}
 				default:
+					// net/http also ends the request when a write to its connection
+					// failed: a last line says whether it was a timeout (the client stopped
+					// reading) or the client went away.
+					deadline()
+					if _, werr = io.WriteString(w, ": end\n\n"); werr == nil {
+						werr = rc.Flush()
+					}
 					return nil
 				}
 			}
 		case <-beat.C:
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+			deadline()
+			if _, werr = io.WriteString(w, ": heartbeat\n\n"); werr != nil {
+				return nil
+			}
+			if werr = rc.Flush(); werr != nil {
 				return nil
 			}
 		case e, ok := <-live:
 			if !ok {
-				return nil // fell behind: the client reconnects with Last-Event-ID
+				if ctx.Err() != nil {
+					return nil
+				}
+				// Fell behind: the client reconnects with Last-Event-ID.
+				h.streamDropped.note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
+					zap.String("reason", "the client fell behind by more than the bus keeps"))
+				return nil
 			}
 			if e.Seq > sent && !send(e) {
 				return nil
@@ -354,6 +431,9 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 }
+
+// replayPage is how many kept events a replay reads from the bus at a time.
+const replayPage = 64
 
 // eventsAfter reads where an event stream starts: Last-Event-ID (a reconnecting EventSource)
 // or ?after=<seq>; with neither, only new events are sent.

@@ -20,8 +20,9 @@ import (
 	"github.com/spa900/spa900/provisioning/config"
 )
 
-// TestProfileAPI: a profile applies all or nothing; a bad one is 400 and changes nothing
-// (DECISIONS 8).
+// TestProfileAPI: a profile applies exactly as a resync applies it (DECISIONS 8): a malformed
+// one is 400 and changes nothing; in a well-formed one a bad value is skipped and reported,
+// and the rest applies.
 func TestProfileAPI(t *testing.T) {
 	u := testUnit(t, phone.Options{})
 	_, srv := testHandler(t, u)
@@ -37,7 +38,6 @@ func TestProfileAPI(t *testing.T) {
 		{name: "malformed XML", body: "<flat-profile><" + gppA + ">after</" + gppB + ">", want: 400},
 		{name: "not XML", body: "GPP_A \"after\" ;", want: 400},
 		{name: "empty", body: "", want: 400, reason: "empty"},
-		{name: "invalid value", body: profile(gppA, "after", config.ResyncPeriodic, "soon"), want: 400},
 		{name: "too large", body: "<flat-profile>" + strings.Repeat(" ", maxProfileBody) + "</flat-profile>", want: 413, reason: "larger"},
 	}
 	for _, tt := range tests {
@@ -59,6 +59,17 @@ func TestProfileAPI(t *testing.T) {
 	}
 	if got := u.Status().Config.Get(gppA); got != "after" {
 		t.Errorf("%s = %q, want after", gppA, got)
+	}
+
+	// A value its parameter cannot take is skipped; the rest applies (as a resync).
+	res = phone.ApplyResult{}
+	mustJSON(t, "POST", srv.URL+"/api/v1/profile", profile(gppA, "again", config.ResyncPeriodic, "soon"), noCred, 200, &res)
+	if res.SkippedCount != 1 || len(res.Skipped) != 1 || res.Skipped[0].Name != config.ResyncPeriodic || res.Skipped[0].Value != "soon" {
+		t.Errorf("skipped %+v (%d)", res.Skipped, res.SkippedCount)
+	}
+	cfg := u.Status().Config
+	if cfg.Get(gppA) != "again" || cfg.Get(config.ResyncPeriodic) != config.NewSnapshot(cfg.Catalog()).Get(config.ResyncPeriodic) {
+		t.Errorf("%s = %q, %s = %q: want the valid value applied and the bad one skipped", gppA, cfg.Get(gppA), config.ResyncPeriodic, cfg.Get(config.ResyncPeriodic))
 	}
 }
 

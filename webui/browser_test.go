@@ -32,7 +32,7 @@ const chromiumPath = "/usr/bin/chromium"
 // newBrowser starts headless Chromium for the test and returns the context of its first tab,
 // from which openTab opens more; or it skips the test when it is not
 // installed (fails under CI=true).
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -51,6 +51,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1000, 800),
 	)
+	opts = append(opts, extra...)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	t.Cleanup(cancel)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)

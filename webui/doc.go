@@ -27,6 +27,14 @@
 // Enable_Web_Admin_Access=No refuses the admin URLs with 403; the user pages and the API
 // (which is not the device's) still answer.
 //
+// # Hardening
+//
+// The server answers only requests whose Host names the phone, and the API only requests a
+// browser does not mark as cross-origin, with the right Content-Type (guard.go); it bounds
+// connections, read and write times and uploads (limits.go), throttles logins by client
+// address (throttle.go) and refuses Digest replays (auth.go). Refusals that repeat are logged
+// as a rate.
+//
 // # Lifecycle
 //
 // [New] returns the http.Handler of one unit. [Server] runs it the way the device does: it
@@ -37,7 +45,8 @@
 // # Concurrency
 //
 // The handler and the Server's methods are safe for concurrent use. The handler keeps little
-// state of its own: a random key that signs Digest nonces, and a cache of the pages' parameter
-// tabs rendered from the last configuration snapshot of each view (immutable snapshots make it
+// state of its own, all of it bounded: a random key that signs Digest nonces and the nonce
+// counts seen, the recent login failures by client, and a cache of the pages' parameter tabs
+// rendered from the last configuration snapshot of each view (immutable snapshots make it
 // exact). It reads the unit's status snapshots and sends requests to the phone's event loop.
 package webui

@@ -53,6 +53,10 @@ func errorStatus(err error) int {
 		return he.Code
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, phone.ErrNoSuchCall):
+		return http.StatusNotFound
+	case errors.Is(err, phone.ErrCallState):
+		return http.StatusConflict
 	case errors.Is(err, phone.ErrInvalidRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, phone.ErrProvisioningDisabled), errors.Is(err, phone.ErrUpgradeDisabled):

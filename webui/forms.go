@@ -69,8 +69,13 @@ func (h *handler) submit(admin bool) handlerFunc {
 		if err := checkFormRequest(r); err != nil {
 			return err
 		}
+		release, err := h.upload(r)
+		if err != nil {
+			return err
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		vals, err := readForm(r)
+		release()
 		if err != nil {
 			return err
 		}
@@ -188,6 +193,8 @@ func readForm(r *http.Request) (url.Values, error) {
 	switch {
 	case errors.As(err, &mbe):
 		return nil, err
+	case isTimeout(err):
+		return nil, httpError(http.StatusRequestTimeout, err, "the form did not arrive in time")
 	case err != nil:
 		return nil, httpError(http.StatusBadRequest, err, "malformed form")
 	}

@@ -34,19 +34,36 @@ func (a Account) String() string {
 type Options struct {
 	// Logger receives one line per decision (a refused login, an action queued); nil discards.
 	Logger *zap.Logger
+	// AllowHosts are host names the server answers to besides the phone's own names and
+	// addresses (the Host check of guard.go): for a phone behind a proxy, or reached by a
+	// DNS name of its own (--allow-host).
+	AllowHosts []string
+	// Limits bound what clients may hold of the server; zero fields take the defaults.
+	Limits Limits
 }
 
 // handler serves one unit's web pages, action URLs and automation API.
 type handler struct {
 	// Immutable after New.
-	unit *phone.Unit
-	log  *zap.Logger
-	mux  *http.ServeMux // the device's own pages and action URLs
-	api  *http.ServeMux // the automation API under /api/ (routes.go)
+	unit   *phone.Unit
+	log    *zap.Logger
+	mux    *http.ServeMux // the device's own pages and action URLs
+	api    *http.ServeMux // the automation API under /api/ (routes.go)
+	limits Limits         // with the defaults filled in
+	hosts  hostGuard      // the names the server answers to besides the phone's own
 	// nonceKey signs the Digest nonces of this handler (auth.go); random per handler.
 	nonceKey [32]byte
 	// heartbeat is the interval of the comment lines that keep an event stream open.
 	heartbeat time.Duration
+
+	// Safe for concurrent use; bounded.
+	nonces         *nonceTable    // the Digest nonce counts seen (auth.go)
+	logins         *loginThrottle // recent login failures by client (throttle.go)
+	uploads        chan struct{}  // a slot per request reading a large body at once
+	loginRefused   *rateLog
+	loginThrottled *rateLog
+	hostRefused    *rateLog
+	streamDropped  *rateLog
 }
 
 // New returns the HTTP handler of a phone unit: the device's own pages and action URLs and the
@@ -57,19 +74,53 @@ func New(unit *phone.Unit, opts Options) http.Handler {
 
 func newHandler(unit *phone.Unit, opts Options) *handler {
 	h := &handler{unit: unit, log: opts.Logger, mux: http.NewServeMux(), api: http.NewServeMux(),
-		heartbeat: 15 * time.Second}
+		limits: opts.Limits.withDefaults(), hosts: newHostGuard(opts.AllowHosts),
+		heartbeat: 15 * time.Second, nonces: newNonceTable(), logins: newLoginThrottle()}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
 	h.log = h.log.Named("webui")
+	h.uploads = make(chan struct{}, h.limits.MaxUploads)
+	h.loginRefused = newRateLog(h.log, "login refused", logEvery)
+	h.loginThrottled = newRateLog(h.log, "login throttled", logEvery)
+	h.hostRefused = newRateLog(h.log, "request refused", logEvery)
+	h.streamDropped = newRateLog(h.log, "event stream dropped", logEvery)
 	rand.Read(h.nonceKey[:]) // never fails (crypto/rand)
 	h.routes()
 	return h
 }
 
-// ServeHTTP sends the API to its own mux, so that its routes and the pages' never conflict,
-// and everything else to the device's.
+// flushLogs writes the counts of the refusals not logged yet.
+func (h *handler) flushLogs() {
+	h.loginRefused.flush()
+	h.loginThrottled.flush()
+	h.hostRefused.flush()
+	h.streamDropped.flush()
+}
+
+// upload waits for a slot to read a large body (a profile, a form post) and returns its
+// release; at most Limits.MaxUploads bodies are read at once, so that slow or large bodies
+// cannot hold the phone's memory. It waits at most Limits.ReadTimeout, or until the client
+// goes away, then answers 503.
+func (h *handler) upload(r *http.Request) (release func(), err error) {
+	t := time.NewTimer(h.limits.ReadTimeout)
+	defer t.Stop()
+	select {
+	case h.uploads <- struct{}{}:
+		return func() { <-h.uploads }, nil
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return nil, httpError(http.StatusServiceUnavailable, nil, "busy reading other uploads; try again")
+}
+
+// ServeHTTP checks that the request names the phone as its Host (guard.go), then sends the API
+// to its own mux, so that its routes and the pages' never conflict, and everything else to
+// the device's.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.checkHost(w, r) {
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.api.ServeHTTP(w, r)
 		return

@@ -30,30 +30,42 @@ func (h *handler) routes() {
 	h.mux.Handle("GET /admin/spacfg.xml", h.handle(h.spacfgXML))
 	h.pageRoutes()
 
-	h.apiRoute("/api/v1/status", h.apiStatus, http.MethodGet, http.MethodHead)
-	h.apiRoute("/api/v1/config", h.apiConfig, http.MethodGet, http.MethodHead)
-	h.apiRoute("/api/v1/events", h.apiEvents, http.MethodGet)
-	h.apiRoute("/api/v1/hook", h.apiHook, http.MethodPost)
-	h.apiRoute("/api/v1/reboot", h.apiReboot, http.MethodPost)
-	h.apiRoute("/api/v1/restart", h.apiRestart, http.MethodPost)
-	h.apiRoute("/api/v1/profile", h.apiProfile, http.MethodPost)
-	h.apiRoute("/api/v1/factory-reset", h.apiFactoryReset, http.MethodPost)
-	h.apiRoute("/api/v1/resync", h.apiResync, http.MethodPost)
-	h.apiRoute("/api/v1/upgrade", h.apiUpgrade, http.MethodPost)
-	h.apiRoute("/api/v1/report", h.apiReport, http.MethodPost)
+	h.apiRoute("/api/v1/status", h.apiStatus, 0, http.MethodGet, http.MethodHead)
+	h.apiRoute("/api/v1/config", h.apiConfig, 0, http.MethodGet, http.MethodHead)
+	h.apiRoute("/api/v1/events", h.apiEvents, 0, http.MethodGet)
+	h.apiRoute("/api/v1/hook", h.apiHook, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/reboot", h.apiReboot, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/restart", h.apiRestart, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/profile", h.apiProfile, bodyXML, http.MethodPost)
+	h.apiRoute("/api/v1/factory-reset", h.apiFactoryReset, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/resync", h.apiResync, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/upgrade", h.apiUpgrade, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/report", h.apiReport, bodyJSON, http.MethodPost)
+	h.apiRoute("/api/v1/calls", h.apiCalls, bodyJSON, http.MethodGet, http.MethodHead, http.MethodPost)
+	h.apiRoute("/api/v1/calls/{id}/{action}", h.apiCallAction, bodyJSON, http.MethodPost)
 	h.api.Handle("/api/", h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError(http.StatusNotFound, nil, "no API endpoint %s", r.URL.Path)
 	}))
 }
 
-// apiRoute registers an API endpoint: the methods it answers (405 otherwise), and the admin
-// credentials it needs, as the admin pages do (401 otherwise).
-func (h *handler) apiRoute(path string, fn handlerFunc, methods ...string) {
+// apiRoute registers an API endpoint: the methods it answers (405 otherwise), that a browser
+// may call it from the phone's own origin only (403 otherwise), the body a POST carries (415
+// otherwise; guard.go), and the admin credentials it needs, as the admin pages do (401
+// otherwise).
+func (h *handler) apiRoute(path string, fn handlerFunc, body bodyKind, methods ...string) {
 	allow := strings.Join(methods, ", ")
 	h.api.Handle(path, h.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
 			return httpError(http.StatusMethodNotAllowed, nil, "method %s not allowed, use %s", r.Method, allow)
+		}
+		if why := h.crossOrigin(r); why != "" {
+			return httpError(http.StatusForbidden, nil, "cross-origin request refused (%s)", why)
+		}
+		if r.Method == http.MethodPost {
+			if err := checkContentType(r, body); err != nil {
+				return err
+			}
 		}
 		if _, ok := h.authenticate(w, r, AccountAdmin); !ok {
 			return nil

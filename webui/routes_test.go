@@ -20,11 +20,27 @@ import (
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // testUnit starts a phone unit on a fresh flash with no boot time and waits until it runs.
+// Every extension listens on a free port (the factory 5060, 5061, … are taken by whatever
+// else runs on the machine); a test's own SIP_Port_n_ default wins.
 func testUnit(t testing.TB, opts phone.Options) *phone.Unit {
 	t.Helper()
+	name := opts.Model
+	if name == "" {
+		name = config.DefaultModel
+	}
+	m, err := config.LookupModel(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []config.Change
+	for n := 1; n <= m.Extensions; n++ {
+		ports = append(ports, config.Set(config.ExtName(config.SIPPort, n), strconv.Itoa(provtest.FreeUDPPort(t))))
+	}
+	opts.Defaults = append(ports, opts.Defaults...)
 	if opts.Flash == nil {
 		opts.Flash = config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json"))
 	}
@@ -126,11 +142,23 @@ func request(t *testing.T, method, url string, body io.Reader, c cred) *http.Res
 	if c.scheme == "basic" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
+	if body != nil && method == http.MethodPost {
+		req.Header.Set("Content-Type", apiContentType(url))
+	}
 	resp, err := (&http.Client{Transport: rt}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// apiContentType is the Content-Type a script sends to an API URL: XML for a profile, else
+// JSON.
+func apiContentType(url string) string {
+	if strings.Contains(url, "/api/v1/profile") {
+		return "application/xml"
+	}
+	return "application/json"
 }
 
 // fetch sends a request and returns its status and body.

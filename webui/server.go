@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -33,7 +34,7 @@ type Server struct {
 	unit    *phone.Unit
 	addr    string
 	log     *zap.Logger
-	handler http.Handler
+	handler *handler
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -42,6 +43,7 @@ type Server struct {
 	state   listenState   // what the server did for the latest boot
 	changed chan struct{} // closed and replaced when state changes
 	stopped bool          // Run has returned
+	ln      *connLimiter  // the listener of the latest boot
 }
 
 // listenState is what the server decided for one boot of the phone.
@@ -54,12 +56,19 @@ type listenState struct {
 
 // NewServer returns the web server of unit on addr (host:port; port 0 lets the system choose
 // once, and the same port is used after every reboot). Nothing listens until [Server.Run].
+//
+// The server enforces opts.Limits (connections per phone and per client, read and write
+// times, limits.go), and answers to the host of addr when it is a name, besides the names of
+// guard.go.
 func NewServer(unit *phone.Unit, addr string, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
+		opts.AllowHosts = append(slices.Clip(opts.AllowHosts), host)
+	}
 	return &Server{
-		unit: unit, addr: addr, log: opts.Logger.Named("webui"), handler: New(unit, opts),
+		unit: unit, addr: addr, log: opts.Logger.Named("webui"), handler: newHandler(unit, opts),
 		changed: make(chan struct{}),
 	}
 }
@@ -95,6 +104,18 @@ func (s *Server) WaitListening(ctx context.Context, boot int) (string, error) {
 			return "", ctx.Err()
 		}
 	}
+}
+
+// conns returns how many connections the latest listener holds, in all and by its busiest
+// client.
+func (s *Server) conns() (total, most int) {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return 0, 0
+	}
+	return ln.conns()
 }
 
 // setState records what the server did and wakes the waiters.
@@ -216,6 +237,8 @@ func bootCount(e phone.Event, u *phone.Unit) int {
 type generation struct {
 	boot   int
 	srv    *http.Server
+	ln     *connLimiter
+	h      *handler
 	cancel context.CancelFunc // ends the requests of this generation (event streams)
 	done   chan struct{}      // Serve returned
 }
@@ -281,17 +304,25 @@ func (s *Server) serve(ln net.Listener, boot int, fromFlag bool) *generation {
 		}
 	}
 	gctx, cancel := context.WithCancel(context.Background())
-	g := &generation{boot: boot, cancel: cancel, done: make(chan struct{})}
+	lim := s.handler.limits
+	g := &generation{boot: boot, cancel: cancel, done: make(chan struct{}), h: s.handler,
+		ln: newConnLimiter(ln, lim, s.log)}
 	g.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return gctx },
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
+	s.mu.Lock()
+	s.ln = g.ln
+	s.mu.Unlock()
 	go func() {
 		defer close(g.done)
-		if err := g.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := g.srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("web server ended", zap.Error(err))
 		}
 	}()
@@ -310,5 +341,7 @@ func (g *generation) stop(log *zap.Logger, reason string) {
 		g.srv.Close()
 	}
 	<-g.done
+	g.ln.refused.flush()
+	g.h.flushLogs()
 	log.Info("web server stopped", zap.Int("boot_count", g.boot), zap.String("reason", reason))
 }

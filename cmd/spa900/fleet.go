@@ -75,6 +75,10 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wopts, err := f.webOptions(log)
+	if err != nil {
+		return err
+	}
 	store, closeFlashes, err := fleetFlashes(*flashLayout, f.data, log)
 	if err != nil {
 		return err
@@ -121,7 +125,9 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	var webFailed atomic.Int64
 	var noneErr atomic.Pointer[error]
 	for i, u := range units {
-		srv := webui.NewServer(u, addrs[i], webui.Options{Logger: log.With(zap.String("phone", u.Status().MAC))})
+		o := wopts
+		o.Logger = log.With(zap.String("phone", u.Status().MAC))
+		srv := webui.NewServer(u, addrs[i], o)
 		wg.Go(func() {
 			err := srv.Run(ctx)
 			if err == nil || ctx.Err() != nil {

@@ -28,7 +28,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "profile":
-			return runProfile(args[1:], stdout, stderr)
+			return runProfile(ctx, args[1:], stdout, stderr)
 		case "firmware":
 			return runFirmware(args[1:], stdout, stderr)
 		case "fleet":
@@ -57,6 +57,9 @@ type phoneFlags struct {
 	caFile, clientCert, clientKey          string
 	insecure                               bool
 	sipTrace                               bool
+	acceptSHA256                           bool
+	allowHosts                             multiFlag
+	maxConns, maxConnsPerClient            int
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -98,9 +101,13 @@ flags:
 		}
 		return err
 	}
+	wopts, err := f.webOptions(log)
+	if err != nil {
+		return err
+	}
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers([]*phone.Unit{unit}, log))
-	srv := webui.NewServer(unit, f.httpAddr, webui.Options{Logger: log})
+	srv := webui.NewServer(unit, f.httpAddr, wopts)
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
@@ -145,6 +152,25 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
 	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
 	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
+	fs.BoolVar(&f.acceptSHA256, "accept-sha256-profiles", false,
+		"accept encrypted profiles whose key openssl derived with SHA-256 (its default since 1.1), an extension: a real 5.1 phone fails them")
+	fs.Var(&f.allowHosts, "allow-host", "a host name the web server answers to besides the phone's address and names (repeatable): behind a proxy, or a DNS name of the phone's")
+	fs.IntVar(&f.maxConns, "http-max-conns", webui.DefaultMaxConns, "connections each phone's web server holds at most")
+	fs.IntVar(&f.maxConnsPerClient, "http-max-conns-per-client", webui.DefaultMaxConnsPerClient, "connections one client address may hold of each phone's web server")
+}
+
+// webOptions are the web server options of the flags.
+func (f *phoneFlags) webOptions(log *zap.Logger) (webui.Options, error) {
+	for _, h := range f.allowHosts {
+		if h == "" || strings.ContainsAny(h, "/ \t") {
+			return webui.Options{}, usagef("--allow-host: %q is not a host name", h)
+		}
+	}
+	if f.maxConns < 1 || f.maxConnsPerClient < 1 {
+		return webui.Options{}, usagef("--http-max-conns and --http-max-conns-per-client: must be at least 1")
+	}
+	return webui.Options{Logger: log, AllowHosts: f.allowHosts,
+		Limits: webui.Limits{MaxConns: f.maxConns, MaxConnsPerClient: f.maxConnsPerClient}}, nil
 }
 
 // phoneOptions checks the flags and turns them into the unit's options.
@@ -180,7 +206,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		if err != nil {
 			return phone.Options{}, usagef("--profile: %v", err)
 		}
-		prof, err := provisioning.ReadProfile(cat, data, "", false, nil) // plain or gzip, as the phone reads it
+		prof, _, err := provisioning.ReadProfile(cat, data, provisioning.ReadOptions{}) // plain or gzip, as the phone reads it
 		if err != nil {
 			return phone.Options{}, usagef("--profile %s: %v", f.profile, err)
 		}
@@ -188,7 +214,18 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 			log.Warn("profile names ignored", zap.String("option", "--profile"), zap.Int("count", len(prof.Unknown)),
 				zap.Strings("param", prof.Unknown[:min(len(prof.Unknown), 20)]))
 		}
-		defaults = append(defaults, prof.Changes...)
+		if w := prof.Encoding.Warning; w != "" {
+			log.Warn("profile encoding", zap.String("option", "--profile"), zap.String("warning", w))
+		}
+		changes, skipped := cat.SkipInvalid(prof.Changes) // as a resync would (DECISIONS 8)
+		for _, s := range skipped[:min(len(skipped), 20)] {
+			log.Warn("profile value skipped", zap.String("option", "--profile"), zap.String("param", s.Name),
+				zap.String("value", s.Value), zap.String("reason", s.Reason), zap.Int("line", s.Line))
+		}
+		if len(skipped) > 20 {
+			log.Warn("profile values skipped", zap.String("option", "--profile"), zap.Int("count", len(skipped)), zap.Int("not_logged", len(skipped)-20))
+		}
+		defaults = append(defaults, changes...)
 	}
 	for _, kv := range f.sets {
 		name, value, ok := strings.Cut(kv, "=")
@@ -209,8 +246,9 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		Model: m.Name, MAC: f.mac, Serial: f.serial, Software: f.firmware, Hardware: f.hardware,
 		IP: f.ip, Defaults: defaults, FactoryReset: f.factoryReset,
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
-		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey, Insecure: f.insecure},
-		Logger:       log, SIPTrace: f.sipTrace,
+		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey,
+			Insecure: f.insecure, AcceptSHA256: f.acceptSHA256},
+		Logger: log, SIPTrace: f.sipTrace,
 	}, nil
 }
 

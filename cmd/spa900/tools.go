@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning"
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/firmware"
@@ -20,11 +23,13 @@ import (
 
 const profileUsage = `usage:
   spa900 profile encrypt -k KEY [-in FILE] [-out FILE]   like openssl enc -e -aes-256-cbc -md md5 -k KEY
-  spa900 profile decrypt -k KEY [-in FILE] [-out FILE]   like openssl enc -d -aes-256-cbc -md md5 -k KEY (sha256 too)
+  spa900 profile decrypt -k KEY [-in FILE] [-out FILE]   like openssl enc -d -aes-256-cbc -k KEY; a tool, it takes
+                                                          -md md5 and -md sha256 files (the phone only md5, see check)
   spa900 profile compile [-o FILE] SOURCE                 SPC plain-text source (with imports) to flat-profile XML
-  spa900 profile check [--model SPA942] [-k KEY] FILE     decode like the phone; list unknown names, bad values, access changes`
+  spa900 profile check [--model SPA942] [-k KEY] [--json] FILE|--url URL
+                                                          what a 5.1 phone would do with it, line by line (exit 1: refused)`
 
-func runProfile(args []string, stdout, stderr io.Writer) error {
+func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("profile: missing subcommand\n%s", profileUsage)
 	}
@@ -34,7 +39,7 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	case "compile":
 		return profileCompile(args[1:], stdout, stderr)
 	case "check":
-		return profileCheck(args[1:], stdout, stderr)
+		return profileCheck(ctx, args[1:], stdout, stderr)
 	}
 	return usagef("profile: unknown subcommand %q\n%s", args[0], profileUsage)
 }
@@ -79,6 +84,18 @@ func profileCrypt(op string, args []string, stdout, stderr io.Writer) error {
 	key := fs.String("k", "", "passphrase, as openssl -k")
 	in := fs.String("in", "", "input file (default: standard input)")
 	out := fs.String("out", "", "output file (default: standard output)")
+	fs.Usage = func() {
+		if op == "decrypt" {
+			fmt.Fprint(stderr, "usage: spa900 profile decrypt -k KEY [-in FILE] [-out FILE]\n\n"+
+				"Like openssl enc -d -aes-256-cbc -k KEY. A tool, more lenient than the phone: it decrypts files whose key\n"+
+				"was derived with MD5 (-md md5, what a 5.1 phone reads) and with SHA-256 (openssl >= 1.1's default, which\n"+
+				"a 5.1 phone refuses; see spa900 profile check).\n\nflags:\n")
+		} else {
+			fmt.Fprint(stderr, "usage: spa900 profile encrypt -k KEY [-in FILE] [-out FILE]\n\n"+
+				"Like openssl enc -e -aes-256-cbc -md md5 -k KEY: the key derivation a 5.1 phone reads.\n\nflags:\n")
+		}
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,60 +145,154 @@ func profileCompile(args []string, stdout, stderr io.Writer) error {
 	return writeOutput(*out, xml, stdout)
 }
 
-// profileCheck decodes a profile exactly as the phone would and reports what it would do.
-func profileCheck(args []string, stdout, stderr io.Writer) error {
+// checkMAC is the MAC of the phone `profile check --url` stands for unless --mac says: an
+// address of the Linksys OUI (DECISIONS 3).
+const checkMAC = "00:0e:08:00:00:01"
+
+// profileCheck is the linter of provisioning servers: it reads a profile file, or fetches a
+// URL as the phone would (its User-Agent, macros expanded), exactly as a phone of --model
+// reads it, and reports what the phone would do, line by line; --json for CI pipelines.
+// It exits 1 only when a real phone would refuse the profile.
+func profileCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("spa900 profile check", stderr)
 	model := fs.String("model", config.DefaultModel, "phone model")
 	key := fs.String("k", "", "passphrase of an encrypted profile (the rule's --key)")
 	fs.StringVar(key, "key", "", "same as -k")
+	url := fs.String("url", "", "fetch the profile from this URL as the phone would (its User-Agent; $MA, $PN, $SN... expanded) instead of reading FILE")
+	mac := fs.String("mac", checkMAC, "MAC address of the phone --url fetches for ($MA, and the serial of the User-Agent)")
+	sha256 := fs.Bool("accept-sha256-profiles", false, "check as a phone run with --accept-sha256-profiles (an extension: a real 5.1 phone refuses SHA-256 key derivation)")
+	asJSON := fs.Bool("json", false, "write the report as JSON (see README.md)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage:\n  spa900 profile check [flags] FILE\n  spa900 profile check [flags] --url URL\n\n"+
+			"Reports what a phone of --model, firmware 5.1, would do with the profile, line by line.\n"+
+			"Exit status 1 only when the phone would refuse the profile (its resync fails).\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("profile check: want one FILE")
+	if (*url == "") == (fs.NArg() != 1) || fs.NArg() > 1 {
+		return usagef("profile check: want one FILE or --url URL")
 	}
 	m, err := config.LookupModel(*model)
 	if err != nil {
 		return usagef("--model: %v", err)
 	}
-	data, err := readInput(fs.Arg(0))
+	source := fs.Arg(0)
+	var data []byte
+	if *url != "" {
+		source, data, err = fetchForCheck(ctx, m, *url, *mac)
+	} else {
+		data, err = readInput(source)
+	}
 	if err != nil {
 		return errorf("profile check: %w", err)
 	}
-	cat := config.CatalogFor(m)
-	prof, err := provisioning.ReadProfile(cat, data, *key, *key != "", nil)
-	if err != nil {
-		return errorf("profile check %s: %w", fs.Arg(0), err)
-	}
-	base := config.NewSnapshot(cat)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d elements, %d known, %d unknown names (model %s)\n", fs.Arg(0), prof.Elements, len(prof.Changes), len(prof.Unknown), m.Name)
-	for _, u := range prof.Unknown {
-		fmt.Fprintf(&b, "unknown: %s\n", u)
-	}
-	for _, c := range prof.Changes {
-		if c.Access != config.AccessUnset {
-			p, _ := cat.Lookup(c.Name)
-			if c.Access != p.Access {
-				fmt.Fprintf(&b, "access: %s %s -> %s\n", c.Name, p.Access, c.Access)
-			}
+	rep := provisioning.CheckProfile(m, source, data, provisioning.ReadOptions{Key: *key, HasKey: *key != "", AcceptSHA256: *sha256})
+	if *asJSON {
+		out, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
 		}
-	}
-	_, diff, applyErr := base.Apply(prof.Changes, config.ApplyOptions{})
-	var ae *config.ApplyError
-	if errors.As(applyErr, &ae) {
-		for _, p := range ae.Problems {
-			fmt.Fprintf(&b, "error: %v\n", p)
+		if _, err := stdout.Write(append(out, '\n')); err != nil {
+			return err
 		}
+	} else if _, err := io.WriteString(stdout, checkText(rep)); err != nil {
+		return err
 	}
-	if applyErr == nil {
-		fmt.Fprintf(&b, "ok: %d values differ from the factory defaults\n", len(diff.Values))
-	}
-	io.WriteString(stdout, b.String())
-	if applyErr != nil {
-		return errorf("profile check: the phone would reject this profile")
+	if rep.Refused {
+		return errorf("profile check: %s", rep.Verdict)
 	}
 	return nil
+}
+
+// fetchForCheck fetches a profile as a phone of model m with this MAC would: macros
+// expanded, the phone's User-Agent, the fetchers of the phone.
+func fetchForCheck(ctx context.Context, m config.Model, raw, macText string) (string, []byte, error) {
+	mac, err := phone.ParseMAC(macText)
+	if err != nil {
+		return "", nil, &usageError{msg: "--mac: " + err.Error()}
+	}
+	id := phone.Identity{Model: m, MAC: mac, Serial: phone.SerialFromMAC(mac), Software: phone.DefaultSoftware, Hardware: phone.DefaultHardware}
+	vars := &provisioning.Vars{MAC: mac, PN: m.Name, PSN: m.Series, SN: id.Serial, SWVER: id.Software, HWVER: id.Hardware}
+	u, err := provisioning.ParseURL(provisioning.Expand(raw, vars), "")
+	if err != nil {
+		return "", nil, &usageError{msg: "--url: " + err.Error()}
+	}
+	f, err := provisioning.NewFetcher(provisioning.FetcherConfig{UserAgent: id.HTTPUserAgent()})
+	if err != nil {
+		return "", nil, err
+	}
+	resp, err := f.Fetch(ctx, provisioning.Request{Target: provisioning.Target{Scheme: u.Scheme, Host: u.Host, Port: u.Port, Path: u.Path}})
+	if err != nil {
+		return "", nil, fmt.Errorf("fetch %s: %w", u, err)
+	}
+	return u.String(), resp.Body, nil
+}
+
+// checkText is the report for people: a header, one line per element, the notes and the
+// verdict.
+func checkText(rep *provisioning.CheckReport) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: as a %s %s reads it\n", rep.Source, rep.Model, rep.Firmware)
+	var how []string
+	if rep.Encrypted {
+		switch rep.KeyDerivation {
+		case "":
+			how = append(how, "encrypted (openssl Salted__)")
+		default:
+			how = append(how, "encrypted (openssl Salted__, key derived with "+strings.ToUpper(rep.KeyDerivation)+")")
+		}
+	}
+	if rep.Compressed {
+		how = append(how, "gzip")
+	}
+	if e := rep.Encoding; e != nil {
+		enc := "encoding " + e.Used
+		if e.Declared != "" {
+			enc += " (declared " + e.Declared + ")"
+		}
+		how = append(how, enc)
+	}
+	if len(how) > 0 {
+		fmt.Fprintf(&b, "read: %s\n", strings.Join(how, ", "))
+	}
+	for _, l := range rep.Lines {
+		fmt.Fprintf(&b, "line %-5d %-10s %s", l.Line, l.Status, l.Param)
+		switch l.Status {
+		case provisioning.CheckApplied:
+			fmt.Fprintf(&b, " = %q", l.Value)
+			if l.Written != "" {
+				fmt.Fprintf(&b, " (written %q)", l.Written)
+			}
+		case provisioning.CheckSkipped:
+			if l.Written != "" {
+				fmt.Fprintf(&b, " %q", l.Written)
+			}
+			fmt.Fprintf(&b, ": %s; the parameter keeps its value", l.Reason)
+		default:
+			if l.Reason != "" {
+				fmt.Fprintf(&b, ": %s", l.Reason)
+			}
+		}
+		if l.Access != "" {
+			fmt.Fprintf(&b, " [ua=%s]", l.Access)
+		}
+		b.WriteByte('\n')
+	}
+	if rep.Error != "" {
+		fmt.Fprintf(&b, "error: %s\n", rep.Error)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	c := rep.Counts
+	if !rep.Refused {
+		fmt.Fprintf(&b, "%d elements: %d applied, %d access only, %d overridden, %d skipped, %d unknown\n",
+			c.Elements, c.Applied, c.Access, c.Overridden, c.Skipped, c.Unknown)
+	}
+	fmt.Fprintf(&b, "verdict: %s\n", rep.Verdict)
+	return b.String()
 }
 
 const firmwareUsage = `usage:

@@ -43,6 +43,42 @@ func BenchmarkApplyProfile(b *testing.B) {
 	}
 }
 
+// BenchmarkResyncApply is what a resync does with a full SPA962 export: decode, leave out
+// the values their parameters cannot take (none here), apply (DECISIONS 8).
+func BenchmarkResyncApply(b *testing.B) {
+	cat, data := fullProfile(b)
+	base := NewSnapshot(cat)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		prof, err := DecodeProfile(cat, data, DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		changes, skipped := cat.SkipInvalid(prof.Changes)
+		if len(skipped) > 0 {
+			b.Fatal(skipped)
+		}
+		if _, _, err := base.Apply(changes, ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeLatin1Profile decodes the full export written in ISO-8859-1 and declared so,
+// with one byte outside ASCII: the cost of transcoding the whole document.
+func BenchmarkDecodeLatin1Profile(b *testing.B) {
+	cat, data := fullProfile(b)
+	data = append([]byte("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><!-- R\xe9ception -->"), data...)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeProfile(cat, data, DecodeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkDecodeProfile decodes a full SPA962 export without applying it: with the scanner
 // of DecodeProfile and with the encoding/xml decoder it replaced.
 func BenchmarkDecodeProfile(b *testing.B) {

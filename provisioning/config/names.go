@@ -50,6 +50,22 @@ const (
 	RetryRegRSC             = "Retry_Reg_RSC"
 	InsertVIARport          = "Insert_VIA_rport"
 	NATKeepAliveIntvl       = "NAT_Keep_Alive_Intvl"
+	DTMFRelayMIMEType       = "DTMF_Relay_MIME_Type"
+
+	// Regional tab.
+	InterdigitLongTimer  = "Interdigit_Long_Timer"
+	InterdigitShortTimer = "Interdigit_Short_Timer"
+
+	// User tab (SPA-BEHAVIOUR §8.6).
+	CfwdAllDest     = "Cfwd_All_Dest"
+	CfwdBusyDest    = "Cfwd_Busy_Dest"
+	CfwdNoAnsDest   = "Cfwd_No_Ans_Dest"
+	CfwdNoAnsDelay  = "Cfwd_No_Ans_Delay"
+	CWSetting       = "CW_Setting"
+	BlockCIDSetting = "Block_CID_Setting"
+	BlockANCSetting = "Block_ANC_Setting"
+	DNDSetting      = "DND_Setting"
+	AutoAnswerPage  = "Auto_Answer_Page"
 
 	// Provisioning tab, Configuration Profile (SPA-BEHAVIOUR §4.1).
 	ProvisionEnable           = "Provision_Enable"
@@ -104,6 +120,12 @@ const (
 	NATKeepAliveEnable = "NAT_Keep_Alive_Enable"
 	NATKeepAliveMsg    = "NAT_Keep_Alive_Msg"
 	NATKeepAliveDest   = "NAT_Keep_Alive_Dest"
+	DialPlan           = "Dial_Plan"
+	EnableIPDialing    = "Enable_IP_Dialing"
+	Sticky183          = "Sticky_183"
+	AuthINVITE         = "Auth_INVITE"
+	MakeCallWithoutReg = "Make_Call_Without_Reg"
+	AnsCallWithoutReg  = "Ans_Call_Without_Reg"
 )
 
 // ProfileRules returns the rules a resync evaluates, in order (SPA-BEHAVIOUR §2.3).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,12 +12,18 @@ import (
 // Profile is a decoded flat-profile: the changes it asks for, in document order, and the
 // element names the model does not know.
 type Profile struct {
+	// Changes are the known parameters' changes in document order; each has the line of its
+	// element.
 	Changes []Change
 	// Unknown lists unrecognised parameter names, each once, in order of first appearance.
 	// They are ignored (SPA-BEHAVIOUR §1.1, DECISIONS 8).
 	Unknown []string
+	// UnknownLines holds the line of the first occurrence of each name of Unknown.
+	UnknownLines []int
 	// Elements counts the parameter elements read (known and unknown).
 	Elements int
+	// Encoding says which character encoding the document was read in, and why.
+	Encoding Encoding
 }
 
 // DecodeOptions tunes [DecodeProfile].
@@ -46,20 +53,27 @@ const maxProfileDepth = 256
 // (or is named by an alias) counts.
 //
 // A document that is not well-formed XML, or has no <flat-profile> and no aliased element,
-// fails as a whole with [ErrMalformedProfile] and the line of the fault; nothing is applied.
+// fails as a whole with [ErrMalformedProfile] and the line of the fault (a [*SyntaxError]);
+// nothing is applied.
 // Not well-formed means: mismatched or unclosed tags, a name that is not an XML name, an
 // attribute without a quoted value, < in an attribute value, & that does not start one of
 // &amp; &lt; &gt; &apos; &quot; or a character reference, a reference to a character XML does
 // not allow (NUL, other control characters, surrogates, U+FFFE, U+FFFF, beyond U+10FFFF),
-// invalid UTF-8 or a forbidden control character in text or attribute values, ]]> in text,
-// -- inside a comment, and an XML declaration naming a version other than 1.0 or an encoding
-// other than UTF-8. Choices where the sources are silent [inf]: element and attribute names
+// a forbidden control character in text or attribute values, ]]> in text, -- inside a
+// comment, and an XML declaration naming a version other than 1.0.
+//
+// The character encoding never fails a document (DECISIONS 8): the XML declaration decides,
+// bytes that are not UTF-8 are read as ISO-8859-1, and Profile.Encoding says which was used
+// and warns when it is not what the document declared (see toUTF8).
+//
+// Choices where the sources are silent [inf]: element and attribute names
 // are ASCII (SPA-BEHAVIOUR §1.1: "only ASCII is supported"); a document type declaration
 // (<!DOCTYPE ...>) or any other <!...> declaration is refused, as the device reads no DTD; and
 // elements nest at most 256 deep.
 func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, error) {
 	prof := &Profile{}
-	d := profileDecoder{cat: cat, data: data, rename: opts.Rename, prof: prof, flatDepth: -1}
+	data, prof.Encoding = toUTF8(data)
+	d := profileDecoder{cat: cat, data: data, rename: opts.Rename, prof: prof, flatDepth: -1, line: 1}
 	d.open = make([]openElement, 0, 8)
 	if err := d.run(); err != nil {
 		return nil, err
@@ -83,20 +97,41 @@ const (
 	kindTooDeep
 )
 
-// syntaxError is a well-formedness fault of a profile. It wraps [ErrMalformedProfile]. The
-// message names elements but never quotes text or attribute values, which may be secrets.
-type syntaxError struct {
+// SyntaxError is a well-formedness fault of a profile. It wraps [ErrMalformedProfile]. The
+// message names elements (at most maxNameInError bytes of each) but never quotes text or
+// attribute values, which may be secrets.
+type SyntaxError struct {
+	// Line is the 1-based line of the fault.
+	Line int
+	// Msg says what is wrong, e.g. "<Display_Name_2_> closed by </Display_Name_1_>".
+	Msg string
+
 	off  int // byte offset of the fault
-	line int // 1-based line of off
 	kind syntaxKind
-	msg  string
 }
 
-func (e *syntaxError) Error() string {
-	return fmt.Sprintf("%v: line %d: %s", ErrMalformedProfile, e.line, e.msg)
+// Error returns "malformed profile: line 4: <Display_Name_2_> closed by </Display_Name_1_>".
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%v: line %d: %s", ErrMalformedProfile, e.Line, e.Msg)
 }
 
-func (e *syntaxError) Unwrap() error { return ErrMalformedProfile }
+// Short is the fault without the sentinel: "line 4: <A> closed by </B>", the detail of $ERR.
+func (e *SyntaxError) Short() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// Unwrap returns [ErrMalformedProfile].
+func (e *SyntaxError) Unwrap() error { return ErrMalformedProfile }
+
+// maxNameInError bounds each element name an error message quotes: a hostile profile may
+// have names of megabytes.
+const maxNameInError = 64
+
+// nameInError is an element name as an error message quotes it.
+func nameInError(b []byte) string {
+	if len(b) > maxNameInError {
+		return string(b[:maxNameInError]) + "..."
+	}
+	return string(b)
+}
 
 // openElement is an open element: its qualified name is data[start:end], its local name
 // data[local:end].
@@ -120,6 +155,9 @@ type profileDecoder struct {
 
 	flatDepth int // len(open) of the open <flat-profile>, -1 if none
 	sawFlat   bool
+
+	// line is the 1-based line of byte lineOff; lineAt moves both forward.
+	line, lineOff int
 
 	// The parameter element being read, when inParam.
 	inParam    bool
@@ -177,7 +215,7 @@ func (d *profileDecoder) run() error {
 	}
 	if len(d.open) > 0 {
 		top := d.open[len(d.open)-1]
-		return d.fail(top.start-1, kindSyntax, "<"+string(data[top.local:top.end])+"> is not closed")
+		return d.fail(top.start-1, kindSyntax, "<"+nameInError(data[top.local:top.end])+"> is not closed")
 	}
 	if !d.sawFlat && d.prof.Elements == 0 {
 		return fmt.Errorf("%w: no <flat-profile> element", ErrMalformedProfile)
@@ -309,7 +347,7 @@ func (d *profileDecoder) startElement(access Access, empty bool) {
 		return
 	}
 	d.inParam = true
-	d.param = Change{Name: name, Access: access}
+	d.param = Change{Name: name, Access: access, Line: d.lineAt(el.start - 1)}
 	d.paramIdx, d.paramRaw, d.paramLocal, d.paramDepth = idx, raw, el, depth
 	d.leaf, d.empty = true, empty
 	d.pieces, d.rawOnly = 0, false
@@ -363,6 +401,18 @@ func (d *profileDecoder) addUnknown() {
 	}
 	d.unknown[name] = struct{}{}
 	d.prof.Unknown = append(d.prof.Unknown, name)
+	d.prof.UnknownLines = append(d.prof.UnknownLines, d.param.Line)
+}
+
+// lineAt returns the 1-based line of byte off, counting from the last offset asked for:
+// offsets only grow while the document is read, so the document is counted once.
+func (d *profileDecoder) lineAt(off int) int {
+	if off < d.lineOff {
+		return 1 + bytes.Count(d.data[:off], []byte{'\n'})
+	}
+	d.line += bytes.Count(d.data[d.lineOff:off], []byte{'\n'})
+	d.lineOff = off
+	return d.line
 }
 
 // endTag reads </name> at data[p].
@@ -386,13 +436,18 @@ func (d *profileDecoder) endTag(p int) (int, error) {
 	}
 	name := data[p+2 : nameEnd]
 	if data[q] != '>' {
-		return 0, d.fail(q, kindSyntax, "invalid characters between </"+string(name)+" and >")
+		return 0, d.fail(q, kindSyntax, "invalid characters between </"+nameInError(name)+" and >")
 	}
 	if len(d.open) == 0 {
-		return 0, d.fail(p, kindSyntax, "</"+string(name)+"> closes no element")
+		return 0, d.fail(p, kindSyntax, "</"+nameInError(name)+"> closes no element")
 	}
 	if top := d.open[len(d.open)-1]; !bytes.Equal(data[top.start:top.end], name) {
-		return 0, d.fail(p, kindSyntax, "element <"+string(data[top.start:top.end])+"> closed by </"+string(name)+">")
+		// DECISIONS 8: the line, the element opened and the tag that closed it.
+		msg := "<" + nameInError(data[top.start:top.end]) + "> closed by </" + nameInError(name) + ">"
+		if opened := d.lineAt(top.start - 1); opened != d.lineAt(p) {
+			msg = "<" + nameInError(data[top.start:top.end]) + "> opened on line " + strconv.Itoa(opened) + " closed by </" + nameInError(name) + ">"
+		}
+		return 0, d.fail(p, kindSyntax, msg)
 	}
 	d.endElement()
 	return q + 1, nil
@@ -416,9 +471,7 @@ func (d *profileDecoder) procInst(p int) (int, error) {
 		if v := declParam(content, "version="); len(v) > 0 && string(v) != "1.0" {
 			return 0, d.fail(p, kindSyntax, "unsupported XML version: only 1.0 is supported")
 		}
-		if enc := declParam(content, "encoding="); len(enc) > 0 && !strings.EqualFold(string(enc), "utf-8") {
-			return 0, d.fail(p, kindSyntax, "unsupported encoding: only UTF-8 is supported")
-		}
+		// The encoding was settled before the scan (toUTF8): data is UTF-8 here.
 	}
 	return q + n + 2, nil
 }
@@ -817,7 +870,7 @@ func skipSpace(data []byte, p int) int {
 
 func (d *profileDecoder) fail(off int, kind syntaxKind, msg string) error {
 	off = min(max(off, 0), len(d.data))
-	return &syntaxError{off: off, line: 1 + bytes.Count(d.data[:off], []byte{'\n'}), kind: kind, msg: msg}
+	return &SyntaxError{off: off, Line: 1 + bytes.Count(d.data[:off], []byte{'\n'}), kind: kind, Msg: msg}
 }
 
 func (d *profileDecoder) errEOF() error {

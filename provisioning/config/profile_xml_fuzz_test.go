@@ -15,14 +15,23 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/ianaindex"
 )
 
-// decodeProfileStd is the encoding/xml implementation DecodeProfile replaced, kept unchanged
-// as the reference of FuzzDecodeProfileMatchesStd.
+// decodeProfileStd is the encoding/xml implementation DecodeProfile replaced, the reference
+// of FuzzDecodeProfileMatchesStd. It has learnt the rules DECISIONS 8 added since: the
+// character encoding (refEncoding, from encoding/xml's own reading of the declaration and
+// x/text's IANA index) and the line of each element (encoding/xml's offsets).
 func decodeProfileStd(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, error) {
+	prof := &Profile{}
+	data, prof.Encoding = refEncoding(data)
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
-	prof := &Profile{}
+	// data is UTF-8 now: a declared encoding needs no conversion.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	unknown := map[string]bool{}
 	var (
 		path       []string   // local names of the open elements
@@ -66,7 +75,7 @@ func decodeProfileStd(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, 
 			if !isParam {
 				continue
 			}
-			cur = &Change{Name: name}
+			cur = &Change{Name: name, Line: lineAtStd(data, off)}
 			curDepth, curLeaf = len(path), true
 			text.Reset()
 			for _, a := range t.Attr {
@@ -93,6 +102,7 @@ func decodeProfileStd(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, 
 					if !unknown[cur.Name] {
 						unknown[cur.Name] = true
 						prof.Unknown = append(prof.Unknown, cur.Name)
+						prof.UnknownLines = append(prof.UnknownLines, cur.Line)
 					}
 				} else if curLeaf {
 					if !selfClosed {
@@ -118,6 +128,71 @@ func decodeProfileStd(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, 
 		return nil, fmt.Errorf("%w: no <flat-profile> element", ErrMalformedProfile)
 	}
 	return prof, nil
+}
+
+// refEncoding is the reference of toUTF8, written independently: encoding/xml finds the
+// declaration (it hands a non-UTF-8 label to CharsetReader when the declaration is the first
+// token after white space and a byte order mark), x/text's IANA index says what the label
+// means, and the document is transcoded with x/text's charmap (windows-1252) or byte by byte
+// (ISO-8859-1). Encoding.Declared is not computed (matchStd does not compare it), and
+// Warning is "warn" where toUTF8 must have one.
+func refEncoding(data []byte) ([]byte, Encoding) {
+	label := ""
+	probe := xml.NewDecoder(bytes.NewReader(data))
+	probe.CharsetReader = func(l string, r io.Reader) (io.Reader, error) { label = l; return r, nil }
+	for {
+		tok, err := probe.RawToken()
+		if err != nil {
+			label = ""
+			break
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			rest := bytes.TrimPrefix(cd, []byte("\ufeff"))
+			if len(rest) < len(cd) && probe.InputOffset() != int64(len(cd)) {
+				break // a byte order mark that is not the document's first bytes
+			}
+			if len(bytes.Trim(rest, " \t\r\n")) == 0 {
+				continue
+			}
+		}
+		if pi, ok := tok.(xml.ProcInst); !ok || pi.Target != "xml" {
+			label = ""
+		}
+		break
+	}
+	extra := map[string]string{"utf8": "UTF-8", "ascii": "US-ASCII", "cp1252": "windows-1252",
+		"x-cp1252": "windows-1252", "iso8859-1": "ISO_8859-1:1987", "iso88591": "ISO_8859-1:1987"}
+	name := ""
+	if e, err := ianaindex.IANA.Encoding(label); err == nil && e != nil {
+		name, _ = ianaindex.IANA.Name(e)
+	} else if n, ok := extra[strings.ToLower(strings.Trim(label, " \t\r\n"))]; ok {
+		name = n
+	}
+	latin1 := func() []byte {
+		var b strings.Builder
+		for _, c := range data {
+			b.WriteRune(rune(c))
+		}
+		return []byte(b.String())
+	}
+	switch {
+	case label == "" || name == "UTF-8" || name == "US-ASCII":
+		if utf8.Valid(data) {
+			return data, Encoding{Used: EncodingUTF8}
+		}
+		return latin1(), Encoding{Used: EncodingLatin1, Warning: "warn"}
+	case name == "ISO_8859-1:1987":
+		return latin1(), Encoding{Used: EncodingLatin1}
+	case name == "windows-1252":
+		out, err := io.ReadAll(charmap.Windows1252.NewDecoder().Reader(bytes.NewReader(data)))
+		if err != nil {
+			panic(err)
+		}
+		return out, Encoding{Used: EncodingWindows1252}
+	case utf8.Valid(data):
+		return data, Encoding{Used: EncodingUTF8, Warning: "warn"}
+	}
+	return latin1(), Encoding{Used: EncodingLatin1, Warning: "warn"}
 }
 
 func lastNameStd(open []xml.Name) string {
@@ -199,6 +274,10 @@ func matchStd(cat *Catalog, data []byte, alias bool) string {
 	case wantErr != nil:
 		return fmt.Sprintf("DecodeProfile accepts what encoding/xml refuses: %v", wantErr)
 	}
+	if got.Encoding.Used != want.Encoding.Used || (got.Encoding.Warning == "") != (want.Encoding.Warning == "") {
+		return fmt.Sprintf("encoding %+v, reference %+v", got.Encoding, want.Encoding)
+	}
+	got.Encoding, want.Encoding = Encoding{}, Encoding{}
 	if !reflect.DeepEqual(got, want) {
 		return fmt.Sprintf("DecodeProfile =\n%+v\nencoding/xml =\n%+v", got, want)
 	}
@@ -227,9 +306,11 @@ func fuzzAliases(calls *[]string) func(path []string) (string, bool) {
 }
 
 // stricterByDesign reports whether err is one of the faults DecodeProfile refuses on purpose
-// where encoding/xml does not, after checking that data really has that fault.
+// where encoding/xml does not, after checking that data (as read, in UTF-8) really has that
+// fault.
 func stricterByDesign(data []byte, err error) bool {
-	var se *syntaxError
+	var se *SyntaxError
+	data, _ = refEncoding(data) // offsets are into the document as read, in UTF-8
 	if !errors.As(err, &se) || se.off >= len(data) {
 		return false
 	}
@@ -367,6 +448,23 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		"\ufefflead <a/><flat-profile><GPP_A>x<b/></GPP_A></flat-profile> tail <b></b>",
 		`<device><sip><user>u</user><auth-secret ua="na">s</auth-secret></sip><flat-profile><GPP_A>x</GPP_A><GPP_C>c<user>no</user></GPP_C></flat-profile></device>`,
 		"<flat-profile><GPP_A>\u00e9\ufffd\U0001F600&#x1F600;&#xFFFE;\uffff</GPP_A></flat-profile>",
+		// Character encodings (DECISIONS 8): declared, undeclared, misdeclared, unknown.
+		"<flat-profile><Station_Name>R\xe9pertoire</Station_Name></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<flat-profile><GPP_A>\xe9\x85</GPP_A></flat-profile>",
+		"\xef\xbb\xbf <?xml version='1.0' encoding='latin1'?><flat-profile><GPP_A>\xe9</GPP_A></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"windows-1252\"?><flat-profile><GPP_A>\x80\x81\x93x\x94</GPP_A></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"cp1252\"?><flat-profile><GPP_A>\x9d\xff</GPP_A></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><flat-profile><GPP_A>\xe9</GPP_A><GPP_B>\u00e9</GPP_B></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"US-ASCII\"?><flat-profile><GPP_A>\u00e9</GPP_A></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><flat-profile><GPP_A>\x82\xa0</GPP_A></flat-profile>",
+		"<?xml encoding=\"utf-16\"?><flat-profile><GPP_A>x</GPP_A></flat-profile>",
+		"<a><?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><flat-profile><GPP_A>\xe9</GPP_A></flat-profile></a>",
+		"<?xml-stylesheet encoding=\"latin1\"?><flat-profile><GPP_A>\xe9</GPP_A></flat-profile>",
+		"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><flat-profile><GPP_A>\x01</GPP_A></flat-profile>",
+		// Lines and the Elastix mismatch.
+		"<flat-profile>\n<Display_Name_1_>a</Display_Name_1_>\n<Display_Name_2_>b</Display_Name_1_>\n</flat-profile>",
+		"<flat-profile>\r\n<Foo>1</Foo>\r<GPP_A>\n</GPP_A>\n\n<Foo/><Bar>\n</Bar></flat-profile>",
+		"<flat-profile><Time_Zone>GMT+1:00</Time_Zone><Time_Zone>GMT-5:00</Time_Zone></flat-profile>",
 	} {
 		seeds = append(seeds, []byte(s))
 	}
@@ -416,7 +514,7 @@ func TestStricterByDesign(t *testing.T) {
 				t.Fatalf("encoding/xml: %v", err)
 			}
 			_, err := DecodeProfile(cat, []byte(tt.xml), DecodeOptions{})
-			var se *syntaxError
+			var se *SyntaxError
 			if !errors.As(err, &se) || se.kind != tt.kind || !errors.Is(err, ErrMalformedProfile) {
 				t.Fatalf("err = %v, want a fault of kind %d", err, tt.kind)
 			}

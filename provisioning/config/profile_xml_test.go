@@ -66,11 +66,11 @@ func TestDecodeProfileRules(t *testing.T) {
 		{name: "unquoted attribute", xml: `<flat-profile><GPP_A ua=na>x</GPP_A></flat-profile>`, wantErr: true},
 		{name: "cdata end in text", xml: `<flat-profile><GPP_A>]]></GPP_A></flat-profile>`, wantErr: true},
 		{name: "double hyphen in comment", xml: `<flat-profile><!-- a -- b --></flat-profile>`, wantErr: true},
-		{name: "invalid UTF-8", xml: "<flat-profile><GPP_A>\xff</GPP_A></flat-profile>", wantErr: true},
+		{name: "invalid UTF-8 read as Latin-1", xml: "<flat-profile><GPP_A>\xff</GPP_A></flat-profile>", want: map[string]string{"GPP_A": "\u00ff"}},
 		{name: "control character", xml: "<flat-profile><GPP_A>\x01</GPP_A></flat-profile>", wantErr: true},
 		{name: "bad name", xml: `<flat-profile><1st>x</1st></flat-profile>`, wantErr: true},
 		{name: "two colons", xml: `<flat-profile><a:b:c/></flat-profile>`, wantErr: true},
-		{name: "unsupported encoding", xml: `<?xml version="1.0" encoding="ISO-8859-1"?><flat-profile/>`, wantErr: true},
+		{name: "declared ISO-8859-1", xml: "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><flat-profile><GPP_A>R\xe9pertoire</GPP_A></flat-profile>", want: map[string]string{"GPP_A": "R\u00e9pertoire"}},
 		{name: "unsupported version", xml: `<?xml version="1.1"?><flat-profile/>`, wantErr: true},
 		{name: "stray end tag", xml: `<flat-profile/></flat-profile>`, wantErr: true},
 		{name: "nested 256 deep", xml: strings.Repeat("<a>", 255) + "<flat-profile/>" + strings.Repeat("</a>", 255), want: map[string]string{}},
@@ -134,7 +134,7 @@ func TestDecodeProfileAlias(t *testing.T) {
 	if got := strings.Join(calls, ","); got != wantCalls {
 		t.Errorf("alias lookups %s, want %s", got, wantCalls)
 	}
-	want := []Change{Set("GPP_B", "u"), {Name: "GPP_D", Value: "s", SetValue: true, Access: AccessNA}, Set("GPP_A", "x")}
+	want := []Change{{Name: "GPP_B", Value: "u", SetValue: true, Line: 1}, {Name: "GPP_D", Value: "s", SetValue: true, Access: AccessNA, Line: 1}, {Name: "GPP_A", Value: "x", SetValue: true, Line: 1}}
 	if !reflect.DeepEqual(prof.Changes, want) || prof.Elements != 4 {
 		t.Errorf("changes %+v (%d elements), want %+v (4)", prof.Changes, prof.Elements, want)
 	}
@@ -145,7 +145,8 @@ func TestDecodeProfileErrors(t *testing.T) {
 	tests := []struct {
 		name, xml, line string
 	}{
-		{name: "mismatch", xml: "<flat-profile>\n<GPP_A>x</GPP_B>\n</flat-profile>", line: "line 2:"},
+		{name: "mismatch", xml: "<flat-profile>\n<GPP_A>x</GPP_B>\n</flat-profile>", line: "line 2: <GPP_A> closed by </GPP_B>"},
+		{name: "mismatch over lines", xml: "<flat-profile>\n<GPP_A>\nsecret</GPP_B>\n</flat-profile>", line: "line 3: <GPP_A> opened on line 2 closed by </GPP_B>"},
 		{name: "unclosed", xml: "<flat-profile>\n\n<GPP_A>secret", line: "line 3:"},
 		{name: "bad reference in a secret", xml: "<flat-profile>\n<Admin_Passwd>sec&ret;</Admin_Passwd>\n</flat-profile>", line: "line 2:"},
 		{name: "bad attribute", xml: "<flat-profile>\n\n\n<GPP_A group=\"sec<ret\">x</GPP_A></flat-profile>", line: "line 4:"},

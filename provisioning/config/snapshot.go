@@ -136,6 +136,9 @@ type Change struct {
 	SetValue bool
 	// Access is the new user access; AccessUnset leaves it.
 	Access Access
+	// Line is the line of the profile element the change comes from; 0 for changes made
+	// elsewhere (web form, API, --set).
+	Line int
 }
 
 // Set returns a change that sets a value.

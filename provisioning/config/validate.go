@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -37,6 +38,13 @@ func (p *Param) Normalize(value string) (string, error) {
 				return c, nil
 			}
 		}
+		if gmt, ok := canonicalGMT(v); ok {
+			for _, c := range p.Choices {
+				if c == gmt {
+					return c, nil
+				}
+			}
+		}
 		return bad("want one of " + strings.Join(p.Choices, ", "))
 	case KindInt:
 		n, err := parseInt(v)
@@ -66,6 +74,101 @@ func (p *Param) Normalize(value string) (string, error) {
 	}
 	return v, nil
 }
+
+// canonicalGMT writes a GMT offset the way the catalogue spells it (DECISIONS 8): "GMT+1:00"
+// and "gmt+1" are "GMT+01:00", "GMT-5:00" is "GMT-05:00", "GMT+0:00" is "GMT". provisioner.net
+// writes whole-hour zones without the zero; the intent is unambiguous. It reports false for
+// anything that is not GMT, a sign, one or two digits of hours and optionally a colon and two
+// digits of minutes.
+func canonicalGMT(v string) (string, bool) {
+	if len(v) < 5 || !strings.EqualFold(v[:3], "GMT") || (v[3] != '+' && v[3] != '-') {
+		return "", false
+	}
+	hours, minutes, hasMinutes := strings.Cut(v[4:], ":")
+	if len(hours) < 1 || len(hours) > 2 || !allDigits(hours) {
+		return "", false
+	}
+	if !hasMinutes {
+		minutes = "00"
+	} else if len(minutes) != 2 || !allDigits(minutes) {
+		return "", false
+	}
+	if strings.Trim(hours, "0") == "" && minutes == "00" {
+		return "GMT", true
+	}
+	if len(hours) == 1 {
+		hours = "0" + hours
+	}
+	return "GMT" + v[3:4] + hours + ":" + minutes, true
+}
+
+// Skipped is a value of a profile that its parameter cannot take. A resync skips it: the
+// parameter keeps its value and the rest of the profile applies (DECISIONS 8).
+type Skipped struct {
+	// Name is the parameter.
+	Name string `json:"param"`
+	// Value is the value as the profile wrote it; empty for secret parameters.
+	Value string `json:"value,omitempty"`
+	// Reason says which values the parameter takes.
+	Reason string `json:"reason"`
+	// Line is the line of the profile element; 0 when unknown.
+	Line int `json:"line,omitempty"`
+}
+
+// String is "Time_Zone "GMT+25:00": want one of ...", the value left out for secrets.
+func (s Skipped) String() string {
+	if s.Value == "" {
+		return s.Name + ": " + s.Reason
+	}
+	return s.Name + " " + strconv.Quote(s.Value) + ": " + s.Reason
+}
+
+// SkipInvalid splits a profile's changes into those whose values the parameters can take and
+// the values to skip (DECISIONS 8). A skipped value's change keeps its user access (ua),
+// which is valid on its own. Names the catalogue does not have are left in valid: Apply
+// reports them. When every value fits, valid is changes itself.
+func (c *Catalog) SkipInvalid(changes []Change) (valid []Change, skipped []Skipped) {
+	for i, ch := range changes {
+		bad := ""
+		if ch.SetValue {
+			if idx, ok := c.index[ch.Name]; ok {
+				if _, err := c.params[idx].Normalize(ch.Value); err != nil {
+					var pe *ParamError
+					if errors.As(err, &pe) {
+						bad = pe.Reason
+					} else {
+						bad = err.Error()
+					}
+				}
+			}
+		}
+		if bad == "" {
+			if valid != nil {
+				valid = append(valid, ch)
+			}
+			continue
+		}
+		if valid == nil {
+			valid = append(make([]Change, 0, len(changes)-1), changes[:i]...)
+		}
+		s := Skipped{Name: ch.Name, Value: clipValue(strings.TrimSpace(ch.Value), maxSkippedValue), Reason: bad, Line: ch.Line}
+		if p := &c.params[c.index[ch.Name]]; p.Secret {
+			s.Value = ""
+		}
+		skipped = append(skipped, s)
+		if ch.Access != AccessUnset {
+			valid = append(valid, Change{Name: ch.Name, Access: ch.Access, Line: ch.Line})
+		}
+	}
+	if valid == nil && skipped == nil {
+		return changes, nil
+	}
+	return valid, skipped
+}
+
+// maxSkippedValue bounds the value a [Skipped] quotes, as a [ParamError] does: enough to
+// recognise it, and a hostile profile cannot put megabytes into a log line or an event.
+const maxSkippedValue = 64
 
 // parseInt accepts decimal and 0x-hexadecimal integers (SPA-BEHAVIOUR §8.8 Uns/Sig).
 func parseInt(s string) (int64, error) {

@@ -115,3 +115,65 @@ func RunSIPp(t testing.TB, r SIPpRun) SIPpResult {
 	}
 	return res
 }
+
+// SIPpProc is a SIPp started in the background ([StartSIPp]).
+type SIPpProc struct {
+	// Addr is where it listens: "127.0.0.1:port".
+	Addr string
+	proc *provtest.Process
+	dir  string
+}
+
+// StartSIPp starts SIPp on 127.0.0.1 in the background (a UAS waiting for the phone, say);
+// [SIPpProc.Wait] waits for it to end. It is stopped when the test ends.
+func StartSIPp(t testing.TB, r SIPpRun) *SIPpProc {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "sipp", "sip-tester")
+	dir := t.TempDir()
+	sf := r.Scenario
+	if filepath.Base(sf) == sf {
+		sf = Scenario(t, sf, r.Replace)
+	}
+	if r.Calls == 0 {
+		r.Calls = 1
+	}
+	if r.Timeout == 0 {
+		r.Timeout = 20 * time.Second
+	}
+	port := provtest.FreeUDPPort(t)
+	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mi", "127.0.0.1",
+		"-mp", strconv.Itoa(provtest.FreeUDPPort(t)), "-m", strconv.Itoa(r.Calls), "-nostdin",
+		"-timeout", fmt.Sprintf("%ds", int(r.Timeout/time.Second)), "-timeout_error", "-trace_err",
+		"-error_file", filepath.Join(dir, "errors.log")}
+	if r.Service != "" {
+		args = append(args, "-s", r.Service)
+	}
+	for k, v := range r.Keys {
+		args = append(args, "-key", k, v)
+	}
+	args = append(args, r.Args...)
+	if r.Target != "" {
+		args = append(args, r.Target)
+	}
+	proc, err := provtest.StartProcess(bin, args, filepath.Join(dir, "sipp.out"))
+	if err != nil {
+		t.Fatalf("sipp: %v", err)
+	}
+	t.Cleanup(proc.Stop)
+	return &SIPpProc{Addr: "127.0.0.1:" + strconv.Itoa(port), proc: proc, dir: dir}
+}
+
+// Wait waits for SIPp to end, at most d.
+func (s *SIPpProc) Wait(d time.Duration) SIPpResult {
+	select {
+	case <-s.proc.Done():
+	case <-time.After(d):
+		s.proc.Stop()
+	}
+	errs, _ := os.ReadFile(filepath.Join(s.dir, "errors.log"))
+	res := SIPpResult{Output: s.proc.Output() + "\n" + string(errs)}
+	if err := s.proc.Err(); err != nil {
+		res.Err = fmt.Errorf("sipp: %w", err)
+	}
+	return res
+}

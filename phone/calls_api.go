@@ -1,0 +1,134 @@
+package phone
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// CallStatus is one call as the status and the calls API show it.
+type CallStatus struct {
+	ID         string     `json:"id"`
+	Extension  int        `json:"extension"`
+	Appearance int        `json:"appearance"`
+	Direction  string     `json:"direction"` // inbound, outbound
+	State      string     `json:"state"`     // Calling, Proceeding, Ringing, Connected, Held
+	Peer       string     `json:"peer"`      // the far end's URI
+	PeerName   string     `json:"peer_name,omitempty"`
+	PeerPhone  string     `json:"peer_phone,omitempty"`
+	Dialled    string     `json:"dialled,omitempty"`
+	Since      time.Time  `json:"since"` // in this state since
+	Started    time.Time  `json:"started"`
+	Answered   *time.Time `json:"answered,omitempty"`
+	Codec      string     `json:"codec,omitempty"`
+	RemoteHold bool       `json:"remote_hold"`
+	SIPCallID  string     `json:"sip_call_id"`
+}
+
+func (st *state) callStatus(c *pcall) CallStatus {
+	cs := CallStatus{ID: c.id, Extension: c.ext, Appearance: c.app, Direction: direction(c), State: c.state,
+		Peer: c.peer.URI, PeerName: c.peer.Display, PeerPhone: c.peer.User, Dialled: c.dialled, Since: c.since,
+		Started: c.created, RemoteHold: c.remoteHold, SIPCallID: c.sipID, Answered: timePtr(c.answered)}
+	if c.neg.Codec != 0 {
+		cs.Codec = c.neg.Codec.DeviceName()
+	}
+	return cs
+}
+
+// callInfo fills the Info tab's Line n Call m Status of the appearances in use
+// (SPA-BEHAVIOUR §9).
+func (st *state) callInfo(lines [][2]config.CallInfo, now time.Time) {
+	for _, c := range st.calls.order {
+		if c.ext > len(lines) || c.app > appearances {
+			continue
+		}
+		ci := &lines[c.ext-1][c.app-1]
+		ci.State = c.state
+		ci.Type = "Inbound"
+		if c.outgoing {
+			ci.Type = "Outbound"
+		}
+		ci.RemoteHold = yesNo(c.remoteHold)
+		ci.Callback = "No"
+		ci.PeerName, ci.PeerPhone = c.peer.Display, c.peer.User
+		if !c.answered.IsZero() {
+			ci.Duration = config.FormatElapsed(now.Sub(c.answered))
+		}
+		if c.sess != nil {
+			callMediaInfo(ci, c.sess.Stats(), c.sess.Loopback())
+		}
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+// Dial places a call from extension ext: to is dialled through Dial_Plan_n_ as keys would
+// be (and sent at the end, as the Dial soft key does); with uri, to is the target as it is
+// (a SIP URI, user@host, or a number at the proxy). The call's progress is on the event
+// stream and in the status.
+func (p *Phone) Dial(ctx context.Context, ext int, to string, uri bool) (CallStatus, error) {
+	var cs CallStatus
+	err := p.do(ctx, func(st *state) error {
+		c, err := st.dial(ext, to, uri)
+		if err != nil {
+			return err
+		}
+		cs = st.callStatus(c)
+		return nil
+	})
+	return cs, err
+}
+
+// callAction runs fn on the call id, on the loop.
+func (p *Phone) callAction(ctx context.Context, id string, fn func(st *state, c *pcall) error) (CallStatus, error) {
+	var cs CallStatus
+	err := p.do(ctx, func(st *state) error {
+		c := st.calls.byID[id]
+		if c == nil {
+			return fmt.Errorf("%w: %s", ErrNoSuchCall, id)
+		}
+		if err := fn(st, c); err != nil {
+			return err
+		}
+		cs = st.callStatus(c)
+		return nil
+	})
+	return cs, err
+}
+
+// Answer answers a ringing call.
+func (p *Phone) Answer(ctx context.Context, id string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error {
+		if c.state != CallRinging {
+			return fmt.Errorf("%w: only a ringing call can be answered (it is %s)", ErrCallState, c.state)
+		}
+		return st.answerIncoming(c, c.offer)
+	})
+}
+
+// Hangup ends a call: cancels or declines one not answered, sends BYE for one that is up.
+func (p *Phone) Hangup(ctx context.Context, id string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.hangup(c) })
+}
+
+// Hold puts a connected call on hold (re-INVITE, SPA-BEHAVIOUR §13.4).
+func (p *Phone) Hold(ctx context.Context, id string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.hold(c, true) })
+}
+
+// Resume takes a held call back.
+func (p *Phone) Resume(ctx context.Context, id string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.hold(c, false) })
+}
+
+// SendDTMF sends digits in a call as DTMF_Tx_Method says.
+func (p *Phone) SendDTMF(ctx context.Context, id, digits string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.sendDTMF(c, digits) })
+}

@@ -1,0 +1,181 @@
+package phone
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spa900/spa900/sip/siptest"
+)
+
+// waitCall reads events until call id (any call when "") reaches state; it returns the
+// event.
+func waitCall(t *testing.T, events <-chan Event, id, state string) Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatalf("event stream closed waiting for call %s %s", id, state)
+			}
+			if e.Kind == EventCall && (id == "" || e.Data["call"] == id) && e.Data["state"] == state {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatalf("call %q never %s", id, state)
+		}
+	}
+}
+
+// waitRemoteHold reads events until call id's Remote_Hold becomes hold.
+func waitRemoteHold(t *testing.T, events <-chan Event, id string, hold bool) {
+	t.Helper()
+	for {
+		e := waitEvent(t, events, EventCall)
+		if e.Data["call"] == id && e.Data["remote_hold"] == hold {
+			return
+		}
+	}
+}
+
+// twoPhones starts two phones registered to k as 1001 and 1002.
+func twoPhones(t *testing.T, k *siptest.Kamailio, setsB ...string) (a, b *Unit, ea, eb <-chan Event) {
+	t.Helper()
+	a, ea = startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	sets := append([]string{"User_ID_1_", "1002", "Password_1_", "secret1002", "Display_Name_1_", "Bob"}, setsB...)
+	b, eb = startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k, sets...)}, nil)
+	waitRegistration(t, ea, 1, "Registered")
+	waitRegistration(t, eb, 1, "Registered")
+	return a, b, ea, eb
+}
+
+func TestCallBetweenPhones(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	ua, ub, ea, eb := twoPhones(t, k)
+	pa, pb := mustPhone(t, ua), mustPhone(t, ub)
+	ctx := t.Context()
+
+	call, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	if call.State != CallCalling || call.Direction != "outbound" {
+		t.Errorf("dialled call = %+v", call)
+	}
+	if ua.Status().Idle {
+		t.Error("a phone placing a call is idle")
+	}
+	ring := waitCall(t, eb, "", CallRinging)
+	bid := ring.Data["call"].(string)
+	waitCall(t, ea, call.ID, CallProceeding)
+	if st := ub.Status(); st.Idle || st.Info.Lines[0][0].State != "Ringing" || st.Info.Lines[0][0].Type != "Inbound" {
+		t.Errorf("callee: idle %v, Line 1 Call 1 = %+v", st.Idle, st.Info.Lines[0][0])
+	}
+	if _, err := pb.Answer(ctx, bid); err != nil {
+		t.Fatalf("Answer: %v", err)
+	}
+	waitCall(t, ea, call.ID, CallConnected)
+	waitCall(t, eb, bid, CallConnected)
+	sa := ua.Status()
+	if len(sa.Calls) != 1 || sa.Calls[0].Codec != "G711u" || sa.Info.Lines[0][0].State != "Connected" ||
+		sa.Info.Lines[0][0].PeerPhone != "1002" {
+		t.Errorf("caller status: calls %+v, line %+v", sa.Calls, sa.Info.Lines[0][0])
+	}
+
+	// Hold and resume by re-INVITE; the far end shows Remote_Hold.
+	if _, err := pa.Hold(ctx, call.ID); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	waitCall(t, ea, call.ID, CallHeld)
+	waitRemoteHold(t, eb, bid, true)
+	if st := ub.Status(); !st.Calls[0].RemoteHold || st.Info.Lines[0][0].RemoteHold != "Yes" {
+		t.Errorf("callee does not show Remote_Hold: %+v", st.Calls[0])
+	}
+	if _, err := pa.Resume(ctx, call.ID); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	waitCall(t, ea, call.ID, CallConnected)
+	waitRemoteHold(t, eb, bid, false)
+	if _, err := pa.Answer(ctx, call.ID); err == nil {
+		t.Error("answering a connected call worked")
+	}
+
+	// The callee hangs up: BYE through the proxy ends both.
+	if _, err := pb.Hangup(ctx, bid); err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
+	waitCall(t, eb, bid, "Ended")
+	ev := waitCall(t, ea, call.ID, "Ended")
+	if ev.Data["reason"] != "remote hang-up" {
+		t.Errorf("caller's end = %v", ev.Data)
+	}
+	if !ua.Status().Idle || !ub.Status().Idle {
+		t.Error("phones not idle after the call")
+	}
+}
+
+func TestCallRefusals(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	tests := []struct {
+		name string
+		sets []string
+		code int
+	}{
+		{"DND", []string{"DND_Setting", "Yes"}, 480},
+		{"forward all", []string{"Cfwd_All_Dest", "1003"}, 404}, // 302 to 1003, not registered: 404
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ua, _, ea, _ := twoPhones(t, k, tt.sets...)
+			c, err := mustPhone(t, ua).Dial(t.Context(), 1, "1002", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := waitCall(t, ea, c.ID, "Ended")
+			if ev.Data["code"] != tt.code {
+				t.Errorf("ended %v, want code %d", ev.Data, tt.code)
+			}
+		})
+	}
+}
+
+// TestRebootWaitsForBye: /admin/reboot (RequestReboot) and NOTIFY reboot_now during a call
+// wait until the call ends.
+func TestRebootWaitsForBye(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	ua, ub, ea, eb := twoPhones(t, k)
+	pa, pb := mustPhone(t, ua), mustPhone(t, ub)
+	c, err := pa.Dial(t.Context(), 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(t.Context(), bid); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, c.ID, CallConnected)
+	out, err := pa.RequestReboot(t.Context(), "test")
+	if err != nil || out != OutcomeDeferred {
+		t.Fatalf("RequestReboot = %v, %v; want deferred", out, err)
+	}
+	if ev := waitEvent(t, ea, EventDeferred); ev.Data["reason"] != "line 1 call 1 connected" {
+		t.Errorf("deferred because %v", ev.Data["reason"])
+	}
+	// The callee gets a NOTIFY reboot_now (answering the challenge): deferred too.
+	res := siptest.RunSIPp(t, siptest.SIPpRun{Scenario: "notify.xml", Target: ub.Status().Extensions[0].SIPAddr,
+		Service: "1002", Keys: map[string]string{"event": "reboot_now"}, AuthUser: "1002", AuthPass: "secret1002"})
+	if res.Err != nil {
+		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+	}
+	if ev := waitEvent(t, eb, EventDeferred); ev.Data["op"] != "reboot" || ev.Data["reason"] != "line 1 call 1 connected" {
+		t.Errorf("callee deferred %v", ev.Data)
+	}
+	if _, err := pb.Hangup(t.Context(), bid); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, c.ID, "Ended")
+	waitEvent(t, ea, EventShutdown)
+	waitEvent(t, eb, EventShutdown) // both reboot once the BYE ended the call
+}

@@ -1,0 +1,103 @@
+package webui
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/spa900/spa900/phone"
+)
+
+// The calls API (an extension: the device has none): list, place, and act on calls.
+//
+//	GET  /api/v1/calls                      the calls in progress
+//	POST /api/v1/calls                      {"extension": 1, "to": "1002"} dialled through the
+//	                                        extension's dial plan; {"uri": "sip:…"} bypasses it
+//	POST /api/v1/calls/{id}/answer|hangup|hold|resume
+//	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
+//
+// An unknown id answers 404; an action the call's state forbids 409, with the reason.
+
+func (h *handler) apiCalls(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		st := h.unit.Status()
+		calls := st.Calls
+		if calls == nil {
+			calls = []phone.CallStatus{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"calls": calls})
+		return nil
+	}
+	var req struct {
+		Extension int    `json:"extension"`
+		To        string `json:"to"`
+		URI       string `json:"uri"`
+	}
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	if (req.To == "") == (req.URI == "") {
+		return httpError(http.StatusBadRequest, nil, `give one of "to" (dialled through the dial plan) or "uri"`)
+	}
+	if req.Extension == 0 {
+		req.Extension = 1
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	to, uri := req.To, false
+	if req.URI != "" {
+		to, uri = req.URI, true
+	}
+	cs, err := p.Dial(r.Context(), req.Extension, to, uri)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, cs)
+	return nil
+}
+
+func (h *handler) apiCallAction(w http.ResponseWriter, r *http.Request) error {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var do func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error)
+	switch action {
+	case "answer":
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.Answer(ctx, id) }
+	case "hangup":
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.Hangup(ctx, id) }
+	case "hold":
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.Hold(ctx, id) }
+	case "resume":
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.Resume(ctx, id) }
+	case "dtmf":
+		var req struct {
+			Digits string `json:"digits"`
+		}
+		if err := decodeJSON(w, r, &req, false); err != nil {
+			return err
+		}
+		if req.Digits == "" {
+			return httpError(http.StatusBadRequest, nil, `missing "digits"`)
+		}
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+			return p.SendDTMF(ctx, id, req.Digits)
+		}
+	default:
+		return httpError(http.StatusNotFound, nil, "no call action %q", action)
+	}
+	if action != "dtmf" {
+		if err := noBody(w, r); err != nil {
+			return err
+		}
+	}
+	p, err := h.unit.Phone()
+	if err != nil {
+		return err
+	}
+	cs, err := do(p, r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cs)
+	return nil
+}
