@@ -294,7 +294,8 @@ func (st *state) startResync(forced bool) {
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256,
 	}
-	st.p.log.Info("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
+	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
+	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
 	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})
 	ctx := st.ctx
 	st.p.goTracked(func() {

@@ -126,7 +126,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	j.vars.SERVIP = resolve(ctx, u.Host)
 	res.url = u.String()
 	j.sendLog(ctx, config.LogResyncRequestMsg, j.vars, work)
-	j.log.Info("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
+	j.log.Debug("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
 	j.emit(EventResyncRequest, map[string]any{"url": res.url, "prvst": j.vars.PRVST})
 
 	req := fetchRequest{URL: u, User: opts.UID, Password: opts.Pwd}
@@ -142,7 +142,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	if got.url != "" {
 		// The log, the event, last_url and the Log_* messages' $SCHEME, $SERVIP, $PORT and
 		// $PATH name what was fetched, after redirects.
-		j.log.Info("resync redirected", zap.String("url", res.url), zap.String("to", got.url))
+		j.log.Debug("resync redirected", zap.String("url", res.url), zap.String("to", got.url))
 		res.url = got.url
 		if fu, err := provisioning.ParseURL(got.url, ""); err == nil {
 			j.vars.URL = fu

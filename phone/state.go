@@ -343,9 +343,7 @@ func (st *state) info(now time.Time) config.Info {
 	if sn.Get(config.ConnectionType) == "DHCP" {
 		in.DHCP = "Enabled"
 	}
-	if in.HostName == "" {
-		in.HostName = "SipuraSPA" // the factory host name shown by real units (SPA-BEHAVIOUR §9)
-	}
+	in.HostName = st.hostName()
 	if !st.bootedAt.IsZero() {
 		in.Elapsed = now.Sub(st.bootedAt)
 	}
@@ -361,6 +359,15 @@ func (st *state) info(now time.Time) config.Info {
 	}
 	st.callInfo(in.Lines, now)
 	return in
+}
+
+// hostName is the phone's host name: HostName, or the factory one shown by real units
+// (SPA-BEHAVIOUR §9).
+func (st *state) hostName() string {
+	if h := st.snap.Get(config.HostName); h != "" {
+		return h
+	}
+	return "SipuraSPA"
 }
 
 // ccert is $CCERT: whether the phone has a client certificate.
