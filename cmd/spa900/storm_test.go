@@ -172,6 +172,7 @@ func stormServer(b *testing.B, macs []string) *provtest.Nginx {
 type accessCounter struct {
 	f     *os.File
 	rd    *bufio.Reader
+	off   int64 // bytes of whole lines read
 	count int
 }
 
@@ -189,12 +190,11 @@ func (a *accessCounter) poll() {
 	for {
 		line, err := a.rd.ReadBytes('\n')
 		if err != nil { // a partial line is read again with the rest of it
-			if len(line) > 0 {
-				a.f.Seek(-int64(len(line)), io.SeekCurrent)
-				a.rd.Reset(a.f)
-			}
+			a.f.Seek(a.off, io.SeekStart)
+			a.rd.Reset(a.f)
 			return
 		}
+		a.off += int64(len(line))
 		if bytes.Contains(line, []byte(`"uri":"/spa`)) && bytes.Contains(line, []byte(`"status":200`)) {
 			a.count++
 		}
@@ -607,6 +607,7 @@ func BenchmarkSteadyResync(b *testing.B) {
 		<-warm.C // warm-up: a measurement window, not a wait for an event
 		tick := time.NewTicker(10 * time.Second)
 		var rss []float64
+		counter.poll()
 		from, fromCount, cpu0 := time.Now(), counter.count, cpuSeconds(fleet.cmd.Process.Pid)
 		ngCPU0 := cpuSeconds(ng.PID)
 		for time.Since(from) < dur {
@@ -619,6 +620,12 @@ func BenchmarkSteadyResync(b *testing.B) {
 		}
 		tick.Stop()
 		counter.poll()
+		if dir := os.Getenv("SPA900_STEADY_LOG"); dir != "" {
+			os.WriteFile(filepath.Join(dir, "steady-fleet.log"), []byte(fleet.output()), 0o644)
+			if b, err := os.ReadFile(ng.AccessLogFile); err == nil {
+				os.WriteFile(filepath.Join(dir, "steady-access.log"), b, 0o644)
+			}
+		}
 		rate := float64(counter.count-fromCount) / time.Since(from).Seconds()
 		cpu, ngCPU := cpuSeconds(fleet.cmd.Process.Pid)-cpu0, cpuSeconds(ng.PID)-ngCPU0
 		fleet.stop(b)
