@@ -88,3 +88,43 @@ func FuzzReceive(f *testing.F) {
 		_ = s.Stats()
 	})
 }
+
+// BenchmarkTick measures one packet time of a call on the pacer: send one packet (tone source,
+// analysis on), receive and play out one, on both sessions of a loopback pair.
+//
+//	go test -run '^$' -bench Tick -benchmem ./media
+func BenchmarkTick(b *testing.B) {
+	for _, analyze := range []bool{true, false} {
+		name := "analysis"
+		if !analyze {
+			name = "plain"
+		}
+		b.Run(name, func(b *testing.B) {
+			base := uint16(20000 + 2*rand.IntN(19000))
+			e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 99, Seed: 1, Session: SessionConfig{Analyze: analyze}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			a := manual(b, e, pcmu20)
+			c := manual(b, e, pcmu20)
+			a.mu.Lock()
+			a.n.Remote = c.LocalAddr()
+			a.mu.Unlock()
+			c.mu.Lock()
+			c.n.Remote = a.LocalAddr()
+			c.mu.Unlock()
+			a.Play(NewTestTone(1000, -10), "tone")
+			c.Play(NewTestTone(700, -10), "tone")
+			due := int64(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				a.tick(due)
+				c.tick(due)
+				due += int64(20 * time.Millisecond)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/packet")
+		})
+	}
+}

@@ -242,9 +242,14 @@ func (r *dtmfReceiver) packet(s *Session, ts uint32, p []byte, at int64) {
 	}
 }
 
+// dtmfEndTimeout is how long an event may go without packets before it counts as ended
+// (its end packets lost). RFC 4733 §2.5.2.2 leaves the value to the receiver; 800 ms rides
+// out the packet gaps of a loaded network (or machine) without splitting a digit.
+const dtmfEndTimeout = 800 * time.Millisecond
+
 // poll ends an event whose end packets were all lost.
 func (r *dtmfReceiver) poll(s *Session, now int64) {
-	if r.active && now-r.last > int64(300*time.Millisecond) {
+	if r.active && now-r.last > int64(dtmfEndTimeout) {
 		r.finish(s)
 	}
 }

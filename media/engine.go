@@ -135,8 +135,13 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 	}
 	s := newSession(e, sc, rtpConn, rtcpConn, e.rnd.Uint64())
 	e.sessions[s] = struct{}{}
-	e.wg.Add(2)
-	go s.readRTP()
+	if s.initPoll() {
+		e.wg.Add(1)
+	} else {
+		s.ring = &rxRing{}
+		e.wg.Add(2)
+		go s.readRTP()
+	}
 	go s.readRTCP()
 	e.log.Debug("media session opened", zap.Stringer("addr", s.local))
 	return s, nil

@@ -134,9 +134,11 @@ func TestCallProgressToneOverRTP(t *testing.T) {
 	off := evb.wait(t, 10*time.Second, "busy tone off", func(ev Event) bool {
 		return ev.Session == b && ev.Flow == FlowRx && ev.Audio.State == AudioSilence
 	})
-	if d := off.At.Sub(on.At); d < 200*time.Millisecond || d > 900*time.Millisecond {
-		t.Errorf("on for %v, the cadence is 0.5 s", d)
-	}
+	// And on again: the cadence repeats (its timing is the tone source's, tested in
+	// TestToneSourceCadence; event times on a loaded machine are not precise enough).
+	evb.wait(t, 10*time.Second, "busy tone on again", func(ev Event) bool {
+		return ev.Session == b && ev.Flow == FlowRx && ev.Audio.State == AudioPresent && ev.At.After(off.At)
+	})
 	if got := a.Stats().Tone; got != "Busy_Tone" {
 		t.Errorf("Tone = %q", got)
 	}

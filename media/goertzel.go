@@ -97,16 +97,22 @@ func (d *dtmfDetector) window(ev int8, s *Session) {
 
 // detect returns the event the window holds, or −1.
 func (d *dtmfDetector) detect() int8 {
+	// One pass computes the energy and the eight fundamental filters together.
 	var energy float64
+	var q1, q2 [8]float64
+	c := &goertzelCoef
 	for _, v := range d.buf {
 		energy += v * v
+		for k := 0; k < 8; k++ {
+			q1[k], q2[k] = c[k]*q1[k]-q2[k]+v, q1[k]
+		}
 	}
 	if energy/goertzelN < sq(32768*math.Pow(10, -45.0/20)) {
 		return -1
 	}
 	var p [8]float64
-	for i := 0; i < 8; i++ {
-		p[i] = goertzel(d.buf[:], goertzelCoef[i])
+	for k := 0; k < 8; k++ {
+		p[k] = q1[k]*q1[k] + q2[k]*q2[k] - c[k]*q1[k]*q2[k]
 	}
 	row, col := argmax(p[0:4]), 4+argmax(p[4:8])
 	// Relative power: 1 for a pure tone at a filter's frequency.

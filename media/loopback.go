@@ -29,6 +29,14 @@ func (l Loopback) String() string {
 	}
 }
 
+// rfc6849 is the SDP loopback-type value.
+func (l Loopback) rfc6849() string {
+	if l == LoopbackPacket {
+		return "rtp-pkt-loopback"
+	}
+	return "rtp-media-loopback"
+}
+
 // SetLoopback sets the session's media loopback. The source side of a loopback (the phone
 // that asked for it, Media_Loopback_Mode source) needs nothing special: it plays a source
 // and analyses what comes back.

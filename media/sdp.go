@@ -37,6 +37,10 @@ type SDPConfig struct {
 	// HoldNullAddr writes c=0.0.0.0 when this side holds the call (RFC_2543_Call_Hold,
 	// RFC 2543 §B.5); the direction attribute is sendonly either way (SPA-BEHAVIOUR §13.4).
 	HoldNullAddr bool
+	// AcceptLoopback makes an answer to an RFC 6849 loopback offer (a=loopback-source) the
+	// mirror (Accept_Media_Loopback_Request automatic; phone asks the user first for manual,
+	// and leaves this false for never: the offer is then answered as a normal call).
+	AcceptLoopback bool
 }
 
 // Local is this side of one exchange: where RTP is received, the direction this side offers or
@@ -48,6 +52,9 @@ type Local struct {
 	Direction Direction
 	SessionID uint64
 	Version   uint64
+	// LoopbackSource asks the far end to loop media back (RFC 6849 a=loopback-source, the
+	// device's Media_Loopback_Code with Media_Loopback_Type); LoopbackOff for a normal call.
+	LoopbackSource Loopback
 }
 
 // Next returns l with the o= version incremented, for a re-offer (RFC 3264 §8).
@@ -77,6 +84,10 @@ type Negotiated struct {
 	// send (SPA-BEHAVIOUR §13.4, Info Remote_Hold). An answer of recvonly to this side's own
 	// hold is not remote hold.
 	RemoteHold bool
+	// Loopback is the RFC 6849 loopback the exchange set up, LoopbackMirror saying this side
+	// loops back (Session.SetLoopback(Loopback)) rather than being the source.
+	Loopback       Loopback
+	LoopbackMirror bool
 }
 
 // defaultPacketTime is RFC 3551 §4.5's default packetisation for G.711 when no ptime is given.
@@ -162,7 +173,7 @@ func Offer(cfg SDPConfig, l Local) ([]byte, error) {
 	if cfg.DTMFPayload != 0 {
 		fmts = append(fmts, format{pt: cfg.DTMFPayload, name: cfg.dtmfName(), te: true})
 	}
-	return build(cfg, l, l.Direction, fmts).Marshal()
+	return build(cfg, l, l.Direction, fmts, l.LoopbackSource, false).Marshal()
 }
 
 // format is one payload type of an m= line as this side writes it.
@@ -173,7 +184,7 @@ type format struct {
 }
 
 // build writes the session description for one audio stream.
-func build(cfg SDPConfig, l Local, dir Direction, fmts []format) *sdp.SessionDescription {
+func build(cfg SDPConfig, l Local, dir Direction, fmts []format, lb Loopback, mirror bool) *sdp.SessionDescription {
 	addr := l.Addr.Addr().Unmap().WithZone("")
 	netAddr := addr
 	if cfg.HoldNullAddr && !l.Direction.Receives() {
@@ -207,6 +218,15 @@ func build(cfg SDPConfig, l Local, dir Direction, fmts []format) *sdp.SessionDes
 		m.Attributes = append(m.Attributes, sdp.NewAttribute("ptime", strconv.Itoa(int(cfg.PacketTime/time.Millisecond))))
 	}
 	m.Attributes = append(m.Attributes, sdp.NewPropertyAttribute(dir.String()))
+	if lb != LoopbackOff {
+		// RFC 6849 §5: the loopback type and this side's role.
+		m.Attributes = append(m.Attributes, sdp.NewAttribute("loopback", lb.rfc6849()))
+		role := "loopback-source"
+		if mirror {
+			role = "loopback-mirror"
+		}
+		m.Attributes = append(m.Attributes, sdp.NewPropertyAttribute(role))
+	}
 	sd := &sdp.SessionDescription{
 		Origin: sdp.Origin{
 			Username:       "-",
@@ -239,6 +259,10 @@ type remote struct {
 	ptime    time.Duration
 	dir      Direction
 	nullAddr bool
+	// RFC 6849: the loopback type and role the stream asks for.
+	loopType   Loopback
+	loopSource Loopback // loopType when a=loopback-source is present
+	loopMirror bool
 }
 
 // parse unmarshals an SDP body.
@@ -312,11 +336,31 @@ func audioStreams(sd *sdp.SessionDescription) ([]remote, error) {
 				}
 			case "rtcp":
 				r.rtcp = parseRTCPAttr(a.Value, r.addr)
+			case "loopback":
+				r.loopType = parseLoopback(a.Value)
+			case "loopback-source":
+				r.loopSource = LoopbackMedia // the type is set below, once all attributes are read
+			case "loopback-mirror":
+				r.loopMirror = true
 			}
+		}
+		if r.loopSource != LoopbackOff {
+			r.loopSource = r.loopType
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// parseLoopback reads RFC 6849's loopback-type value.
+func parseLoopback(v string) Loopback {
+	switch strings.TrimSpace(v) {
+	case "rtp-media-loopback":
+		return LoopbackMedia
+	case "rtp-pkt-loopback":
+		return LoopbackPacket
+	}
+	return LoopbackOff
 }
 
 // addRTPMap records "pt name/rate[/channels]" (RFC 4566 §6).
@@ -466,12 +510,15 @@ func Answer(cfg SDPConfig, offer []byte, l Local) ([]byte, Negotiated, error) {
 			n.PacketTime = cfg.packetTime()
 		}
 		r.addrs(&n)
-		body, err := build(cfg, l, n.Direction, fmts).Marshal()
+		if r.loopSource != LoopbackOff && cfg.AcceptLoopback {
+			n.Loopback, n.LoopbackMirror = r.loopSource, true
+		}
+		body, err := build(cfg, l, n.Direction, fmts, n.Loopback, n.LoopbackMirror).Marshal()
 		if err != nil {
 			return nil, Negotiated{}, fmt.Errorf("%w: %w", ErrBadSDP, err)
 		}
 		if len(sd.MediaDescriptions) > 1 {
-			body, err = withRejected(cfg, l, n.Direction, fmts, sd, r.index)
+			body, err = withRejected(cfg, l, n.Direction, fmts, sd, r.index, n.Loopback, n.LoopbackMirror)
 			if err != nil {
 				return nil, Negotiated{}, err
 			}
@@ -483,8 +530,8 @@ func Answer(cfg SDPConfig, offer []byte, l Local) ([]byte, Negotiated, error) {
 
 // withRejected writes an answer with every m= line of the offer, the accepted one at index
 // and the others rejected with port 0 (RFC 3264 §6: same number and order of m= lines).
-func withRejected(cfg SDPConfig, l Local, dir Direction, fmts []format, offer *sdp.SessionDescription, index int) ([]byte, error) {
-	accepted := build(cfg, l, dir, fmts)
+func withRejected(cfg SDPConfig, l Local, dir Direction, fmts []format, offer *sdp.SessionDescription, index int, lb Loopback, mirror bool) ([]byte, error) {
+	accepted := build(cfg, l, dir, fmts, lb, mirror)
 	audio := accepted.MediaDescriptions[0]
 	accepted.MediaDescriptions = nil
 	for i, m := range offer.MediaDescriptions {
@@ -545,10 +592,17 @@ func Accept(cfg SDPConfig, offer, answer []byte) (Negotiated, error) {
 			if !slices.Contains(ours.formats, pt) {
 				continue
 			}
-			if c, ok := cfg.codecOf(r, pt, usable); ok {
-				n.Codec, n.PayloadType = c, pt
-				break
+			// The codec is what the offer said the payload type carries; an answer that maps
+			// the number to another codec is not accepting it (RFC 3264 §6.1).
+			c, ok := cfg.codecOf(&ours, pt, usable)
+			if !ok {
+				continue
 			}
+			if ac, aok := cfg.codecOf(r, pt, usable); !aok || ac != c {
+				continue
+			}
+			n.Codec, n.PayloadType = c, pt
+			break
 		}
 		if n.Codec == CodecUnknown {
 			break
@@ -567,6 +621,9 @@ func Accept(cfg SDPConfig, offer, answer []byte) (Negotiated, error) {
 			n.Direction = n.Direction.Intersect(DirSendOnly)
 		}
 		n.RemoteHold = ours.dir.Sends() && !ansDir.Receives()
+		if ours.loopSource != LoopbackOff && r.loopMirror && r.loopType == ours.loopSource {
+			n.Loopback = ours.loopSource // the far end mirrors: this side is the source
+		}
 		n.PacketTime = r.ptime
 		if n.PacketTime == 0 {
 			n.PacketTime = cfg.packetTime()

@@ -393,3 +393,39 @@ func TestCodecTable(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackNegotiation: RFC 6849 loopback (SPA-BEHAVIOUR §8.6). The source offers
+// a=loopback with a=loopback-source; a phone that accepts answers a=loopback-mirror and mirrors;
+// one that does not answers a normal stream.
+func TestLoopbackNegotiation(t *testing.T) {
+	cfg := spaDefaults()
+	src := phoneLocal
+	src.LoopbackSource = LoopbackMedia
+	offer, err := Offer(cfg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "offer-loopback-source", offer)
+	mirrorCfg := spaDefaults()
+	mirrorCfg.AcceptLoopback = true
+	far := Local{Addr: netip.MustParseAddrPort("10.0.0.9:7078"), SessionID: 9, Version: 1}
+	answer, n, err := Answer(mirrorCfg, offer, far)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "answer-loopback-mirror", answer)
+	if n.Loopback != LoopbackMedia || !n.LoopbackMirror {
+		t.Errorf("mirror negotiated %v mirror=%v", n.Loopback, n.LoopbackMirror)
+	}
+	back, err := Accept(cfg, offer, answer)
+	if err != nil || back.Loopback != LoopbackMedia || back.LoopbackMirror {
+		t.Errorf("source reads loopback %v mirror=%v (%v)", back.Loopback, back.LoopbackMirror, err)
+	}
+	plain, n2, err := Answer(spaDefaults(), offer, far)
+	if err != nil || n2.Loopback != LoopbackOff || strings.Contains(string(plain), "loopback") {
+		t.Errorf("a phone that does not accept loopback answered %v:\n%s", n2.Loopback, plain)
+	}
+	if b, _ := Accept(cfg, offer, plain); b.Loopback != LoopbackOff {
+		t.Errorf("source without a mirror reads loopback %v", b.Loopback)
+	}
+}

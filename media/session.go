@@ -126,8 +126,11 @@ type Session struct {
 	next   int64
 	queued bool
 
-	// ring is written by the reader goroutine and read by the pacer (lock-free).
+	// ring is written by the reader goroutine and read by the pacer (lock-free), where the
+	// pacer cannot poll the socket itself (poll_other.go).
 	ring *rxRing
+	// poll is the pacer's own receive state where it polls (poll_linux.go); guarded by mu.
+	poll poller
 
 	// mu guards everything below; the pacer holds it while it runs the session.
 	mu      sync.Mutex
@@ -194,7 +197,6 @@ func newSession(e *Engine, sc SessionConfig, rtpConn, rtcpConn *net.UDPConn, see
 		local: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		ssrc:  uint32(seed),
 		hidx:  -1,
-		ring:  &rxRing{},
 		log:   e.log.With(zap.Uint16("rtp_port", local.Port())),
 	}
 	// RFC 3550 §5.1: random initial sequence number and timestamp.
@@ -335,8 +337,12 @@ func (s *Session) tick(due int64) int64 {
 	if s.closed || !s.started {
 		return 0
 	}
+	if s.poll.ok {
+		s.pollRTP()
+	} else {
+		s.drain()
+	}
 	now := s.e.now()
-	s.drain()
 	if due >= s.frameAt {
 		late := now - s.frameAt
 		if late > int64(10*s.ptime) {

@@ -3,7 +3,6 @@ package media
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -407,15 +406,25 @@ func TestDTMFInBandBetweenSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []byte
+	timeout := time.NewTimer(20 * time.Second)
+	defer timeout.Stop()
 	for len(got) < 16 {
-		ev := eva.wait(t, 10*time.Second, fmt.Sprintf("in-band digit after %q (receiver %+v)", got, firstSession(ea).Stats()), func(ev Event) bool { return ev.Kind == EventDTMF })
+		var ev Event
+		select {
+		case ev = <-eva.ch:
+		case <-timeout.C:
+			t.Fatalf("detected %q in 20 s (receiver %+v, engine %+v)", got, firstSession(ea).Stats(), ea.Stats())
+		}
+		if ev.Kind != EventDTMF {
+			continue
+		}
 		if ev.Method != DTMFInBand {
 			t.Errorf("method %v", ev.Method)
 		}
 		got = append(got, ev.Digit)
 	}
 	if string(got) != "0123456789*#ABCD" {
-		t.Errorf("detected %q", got)
+		t.Errorf("detected %q (receiver %+v, engine %+v)", got, firstSession(ea).Stats(), ea.Stats())
 	}
 }
 

@@ -63,6 +63,7 @@ func (s *Session) Conference(peer *Session) {
 // toneSource plays a ToneScript.
 type toneSource struct {
 	t       *ToneScript
+	on, off [][]int // per section and segment: samples on (−1 forever) and off
 	ph      [6]phasor
 	sec     int
 	secLeft int // samples left in the section (−1 forever)
@@ -76,6 +77,21 @@ func NewToneSource(t *ToneScript) Source {
 	ts := &toneSource{t: t}
 	for i, c := range t.Components {
 		ts.ph[i].set(c.Hz, dbm0Amplitude(c.LevelDB))
+	}
+	for _, sec := range t.Sections {
+		on, off := make([]int, len(sec.Segments)), make([]int, len(sec.Segments))
+		for i, g := range sec.Segments {
+			switch {
+			case g.OnForever:
+				on[i] = 1 << 62
+			case g.On > 0:
+				on[i] = samplesPer(g.On)
+			}
+			if g.Off > 0 {
+				off[i] = samplesPer(g.Off)
+			}
+		}
+		ts.on, ts.off = append(ts.on, on), append(ts.off, off)
 	}
 	ts.enter(0)
 	return ts
@@ -112,12 +128,7 @@ func (ts *toneSource) Read(frame []int16) bool {
 		}
 		sec := &ts.t.Sections[ts.sec]
 		seg := &sec.Segments[ts.seg]
-		on := samplesPer(seg.On)
-		if seg.OnForever {
-			on = 1 << 62
-		} else if seg.On == 0 {
-			on = 0
-		}
+		on, off := ts.on[ts.sec][ts.seg], ts.off[ts.sec][ts.seg]
 		var v float64
 		if ts.segPos < on {
 			for _, c := range seg.Components {
@@ -126,10 +137,6 @@ func (ts *toneSource) Read(frame []int16) bool {
 		}
 		frame[i] = sat16(int32(v))
 		ts.segPos++
-		off := 0
-		if seg.Off > 0 {
-			off = samplesPer(seg.Off)
-		}
 		if ts.segPos >= on+off {
 			ts.seg = (ts.seg + 1) % len(sec.Segments)
 			ts.segPos = 0

@@ -61,6 +61,10 @@ type pcall struct {
 	got183                bool
 	hangingUp             bool
 	noAnswerAt            time.Time // Cfwd_No_Ans_Delay runs out
+
+	transferring bool      // this phone REFERred the far end (blind transfer, transferor)
+	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
+	referOf      *pcall    // the call whose REFER this call carries out (transferee)
 }
 
 // callsState is the loop's calls.
@@ -114,6 +118,15 @@ func (st *state) setCallState(c *pcall, state string) {
 	if c.state == state {
 		return
 	}
+	if r := c.referOf; r != nil {
+		switch state {
+		case CallProceeding:
+			st.referNotify(r, 180, "Ringing")
+		case CallConnected:
+			st.referNotify(r, 200, "OK")
+			c.referOf = nil
+		}
+	}
 	from := c.state
 	c.state, c.since = state, st.p.clock.Now()
 	if state == CallConnected && c.answered.IsZero() {
@@ -145,6 +158,13 @@ func direction(c *pcall) string {
 
 // endCall removes a call and frees its media.
 func (st *state) endCall(c *pcall, reason string, code int) {
+	if r := c.referOf; r != nil {
+		if code < 300 {
+			code = 487
+		}
+		st.referNotify(r, code, reason)
+		c.referOf = nil
+	}
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil
@@ -301,6 +321,10 @@ func (st *state) onCallEvent(l *line, gen int, ev sip.Event) {
 		st.onReinvite(l, gen, ev)
 	case *sip.CallReinvited:
 		st.onReinvited(l, gen, ev)
+	case *sip.Refer:
+		st.onRefer(l, gen, ev)
+	case *sip.ReferStatus:
+		st.onReferStatus(l, gen, ev)
 	case *sip.DTMF:
 		if c := st.findSIPCall(l.n, gen, ev.ID); c != nil {
 			st.emit(EventDTMF, st.callEvent(c, map[string]any{"digit": string(ev.Digit),
@@ -587,16 +611,24 @@ func (st *state) sendDTMF(c *pcall, digits string) error {
 	return nil
 }
 
-// callDeadlines adds the calls' policy timers (forward on no answer).
+// callDeadlines adds the calls' policy timers (forward on no answer, Referor_Bye_Delay).
 func (st *state) callDeadlines(consider func(time.Time)) {
 	for _, c := range st.calls.order {
 		consider(c.noAnswerAt)
+		consider(c.byeAt)
 	}
 }
 
 // callFire forwards the calls that rang Cfwd_No_Ans_Delay unanswered (SPA-BEHAVIOUR §13.7:
 // 302 after the ringing).
 func (st *state) callFire(now time.Time) {
+	for _, c := range append([]*pcall(nil), st.calls.order...) {
+		if !c.byeAt.IsZero() && !now.Before(c.byeAt) {
+			c.byeAt = time.Time{}
+			st.callLog(c).Info("transfer done", zap.String("reason", "Referor_Bye_Delay ran out"))
+			st.hangup(c)
+		}
+	}
 	for _, c := range st.calls.order {
 		if c.noAnswerAt.IsZero() || now.Before(c.noAnswerAt) || c.state != CallRinging {
 			continue
@@ -633,5 +665,81 @@ func (st *state) closeCalls(bye bool) {
 			}
 		}
 		st.endCall(c, "voice application stopped", 0)
+	}
+}
+
+// transfer hands a call over to target (blind transfer, SPA-BEHAVIOUR §13.6): REFER to the
+// far end; once it accepts, the phone leaves the call when the far end reports its new call
+// up, or after Referor_Bye_Delay.
+func (st *state) transfer(c *pcall, to string) error {
+	if c.state != CallConnected && c.state != CallHeld {
+		return fmt.Errorf("%w: only a connected or held call can be transferred (it is %s)", ErrCallState, c.state)
+	}
+	if c.transferring {
+		return fmt.Errorf("%w: a transfer is pending", ErrCallState)
+	}
+	l, err := st.lineAgent(c.ext)
+	if err != nil {
+		return err
+	}
+	target := to
+	if !strings.Contains(to, "@") && !strings.HasPrefix(strings.ToLower(to), "sip") {
+		if target, err = st.dialPlan(c.ext, to); err != nil {
+			return err
+		}
+	}
+	if err := l.agent.Refer(c.sipID, target); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	c.transferring = true
+	st.callLog(c).Info("transfer started", zap.String("to", target))
+	st.emit(EventCall, st.callEvent(c, map[string]any{"state": c.state, "transfer": "started", "to": target}))
+	return nil
+}
+
+// onReferStatus follows the transfer this phone asked for.
+func (st *state) onReferStatus(l *line, gen int, ev *sip.ReferStatus) {
+	c := st.findSIPCall(l.n, gen, ev.ID)
+	if c == nil || !c.transferring {
+		return
+	}
+	st.emit(EventCall, st.callEvent(c, map[string]any{"state": c.state, "transfer": "progress", "code": ev.Code}))
+	switch {
+	case ev.Code >= 300:
+		c.transferring, c.byeAt = false, time.Time{}
+		st.callLog(c).Info("transfer failed", zap.Int("code", ev.Code), zap.String("reason", ev.Reason))
+	case ev.Code >= 200 && ev.Done:
+		st.callLog(c).Info("transfer done", zap.Int("code", ev.Code))
+		c.byeAt = time.Time{}
+		st.hangup(c)
+	case ev.Code == 202 || (ev.Code >= 200 && c.byeAt.IsZero()):
+		c.byeAt = st.p.clock.Now().Add(time.Duration(st.snap.Int(config.ExtName(config.ReferorByeDelay, c.ext))) * time.Second)
+	}
+}
+
+// onRefer carries out the far end's REFER (the phone is the transferee): a new call from the
+// same extension to the target, whose progress goes back in NOTIFYs.
+func (st *state) onRefer(l *line, gen int, ev *sip.Refer) {
+	c := st.findSIPCall(l.n, gen, ev.ID)
+	if c == nil {
+		ev.Reject(481, "Call/Transaction Does Not Exist")
+		return
+	}
+	nc, err := st.dial(c.ext, ev.Target, true)
+	if err != nil {
+		st.callLog(c).Info("transfer refused", zap.Error(err))
+		ev.Reject(603, "Decline")
+		return
+	}
+	nc.referOf = c
+	ev.Accept()
+	st.callLog(c).Info("transferred", zap.String("to", ev.Target), zap.String("new_call", nc.id))
+	st.referNotify(c, 100, "Trying")
+}
+
+// referNotify reports the transferee's call to the transferor.
+func (st *state) referNotify(c *pcall, code int, reason string) {
+	if l, err := st.lineAgent(c.ext); err == nil {
+		l.agent.ReferNotify(c.sipID, code, reason)
 	}
 }

@@ -128,6 +128,12 @@ func (p *Phone) Resume(ctx context.Context, id string) (CallStatus, error) {
 	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.hold(c, false) })
 }
 
+// Transfer hands a connected or held call over to to (blind transfer by REFER): a number
+// dialled through the dial plan, or a URI.
+func (p *Phone) Transfer(ctx context.Context, id, to string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.transfer(c, to) })
+}
+
 // SendDTMF sends digits in a call as DTMF_Tx_Method says.
 func (p *Phone) SendDTMF(ctx context.Context, id, digits string) (CallStatus, error) {
 	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.sendDTMF(c, digits) })

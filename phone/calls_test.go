@@ -179,3 +179,44 @@ func TestRebootWaitsForBye(t *testing.T) {
 	waitEvent(t, ea, EventShutdown)
 	waitEvent(t, eb, EventShutdown) // both reboot once the BYE ended the call
 }
+
+// TestBlindTransfer: A calls B; B transfers A to C by REFER; A calls C, C answers, A reports
+// it to B, B leaves; A and C talk (SPA-BEHAVIOUR §13.6).
+func TestBlindTransfer(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	ua, ub, ea, eb := twoPhones(t, k)
+	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
+		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
+	waitRegistration(t, ec, 1, "Registered")
+	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
+	ctx := t.Context()
+	ab, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(ctx, ba); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, ab.ID, CallConnected)
+	waitCall(t, eb, ba, CallConnected)
+
+	if _, err := pb.Transfer(ctx, ba, "1003"); err != nil {
+		t.Fatalf("Transfer: %v", err)
+	}
+	ring := waitCall(t, ec, "", CallRinging)
+	ca := ring.Data["call"].(string)
+	if _, err := pc.Answer(ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ec, ca, CallConnected)
+	waitCall(t, eb, ba, "Ended") // the transferor left
+	waitCall(t, ea, ab.ID, "Ended")
+	st := ua.Status()
+	if len(st.Calls) != 1 || st.Calls[0].State != CallConnected || st.Calls[0].PeerPhone != "1003" {
+		t.Errorf("transferee's calls after the transfer: %+v", st.Calls)
+	}
+	if !ub.Status().Idle {
+		t.Error("the transferor is not idle")
+	}
+}

@@ -50,6 +50,9 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		},
 		PacketTime:   packetSize(snap.Get(config.RTPPacketSize)),
 		HoldNullAddr: snap.Bool(config.RFC2543CallHold),
+		// Accept_Media_Loopback_Request: automatic mirrors at once; manual would ask the user,
+		// who is not there: like never, the offer is answered as a normal call (§8.6).
+		AcceptLoopback: strings.EqualFold(strings.TrimSpace(snap.Get(config.AcceptMediaLoopbackRequest)), "automatic"),
 	}
 	if pt := snap.Int(config.AVTDynamicPayload); pt >= 96 && pt <= 127 {
 		cfg.DTMFPayload = uint8(pt)
@@ -74,6 +77,15 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		}
 	}
 	return cfg
+}
+
+// mediaLoopbackType is the loopback this phone asks for when it is the source (a call made with
+// Media_Loopback_Code, Media_Loopback_Type, §8.6).
+func mediaLoopbackType(snap *config.Snapshot) media.Loopback {
+	if strings.EqualFold(strings.TrimSpace(snap.Get(config.MediaLoopbackType)), "packet") {
+		return media.LoopbackPacket
+	}
+	return media.LoopbackMedia
 }
 
 // mediaSessionConfig builds the session configuration of a call on extension ext.
@@ -298,5 +310,39 @@ func callMediaInfo(ci *config.CallInfo, st media.Stats, loop media.Loopback) {
 	ci.MediaLoopback = "No"
 	if loop != media.LoopbackOff {
 		ci.MediaLoopback = "Yes"
+	}
+}
+
+// liveSession is a call's session as a status snapshot keeps it: its statistics are atomics,
+// so a status read (any goroutine) brings the Info fields up to the moment (Packets_Recv,
+// Jitter, … move between the loop's publications).
+type liveSession struct {
+	ext, app int
+	sess     mediaSession
+}
+
+// liveMedia lists the sessions of the calls in progress (on the loop, at publication).
+func (st *state) liveMedia() []liveSession {
+	var out []liveSession
+	for _, c := range st.calls.order {
+		if c.sess != nil && c.ext >= 1 && c.app >= 1 && c.app <= appearances {
+			out = append(out, liveSession{ext: c.ext, app: c.app, sess: c.sess})
+		}
+	}
+	return out
+}
+
+// refreshMedia rewrites the media fields of the Info tab's call entries from the sessions'
+// statistics; the lines are copied first, as snapshots share them.
+func (s *Status) refreshMedia() {
+	if len(s.media) == 0 {
+		return
+	}
+	s.Info.Lines = append([][2]config.CallInfo(nil), s.Info.Lines...)
+	for _, l := range s.media {
+		if l.ext > len(s.Info.Lines) {
+			continue
+		}
+		callMediaInfo(&s.Info.Lines[l.ext-1][l.app-1], l.sess.Stats(), l.sess.Loopback())
 	}
 }

@@ -33,7 +33,7 @@ func TestMediaConfigDefaults(t *testing.T) {
 	want := media.SDPConfig{
 		Codecs: []media.Codec{media.CodecPCMU, media.CodecPCMA}, ReleaseUnused: true, DTMFPayload: 101,
 		Names:    map[media.Codec]string{media.CodecPCMU: "PCMU", media.CodecPCMA: "PCMA"},
-		DTMFName: "telephone-event", PacketTime: 30 * time.Millisecond, HoldNullAddr: true,
+		DTMFName: "telephone-event", PacketTime: 30 * time.Millisecond, HoldNullAddr: true, AcceptLoopback: true,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mediaSDPConfig(defaults) =\n %+v\nwant\n %+v", got, want)
@@ -68,6 +68,12 @@ func TestMediaConfigFromParameters(t *testing.T) {
 	if !sc.Symmetric || sc.RTCPInterval != 5*time.Second || sc.Jitter != (media.JitterConfig{Initial: 20 * time.Millisecond, Max: 60 * time.Millisecond, Adapt: media.JitterAdaptNone}) ||
 		!sc.IgnoreAVT || sc.DTMFLevel != -10 || sc.DTMFDuration != 200*time.Millisecond {
 		t.Errorf("mediaSessionConfig = %+v", sc)
+	}
+	if lb := mediaSDPConfig(snapWith(t, config.Set("Accept_Media_Loopback_Request", "never")), 1); lb.AcceptLoopback {
+		t.Error("Accept_Media_Loopback_Request never accepts loopback")
+	}
+	if mediaLoopbackType(snapWith(t)) != media.LoopbackMedia || mediaLoopbackType(snapWith(t, config.Set("Media_Loopback_Type", "packet"))) != media.LoopbackPacket {
+		t.Error("Media_Loopback_Type mapping")
 	}
 	only := mediaSDPConfig(snapWith(t, config.Set("Preferred_Codec_1_", "G711a"), config.Set("Use_Pref_Codec_Only_1_", "Yes")), 1)
 	if !reflect.DeepEqual(only.Codecs, []media.Codec{media.CodecPCMA}) || !only.PreferredOnly {

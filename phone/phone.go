@@ -106,6 +106,7 @@ func (p *Phone) Status() *Status {
 	s.Info.Counters.SIPMessagesSent, s.Info.Counters.SIPBytesSent = c.MessagesSent, c.BytesSent
 	s.Info.Counters.SIPMessagesRecv, s.Info.Counters.SIPBytesRecv = c.MessagesRecv, c.BytesRecv
 	p.media.counters(&s.Info.Counters)
+	s.refreshMedia()
 	return &s
 }
 

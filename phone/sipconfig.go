@@ -15,11 +15,10 @@ import (
 // field of an extension's user agent (SPA-BEHAVIOUR §7.2, §8.2, §8.5).
 
 // allowMethods is the Allow of the phone's requests and answers: the SPA9000's list, from the
-// same SIP stack [obs S23], without REFER, which this phone does not take yet (SPA-BEHAVIOUR
-// §13.10: the list is the emulator's to decide; it names only what is answered). supported
-// is its Supported: replaces (RFC 3891), which an incoming INVITE may carry.
+// same SIP stack [obs S23] (SPA-BEHAVIOUR §13.10). supported is its Supported: replaces
+// (RFC 3891), which an incoming INVITE may carry.
 var (
-	allowMethods = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS"}
+	allowMethods = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS", "REFER"}
 	supported    = []string{"replaces"}
 )
 

@@ -324,6 +324,7 @@ func (st *state) snapshotStatus() *Status {
 	s.Upgrade = st.upgStatus()
 	s.Info = st.info(now)
 	s.Config = st.snap
+	s.media = st.liveMedia()
 	return s
 }
 

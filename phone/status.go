@@ -46,6 +46,9 @@ type Status struct {
 	Info config.Info `json:"-"`
 	// Config is the configuration in force.
 	Config *config.Snapshot `json:"-"`
+	// media are the calls' sessions, whose statistics a read brings up to date
+	// (phone/media_engine.go).
+	media []liveSession
 }
 
 // Pending is an operation waiting for the idle gate.

@@ -388,6 +388,8 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 			ev.Respond(503, "Service Unavailable")
 		case *sip.CallReinvite:
 			ev.Reject(481, "Call/Transaction Does Not Exist")
+		case *sip.Refer:
+			ev.Reject(481, "Call/Transaction Does Not Exist")
 		}
 		return
 	}
@@ -396,7 +398,7 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 	case *sip.ControlRequest:
 		st.onControl(l, ev)
 	case *sip.IncomingCall, *sip.CallProgress, *sip.CallAnswered, *sip.CallFailed, *sip.CallEnded,
-		*sip.CallReinvite, *sip.CallReinvited, *sip.DTMF:
+		*sip.CallReinvite, *sip.CallReinvited, *sip.DTMF, *sip.Refer, *sip.ReferStatus:
 		st.onCallEvent(l, gen, ev)
 	case *sip.MessageWaiting:
 		if l.mwi != ev.Waiting {

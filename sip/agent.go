@@ -276,6 +276,7 @@ func (a *Agent) routes() {
 	a.srv.OnBye(a.track(a.onBye))
 	a.srv.OnCancel(a.track(a.onCancel))
 	a.srv.OnInfo(a.track(a.onInfo))
+	a.srv.OnRefer(a.track(a.onRefer))
 	a.srv.OnOptions(a.track(a.onOptions))
 	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if req.IsAck() {

@@ -54,6 +54,12 @@ func controlAction(pkg string, params map[string]string) (ControlAction, bool) {
 // onNotify handles NOTIFY outside a dialog: control events and message-summary. Anything
 // else is 489 Bad Event (DECISIONS 18).
 func (a *Agent) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if tag, _ := req.To().Params.Get("tag"); tag != "" {
+		if c := a.matchDialog(req); c != nil {
+			a.onDialogNotify(c, req, tx)
+			return
+		}
+	}
 	raw := headerValue(req, "Event", "o")
 	pkg, params := parseEvent(raw)
 	if pkg == "message-summary" {

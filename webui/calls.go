@@ -14,6 +14,7 @@ import (
 //	                                        extension's dial plan; {"uri": "sip:…"} bypasses it
 //	POST /api/v1/calls/{id}/answer|hangup|hold|resume
 //	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
+//	POST /api/v1/calls/{id}/transfer        {"to": "1003"}: blind transfer by REFER
 //
 // An unknown id answers 404; an action the call's state forbids 409, with the reason.
 
@@ -82,10 +83,26 @@ func (h *handler) apiCallAction(w http.ResponseWriter, r *http.Request) error {
 		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
 			return p.SendDTMF(ctx, id, req.Digits)
 		}
+	case "transfer":
+		var req struct {
+			To string `json:"to"`
+		}
+		if err := decodeJSON(w, r, &req, false); err != nil {
+			return err
+		}
+		if req.To == "" {
+			return httpError(http.StatusBadRequest, nil, `missing "to"`)
+		}
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+			return p.Transfer(ctx, id, req.To)
+		}
 	default:
+		if ok, err := h.apiCallMedia(w, r, id, action); ok {
+			return err // play, record, echo, impair: api_media.go
+		}
 		return httpError(http.StatusNotFound, nil, "no call action %q", action)
 	}
-	if action != "dtmf" {
+	if action != "dtmf" && action != "transfer" {
 		if err := noBody(w, r); err != nil {
 			return err
 		}

@@ -123,6 +123,7 @@ const (
 	DialPlan           = "Dial_Plan"
 	EnableIPDialing    = "Enable_IP_Dialing"
 	Sticky183          = "Sticky_183"
+	ReferorByeDelay    = "Referor_Bye_Delay"
 	AuthINVITE         = "Auth_INVITE"
 	MakeCallWithoutReg = "Make_Call_Without_Reg"
 	AnsCallWithoutReg  = "Ans_Call_Without_Reg"

@@ -1,0 +1,192 @@
+package phone
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spa900/spa900/media"
+	"github.com/spa900/spa900/provisioning/provtest"
+	"github.com/spa900/spa900/sip/siptest"
+)
+
+// baresip is a headless baresip registered to Kamailio as 1002: its aufile module plays a
+// WAV as the microphone, its sndfile module writes what it decodes to a WAV (baresip 1.0's
+// aufile has no player); it answers automatically.
+type baresip struct {
+	proc  *provtest.Process
+	dir   string
+	heard string
+}
+
+// startBaresip writes baresip's config for the test and starts it. source is the WAV it plays.
+func startBaresip(t *testing.T, k *siptest.Kamailio, source string) *baresip {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "baresip", "baresip")
+	dir := t.TempDir()
+	rtp := 30000 + 2*(provtest.FreeUDPPort(t)%10000)
+	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav")}
+	cfg := fmt.Sprintf(`sip_listen 127.0.0.1:%d
+call_max_calls 2
+audio_source aufile,%s
+audio_player aufile,%s
+audio_alert aufile,%s
+audio_telev_pt 101
+rtp_ports %d-%d
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module sndfile.so
+snd_path %s
+module_app account.so
+module_app menu.so
+`, provtest.FreeUDPPort(t), source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
+	acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
+	for name, body := range map[string]string{"config": cfg, "accounts": acc} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := provtest.StartProcess(bin, []string{"-f", dir, "-v"}, filepath.Join(dir, "baresip.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.proc = p
+	t.Cleanup(p.Stop)
+	waitFor(t, 10*time.Second, "baresip registered", func() bool {
+		for _, bd := range k.Bindings(t) {
+			if strings.Contains(bd.AOR, "1002") {
+				return true
+			}
+		}
+		if p.Exited() {
+			t.Fatalf("baresip exited:\n%s", p.Output())
+		}
+		return false
+	})
+	return b
+}
+
+// writeToneWAV writes seconds of a sine at hz, 8 kHz mono 16-bit.
+func writeToneWAV(t *testing.T, path string, hz float64, seconds int) {
+	t.Helper()
+	n := 8000 * seconds
+	var data bytes.Buffer
+	for i := 0; i < n; i++ {
+		binary.Write(&data, binary.LittleEndian, int16(8000*math.Sin(2*math.Pi*hz*float64(i)/8000)))
+	}
+	var h bytes.Buffer
+	h.WriteString("RIFF")
+	binary.Write(&h, binary.LittleEndian, uint32(36+data.Len()))
+	h.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+		binary.Write(&h, binary.LittleEndian, v)
+	}
+	h.WriteString("data")
+	binary.Write(&h, binary.LittleEndian, uint32(data.Len()))
+	h.Write(data.Bytes())
+	if err := os.WriteFile(path, h.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCallWithBaresip: the phone calls baresip through Kamailio. The phone plays a 1 kHz tone
+// and baresip's recording (aufile) holds 1 kHz; baresip plays a 1.5 kHz file and the phone's
+// audio events and recording show 1.5 kHz; the phone's RFC 4733 digits show in baresip's log.
+func TestCallWithBaresip(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	src := filepath.Join(t.TempDir(), "tone.wav")
+	writeToneWAV(t, src, 1500, 30)
+	bs := startBaresip(t, k, src)
+	u, events := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	waitRegistration(t, events, 1, "Registered")
+	p := mustPhone(t, u)
+	ctx := t.Context()
+	call, err := p.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, call.ID, CallConnected)
+	rec := filepath.Join(t.TempDir(), "phone-rx.wav")
+	if _, err := p.CallRecord(ctx, call.ID, RecordRequest{RxFile: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CallPlay(ctx, call.ID, PlayRequest{Tone: "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	waitMediaEvent(t, events, EventAudio, func(e Event) bool {
+		f, _ := e.Data["freq_hz"].(float64)
+		return e.Data["call"] == call.ID && e.Data["direction"] == "rx" && math.Abs(f-1500) < 10
+	})
+	// Two seconds of audio each way before the digits and the hang-up.
+	waitFor(t, 15*time.Second, "two seconds of RTP each way", func() bool {
+		l := u.Status().Info.Lines[0][0]
+		sent, _ := strconv.Atoi(l.PacketsSent)
+		recv, _ := strconv.Atoi(l.PacketsRecv)
+		return sent >= 70 && recv >= 70
+	})
+	if _, err := p.SendDTMF(ctx, call.ID, "159"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "baresip's log of the digits", func() bool {
+		out := bs.proc.Output()
+		return strings.Contains(out, "'1'") && strings.Contains(out, "'5'") && strings.Contains(out, "'9'")
+	})
+	if _, err := p.Hangup(ctx, call.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, call.ID, "Ended")
+	bs.proc.Stop() // baresip finishes its recording's header on exit
+	dec, _ := filepath.Glob(filepath.Join(bs.dir, "*dec*.wav"))
+	if len(dec) != 1 {
+		t.Fatalf("baresip's recording of what it decoded: %v\n%s", dec, bs.proc.Output())
+	}
+	raw, err := os.ReadFile(dec[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	heard, err := media.ReadWAV(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hz := dominantTail(heard.Samples); math.Abs(hz-1000) > 10 {
+		t.Errorf("baresip heard %.1f Hz, the phone played 1000 Hz", hz)
+	}
+	if hz := dominantTail(readRecording(t, rec)); math.Abs(hz-1500) > 10 {
+		t.Errorf("the phone recorded %.1f Hz, baresip played 1500 Hz", hz)
+	}
+}
+
+// dominantTail is the frequency of the sine that fills most of x's loud part: the median of
+// zero-crossing counts over 100 ms windows (independent of the engine's own analysis).
+func dominantTail(x []int16) float64 {
+	var est []float64
+	for start := 0; start+800 <= len(x); start += 800 {
+		w := x[start : start+800]
+		loud, crossings := 0, 0
+		for i := 1; i < len(w); i++ {
+			if w[i] > 500 || w[i] < -500 {
+				loud++
+			}
+			if (w[i-1] < 0) != (w[i] < 0) {
+				crossings++
+			}
+		}
+		if loud > 400 { // a window of tone, not of silence or a gap
+			est = append(est, float64(crossings)/2/0.1)
+		}
+	}
+	if len(est) == 0 {
+		return 0
+	}
+	slices.Sort(est)
+	return est[len(est)/2]
+}

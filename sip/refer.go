@@ -1,0 +1,185 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// Blind transfer by REFER (RFC 3515, SPA-BEHAVIOUR §13.6) in both roles: the phone REFERs the
+// far end of a call to a target ([Agent.Refer]) and hears how that goes in NOTIFYs of the
+// implicit refer subscription ([ReferStatus]); or the far end REFERs the phone ([Refer]), which
+// calls the target and reports with [Agent.ReferNotify].
+
+// Refer is a REFER in a call's dialog: the far end asks the phone to call Target (RFC 3515).
+// The phone takes it with [Refer.Accept] (202) or refuses with [Refer.Reject], and reports the
+// new call's progress with [Agent.ReferNotify].
+type Refer struct {
+	ID         string
+	Target     string
+	ReferredBy string
+	reply      replier
+}
+
+// Accept answers 202 Accepted.
+func (r *Refer) Accept() { r.reply.respond(202, "Accepted") }
+
+// Reject answers with code.
+func (r *Refer) Reject(code int, reason string) { r.reply.respond(code, reason) }
+
+// ReferStatus is a NOTIFY of the transfer the phone asked for with [Agent.Refer]: the sipfrag
+// status line of the transferee's new call (RFC 3515 §2.4.5). Done says the subscription is
+// over.
+type ReferStatus struct {
+	ID     string
+	Code   int
+	Reason string
+	Done   bool
+}
+
+func (*Refer) sipEvent()       {}
+func (*ReferStatus) sipEvent() {}
+
+// Refer asks the far end of call id to call target (blind transfer, RFC 3515): REFER with
+// Refer-To and Referred-By in the dialog. The 202 (or the refusal) comes as a [ReferStatus]
+// with the REFER's own code, the transferee's progress as further ReferStatus events.
+func (a *Agent) Refer(id, target string) error {
+	c, err := a.call(id)
+	if err != nil {
+		return err
+	}
+	u, err := a.TargetURI(target)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.phase != phaseConfirmed {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %s is not up", ErrCallState, id)
+	}
+	c.cseq++
+	cseq := c.cseq
+	c.mu.Unlock()
+	if !a.goCall(func() {
+		req := c.inDialog(sipmsg.REFER, cseq)
+		req.AppendHeader(sipmsg.NewHeader("Refer-To", "<"+u.String()+">"))
+		by := a.aor()
+		req.AppendHeader(sipmsg.NewHeader("Referred-By", "<"+by.String()+">"))
+		dest, err := c.dest()
+		var res *sipmsg.Response
+		if err == nil {
+			res, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
+		}
+		switch {
+		case err != nil:
+			a.emit(&ReferStatus{ID: c.id, Code: 408, Reason: err.Error(), Done: true})
+		case res.StatusCode >= 300:
+			a.emit(&ReferStatus{ID: c.id, Code: res.StatusCode, Reason: res.Reason, Done: true})
+		default:
+			a.log.Info("transfer accepted", zap.String("call_id", c.id), zap.Int("code", res.StatusCode))
+			a.emit(&ReferStatus{ID: c.id, Code: res.StatusCode, Reason: res.Reason})
+		}
+	}) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// onRefer takes a REFER in a dialog: the phone decides.
+func (a *Agent) onRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	c := a.matchDialog(req)
+	if c == nil {
+		if tag, _ := req.To().Params.Get("tag"); tag == "" {
+			a.respond(req, tx, 405, "Method Not Allowed", a.allowHeader()) // no REFER outside a call
+			return
+		}
+		a.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	rt := req.ReferTo()
+	if rt == nil {
+		a.respond(req, tx, 400, "Missing Refer-To")
+		return
+	}
+	if !c.acceptRemoteCSeq(req) {
+		a.respond(req, tx, 500, "Server Internal Error")
+		return
+	}
+	target := rt.Address
+	target.Headers = nil // a Replaces in Refer-To (attended transfer) is not taken
+	ev := &Refer{ID: c.id, Target: target.String(), ReferredBy: headerValue(req, "Referred-By", "b"), reply: newReplier()}
+	code, reason := a.decide(&ev.reply, func() { a.emit(ev) }, tx)
+	a.respond(req, tx, code, reason)
+}
+
+// acceptRemoteCSeq checks and records the CSeq of a request in the dialog (RFC 3261
+// §12.2.2: lower than the last is refused).
+func (c *call) acceptRemoteCSeq(req *sipmsg.Request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := req.CSeq().SeqNo
+	if c.remoteCSeq != 0 && n < c.remoteCSeq {
+		return false
+	}
+	c.remoteCSeq = n
+	return true
+}
+
+// ReferNotify reports the progress of the call a REFER asked for, in the REFER's dialog
+// (RFC 3515 §2.4.5): a NOTIFY with Event: refer and a message/sipfrag status line; a final
+// code ends the subscription.
+func (a *Agent) ReferNotify(id string, code int, reason string) error {
+	c, err := a.call(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.cseq++
+	cseq := c.cseq
+	c.mu.Unlock()
+	if !a.goCall(func() {
+		req := c.inDialog(sipmsg.NOTIFY, cseq)
+		req.AppendHeader(sipmsg.NewHeader("Event", "refer"))
+		state := "active;expires=60"
+		if code >= 200 {
+			state = "terminated;reason=noresource"
+		}
+		req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
+		req.AppendHeader(sipmsg.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+		req.SetBody([]byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n"))
+		dest, err := c.dest()
+		if err == nil {
+			_, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
+		}
+		if err != nil {
+			a.log.Info("refer notify not answered", zap.String("call_id", c.id), zap.Error(err))
+		}
+	}) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// onDialogNotify takes a NOTIFY in a dialog: the refer subscription's (RFC 3515).
+func (a *Agent) onDialogNotify(c *call, req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	pkg, _ := parseEvent(headerValue(req, "Event", "o"))
+	if pkg != "refer" {
+		a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", "refer"))
+		return
+	}
+	a.respond(req, tx, 200, "OK")
+	line := strings.TrimSpace(strings.SplitN(string(req.Body()), "\n", 2)[0])
+	var code int
+	var reason string
+	if rest, ok := strings.CutPrefix(line, "SIP/2.0 "); ok {
+		cs, r, _ := strings.Cut(rest, " ")
+		code, _ = strconv.Atoi(cs)
+		reason = strings.TrimSpace(r)
+	}
+	done := strings.HasPrefix(strings.ToLower(headerValue(req, "Subscription-State", "")), "terminated") || code >= 200
+	a.emit(&ReferStatus{ID: c.id, Code: code, Reason: reason, Done: done})
+}
