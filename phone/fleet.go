@@ -63,6 +63,15 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 // Run.
 func (f *Fleet) SetBootSpread(d time.Duration) { f.spread = max(d, 0) }
 
+// LimitTransfers makes the fleet's units run at most n provisioning transfers at once,
+// together (see [Limiter]). Call it before Run.
+func (f *Fleet) LimitTransfers(n int) {
+	l := NewLimiter(n)
+	for _, u := range f.units {
+		u.opts.Transfers = l
+	}
+}
+
 // offset is unit i's share of the spread.
 func (f *Fleet) offset(i int) time.Duration {
 	if f.spread <= 0 || len(f.units) == 0 {

@@ -43,6 +43,9 @@ type Options struct {
 	// [DefaultEventHistoryBytes]. The bus lives as long as the unit, so in a fleet this is
 	// paid once per phone.
 	EventHistoryBytes int
+	// Transfers, when set, bounds the provisioning transfers run at once by all the units
+	// that share it (a fleet's, sized to its open file limit); nil: no bound.
+	Transfers *Limiter
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
 	// Resolver resolves SIP proxy names (A and SRV); nil is the system's.

@@ -112,7 +112,7 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
 	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
-	reportOpenFiles(log, units)
+	reportOpenFiles(log, fleet)
 	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort),
 		zap.String("flash", *flashLayout), zap.Duration("boot_spread", *bootSpread))
 

@@ -62,17 +62,34 @@ func fleetFlashes(layout, data string, log *zap.Logger) (func(i int) phone.Flash
 	return nil, nil, usagef("--flash: want %s or %s, got %q", flashDB, flashFiles, layout)
 }
 
+// minTransfers is the fewest provisioning transfers a fleet runs at once, however few files
+// its limit leaves.
+const minTransfers = 16
+
 // openFileReserve is what the fleet process keeps open besides its phones: standard streams,
 // the flash database, the fleet's own listener, a margin for the runtime.
 const openFileReserve = 64
 
 // reportOpenFiles says how many phones the open file limit allows (Go raises the soft limit
 // to the hard one at start; raiseOpenFiles makes sure) and warns when the fleet needs more.
-func reportOpenFiles(log *zap.Logger, units []*phone.Unit) {
+// It bounds the fleet's provisioning transfers to the files its phones leave free (a storm
+// of all phones fetching at once needs a file each), and says so.
+func reportOpenFiles(log *zap.Logger, fleet *phone.Fleet) {
+	units := fleet.Units()
 	soft, hard, was, err := raiseOpenFiles()
 	if err != nil {
 		log.Warn("open file limit unknown", zap.Error(err))
 		return
+	}
+	idle := openFileReserve
+	for _, u := range units {
+		idle += u.OpenFiles() - 1 // its transfer in flight is counted below
+	}
+	transfers := max(minTransfers, int(min(soft, 1<<31))-idle)
+	if transfers < len(units) {
+		fleet.LimitTransfers(transfers)
+		log.Info("provisioning transfers bounded", zap.Int("at_once", transfers),
+			zap.String("reason", "the open file limit leaves this many files once every phone holds its own"))
 	}
 	need := openFileReserve
 	for _, u := range units {
