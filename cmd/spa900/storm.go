@@ -66,6 +66,10 @@ func fleetFlashes(layout, data string, log *zap.Logger) (func(i int) phone.Flash
 // its limit leaves.
 const minTransfers = 16
 
+// webReserve is how many files a fleet keeps for the connections to its phones' web servers
+// and API when it bounds its provisioning transfers.
+const webReserve = 1024
+
 // openFileReserve is what the fleet process keeps open besides its phones: standard streams,
 // the flash database, the fleet's own listener, a margin for the runtime.
 const openFileReserve = 64
@@ -85,7 +89,7 @@ func reportOpenFiles(log *zap.Logger, fleet *phone.Fleet) {
 	for _, u := range units {
 		idle += u.OpenFiles() - 1 // its transfer in flight is counted below
 	}
-	transfers := max(minTransfers, int(min(soft, 1<<31))-idle)
+	transfers := max(minTransfers, int(min(soft, 1<<31))-idle-webReserve)
 	if transfers < len(units) {
 		fleet.LimitTransfers(transfers)
 		log.Info("provisioning transfers bounded", zap.Int("at_once", transfers),

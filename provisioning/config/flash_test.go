@@ -37,7 +37,7 @@ type killStore interface {
 }
 
 // openKillStore opens the store named kind at path: the flash file itself, or a database
-// holding the flash of key "phone-0001" and of 7 other phones that save beside it (a fleet:
+// holding the flash of key "phone-0001" and of 3 other phones that save beside it (a fleet:
 // their saves share its transactions).
 func openKillStore(kind, path string) (killStore, []killStore, func(), error) {
 	if kind != "db" {
@@ -48,7 +48,7 @@ func openKillStore(kind, path string) (killStore, []killStore, func(), error) {
 		return nil, nil, nil, err
 	}
 	var others []killStore
-	for i := 2; i <= 8; i++ {
+	for i := 2; i <= 4; i++ {
 		others = append(others, db.Flash(fmt.Sprintf("phone-%04d", i)))
 	}
 	return db.Flash("phone-0001"), others, func() { db.Close() }, nil
