@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,8 +39,22 @@ type fetcher interface {
 	upload(ctx context.Context, u *provisioning.URL, body []byte, user, password string) error
 }
 
-// fetcher returns the phone's fetcher.
-func (p *Phone) fetcher() fetcher { return p.net }
+// fetcher returns the phone's fetcher; its downloads' latencies are counted
+// ([Counters.EachFetchLatency]).
+func (p *Phone) fetcher() fetcher { return timedFetcher{fetcher: p.net, c: p.opts.Counters} }
+
+// timedFetcher counts the latency of every download, by scheme and outcome.
+type timedFetcher struct {
+	fetcher
+	c *Counters
+}
+
+func (t timedFetcher) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
+	start := time.Now() // real time: a latency, not a policy
+	f, err := t.fetcher.fetch(ctx, req)
+	t.c.fetched(req.URL.Scheme, err, time.Since(start))
+	return f, err
+}
 
 // requestReport sends the full configuration to Report_Rule once: HTTP(S) POST or TFTP write,
 // encrypted with --key when given (SPA-BEHAVIOUR §4.5). The result is logged and published.

@@ -131,6 +131,7 @@ func (st *state) requestGated(slot **pendingOp, op, reason string) Outcome {
 	}
 	st.p.log.Info(op+" deferred", zap.String("reason", st.busyReason()), zap.String("requested_by", reason))
 	st.emit(EventDeferred, map[string]any{"op": op, "reason": st.busyReason(), "requested_by": reason})
+	st.p.opts.Counters.deferred(op)
 	return OutcomeDeferred
 }
 

@@ -52,6 +52,13 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+	// Seed, when not 0, seeds the phone's random delays (Resync_Random_Delay, the random
+	// parts of schedules) with Seed and the boot count instead of the boot time, so that a
+	// fleet's delays are the same from one run to the next.
+	Seed uint64
+	// Counters receive the unit's event counts for metrics; a fleet gives all its units the
+	// same. nil: the unit keeps its own ([Unit.Counters]).
+	Counters *Counters
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

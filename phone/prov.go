@@ -65,7 +65,11 @@ const (
 // Resync_Random_Delay × 20 s, $PRVST 0 (SPA-BEHAVIOUR §4.4 trigger 1). After an upgrade the
 // resync is the one of Resync_After_Upgrade_Attempt instead, at once.
 func (st *state) provBoot() {
-	st.prov.rnd = rand.New(rand.NewPCG(uint64(st.bootedAt.UnixNano()), macSeed(st.p.id.MAC)))
+	seed := uint64(st.bootedAt.UnixNano())
+	if s := st.p.opts.Seed; s != 0 {
+		seed = s + uint64(st.flash.BootCount) // the same delays on every run, new ones each boot
+	}
+	st.prov.rnd = rand.New(rand.NewPCG(seed, macSeed(st.p.id.MAC)))
 	st.armTriggers()
 	if !st.snap.Bool(config.ProvisionEnable) {
 		st.p.log.Info("boot resync skipped", zap.String("reason", "Provision_Enable is No"))
@@ -227,6 +231,7 @@ func (st *state) queueResync(op *resyncOp) {
 		st.p.log.Info("resync deferred", zap.String("reason", st.busyReason()), zap.String("trigger", op.reason),
 			zap.Time("force_at", op.forceAt))
 		st.emit(EventDeferred, map[string]any{"op": "resync", "reason": st.busyReason(), "requested_by": op.reason})
+		st.p.opts.Counters.deferred("resync")
 	}
 }
 
@@ -289,6 +294,10 @@ func (st *state) startResync(forced bool) {
 	st.prov.lastAttempt = now
 	st.prov.prvst = op.prvst
 	st.prov.count++
+	st.p.opts.Counters.resyncStarted(op.reason)
+	if forced {
+		st.p.opts.Counters.resyncForced()
+	}
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
@@ -361,6 +370,7 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	}
 	st.prov.lastResult = result
 	st.prov.lastSkipped, st.prov.lastWarns = res.skipped, res.warnings
+	st.p.opts.Counters.resyncEnded(res.err)
 	st.armTriggers()
 	fields := []zap.Field{zap.String("result", result), zap.String("url", res.url), zap.Strings("changed", changed)}
 	if res.err != nil {

@@ -63,6 +63,7 @@ func newState(p *Phone, snap *config.Snapshot, fl *config.Flash) *state {
 func (st *state) boot() {
 	st.bootedAt = st.p.clock.Now()
 	st.phase = StateRunning
+	st.p.opts.Counters.booted()
 	st.p.log.Info("phone booted",
 		zap.Int("boot_count", st.flash.BootCount),
 		zap.String("software", st.p.id.Software),

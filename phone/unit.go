@@ -55,6 +55,9 @@ func NewUnit(opts Options) (*Unit, error) {
 	if opts.Clock == nil {
 		opts.Clock = NewScaledClock(1)
 	}
+	if opts.Counters == nil {
+		opts.Counters = new(Counters)
+	}
 	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
 	if err := opts.Flash.RemoveStale(); err != nil {
 		opts.Logger.Warn("stale flash files kept", zap.Error(err))
@@ -359,6 +362,10 @@ func openFiles(snap *config.Snapshot) int {
 // OpenFiles returns how many file descriptors the unit holds when it runs, idle, as its
 // flash stood when the unit was made: what a fleet budgets against its open file limit.
 func (u *Unit) OpenFiles() int { return u.files }
+
+// Counters returns the unit's event counts (shared with the rest of its fleet when the fleet
+// gave them, [Options.Counters]); they survive reboots.
+func (u *Unit) Counters() *Counters { return u.opts.Counters }
 
 // Bus returns the unit's event bus; it survives reboots.
 func (u *Unit) Bus() *Bus { return u.bus }

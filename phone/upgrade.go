@@ -181,6 +181,7 @@ func (st *state) queueUpgrade(op *upgradeOp) {
 	if !st.idle() {
 		st.p.log.Info("upgrade deferred", zap.String("reason", st.busyReason()), zap.String("url", op.url.String()))
 		st.emit(EventDeferred, map[string]any{"op": "upgrade", "reason": st.busyReason(), "url": op.url.String()})
+		st.p.opts.Counters.deferred("upgrade")
 	}
 }
 
@@ -193,6 +194,7 @@ func (st *state) startUpgrade() {
 	st.upg.lastAttempt = st.p.clock.Now()
 	st.upg.lastURL = op.url.String()
 	st.phase = StateUpgrading
+	st.p.opts.Counters.upgradeStarted()
 	vars := st.vars()
 	vars.URL = op.url
 	out, template := st.syslogOut(), st.snap.Get(config.LogUpgradeRequestMsg)
@@ -217,7 +219,7 @@ func (st *state) startUpgrade() {
 // is what loop protection compares).
 func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, limit string, log *zap.Logger) (*firmware.Image, error) {
 	if u.Scheme == provisioning.SchemeHTTPS {
-		return nil, withText("https not supported", errors.New("firmware upgrade over HTTPS is not supported"))
+		return nil, withText("https not supported", errUpgradeHTTPS)
 	}
 	got, err := f.fetch(ctx, fetchRequest{URL: u, MaxSize: maxImageSize})
 	if got.url != "" {
@@ -243,12 +245,17 @@ func downloadImage(ctx context.Context, f fetcher, u *provisioning.URL, model, l
 			return nil, withText("bad image version: "+err.Error(), err)
 		}
 		if v.Compare(lim) < 0 {
-			return nil, withText(fmt.Sprintf("version %s below Downgrade_Rev_Limit %s", img.Version, limit),
-				errors.New("downgrade below the limit"))
+			return nil, withText(fmt.Sprintf("version %s below Downgrade_Rev_Limit %s", img.Version, limit), errDowngradeLimit)
 		}
 	}
 	return img, nil
 }
+
+// Causes of refused upgrades, told apart by [FailureReason].
+var (
+	errUpgradeHTTPS   = errors.New("firmware upgrade over HTTPS is not supported")
+	errDowngradeLimit = errors.New("downgrade below the limit")
+)
 
 // imageErrText words an image that failed to parse as $UPGERR: short and fixed, as the device's
 // messages are.
@@ -284,6 +291,7 @@ func (st *state) upgradeDone(op *upgradeOp, img *firmware.Image, err error) {
 	*st.flash = fl
 	st.upg.lastResult = "success"
 	st.upg.err = ""
+	st.p.opts.Counters.upgradeEnded(nil)
 	st.p.log.Info("upgrade flashed", zap.String("from", prev), zap.String("to", img.Version), zap.String("reason", "rebooting into the new firmware"))
 	st.emit(EventDone, map[string]any{"op": "upgrade", "result": "success", "version": img.Version})
 	st.pending.reboot = &pendingOp{reason: "upgrade to " + img.Version, since: st.p.clock.Now()}
@@ -295,6 +303,7 @@ func (st *state) upgradeDone(op *upgradeOp, img *firmware.Image, err error) {
 func (st *state) upgFailed(op *upgradeOp, err error) {
 	text := errText(err)
 	st.upg.err, st.upg.lastResult, st.upg.upgst = text, "failure", 2
+	st.p.opts.Counters.upgradeEnded(err)
 	st.flash.Upgrade.LastError = text // $UPGERR survives a reboot
 	if err := st.saveFlash(); err != nil {
 		st.p.log.Error("flash not saved", zap.Error(err))

@@ -40,6 +40,11 @@ type Options struct {
 	AllowHosts []string
 	// Limits bound what clients may hold of the server; zero fields take the defaults.
 	Limits Limits
+	// HTTP counts the requests by route class and status code; nil counts nothing. A fleet
+	// shares one among all its servers.
+	HTTP *HTTPCounters
+	// Metrics is served at /metrics with the admin credentials; nil: /metrics answers 404.
+	Metrics http.Handler
 }
 
 // handler serves one unit's web pages, action URLs and automation API.
@@ -55,6 +60,8 @@ type handler struct {
 	nonceKey [32]byte
 	// heartbeat is the interval of the comment lines that keep an event stream open.
 	heartbeat time.Duration
+	counters  *HTTPCounters // nil: not counted (httpmetrics.go)
+	metrics   http.Handler  // nil: no /metrics
 
 	// Safe for concurrent use; bounded.
 	nonces         *nonceTable    // the Digest nonce counts seen (auth.go)
@@ -75,7 +82,8 @@ func New(unit *phone.Unit, opts Options) http.Handler {
 func newHandler(unit *phone.Unit, opts Options) *handler {
 	h := &handler{unit: unit, log: opts.Logger, mux: http.NewServeMux(), api: http.NewServeMux(),
 		limits: opts.Limits.withDefaults(), hosts: newHostGuard(opts.AllowHosts),
-		heartbeat: 15 * time.Second, nonces: newNonceTable(), logins: newLoginThrottle()}
+		heartbeat: 15 * time.Second, nonces: newNonceTable(), logins: newLoginThrottle(),
+		counters: opts.HTTP, metrics: opts.Metrics}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -118,6 +126,11 @@ func (h *handler) upload(r *http.Request) (release func(), err error) {
 // to its own mux, so that its routes and the pages' never conflict, and everything else to
 // the device's.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.counters != nil {
+		cw := &countingWriter{ResponseWriter: w, c: h.counters, class: classify(r.URL.Path)}
+		defer cw.done()
+		w = cw
+	}
 	if !h.checkHost(w, r) {
 		return
 	}

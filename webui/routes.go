@@ -28,6 +28,8 @@ func (h *handler) routes() {
 		h.mux.Handle(m+" /upgrade", h.handle(h.adminOnly(h.upgradeURL))) // Sipura form [S7 p41]
 	}
 	h.mux.Handle("GET /admin/spacfg.xml", h.handle(h.spacfgXML))
+	h.mux.HandleFunc("GET "+HealthPath, h.health)         // health.go: container health checks
+	h.mux.Handle("GET /metrics", h.handle(h.metricsPage)) // Options.Metrics
 	h.pageRoutes()
 
 	h.apiRoute("/api/v1/status", h.apiStatus, 0, http.MethodGet, http.MethodHead)

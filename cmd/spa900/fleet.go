@@ -2,75 +2,91 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
+	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
+	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/spa900/spa900/fleetfile"
+	"github.com/spa900/spa900/metrics"
 	"github.com/spa900/spa900/phone"
+	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/sip"
 	"github.com/spa900/spa900/webui"
 )
 
-// runFleet runs --count phones in one process. Phone i has the i-th IP address from --ip
-// (one loopback address each on Linux: 127.0.0.2, 127.0.0.3, …), the i-th MAC from --mac,
-// its own flash under --data, and its web server on its own IP at --http-port, as a rack of
-// real phones would. The fleet powers on at once (or spread over --boot-spread), says every
-// second how the boot storm goes until it is over, and powers every phone off and on again
-// at SIGHUP: a storm again.
-func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
+// fleetFlags are the flags of a fleet beside those of its phones.
+type fleetFlags struct {
+	count, httpPort, ordinal int
+	ordinalFromHostname      bool
+	file, listen             string
+	perPhone, print          bool
+	seed                     uint64
+	flash                    string        // flash layout: db or files
+	eventHistory             int           // bytes of events each phone keeps
+	bootSpread               time.Duration // power-on spread
+}
+
+// runFleet runs many phones in one process: --count phones numbered from --ip and --mac (one
+// loopback address each on Linux: 127.0.0.2, 127.0.0.3, …), or the phones of a fleet file
+// (fleetfile), each with its own flash under --data, clock, seed, logger fields and web server,
+// as a rack of real phones would. --ordinal (or --ordinal-from-hostname) makes the process one
+// replica of a larger fleet: a StatefulSet pod. The fleet powers on at once (or spread over
+// --boot-spread), says every second how the boot storm goes until it is over, and powers
+// every phone off and on again at SIGHUP: a storm again.
+func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f phoneFlags
+	var ff fleetFlags
 	fs := flag.NewFlagSet("spa900 fleet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.register(fs, true)
-	count := fs.Int("count", 10, "number of phones")
-	httpPort := fs.Int("http-port", 8080, "port of each phone's web server, on the phone's own IP")
-	flashLayout := fs.String("flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
-	eventHistory := fs.Int("event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
-	bootSpread := fs.Duration("boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
+	fs.IntVar(&ff.count, "count", 10, "number of phones (without --file)")
+	fs.IntVar(&ff.httpPort, "http-port", 8080, "port of each phone's web server, on the phone's own IP (counted up on a shared address)")
+	fs.StringVar(&ff.file, "file", "", "fleet file, YAML or CSV: model, MAC, address, web server, name, seed and --set values per row, with {{templates}}")
+	fs.IntVar(&ff.ordinal, "ordinal", 0, "replica number: index and MACs continue past those of the replicas before it")
+	fs.BoolVar(&ff.ordinalFromHostname, "ordinal-from-hostname", false, "take --ordinal from the host name's trailing -N (a StatefulSet pod: spa900-fleet-3)")
+	fs.StringVar(&ff.listen, "listen", "", "address of the fleet's own listener: /metrics, /healthz, /readyz (e.g. 0.0.0.0:9100); empty: none")
+	fs.BoolVar(&ff.perPhone, "metrics-per-phone", false, "add one spa900_phone_info series per phone to /metrics (small fleets)")
+	fs.Uint64Var(&ff.seed, "seed", 0, "seed of the phones' random delays: phone index i gets seed+i, reproducible from run to run; 0: boot time and MAC")
+	fs.BoolVar(&ff.print, "print", false, "print the phones as CSV (index, row, model, mac, ip, http, name, seed, set) and exit")
+	fs.StringVar(&ff.flash, "flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
+	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
+	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if ff.eventHistory < 16<<10 {
+		return usagef("--event-history: want at least 16384 bytes, got %d", ff.eventHistory)
+	}
+	if ff.bootSpread < 0 {
+		return usagef("--boot-spread: must not be negative")
 	}
 	if fs.NArg() > 0 {
 		return usagef("fleet: unexpected argument %q", fs.Arg(0))
 	}
-	if *count < 1 || *count > 65536 {
-		return usagef("--count: want 1 to 65536, got %d", *count)
-	}
-	if *httpPort < 1 || *httpPort > 65535 {
-		return usagef("--http-port: want 1 to 65535, got %d", *httpPort)
-	}
-	if *eventHistory < 16<<10 {
-		return usagef("--event-history: want at least 16384 bytes, got %d", *eventHistory)
-	}
-	if *bootSpread < 0 {
-		return usagef("--boot-spread: must not be negative")
-	}
-	firstIP, err := netip.ParseAddr(f.ip)
+	phones, err := ff.expand(fs, &f)
 	if err != nil {
-		return usagef("--ip: %q is not an IP address", f.ip)
+		return err
 	}
-	var firstMAC uint64
-	if f.mac != "" {
-		mac, err := phone.ParseMAC(f.mac)
-		if err != nil {
-			return usagef("--mac: %q is not a MAC address", f.mac)
-		}
-		firstMAC = macNumber(mac)
+	if ff.print {
+		return printFleet(stdout, phones)
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-
 	base, err := f.phoneOptions(log) // checks the shared flags once
 	if err != nil {
 		return err
@@ -79,55 +95,82 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, closeFlashes, err := fleetFlashes(*flashLayout, f.data, log)
+	store, closeFlashes, err := fleetFlashes(ff.flash, f.data, log)
 	if err != nil {
 		return err
 	}
 	defer closeFlashes()
-	opts := make([]phone.Options, *count)
-	addrs := make([]string, *count)
-	ip := firstIP
-	for i := range opts {
-		if !ip.IsValid() {
-			return usagef("--ip: %s leaves no room for %d phones", f.ip, *count)
-		}
+	counters, httpc := new(phone.Counters), new(webui.HTTPCounters) // one of each for the fleet
+	opts := make([]phone.Options, len(phones))
+	for i, p := range phones {
 		o := base
-		o.IP = ip.String()
+		o.Model, o.MAC, o.IP = p.Model, p.MAC, p.IP
 		o.Clock = phone.NewScaledClock(f.clockSpeed)
-		o.Flash = store(i)
-		o.EventHistoryBytes = *eventHistory
-		if f.mac != "" {
-			o.MAC = macString(firstMAC + uint64(i))
+		o.Flash = store(p.Row)
+		o.EventHistoryBytes = ff.eventHistory
+		o.Counters = counters
+		o.Seed = p.Seed
+		if p.Seed == 0 && ff.seed != 0 {
+			o.Seed = ff.seed + uint64(p.Index)
 		}
+		o.Defaults = append([]config.Change(nil), base.Defaults...)
+		for _, kv := range p.Set {
+			name, value, _ := strings.Cut(kv, "=")
+			o.Defaults = append(o.Defaults, config.Set(name, value))
+		}
+		fields := []zap.Field{zap.Int("index", p.Index)}
+		if p.Name != "" {
+			fields = append(fields, zap.String("name", p.Name))
+		}
+		o.Logger = log.With(fields...)
 		opts[i] = o
-		addrs[i] = net.JoinHostPort(o.IP, strconv.Itoa(*httpPort))
-		ip = ip.Next()
 	}
 	fleet, err := phone.NewFleet(opts, log)
 	if err != nil {
+		var ae *config.ApplyError
+		if errors.As(err, &ae) {
+			return usagef("fleet: %v", err)
+		}
 		return err
 	}
-	fleet.SetBootSpread(*bootSpread)
+	fleet.SetBootSpread(ff.bootSpread)
 	units := fleet.Units()
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
 	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
 	reportOpenFiles(log, fleet)
-	log.Info("fleet starting", zap.Int("count", *count), zap.String("first_ip", firstIP.String()), zap.Int("http_port", *httpPort),
-		zap.String("flash", *flashLayout), zap.Duration("boot_spread", *bootSpread))
+	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
+		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen), zap.String("flash", ff.flash),
+		zap.Duration("boot_spread", ff.bootSpread))
 
-	ctx, cancel := context.WithCancel(ctx) // no phone can start: everything stops
+	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
 	report := newStormReporter(log, units)
 	var wg sync.WaitGroup
+	errc := make(chan error, len(units)+1)
+	if ff.listen != "" {
+		reg := metrics.Registry(metrics.New(metrics.Options{Units: units, HTTP: httpc, PerPhone: ff.perPhone}))
+		h := webui.NewFleetHandler(units, webui.FleetOptions{Metrics: metrics.Handler(reg), HTTP: httpc})
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", ff.listen)
+		if err != nil {
+			return fmt.Errorf("fleet listener: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveUntil(ctx, ln, h); err != nil {
+				errc <- fmt.Errorf("fleet listener %s: %w", ff.listen, err)
+			}
+		}()
+		log.Info("fleet listener", zap.String("addr", ln.Addr().String()))
+	}
 	// A web server that cannot start is reported (its own error line, the storm lines'
 	// web_failed and failed_by) and the rest of the fleet goes on; none at all is fatal.
 	var webFailed atomic.Int64
-	var noneErr atomic.Pointer[error]
 	for i, u := range units {
 		o := wopts
-		o.Logger = log.With(zap.String("phone", u.Status().MAC))
-		srv := webui.NewServer(u, addrs[i], o)
+		o.Logger, o.HTTP = opts[i].Logger.With(zap.String("phone", u.Status().MAC)), httpc
+		srv := webui.NewServer(u, phones[i].HTTP, o)
 		wg.Go(func() {
 			err := srv.Run(ctx)
 			if err == nil || ctx.Err() != nil {
@@ -135,22 +178,114 @@ func runFleet(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 			report.webFailure(i, err)
 			if int(webFailed.Add(1)) == len(units) {
-				err := fmt.Errorf("no phone can start: web server %s: %w", addrs[i], err)
-				noneErr.Store(&err)
-				cancel()
+				errc <- fmt.Errorf("no phone can start: web server %s: %w", phones[i].HTTP, err)
 			}
 		})
 	}
 	cycles := make(chan struct{}, 1)
 	wg.Go(func() { report.run(ctx, cycles) })
-	wg.Go(func() { powerCycles(ctx, log, fleet, *bootSpread, cycles) })
-	fleet.Run(ctx)
-	cancel()
+	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
+	fleetDone := make(chan struct{})
+	go func() { fleet.Run(ctx); close(fleetDone) }()
+	select {
+	case err = <-errc:
+		cancel()
+	case <-ctx.Done():
+	}
+	<-fleetDone
 	wg.Wait()
-	if e := noneErr.Load(); e != nil {
-		return *e
+	if err != nil {
+		return err
 	}
 	return nil
+}
+
+// expand turns the flags (and the file) into the phones of this replica.
+func (ff *fleetFlags) expand(fs *flag.FlagSet, f *phoneFlags) ([]fleetfile.Phone, error) {
+	countGiven := false
+	fs.Visit(func(fl *flag.Flag) { countGiven = countGiven || fl.Name == "count" })
+	var spec *fleetfile.Spec
+	if ff.file != "" {
+		if countGiven {
+			return nil, usagef("--count and --file: the file gives the phones")
+		}
+		data, err := os.ReadFile(ff.file)
+		if err != nil {
+			return nil, usagef("--file: %v", err)
+		}
+		if spec, err = fleetfile.Parse(ff.file, data); err != nil {
+			return nil, usagef("--file: %v", err)
+		}
+	} else {
+		if ff.count < 1 || ff.count > 65536 {
+			return nil, usagef("--count: want 1 to 65536, got %d", ff.count)
+		}
+		spec = fleetfile.Range(ff.count)
+	}
+	if ff.httpPort < 1 || ff.httpPort > 65535 {
+		return nil, usagef("--http-port: want 1 to 65535, got %d", ff.httpPort)
+	}
+	if ff.ordinalFromHostname {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, usagef("--ordinal-from-hostname: %v", err)
+		}
+		n, err := ordinalOf(host)
+		if err != nil {
+			return nil, usagef("--ordinal-from-hostname: %v", err)
+		}
+		ff.ordinal = n
+	}
+	if ff.ordinal < 0 {
+		return nil, usagef("--ordinal: must not be negative, got %d", ff.ordinal)
+	}
+	o := fleetfile.Options{Ordinal: ff.ordinal, Model: f.model, HTTPPort: ff.httpPort}
+	if _, err := config.LookupModel(f.model); err != nil {
+		return nil, usagef("--model: %v", err)
+	}
+	if f.mac != "" {
+		mac, err := phone.ParseMAC(f.mac)
+		if err != nil {
+			return nil, usagef("--mac: %q is not a MAC address", f.mac)
+		}
+		o.MAC = mac
+	}
+	ip, err := resolveIP(f.ip)
+	if err != nil {
+		return nil, usagef("--ip: %q is not an IP address or auto (%v)", f.ip, err)
+	}
+	o.IP, o.SharedIP = ip, f.ip == ipAuto
+	if auto, err := resolveIP(ipAuto); err == nil {
+		o.Auto = auto
+	}
+	phones, err := spec.Expand(o)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return phones, nil
+}
+
+// ordinalOf reads a StatefulSet pod's ordinal from its host name: the number after the last
+// dash (spa900-fleet-3 → 3).
+func ordinalOf(host string) (int, error) {
+	i := strings.LastIndexByte(host, '-')
+	n, err := strconv.Atoi(host[i+1:])
+	if i < 0 || err != nil || n < 0 {
+		return 0, fmt.Errorf("host name %q does not end in -N", host)
+	}
+	return n, nil
+}
+
+// printFleet writes the phones as CSV, one a line.
+func printFleet(w io.Writer, phones []fleetfile.Phone) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"index", "row", "model", "mac", "ip", "http", "name", "seed", "set"})
+	for _, p := range phones {
+		cw.Write([]string{strconv.Itoa(p.Index), strconv.Itoa(p.Row), p.Model, p.MAC, p.IP, p.HTTP, p.Name,
+			strconv.FormatUint(p.Seed, 10), strings.Join(p.Set, "\n")})
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // fleetSIPReadBuffer is what each SIP socket of a fleet reads a datagram into: 8 KiB holds
@@ -164,15 +299,30 @@ const fleetSIPReadBuffer = 8 << 10
 // phone (3,000 phones: 96 MiB at most).
 const fleetEventHistory = 32 << 10
 
-// macNumber and macString count MAC addresses.
-func macNumber(mac net.HardwareAddr) uint64 {
-	var b [8]byte
-	copy(b[2:], mac)
-	return binary.BigEndian.Uint64(b[:])
+// serveUntil serves h on ln until ctx ends, then shuts the server down.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
 }
 
-func macString(n uint64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	return net.HardwareAddr(b[2:]).String()
+// phoneWeb adds to a single phone's web server options its request counts and /metrics
+// (with the API's credentials) reading the phone alone.
+func phoneWeb(unit *phone.Unit, o webui.Options) webui.Options {
+	o.HTTP = new(webui.HTTPCounters)
+	reg := metrics.Registry(metrics.New(metrics.Options{Units: []*phone.Unit{unit}, HTTP: o.HTTP, PerPhone: true}))
+	o.Metrics = metrics.Handler(reg)
+	return o
 }

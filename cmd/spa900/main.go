@@ -1,10 +1,13 @@
 // Command spa900 is a software Linksys SPA 900-series IP phone.
 //
 //	spa900 [flags]                 run one phone (SPA942 on the embedded defaults)
+//	spa900 fleet [flags]           run many phones in one process
+//	spa900 health [flags]          exit 0 when a phone is in service (container health checks)
 //	spa900 profile encrypt|decrypt|compile|check ...
 //	spa900 firmware build|inspect ...
 //
-// Run `spa900 -h` for the flags.
+// Run `spa900 -h` for the flags. Every flag of every subcommand can also be given in the
+// environment, as SPA900_ and the flag's name in capitals (env.go); the command line wins.
 package main
 
 import (

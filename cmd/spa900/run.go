@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "firmware":
 			return runFirmware(args[1:], stdout, stderr)
 		case "fleet":
-			return runFleet(ctx, args[1:], stderr)
+			return runFleet(ctx, args[1:], stdout, stderr)
+		case "health":
+			return runHealth(ctx, args[1:], stdout, stderr)
 		}
 	}
 	return runPhone(ctx, args, stderr)
@@ -71,6 +72,7 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprint(stderr, `usage:
   spa900 [flags]                          run one phone (SPA942 on the embedded defaults)
   spa900 fleet [flags]                    run many phones, one IP address each (spa900 fleet -h)
+  spa900 health [--http ADDR|--url URL]   exit 0 when the phone is in service (container health checks)
   spa900 profile encrypt|decrypt|compile|check ...
   spa900 firmware build|inspect ...
 
@@ -82,7 +84,7 @@ flags:
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (subcommands: fleet, profile, firmware)", fs.Arg(0))
+		return usagef("unexpected argument %q (subcommands: fleet, health, profile, firmware)", fs.Arg(0))
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -107,7 +109,7 @@ flags:
 	}
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers([]*phone.Unit{unit}, log))
-	srv := webui.NewServer(unit, f.httpAddr, wopts)
+	srv := webui.NewServer(unit, f.httpAddr, phoneWeb(unit, wopts))
 	errc := make(chan error, 2)
 	go func() { errc <- unit.Run(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
@@ -128,12 +130,12 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.model, "model", config.DefaultModel, "phone model: SPA901, SPA921, SPA922, SPA941, SPA942, SPA962")
 	if fleet {
 		fs.StringVar(&f.mac, "mac", "", "MAC address of the first phone, counted up for the next (default: each generated once)")
-		fs.StringVar(&f.ip, "ip", "127.0.0.2", "IP address of the first phone, counted up for the next; provisioning traffic leaves from it")
+		fs.StringVar(&f.ip, "ip", "127.0.0.2", "IP address of the first phone, counted up for the next; provisioning traffic leaves from it; auto: every phone on the first non-loopback interface address, web servers on ports counted up from --http-port")
 		fs.StringVar(&f.data, "data", "./spa900-fleet", "data directory: one flash per phone below it")
 	} else {
 		fs.StringVar(&f.mac, "mac", "", "MAC address (default: generated once in the Linksys OUI and kept in the flash)")
 		fs.StringVar(&f.serial, "serial", "", "serial number (default: derived from the MAC)")
-		fs.StringVar(&f.ip, "ip", "127.0.0.1", "the phone's own IP address: SIP, RTP and provisioning traffic leave from it")
+		fs.StringVar(&f.ip, "ip", "127.0.0.1", "the phone's own IP address: SIP, RTP and provisioning traffic leave from it; auto: the first non-loopback interface address (a container's own)")
 		fs.StringVar(&f.data, "data", "./spa900-data", "data directory: the phone's flash")
 		fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "address of the phone's web server")
 	}
@@ -184,8 +186,12 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 			return phone.Options{}, usagef("--mac: %q is not a MAC address", f.mac)
 		}
 	}
-	if _, err := netip.ParseAddr(f.ip); err != nil {
-		return phone.Options{}, usagef("--ip: %q is not an IP address", f.ip)
+	ip, err := resolveIP(f.ip)
+	if err != nil {
+		if f.ip == ipAuto {
+			return phone.Options{}, usagef("--ip auto: %v; give the address with --ip", err)
+		}
+		return phone.Options{}, usagef("--ip: %q is not an IP address or auto", f.ip)
 	}
 	if _, _, err := net.SplitHostPort(f.httpAddr); err != nil && f.httpAddr != "" {
 		return phone.Options{}, usagef("--http: %q is not HOST:PORT", f.httpAddr)
@@ -244,7 +250,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 	return phone.Options{
 		Flash: config.NewFileFlash(filepath.Join(f.data, "flash.json")),
 		Model: m.Name, MAC: f.mac, Serial: f.serial, Software: f.firmware, Hardware: f.hardware,
-		IP: f.ip, Defaults: defaults, FactoryReset: f.factoryReset,
+		IP: ip.String(), Defaults: defaults, FactoryReset: f.factoryReset,
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey,
 			Insecure: f.insecure, AcceptSHA256: f.acceptSHA256},

@@ -16,6 +16,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -102,13 +104,17 @@ const (
 	stormProfile  = 10700 // bytes of each per-MAC profile, as in the issue
 )
 
-// stormMACs returns the $MA of the fleet's n phones.
+// stormMACs returns the $MA of the fleet's n phones, counted up from stormFirstMAC as the
+// fleet counts them.
 func stormMACs(n int) []string {
 	mac, _ := phone.ParseMAC(stormFirstMAC)
-	first := macNumber(mac)
+	var b [8]byte
+	copy(b[2:], mac)
+	first := binary.BigEndian.Uint64(b[:])
 	out := make([]string, n)
 	for i := range out {
-		out[i] = strings.ReplaceAll(macString(first+uint64(i)), ":", "")
+		binary.BigEndian.PutUint64(b[:], first+uint64(i))
+		out[i] = hex.EncodeToString(b[2:])
 	}
 	return out
 }

@@ -50,9 +50,14 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses a command's flags: -h prints the usage and ends the command with [errHelp]
-// (exit 0); a bad flag is a usage error (exit 2).
+// parse parses a command's flags, first from their environment variables (env.go), then
+// from the command line, which wins: -h prints the usage and ends the command with [errHelp]
+// (exit 0); a bad flag or variable is a usage error (exit 2).
 func parse(fs *flag.FlagSet, args []string) error {
+	documentEnv(fs)
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFleetFile runs the phones of a YAML fleet file as replica 2 of a larger fleet: each
+// row's model, MAC and templated values, MACs and extensions past replicas 0 and 1, and the
+// fleet's own listener with one /metrics and its readiness.
+func TestFleetFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fleet.yaml")
+	os.WriteFile(file, []byte(`defaults:
+  set:
+    User_ID_1_: "{{1000+index}}"
+    Station_Name: "desk {{row}} of {{count}}"
+phones:
+  - model: SPA962
+  - count: 2
+`), 0o644)
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	listen := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"fleet", "--file", file, "--ordinal", "2", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:00",
+			"--http-port", port, "--listen", listen, "--data", filepath.Join(dir, "data"), "--boot-time", "0", "--log-format", "json"}, io.Discard, pw)
+		pw.Close()
+	}()
+	listening := 0
+	sc := bufio.NewScanner(pr)
+	for listening < 3 && sc.Scan() {
+		if strings.Contains(sc.Text(), "web server listening") {
+			listening++
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	// Replica 2 of a 3-phone file: index 6, 7, 8; MACs 00:0e:08:00:00:06…
+	for i, want := range []struct{ ip, mac, model, user, station string }{
+		{"127.0.0.2", "000E08000006", "SPA962", "1006", "desk 0 of 3"},
+		{"127.0.0.3", "000E08000007", "SPA942", "1007", "desk 1 of 3"},
+		{"127.0.0.4", "000E08000008", "SPA942", "1008", "desk 2 of 3"},
+	} {
+		body := get(t, "http://"+net.JoinHostPort(want.ip, port)+"/admin/spacfg.xml")
+		for _, s := range []string{">" + want.mac + "</MAC_Address>", ">" + want.model + "</Product_Name>", ">" + want.user + "</User_ID_1_>", ">" + want.station + "</Station_Name>"} {
+			if !strings.Contains(body, s) {
+				t.Errorf("phone %d: export lacks %s", i, s)
+			}
+		}
+	}
+	if body := get(t, "http://"+listen+"/readyz"); !strings.Contains(body, `"ready":true`) || !strings.Contains(body, `"phones":3`) {
+		t.Errorf("/readyz: %s", body)
+	}
+	m := get(t, "http://"+listen+"/metrics")
+	for _, want := range []string{`spa900_phones{model="SPA942",state="running"} 2`, `spa900_phones{model="SPA962",state="running"} 1`,
+		"spa900_boots_total 3", `spa900_http_requests_total{code="200",route="export"} 3`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, "spa900_phone_info") {
+		t.Error("per-phone series without --metrics-per-phone")
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"health", "--url", "http://" + listen + "/readyz"}, &out, io.Discard); err != nil {
+		t.Errorf("health of the fleet listener: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFleetPrint: --print shows what each replica would run, without running it.
+func TestFleetPrint(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fleet.csv")
+	os.WriteFile(file, []byte("count,User_ID_1_\n2,{{100+index}}\n"), 0o644)
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"fleet", "--file", file, "--ordinal", "5", "--mac", "00:0e:08:00:00:00", "--print"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || strings.Join(recs[1], "|") != "10|0|SPA942|00:0e:08:00:00:0a|127.0.0.2|127.0.0.2:8080||0|User_ID_1_=110" {
+		t.Errorf("print:\n%v", recs)
+	}
+}
+
+func TestFleetFlagErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fleet.yaml")
+	os.WriteFile(file, []byte("phones:\n  - set:\n      User_ID_1_: \"{{index+}}\"\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--file", file}, "fleet.yaml:3: set.User_ID_1_: template"},
+		{[]string{"--file", file, "--count", "3"}, "--count and --file"},
+		{[]string{"--file", "/nonexistent.yaml"}, "--file"},
+		{[]string{"--ordinal", "-1"}, "--ordinal"},
+		{[]string{"--count", "0"}, "--count"},
+	} {
+		err := run(t.Context(), append([]string{"fleet", "--print"}, tt.args...), io.Discard, io.Discard)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want a usage error with %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestOrdinalOf(t *testing.T) {
+	for host, want := range map[string]int{"spa900-fleet-0": 0, "spa900-fleet-17": 17, "a-b-c-3": 3} {
+		if n, err := ordinalOf(host); err != nil || n != want {
+			t.Errorf("ordinalOf(%q) = %d, %v", host, n, err)
+		}
+	}
+	for _, host := range []string{"spa900", "spa900-", "spa900-x", "web-1a"} {
+		if _, err := ordinalOf(host); err == nil {
+			t.Errorf("ordinalOf(%q): no error", host)
+		}
+	}
+}

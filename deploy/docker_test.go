@@ -1,0 +1,538 @@
+// Package deploy holds the tests of what ships beside the binary: the container image (the
+// repository's Dockerfile) built and run for real, and, in the separate module under
+// kubernetes/, the Kubernetes manifests.
+//
+// TestContainer needs root, Debian's docker.io and busybox-static (`.ci/install-peers`
+// installs them) and builds the image from scratch, so it runs under CI=true only:
+//
+//	sudo CI=true go test -run TestContainer -v ./deploy/
+//
+// It starts a private dockerd of its own (its own socket, data and exec roots; no bridge, no
+// iptables, no forwarding, so the host's network is left alone), makes the Dockerfile's build
+// base locally from this machine's Go toolchain and CA bundle (no registry is reachable), builds
+// the image with --network host, runs phone containers, and stops everything it started.
+package deploy
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spa900/spa900/provisioning/provtest"
+)
+
+// TestContainer builds the image and proves a container phone works as a QA engineer uses
+// it: it takes the container's own address (--ip auto from the image's environment), turns
+// healthy through the image's HEALTHCHECK, and provisions itself from nginx on the host with
+// its per-MAC profile. Each capability is a subtest on the same running container; the SIP
+// and media ones (register to Kamailio, be called) are added the same way, see the comment at
+// the end.
+func TestContainer(t *testing.T) {
+	d := startDocker(t)
+	image := d.buildImage(t)
+
+	prov := provtest.StartNginx(t, provtest.Options{})
+	const mac = "00:0e:08:c0:ff:ee"
+	prov.WriteFile(t, "spa000e08c0ffee.cfg", []byte(`<flat-profile>
+  <Station_Name>container lab</Station_Name>
+  <GPP_A>provisioned in a container</GPP_A>
+  <Resync_Periodic>3600</Resync_Periodic>
+</flat-profile>
+`))
+	p := d.runPhone(t, image, "phone1",
+		"--mac", mac, "--boot-time", "0",
+		"--set", "Resync_Random_Delay=0",
+		"--set", fmt.Sprintf("Profile_Rule=http://127.0.0.1:%d/spa$MA.cfg", prov.HTTPPort))
+
+	t.Run("address", func(t *testing.T) {
+		st := p.status(t)
+		ip := net.ParseIP(st.IP)
+		if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+			t.Errorf("status ip %q: want the container's own non-loopback address (SPA900_IP=auto)", st.IP)
+		}
+	})
+	t.Run("healthy", func(t *testing.T) {
+		if got := d.waitHealth(t, p.name); got != "healthy" {
+			t.Errorf("health %q, want healthy", got)
+		}
+	})
+	t.Run("logs are JSON", func(t *testing.T) {
+		sc := bufio.NewScanner(strings.NewReader(d.output(t, "logs", p.name)))
+		for sc.Scan() {
+			var line map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+			}
+		}
+	})
+	t.Run("provisioned", func(t *testing.T) {
+		st := p.waitStatus(t, func(st *phoneStatus) bool { return st.Provisioning.LastResult != "" })
+		if st.Provisioning.LastResult != "success" {
+			t.Fatalf("resync %s: %s", st.Provisioning.LastResult, st.Provisioning.LastError)
+		}
+		want := fmt.Sprintf("/spa%s.cfg", "000e08c0ffee")
+		e := prov.WaitAccess(t, func(e provtest.AccessEntry) bool { return e.URI == want })
+		if e.Status != 200 || e.UserAgent != st.UserAgent || !strings.HasPrefix(e.UserAgent, "Linksys/SPA-942-5.1.10 (") {
+			t.Errorf("access log: %+v; want 200 with the phone's User-Agent %q", e, st.UserAgent)
+		}
+		if e.RemoteAddr != st.IP {
+			t.Errorf("the request came from %s, want the phone's address %s", e.RemoteAddr, st.IP)
+		}
+		export := p.get(t, "/admin/spacfg.xml")
+		for _, v := range []string{">container lab</Station_Name>", ">provisioned in a container</GPP_A>", ">3600</Resync_Periodic>"} {
+			if !strings.Contains(export, v) {
+				t.Errorf("export lacks %s", v)
+			}
+		}
+	})
+	// The SIP and media engineers extend this test here, on the same container: start
+	// Kamailio on the host (a helper beside provtest's), give the phone Proxy_1_, User_ID_1_
+	// and Password_1_ in its profile or with --set above, then add
+	//	t.Run("registers", ...)   // Ext 1 registered in p.status(t).Extensions
+	//	t.Run("answers a call", ...) // a second phone (d.runPhone) or SIPp calls it
+	// A second container phone needs its own --http port and SIP ports (SIP_Port_1_).
+}
+
+// docker is a private Docker engine started by the test.
+type docker struct {
+	client string   // the docker client binary
+	env    []string // DOCKER_HOST and the legacy builder
+	root   string   // data, exec roots and the socket
+	// ctx ends a minute and a half before the test's deadline, so that a build that runs
+	// too long is stopped and the cleanup still stops dockerd.
+	ctx context.Context
+}
+
+// startDocker starts dockerd with its own roots and socket, without touching the host's
+// network, and stops it (and every container it runs) when the test ends.
+func startDocker(t *testing.T) *docker {
+	t.Helper()
+	if os.Getenv("CI") != "true" {
+		t.Skip("builds and runs the container image: run it as root with docker.io and busybox-static installed: sudo CI=true go test -run TestContainer -v ./deploy/ (bash .ci/run does)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("TestContainer must run as root (it starts dockerd)")
+	}
+	dockerd := provtest.RequirePeer(t, "dockerd", "docker.io")
+	d := &docker{client: debianClient(t), ctx: t.Context()}
+	if deadline, ok := t.Deadline(); ok {
+		ctx, cancel := context.WithDeadline(t.Context(), deadline.Add(-90*time.Second))
+		t.Cleanup(cancel)
+		d.ctx = ctx
+	}
+	// A short path: the engine's sockets must fit in a sockaddr_un.
+	root, err := os.MkdirTemp("", "spa900-docker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.root = root
+	sock := filepath.Join(root, "docker.sock")
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_BUILDKIT=0")
+	logf, err := os.Create(filepath.Join(root, "dockerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dockerd,
+		"--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--ip6tables=false",
+		"--host", "unix://"+sock, "--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
+		"--pidfile", filepath.Join(root, "docker.pid"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { d.stop(t, cmd, exited) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := d.cmd(ctx, nil, "info").Run(); err == nil {
+			return d
+		}
+		select {
+		case <-exited:
+			t.Fatalf("dockerd exited:\n%s", readFile(filepath.Join(root, "dockerd.log")))
+		case <-ctx.Done():
+			t.Fatalf("dockerd not ready:\n%s", readFile(filepath.Join(root, "dockerd.log")))
+		case <-tick.C:
+		}
+	}
+}
+
+// stop removes the engine's containers, stops dockerd by its PID, unmounts the network
+// namespace mount it leaves behind, and removes its roots.
+func (d *docker) stop(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if ids, err := d.cmd(ctx, nil, "ps", "-aq").Output(); err == nil && len(bytes.TrimSpace(ids)) > 0 {
+		args := append([]string{"rm", "-f"}, strings.Fields(string(ids))...)
+		if out, err := d.cmd(ctx, nil, args...).CombinedOutput(); err != nil {
+			t.Errorf("docker rm: %v\n%s", err, out)
+		}
+	}
+	pid := cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+	}
+	ns := filepath.Join(d.root, "exec", "netns", "default")
+	if err := syscall.Unmount(ns, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("umount %s: %v", ns, err)
+	}
+	if t.Failed() {
+		t.Logf("dockerd log:\n%s", tail(readFile(filepath.Join(d.root, "dockerd.log")), 40))
+	}
+	if err := os.RemoveAll(d.root); err != nil {
+		t.Errorf("remove the engine's roots: %v", err)
+	}
+}
+
+// debianClient returns Debian's docker client (docker.io), which matches Debian's dockerd; a
+// newer client found first on the PATH may speak an API version the engine lacks.
+func debianClient(t *testing.T) string {
+	if _, err := os.Stat("/usr/bin/docker"); err == nil {
+		return "/usr/bin/docker"
+	}
+	return provtest.RequirePeer(t, "docker", "docker.io")
+}
+
+func (d *docker) cmd(ctx context.Context, stdin io.Reader, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, d.client, args...)
+	c.Env, c.Stdin = d.env, stdin
+	return c
+}
+
+// output runs a docker command and returns its output, failing the test on an error.
+func (d *docker) output(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := d.cmd(d.ctx, nil, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 60))
+	}
+	return string(out)
+}
+
+// buildImage makes the Dockerfile's build base from this machine's Go and CA bundle, then
+// builds the repository's Dockerfile unchanged, with the host's network for the module
+// download.
+func (d *docker) buildImage(t *testing.T) string {
+	t.Helper()
+	repo := repoRoot(t)
+	dockerfile := readFile(filepath.Join(repo, "Dockerfile"))
+	m := regexp.MustCompile(`(?m)^ARG GO_IMAGE=(\S+)$`).FindStringSubmatch(dockerfile)
+	if m == nil {
+		t.Fatal("Dockerfile: no ARG GO_IMAGE=<build base>")
+	}
+	start := time.Now()
+	d.importBase(t, m[1])
+	t.Logf("build base %s imported in %v", m[1], time.Since(start).Round(100*time.Millisecond))
+
+	const image = "spa900:test"
+	start = time.Now()
+	proxy, _ := exec.Command("go", "env", "GOPROXY").Output()
+	d.output(t, "build", "--network", "host", "--build-arg", "GOPROXY="+strings.TrimSpace(string(proxy)),
+		"--build-arg", "VERSION=test", "-t", image, repo)
+	size := strings.TrimSpace(d.output(t, "image", "inspect", "-f", "{{.Size}}", image))
+	n, _ := strconv.ParseInt(size, 10, 64)
+	t.Logf("image %s built in %v: %.1f MB", image, time.Since(start).Round(100*time.Millisecond), float64(n)/1e6)
+	if n > 40e6 {
+		t.Errorf("image is %d bytes: want a small static image", n)
+	}
+	cfg := d.output(t, "image", "inspect", "-f", "{{.Config.User}} {{json .Config.Healthcheck.Test}} {{index .Config.Labels \"org.opencontainers.image.title\"}}", image)
+	if !strings.HasPrefix(cfg, "65532:65532 ") || !strings.Contains(cfg, `"/spa900","health"`) || !strings.Contains(cfg, " spa900") {
+		t.Errorf("image config %q: want a non-root user, the health check and OCI labels", cfg)
+	}
+	return image
+}
+
+// importBase imports a root file system with busybox (the shell of RUN), this machine's Go
+// toolchain and its CA bundle, tagged as the Dockerfile's build base: the same Dockerfile
+// builds unchanged where the real image can be pulled.
+func (d *docker) importBase(t *testing.T, tag string) {
+	t.Helper()
+	busybox := provtest.RequirePeer(t, "busybox", "busybox-static")
+	goroot := runtime.GOROOT()
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		goroot = strings.TrimSpace(string(out))
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeBase(pw, busybox, goroot)) }()
+	out, err := d.cmd(d.ctx, pr, "import",
+		"-c", "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"-c", "ENV GOPATH=/go", "-c", "ENV GOTOOLCHAIN=local", "-c", "WORKDIR /go",
+		"-", tag).CombinedOutput()
+	pr.Close()
+	if err != nil {
+		t.Fatalf("docker import: %v\n%s", err, out)
+	}
+}
+
+// writeBase writes the build base as a tar stream.
+func writeBase(w io.Writer, busybox, goroot string) error {
+	tw := tar.NewWriter(w)
+	dir := func(name string, mode int64) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode})
+	}
+	file := func(name string, mode int64, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	for _, dd := range []string{"bin", "etc", "etc/ssl", "etc/ssl/certs", "usr", "usr/local", "go", "root"} {
+		if err := dir(dd, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := dir("tmp", 0o1777); err != nil {
+		return err
+	}
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		return err
+	}
+	if err := file("bin/busybox", 0o755, bb); err != nil {
+		return err
+	}
+	for _, applet := range []string{"sh", "ls", "cat", "mkdir", "rm", "cp", "mv", "env", "printf", "sleep", "true"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + applet, Linkname: "busybox", Mode: 0o777}); err != nil {
+			return err
+		}
+	}
+	ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		return err
+	}
+	if err := file("etc/ssl/certs/ca-certificates.crt", 0o644, ca); err != nil {
+		return err
+	}
+	if err := file("etc/passwd", 0o644, []byte("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")); err != nil {
+		return err
+	}
+	if err := file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")); err != nil {
+		return err
+	}
+	// The toolchain, without what building needs not: its own tests and test data.
+	err = filepath.WalkDir(goroot, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(goroot, path)
+		if e.IsDir() && (rel == "test" || e.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(filepath.Join("usr/local/go", rel))
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+		if e.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(tw, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// containerPhone is a phone running in a container on the host's network.
+type containerPhone struct {
+	name string
+	http string // its web server, on loopback
+}
+
+// runPhone starts the image as a phone container: the image's own environment (SPA900_IP
+// auto, JSON logs, /data), its web server on a free loopback port, and the health check every
+// second so that the test need not wait Docker's default 30 s.
+func (d *docker) runPhone(t *testing.T, image, name string, args ...string) *containerPhone {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(provtest.FreeTCPPort(t)))
+	run := []string{"run", "-d", "--name", name, "--network", "host",
+		"--health-interval", "1s", "--health-start-period", "0s",
+		"-e", "SPA900_HTTP=" + addr, image}
+	d.output(t, append(run, args...)...)
+	p := &containerPhone{name: name, http: addr}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := d.cmd(context.Background(), nil, "logs", name).CombinedOutput()
+			t.Logf("container %s logs:\n%s", name, tail(string(out), 40))
+		}
+	})
+	p.waitStatus(t, func(st *phoneStatus) bool { return st.State == "running" })
+	return p
+}
+
+// waitHealth waits until Docker's health check of the container has a verdict.
+func (d *docker) waitHealth(t *testing.T, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out, err := d.cmd(ctx, nil, "inspect", "-f", "{{.State.Health.Status}}", name).Output()
+		if s := strings.TrimSpace(string(out)); err == nil && s != "starting" {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("container %s: no health verdict", name)
+		case <-tick.C:
+		}
+	}
+}
+
+// phoneStatus is the part of /api/v1/status the test reads.
+type phoneStatus struct {
+	State        string `json:"state"`
+	MAC          string `json:"mac"`
+	IP           string `json:"ip"`
+	UserAgent    string `json:"http_user_agent"`
+	Provisioning struct {
+		LastResult string `json:"last_result"`
+		LastError  string `json:"last_error"`
+	} `json:"provisioning"`
+	Extensions []struct {
+		Index        int    `json:"index"`
+		Registration string `json:"registration"`
+	} `json:"extensions"`
+}
+
+func (p *containerPhone) get(t *testing.T, path string) string {
+	t.Helper()
+	body, code, err := httpGet(t.Context(), "http://"+p.http+path)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET %s: %d %v %s", path, code, err, body)
+	}
+	return body
+}
+
+func (p *containerPhone) status(t *testing.T) *phoneStatus {
+	t.Helper()
+	var st phoneStatus
+	if err := json.Unmarshal([]byte(p.get(t, "/api/v1/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+// waitStatus polls the phone's status until ok accepts it (the phone answers nothing while it
+// starts, so there is no event stream to wait on yet).
+func (p *containerPhone) waitStatus(t *testing.T, ok func(*phoneStatus) bool) *phoneStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		body, code, err := httpGet(ctx, "http://"+p.http+"/api/v1/status")
+		if err == nil && code == http.StatusOK {
+			var st phoneStatus
+			if json.Unmarshal([]byte(body), &st) == nil && ok(&st) {
+				return &st
+			}
+		}
+		last = fmt.Sprintf("%d %v %s", code, err, body)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("container phone %s: status never as wanted; last: %s", p.name, last)
+		case <-tick.C:
+		}
+	}
+}
+
+func httpGet(ctx context.Context, url string) (string, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
+
+// repoRoot is the module root: the directory above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(wd)
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod above %s", wd)
+	}
+	return root
+}
+
+func readFile(name string) string {
+	b, _ := os.ReadFile(name)
+	return string(b)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
