@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -58,13 +59,14 @@ type ApplyResult struct {
 // the Provisioning tab changed. Errors about the document itself wrap [ErrInvalidRequest].
 func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*ApplyResult, error) {
 	var res *ApplyResult
-	err := p.do(ctx, func(st *state) error {
+	err := p.doAsync(ctx, func(st *state, reply func(error)) {
 		cat := st.snap.Catalog()
 		prof, err := config.DecodeProfile(cat, xml, config.DecodeOptions{})
 		if err != nil {
 			st.p.log.Warn("profile rejected", zap.String("source", source), zap.Error(err))
 			st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
-			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+			reply(fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+			return
 		}
 		if w := prof.Encoding.Warning; w != "" {
 			st.p.log.Warn("profile encoding", zap.String("source", source), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
@@ -73,18 +75,20 @@ func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*A
 		logSkipped(st.p.log, source, "", skipped)
 		var sv skippedValues
 		sv.add(skipped)
-		diff, err := st.applyChanges(source, changes, config.ApplyOptions{}, prof.Unknown, sv)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-		}
-		res = &ApplyResult{Changed: nonNil(diff.Values), AccessChanged: nonNil(diff.Access),
-			Unknown: nonNil(prof.Unknown), Skipped: sv.first, SkippedCount: sv.count,
-			EncodingWarning: prof.Encoding.Warning, Elements: prof.Elements,
-			Restart: cat.NeedsRestart(diff.Values) && len(diff.Values) > 0}
-		if res.Skipped == nil {
-			res.Skipped = []config.Skipped{}
-		}
-		return nil
+		st.applyChanges(source, changes, config.ApplyOptions{}, prof.Unknown, sv, func(diff config.Diff, err error) {
+			if err != nil {
+				reply(applyError(err))
+				return
+			}
+			res = &ApplyResult{Changed: nonNil(diff.Values), AccessChanged: nonNil(diff.Access),
+				Unknown: nonNil(prof.Unknown), Skipped: sv.first, SkippedCount: sv.count,
+				EncodingWarning: prof.Encoding.Warning, Elements: prof.Elements,
+				Restart: cat.NeedsRestart(diff.Values) && len(diff.Values) > 0}
+			if res.Skipped == nil {
+				res.Skipped = []config.Skipped{}
+			}
+			reply(nil)
+		})
 	})
 	return res, err
 }
@@ -93,13 +97,11 @@ func (p *Phone) ApplyProfile(ctx context.Context, source string, xml []byte) (*A
 // user account. Validation errors wrap [ErrInvalidRequest]; nothing changes then.
 func (p *Phone) Apply(ctx context.Context, source string, changes []config.Change, opts config.ApplyOptions) (config.Diff, error) {
 	var diff config.Diff
-	err := p.do(ctx, func(st *state) error {
-		d, err := st.applyChanges(source, changes, opts, nil, skippedValues{})
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-		}
-		diff = d
-		return nil
+	err := p.doAsync(ctx, func(st *state, reply func(error)) {
+		st.applyChanges(source, changes, opts, nil, skippedValues{}, func(d config.Diff, err error) {
+			diff = d
+			reply(applyError(err))
+		})
 	})
 	return diff, err
 }
@@ -108,16 +110,34 @@ func (p *Phone) Apply(ctx context.Context, source string, changes []config.Chang
 // unit's own Defaults), keeps the identity, and reboots when idle.
 func (p *Phone) FactoryReset(ctx context.Context, defaults *config.Snapshot) (Outcome, error) {
 	var out Outcome
-	err := p.do(ctx, func(st *state) error {
-		if err := st.persist(defaults); err != nil {
-			return err
-		}
-		st.snap = defaults
-		st.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "unknown_count": 0, "restart": true})
-		out = st.requestReboot("factory reset")
-		return nil
+	err := p.doAsync(ctx, func(st *state, reply func(error)) {
+		st.whenSaved(func() {
+			fl := *st.flash
+			fl.Values, fl.Access = defaults.Overrides()
+			st.commitFlash(&fl, func(err error) {
+				if err != nil {
+					st.p.log.Error("configuration not saved", zap.String("source", "factory-reset"), zap.Error(err))
+					reply(err)
+					return
+				}
+				st.snap = defaults
+				st.emit(EventConfigApplied, map[string]any{"source": "factory-reset", "changed": []string{}, "access_changed": []string{}, "unknown": []string{}, "unknown_count": 0, "restart": true})
+				out = st.requestReboot("factory reset")
+				reply(nil)
+			})
+		})
 	})
 	return out, err
+}
+
+// applyError is what Apply and ApplyProfile return for an error of applyChanges: a refused
+// change is the request's fault ([ErrInvalidRequest]); a flash that cannot be written is not.
+func applyError(err error) error {
+	var ae *config.ApplyError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	return err
 }
 
 // RequestResync asks for a resync (SPA-BEHAVIOUR §5.4, §4.4 trigger 5, $PRVST = -1). An empty

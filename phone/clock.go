@@ -147,6 +147,11 @@ func (t *manualTimer) ResetAt(at time.Time) {
 	default:
 	}
 	if !at.After(now) {
-		t.ch <- now
+		// Advance may have fired the timer between the drain and here: one fire pending is
+		// all a timer holds, and the owner, the only reader, must not block on its own send.
+		select {
+		case t.ch <- now:
+		default:
+		}
 	}
 }

@@ -246,12 +246,19 @@ func (b *Bus) dropLocked(s *subscriber) {
 // after (none when after is 0), then every new one, until ctx ends or the subscriber falls
 // behind; the channel is closed then.
 func (b *Bus) Subscribe(ctx context.Context, after uint64) <-chan Event {
+	return b.SubscribeQueue(ctx, after, subscriberQueue)
+}
+
+// SubscribeQueue is [Bus.Subscribe] with a queue of queue events (at least 1) instead of 256:
+// for a subscriber that keeps up, or catches up from the history when it is cut off, and
+// should not hold 16 KB of queue per phone of a fleet (a web server waiting for boots).
+func (b *Bus) SubscribeQueue(ctx context.Context, after uint64, queue int) <-chan Event {
 	b.mu.Lock()
 	var replay []keptEvent
 	if after > 0 {
 		replay = b.sinceLocked(after)
 	}
-	s := &subscriber{ch: make(chan Event, subscriberQueue+len(replay))}
+	s := &subscriber{ch: make(chan Event, max(queue, 1)+len(replay))}
 	s.cum = make([]int64, cap(s.ch)+1)
 	for _, k := range replay {
 		s.push(k.e, k.size, b.maxBytes) // the history is within the bound: it all fits

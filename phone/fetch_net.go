@@ -18,7 +18,42 @@ import (
 // netFetcher is the real network, through a provisioning.Fetcher made for one boot (the
 // User-Agent carries the running firmware version).
 type netFetcher struct {
-	f *provisioning.Fetcher
+	f     *provisioning.Fetcher
+	limit *Limiter // nil: none
+}
+
+// Limiter bounds how many provisioning transfers (fetches, uploads) the phones that share it
+// run at once: a fleet gives all its phones one, sized to the open files its limit leaves
+// once every phone holds its own ([Options.Transfers]). A transfer waits for a slot, and a
+// storm of ten thousand phones then runs as fast as the slots turn over instead of failing
+// with "too many open files". The zero value is not usable; see [NewLimiter].
+type Limiter struct {
+	slots chan struct{}
+}
+
+// NewLimiter returns a limiter of n transfers at once (at least 1).
+func NewLimiter(n int) *Limiter { return &Limiter{slots: make(chan struct{}, max(n, 1))} }
+
+// Size returns how many transfers run at once.
+func (l *Limiter) Size() int { return cap(l.slots) }
+
+// acquire waits for a slot, or for ctx.
+func (l *Limiter) acquire(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *Limiter) release() {
+	if l != nil {
+		<-l.slots
+	}
 }
 
 func target(u *provisioning.URL) provisioning.Target {
@@ -26,6 +61,10 @@ func target(u *provisioning.URL) provisioning.Target {
 }
 
 func (n netFetcher) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
+	if err := n.limit.acquire(ctx); err != nil {
+		return fetched{}, err
+	}
+	defer n.limit.release()
 	r := provisioning.Request{Target: target(req.URL), User: req.User, Password: req.Password, MaxSize: req.MaxSize}
 	if req.Body != nil {
 		r.Method, r.Body = http.MethodPost, req.Body
@@ -49,6 +88,10 @@ func (n netFetcher) fetch(ctx context.Context, req fetchRequest) (fetched, error
 }
 
 func (n netFetcher) upload(ctx context.Context, u *provisioning.URL, body []byte, user, password string) error {
+	if err := n.limit.acquire(ctx); err != nil {
+		return err
+	}
+	defer n.limit.release()
 	return n.f.Upload(ctx, provisioning.UploadRequest{Target: target(u), Body: body, User: user, Password: password})
 }
 
@@ -98,5 +141,5 @@ func newNetFetcher(o *Options, m tlsMaterial, id Identity, log *zap.Logger) (fet
 	if err != nil {
 		return nil, err
 	}
-	return netFetcher{f: f}, nil
+	return netFetcher{f: f, limit: o.Transfers}, nil
 }

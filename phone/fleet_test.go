@@ -94,3 +94,31 @@ func BenchmarkFleetBoot(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestLimiter: n transfers at once; the next waits for a slot or gives up with its context.
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(2)
+	ctx := t.Context()
+	if err := l.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.acquire(short); err == nil {
+		t.Fatal("third transfer got a slot of two")
+	}
+	got := make(chan error, 1)
+	go func() { got <- l.acquire(ctx) }()
+	l.release()
+	if err := <-got; err != nil {
+		t.Fatalf("waiting transfer: %v", err)
+	}
+	var nilLimiter *Limiter
+	if err := nilLimiter.acquire(short); err != nil || l.Size() != 2 {
+		t.Errorf("nil limiter: %v; size %d", err, l.Size())
+	}
+	nilLimiter.release()
+}

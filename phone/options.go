@@ -12,8 +12,9 @@ import (
 // Options configure a phone unit. Identity fields apply when the flash is first written;
 // afterwards the flash keeps the unit's identity, as a real phone keeps its MAC and firmware.
 type Options struct {
-	// Flash keeps the unit's persistent state. Required.
-	Flash *config.FileFlash
+	// Flash keeps the unit's persistent state: a [config.FileFlash] (one file per phone,
+	// the layout a user reads by hand) or a [config.DBFlash] (a fleet's database). Required.
+	Flash FlashStore
 	// Model, MAC, Serial, Software and Hardware give the identity of a new unit. Empty values
 	// take the defaults: SPA942, a generated MAC in the Linksys OUI, a serial derived from the
 	// MAC, DefaultSoftware, DefaultHardware.
@@ -42,6 +43,9 @@ type Options struct {
 	// [DefaultEventHistoryBytes]. The bus lives as long as the unit, so in a fleet this is
 	// paid once per phone.
 	EventHistoryBytes int
+	// Transfers, when set, bounds the provisioning transfers run at once by all the units
+	// that share it (a fleet's, sized to its open file limit); nil: no bound.
+	Transfers *Limiter
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
 	// Resolver resolves SIP proxy names (A and SRV); nil is the system's.
@@ -55,6 +59,19 @@ type Options struct {
 	// Counters receive the unit's event counts for metrics; a fleet gives all its units the
 	// same. nil: the unit keeps its own ([Unit.Counters]).
 	Counters *Counters
+}
+
+// FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;
+// Commit returns at once and calls done, on another goroutine and without blocking, once
+// the flash is durable. Saves and commits of one store land in the order they were made.
+type FlashStore interface {
+	Load() (*config.Flash, error)
+	Save(fl *config.Flash) error
+	Commit(fl *config.Flash, done func(error))
+	CountBoot(fl *config.Flash) error
+	MoveAside(now time.Time) (string, config.Flash, error)
+	RemoveStale() error
+	Path() string
 }
 
 // ProvisioningOptions configure how the phone talks to provisioning servers.

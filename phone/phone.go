@@ -23,7 +23,7 @@ type Phone struct {
 	log   *zap.Logger
 	clock Clock
 	bus   *Bus
-	flash *config.FileFlash
+	flash FlashStore
 	net   fetcher
 	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
 	sipCounters *sip.Counters
@@ -35,13 +35,21 @@ type Phone struct {
 
 	calls  chan call
 	status atomic.Pointer[Status]
-	done   chan struct{}
-	wg     sync.WaitGroup // tracked goroutines; Run waits for them
+	// stale is set when the loop's state moved on since status was built: the status is
+	// built when someone reads it (on the loop, at their request), not at every turn.
+	stale atomic.Bool
+	done  chan struct{}
+	wg    sync.WaitGroup // tracked goroutines; Run waits for them
 }
 
-// call is a closure the loop runs on its goroutine, with a reply channel.
+// call is a closure the loop runs on its goroutine, with a reply channel. An async call
+// answers later, from a later turn of the loop, through the reply function it is given (a
+// change is answered once it is durable in flash). A read call changes nothing: the loop
+// neither runs the gate nor publishes after it.
 type call struct {
 	fn    func(st *state) error
+	async func(st *state, reply func(error))
+	read  bool
 	reply chan error
 }
 
@@ -70,7 +78,7 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.L
 		calls: make(chan call, 64), done: make(chan struct{}), sipCounters: &sip.Counters{},
 	}
 	p.st = newState(p, snap, fl)
-	p.publish()
+	p.build()
 	return p, nil
 }
 
@@ -80,7 +88,18 @@ func (p *Phone) Identity() Identity { return p.id }
 // Status returns the latest status snapshot, with its clocks (now, uptime, the Info tab's
 // current and elapsed time) brought to the moment of the call: the loop publishes only when
 // something happens, and time moves on meanwhile.
+//
+// The status is built when it is read after the loop moved on: a read then waits for the
+// loop's turn (microseconds), and a phone nobody watches builds none.
 func (p *Phone) Status() *Status {
+	if p.stale.Load() {
+		c := call{fn: func(*state) error { p.build(); return nil }, read: true, reply: make(chan error, 1)}
+		select {
+		case p.calls <- c:
+			awaitReply(context.Background(), c.reply, p.done)
+		case <-p.done: // the loop built its last status as it ended
+		}
+	}
 	s := *p.status.Load()
 	s.tick(p.clock.Now(), time.Now())
 	c := p.sipCounters.Load()
@@ -105,6 +124,7 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 	defer timer.Stop()
 	st.runGated()
 	p.publish()
+	defer p.build() // the last status, for readers after the end
 	for {
 		if st.exit != nil {
 			st.shutdown()
@@ -119,10 +139,27 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			st.exit = errStopped
+			if errors.Is(context.Cause(ctx), errPowerCut) {
+				st.exit = errPowerCut
+			}
 			st.shutdown()
 			p.publish()
 			return nil
 		case c := <-p.calls:
+			if c.read {
+				c.reply <- c.fn(st)
+				continue
+			}
+			if c.async != nil {
+				c.async(st, func(err error) {
+					st.runGated()
+					p.publish() // before the reply: the caller reads a status that includes its request
+					c.reply <- err
+				})
+				st.runGated()
+				p.publish()
+				continue
+			}
 			err := c.fn(st)
 			st.runGated()
 			p.publish() // before the reply: the caller reads a status that includes its request
@@ -141,6 +178,20 @@ var errStopped = errors.New("stopped")
 // do runs fn on the loop goroutine and returns its error.
 func (p *Phone) do(ctx context.Context, fn func(st *state) error) error {
 	c := call{fn: fn, reply: make(chan error, 1)}
+	select {
+	case p.calls <- c:
+	case <-p.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return awaitReply(ctx, c.reply, p.done)
+}
+
+// doAsync runs fn on the loop goroutine and returns the error fn passes to reply, which it
+// calls exactly once, then or on a later turn.
+func (p *Phone) doAsync(ctx context.Context, fn func(st *state, reply func(error))) error {
+	c := call{async: fn, reply: make(chan error, 1)}
 	select {
 	case p.calls <- c:
 	case <-p.done:
@@ -192,6 +243,12 @@ func (p *Phone) goTracked(fn func()) {
 	}()
 }
 
+// build stores a status snapshot built from the loop's state. Only the loop calls it.
+func (p *Phone) build() {
+	p.stale.Store(false)
+	p.status.Store(p.st.snapshotStatus())
+}
+
 // emit publishes an event on the unit's bus.
 func (p *Phone) emit(kind string, data map[string]any) {
 	if data == nil {
@@ -200,10 +257,10 @@ func (p *Phone) emit(kind string, data map[string]any) {
 	p.bus.Publish(kind, p.clock.Now(), data)
 }
 
-// publish stores a fresh status snapshot built from the loop's state, then sends the
-// turn's events.
+// publish marks the status stale (it is built when read, see Status), then sends the turn's
+// events: a reader who sees an event and reads the status finds the event's effect in it.
 func (p *Phone) publish() {
-	p.status.Store(p.st.snapshotStatus())
+	p.stale.Store(true)
 	for _, e := range p.st.outbox {
 		p.bus.Publish(e.Kind, e.Time, e.Data)
 	}

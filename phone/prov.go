@@ -303,7 +303,8 @@ func (st *state) startResync(forced bool) {
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256,
 	}
-	st.p.log.Info("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
+	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
+	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
 	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})
 	ctx := st.ctx
 	st.p.goTracked(func() {
@@ -314,24 +315,32 @@ func (st *state) startResync(forced bool) {
 
 // resyncDone applies what a resync fetched and arms the next one (SPA-BEHAVIOUR §4.4
 // "Outcomes", DECISIONS 11-12).
+// The resync stays pending (and running, so the gate holds other operations) until what it
+// fetched is durable in flash: its result is announced only then.
 func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
-	st.pending.resync = nil
-	now := st.p.clock.Now()
-	st.prov.lastURL = res.url
-	st.prov.err = res.errText
-	var changed []string
-	if len(res.changes) > 0 {
-		diff, err := st.applyChanges("resync", res.changes, config.ApplyOptions{}, res.unknown, res.skipped)
-		if err != nil && res.err == nil { // the configuration changed under the resync
+	if len(res.changes) == 0 {
+		st.resyncFinish(op, res, nil)
+		return
+	}
+	st.applyResult("resync", res.base, res.next, res.changes, res.unknown, res.skipped, func(diff config.Diff, err error) {
+		if err != nil && res.err == nil { // the configuration changed under the resync, or the flash failed
 			res.err, res.errText = err, "internal error"
 		}
-		changed = diff.Values
 		if op.forced && st.pending.restart != nil && !st.idle() {
 			st.p.log.Info("restart forced", zap.String("reason", "a forced resync changed parameters"))
 			st.pending.restart = nil
 			st.restart("forced resync changed parameters")
 		}
-	}
+		st.resyncFinish(op, res, diff.Values)
+	})
+}
+
+// resyncFinish records a resync's outcome, arms the next one and announces it: one log line.
+func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string) {
+	st.pending.resync = nil
+	now := st.p.clock.Now()
+	st.prov.lastURL = res.url
+	st.prov.err = res.errText
 	result := "success"
 	var nextIn time.Duration
 	if res.err == nil {

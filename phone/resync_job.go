@@ -34,7 +34,11 @@ type resyncJob struct {
 // applies them to the configuration in force), and its error and $ERR if it failed.
 type resyncResult struct {
 	changes []config.Change
-	unknown []string
+	// base is the configuration the resync started from, next the one its profiles made of
+	// it: when the configuration has not moved meanwhile, the loop takes next as it is
+	// instead of applying the changes a second time.
+	base, next *config.Snapshot
+	unknown    []string
 	// skipped are the values left out because their parameters cannot take them; warnings
 	// are the profiles' encoding warnings, one per profile at most (DECISIONS 8).
 	skipped  skippedValues
@@ -47,7 +51,7 @@ type resyncResult struct {
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
 // (SPA-BEHAVIOUR §2.3). A one-off URL replaces the sequence (§5.4).
 func (j *resyncJob) run(ctx context.Context) *resyncResult {
-	res := &resyncResult{}
+	res := &resyncResult{base: j.snap}
 	work := j.snap
 	var err error
 	if j.url != "" {
@@ -59,6 +63,7 @@ func (j *resyncJob) run(ctx context.Context) *resyncResult {
 			}
 		}
 	}
+	res.next = work
 	vars := j.vars
 	if err != nil {
 		res.err, res.errText = err, errText(err)
@@ -121,7 +126,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	j.vars.SERVIP = resolve(ctx, u.Host)
 	res.url = u.String()
 	j.sendLog(ctx, config.LogResyncRequestMsg, j.vars, work)
-	j.log.Info("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
+	j.log.Debug("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
 	j.emit(EventResyncRequest, map[string]any{"url": res.url, "prvst": j.vars.PRVST})
 
 	req := fetchRequest{URL: u, User: opts.UID, Password: opts.Pwd}
@@ -137,7 +142,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	if got.url != "" {
 		// The log, the event, last_url and the Log_* messages' $SCHEME, $SERVIP, $PORT and
 		// $PATH name what was fetched, after redirects.
-		j.log.Info("resync redirected", zap.String("url", res.url), zap.String("to", got.url))
+		j.log.Debug("resync redirected", zap.String("url", res.url), zap.String("to", got.url))
 		res.url = got.url
 		if fu, err := provisioning.ParseURL(got.url, ""); err == nil {
 			j.vars.URL = fu

@@ -12,10 +12,19 @@ import (
 
 // state is everything the loop owns. Only the loop goroutine touches it.
 type state struct {
-	p     *Phone
-	ctx   context.Context // the Run context; cancelled when the loop ends
-	snap  *config.Snapshot
+	p    *Phone
+	ctx  context.Context  // the Run context; cancelled when the loop ends
+	snap *config.Snapshot // the configuration in force: durable in flash
+	// flash is the latest flash document handed to the store: every later save starts
+	// from it, so that none drops what an earlier one, still on its way, holds.
 	flash *config.Flash
+
+	// saving is true while a configuration change is on its way to the flash. Changes that
+	// come meanwhile wait in afterSave, in order, and are computed when it has landed: one
+	// commit in flight keeps each change computed on the configuration before it, while
+	// every other event (timers, SIP, status reads) goes on.
+	saving    bool
+	afterSave []func()
 
 	bootedAt time.Time
 	offHook  bool
@@ -71,6 +80,9 @@ func (st *state) boot() {
 // shutdown ends the phone's life: stop the subsystems, say why.
 func (st *state) shutdown() {
 	reason := "stopped"
+	if st.exit == errPowerCut {
+		reason = "power cut"
+	}
 	if st.exit == ErrReboot {
 		reason = "reboot"
 		st.phase = StateRebooting
@@ -133,62 +145,138 @@ func (st *state) fireDue(now time.Time) {
 
 // applyChanges validates and applies changes from source (web, api, profile, resync), keeps
 // them in flash, and schedules the restart they need (DECISIONS 12). unknown and skipped are
-// what the profile behind the changes ignored, for the config_applied event.
-func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues) (config.Diff, error) {
+// what the profile behind the changes ignored, for the config_applied event. The change
+// takes effect, and done hears of it, once it is durable: the flash is written off the loop
+// (a fleet's store commits many phones' changes at once), the loop goes on meanwhile, and a
+// change that comes before the last one has landed waits for it. done may be nil.
+func (st *state) applyChanges(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
+	if done == nil {
+		done = func(config.Diff, error) {}
+	}
+	st.whenSaved(func() { st.applyNow(source, changes, opts, unknown, skipped, done) })
+}
+
+func (st *state) applyNow(source string, changes []config.Change, opts config.ApplyOptions, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	next, diff, err := st.snap.Apply(changes, opts)
+	st.applied(source, next, diff, err, unknown, skipped, done)
+}
+
+// applyResult takes next, which a resync made of base with its changes: when the
+// configuration in force is still base, next is what applying the changes again would give,
+// and only the difference is computed (a profile is validated and applied once, SPA-BEHAVIOUR
+// §1.1 all or nothing held by the job). Otherwise the changes are applied to what is in force.
+func (st *state) applyResult(source string, base, next *config.Snapshot, changes []config.Change, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
+	st.whenSaved(func() {
+		if base == nil || next == nil || st.snap != base {
+			st.applyNow(source, changes, config.ApplyOptions{}, unknown, skipped, done)
+			return
+		}
+		diff := base.Diff(next)
+		if diff.Empty() {
+			next = base
+		}
+		st.applied(source, next, diff, nil, unknown, skipped, done)
+	})
+}
+
+// applied keeps next in flash and puts it in force (or reports err), as applyChanges says.
+func (st *state) applied(source string, next *config.Snapshot, diff config.Diff, err error, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	if err != nil {
 		st.p.log.Warn("configuration rejected", zap.String("source", source), zap.Error(err))
 		st.emit(EventConfigRejected, map[string]any{"source": source, "error": err.Error()})
-		return diff, err
+		done(diff, err)
+		return
 	}
 	names := firstNames(unknown)
-	if len(unknown) > 0 {
-		st.p.log.Info("profile names ignored", zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
+	// A resync says what it did in its own one line (resync done); the details are debug.
+	lvl := zap.InfoLevel
+	if source == "resync" {
+		lvl = zap.DebugLevel
+	}
+	if ce := st.p.log.Check(lvl, "profile names ignored"); ce != nil && len(unknown) > 0 {
+		ce.Write(zap.String("source", source), zap.Int("count", len(unknown)), zap.Strings("param", names))
 	}
 	if diff.Empty() {
 		data := map[string]any{"source": source, "changed": []string{}, "access_changed": []string{},
 			"unknown": names, "unknown_count": len(unknown)}
 		skipped.addTo(data)
 		st.emit(EventConfigApplied, data)
-		return diff, nil
+		done(diff, nil)
+		return
 	}
-	if err := st.persist(next); err != nil {
-		st.p.log.Error("configuration not saved", zap.String("source", source), zap.Error(err))
-		return config.Diff{}, err
-	}
-	st.snap = next
-	restart := st.snap.Catalog().NeedsRestart(diff.Values)
-	st.p.log.Info("configuration applied", zap.String("source", source),
-		zap.Int("changed", len(diff.Values)), zap.Int("access_changed", len(diff.Access)),
-		zap.Bool("restart", restart))
-	data := map[string]any{
-		"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
-		"unknown": names, "unknown_count": len(unknown), "restart": restart,
-	}
-	skipped.addTo(data)
-	st.emit(EventConfigApplied, data)
-	if restart {
-		st.requestRestart("configuration changed by " + source)
-	}
-	st.provConfigChanged(diff.Values)
-	st.voiceConfigChanged(diff.Values)
-	return diff, nil
-}
-
-// persist writes the snapshot's overrides to flash. It runs on the loop on purpose: a change
-// is reported applied only once it is durable, and no later change can overtake it on disk. A
-// save is one small file written and synced (a few milliseconds); network I/O never runs here.
-func (st *state) persist(next *config.Snapshot) error {
 	fl := *st.flash
 	fl.Values, fl.Access = next.Overrides()
-	if err := st.p.flash.Save(&fl); err != nil {
-		return err
-	}
-	*st.flash = fl
-	return nil
+	st.commitFlash(&fl, func(err error) {
+		if err != nil {
+			st.p.log.Error("configuration not saved", zap.String("source", source), zap.Error(err))
+			done(config.Diff{}, err)
+			return
+		}
+		st.snap = next
+		restart := st.snap.Catalog().NeedsRestart(diff.Values)
+		if ce := st.p.log.Check(lvl, "configuration applied"); ce != nil {
+			ce.Write(zap.String("source", source), zap.Int("changed", len(diff.Values)),
+				zap.Int("access_changed", len(diff.Access)), zap.Bool("restart", restart))
+		}
+		data := map[string]any{
+			"source": source, "changed": nonNil(diff.Values), "access_changed": nonNil(diff.Access),
+			"unknown": names, "unknown_count": len(unknown), "restart": restart,
+		}
+		skipped.addTo(data)
+		st.emit(EventConfigApplied, data)
+		if restart {
+			st.requestRestart("configuration changed by " + source)
+		}
+		st.provConfigChanged(diff.Values)
+		st.voiceConfigChanged(diff.Values)
+		done(diff, nil)
+	})
 }
 
-// saveFlash writes the flash as it is now (after identity or upgrade bookkeeping changes).
+// whenSaved runs fn now when no configuration change is on its way to the flash, else once
+// it has landed (see state.saving).
+func (st *state) whenSaved(fn func()) {
+	if !st.saving {
+		fn()
+		return
+	}
+	st.afterSave = append(st.afterSave, fn)
+}
+
+// commitFlash hands fl to the flash store and calls then on the loop once it is durable (or
+// failed). Until then, st.saving holds later changes back. On failure st.flash goes back to
+// what it was: the next save must not carry a change that was refused.
+func (st *state) commitFlash(fl *config.Flash, then func(error)) {
+	prev := *st.flash
+	*st.flash = *fl
+	st.saving = true
+	ack := make(chan error, 1)
+	st.p.flash.Commit(fl, func(err error) { ack <- err })
+	st.p.goTracked(func() {
+		err := <-ack
+		st.p.post(func(st *state) {
+			if err != nil {
+				*st.flash = prev
+			}
+			st.saving = false
+			then(err)
+			for !st.saving && len(st.afterSave) > 0 {
+				fn := st.afterSave[0]
+				st.afterSave[0] = nil
+				st.afterSave = st.afterSave[1:]
+				fn()
+			}
+			if len(st.afterSave) == 0 {
+				st.afterSave = nil
+			}
+		})
+	})
+}
+
+// saveFlash writes the flash as it is now (after upgrade bookkeeping changes) and returns when
+// it is durable. It blocks the loop for the store's next commit: it is for the rare steps of
+// an upgrade, which must be durable before the phone goes on. It starts from st.flash, so it
+// keeps any change still on its way, and the store lands it after that one.
 func (st *state) saveFlash() error { return st.p.flash.Save(st.flash) }
 
 // maxNamesShown is how many unknown profile names an event or a log line carries; the rest
@@ -257,9 +345,7 @@ func (st *state) info(now time.Time) config.Info {
 	if sn.Get(config.ConnectionType) == "DHCP" {
 		in.DHCP = "Enabled"
 	}
-	if in.HostName == "" {
-		in.HostName = "SipuraSPA" // the factory host name shown by real units (SPA-BEHAVIOUR §9)
-	}
+	in.HostName = st.hostName()
 	if !st.bootedAt.IsZero() {
 		in.Elapsed = now.Sub(st.bootedAt)
 	}
@@ -275,6 +361,15 @@ func (st *state) info(now time.Time) config.Info {
 	}
 	st.callInfo(in.Lines, now)
 	return in
+}
+
+// hostName is the phone's host name: HostName, or the factory one shown by real units
+// (SPA-BEHAVIOUR §9).
+func (st *state) hostName() string {
+	if h := st.snap.Get(config.HostName); h != "" {
+		return h
+	}
+	return "SipuraSPA"
 }
 
 // ccert is $CCERT: whether the phone has a client certificate.

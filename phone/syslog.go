@@ -101,7 +101,7 @@ type syslogOut struct {
 func (st *state) syslogOut() syslogOut {
 	return syslogOut{
 		targets: syslogTargets(st.snap.Get(config.SyslogServer), st.snap.Get(config.DebugServer)),
-		localIP: st.p.opts.IP, host: st.info(st.p.clock.Now()).HostName, clock: st.p.clock, log: st.p.log,
+		localIP: st.p.opts.IP, host: st.hostName(), clock: st.p.clock, log: st.p.log,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,16 @@ type Unit struct {
 	cur     atomic.Pointer[Phone]
 	booting atomic.Pointer[Status]
 	timers  sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
+	files   int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
+
+	// powerMu guards cut and powerDelay: the power switch of the boot in progress.
+	powerMu    sync.Mutex
+	cut        context.CancelCauseFunc // cuts the power of the current boot; nil between boots
+	powerDelay time.Duration           // before the next boot: the fleet's --boot-spread share
 }
+
+// errPowerCut ends a boot when the power is cut (Unit.PowerCycle).
+var errPowerCut = errors.New("power cut")
 
 // DefaultBootTime is how long an emulated boot takes unless told otherwise (DECISIONS 21).
 const DefaultBootTime = 700 * time.Millisecond
@@ -89,12 +99,13 @@ func NewUnit(opts Options) (*Unit, error) {
 	u.booting.Store(bootingStatus(fl, opts.IP))
 	snap, _ := config.FromOverrides(config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
+	u.files = openFiles(snap)
 	return u, nil
 }
 
 // loadFlash reads the flash; one that decodes but names no known model or no valid MAC is
 // as corrupt as one that does not decode.
-func loadFlash(f *config.FileFlash) (*config.Flash, error) {
+func loadFlash(f FlashStore) (*config.Flash, error) {
 	fl, err := f.Load()
 	if err != nil {
 		return nil, err
@@ -240,31 +251,67 @@ func bootingStatus(fl *config.Flash, ip string) *Status {
 		Hardware: fl.Hardware, IP: ip, State: StateBooting, BootCount: fl.BootCount}
 }
 
-// Run boots the phone and runs it, booting it again after every reboot, until ctx ends.
+// Run boots the phone and runs it, booting it again after every reboot and power cycle,
+// until ctx ends.
 func (u *Unit) Run(ctx context.Context) error {
 	for {
-		p, err := u.boot(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		bctx, cut := context.WithCancelCause(ctx)
+		u.powerMu.Lock()
+		u.cut = cut
+		u.powerMu.Unlock()
+		p, err := u.boot(bctx)
+		if err == nil {
+			u.cur.Store(p)
+			err = p.Run(bctx)
+			u.cur.Store(nil)
+			st := *p.Status()
+			st.State = StateBooting
+			u.booting.Store(&st)
 		}
-		u.cur.Store(p)
-		err = p.Run(ctx)
-		u.cur.Store(nil)
-		st := *p.Status()
-		st.State = StateBooting
-		u.booting.Store(&st)
-		if !errors.Is(err, ErrReboot) {
-			return err
+		u.powerMu.Lock()
+		u.cut = nil
+		u.powerMu.Unlock()
+		cycled := ctx.Err() == nil && errors.Is(context.Cause(bctx), errPowerCut)
+		cut(nil)
+		switch {
+		case cycled:
+			continue
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrReboot):
+			continue
 		}
+		return err
 	}
+}
+
+// PowerCycle cuts the unit's power and restores it after delay: the phone stops where it is,
+// as when a building's power goes (nothing is unregistered, what is not in flash is lost),
+// and boots again from its flash after delay and the boot time. It does nothing while the
+// unit is not running (before Run, after it returned).
+func (u *Unit) PowerCycle(delay time.Duration) {
+	u.powerMu.Lock()
+	defer u.powerMu.Unlock()
+	u.powerDelay = max(delay, 0)
+	if u.cut != nil {
+		u.cut(errPowerCut)
+	}
+}
+
+// setPowerDelay sets the wait before the next boot (the first one's, for a fleet's spread).
+func (u *Unit) setPowerDelay(d time.Duration) {
+	u.powerMu.Lock()
+	defer u.powerMu.Unlock()
+	u.powerDelay = max(d, 0)
 }
 
 // boot waits the emulated boot time, counts the boot in flash and builds the phone.
 func (u *Unit) boot(ctx context.Context) (*Phone, error) {
-	if d := u.opts.BootTime; d > 0 {
+	u.powerMu.Lock()
+	d := u.opts.BootTime + u.powerDelay
+	u.powerDelay = 0
+	u.powerMu.Unlock()
+	if d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -284,7 +331,7 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
 	fl.BootCount++
-	if err := u.opts.Flash.Save(fl); err != nil {
+	if err := u.opts.Flash.CountBoot(fl); err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
 	net := u.net
@@ -298,6 +345,23 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	}
 	return newPhone(&u.opts, fl, u.bus, net, u.log)
 }
+
+// openFiles is how many file descriptors a running phone of this configuration holds: its
+// web server's listener, one SIP socket per enabled extension (as the device listens on
+// SIP_Port_n_ of each, SPA-BEHAVIOUR §8.5), and one provisioning connection in flight.
+func openFiles(snap *config.Snapshot) int {
+	n := 2
+	for ext := 1; ext <= snap.Catalog().Model().Extensions; ext++ {
+		if snap.Bool(config.ExtName(config.LineEnable, ext)) {
+			n++
+		}
+	}
+	return n
+}
+
+// OpenFiles returns how many file descriptors the unit holds when it runs, idle, as its
+// flash stood when the unit was made: what a fleet budgets against its open file limit.
+func (u *Unit) OpenFiles() int { return u.files }
 
 // Counters returns the unit's event counts (shared with the rest of its fleet when the fleet
 // gave them, [Options.Counters]); they survive reboots.

@@ -114,12 +114,21 @@ func (st *state) evalUpgradeRule(why string) {
 		for _, a := range alt.Assign {
 			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, vars)))
 		}
-		if _, err := st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil, skippedValues{}); err != nil {
-			st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))
-			return
-		}
-		vars = st.vars()
+		st.applyChanges(config.UpgradeRule, changes, config.ApplyOptions{}, nil, skippedValues{}, func(_ config.Diff, err error) {
+			if err != nil {
+				st.upgFailed(nil, withText("Upgrade_Rule assignment: "+err.Error(), err))
+				return
+			}
+			st.queueRuleUpgrade(why, text, alt, st.vars())
+		})
+		return
 	}
+	st.queueRuleUpgrade(why, text, alt, vars)
+}
+
+// queueRuleUpgrade queues the upgrade to the URL of the alternative of Upgrade_Rule (text)
+// that was selected, unless loop protection says no.
+func (st *state) queueRuleUpgrade(why, text string, alt *provisioning.Alternative, vars *provisioning.Vars) {
 	if alt.URL == "" {
 		return
 	}

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -137,8 +138,15 @@ func gunzip(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: bad gzip header", ErrCorruptFile)
 	}
 	defer zr.Close()
+	// The gzip trailer holds the inflated size (RFC 1952 ISIZE, modulo 4 GiB): one buffer of
+	// that size, and a byte more to see the end, instead of growing one from 4× the input
+	// (profiles compress 10-20×). A trailer that lies only costs growth, the limit holds.
+	size := 4 * len(data)
+	if len(data) >= 18 {
+		size = int(binary.LittleEndian.Uint32(data[len(data)-4:]))
+	}
 	var out bytes.Buffer
-	out.Grow(min(4*len(data), MaxProfileSize))
+	out.Grow(min(size+bytes.MinRead, MaxProfileSize+1))
 	n, err := io.Copy(&out, io.LimitReader(zr, MaxProfileSize+1))
 	switch {
 	case err != nil:

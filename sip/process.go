@@ -23,6 +23,15 @@ func SetProcessLogger(log *zap.Logger) {
 	sipmsg.SetDefaultLogger(sipgoLogger(log.Named("sip")))
 }
 
+// SetProcessReadBuffer sets the size of the buffer each SIP socket reads a datagram into
+// (sipgo keeps it per process: 32 KiB unless told), so that a fleet of thousands of
+// extensions does not hold 32 KiB per socket. A datagram larger than the buffer is cut and
+// fails to parse; n below 4 KiB is taken as 4 KiB. Only cmd calls it, once, before any agent
+// exists.
+func SetProcessReadBuffer(n int) {
+	sipmsg.TransportBufferReadSize = uint16(min(max(n, 4<<10), 65535))
+}
+
 // SetProcessTimers sets sipgo's process-wide timers. Only cmd calls it, once, before any
 // agent exists: sipgo reads these variables from its transactions without a lock. Values
 // already in force are not written again. Zero values leave sipgo's.

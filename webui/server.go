@@ -17,6 +17,10 @@ import (
 	"github.com/spa900/spa900/provisioning/config"
 )
 
+// serverQueue is the server's queue of phone events: it acts on boots and shutdowns only, and
+// a server that falls behind catches up from the bus's history; a fleet has one per phone.
+const serverQueue = 8
+
 // shutdownGrace is how long the server lets requests in flight finish when the phone goes
 // down, before it closes their connections.
 const shutdownGrace = 2 * time.Second
@@ -141,7 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 	bus := s.unit.Bus()
 	// Subscribe before reading where the phone stands, so that no boot or shutdown falls in
 	// between; one seen twice is harmless.
-	events := bus.Subscribe(ctx, 0)
+	events := bus.SubscribeQueue(ctx, 0, serverQueue)
 	var g *generation
 	defer func() {
 		if g != nil {
@@ -189,7 +193,7 @@ func (s *Server) Run(ctx context.Context) error {
 					return nil
 				}
 				// Fell behind the bus: catch up from the ring.
-				events = bus.Subscribe(ctx, seen)
+				events = bus.SubscribeQueue(ctx, seen, serverQueue)
 				continue
 			}
 			seen = e.Seq

@@ -10,10 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,13 +33,18 @@ type fleetFlags struct {
 	file, listen             string
 	perPhone, print          bool
 	seed                     uint64
+	flash                    string        // flash layout: db or files
+	eventHistory             int           // bytes of events each phone keeps
+	bootSpread               time.Duration // power-on spread
 }
 
 // runFleet runs many phones in one process: --count phones numbered from --ip and --mac (one
 // loopback address each on Linux: 127.0.0.2, 127.0.0.3, …), or the phones of a fleet file
 // (fleetfile), each with its own flash under --data, clock, seed, logger fields and web server,
 // as a rack of real phones would. --ordinal (or --ordinal-from-hostname) makes the process one
-// replica of a larger fleet: a StatefulSet pod.
+// replica of a larger fleet: a StatefulSet pod. The fleet powers on at once (or spread over
+// --boot-spread), says every second how the boot storm goes until it is over, and powers
+// every phone off and on again at SIGHUP: a storm again.
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f phoneFlags
 	var ff fleetFlags
@@ -55,8 +60,17 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&ff.perPhone, "metrics-per-phone", false, "add one spa900_phone_info series per phone to /metrics (small fleets)")
 	fs.Uint64Var(&ff.seed, "seed", 0, "seed of the phones' random delays: phone index i gets seed+i, reproducible from run to run; 0: boot time and MAC")
 	fs.BoolVar(&ff.print, "print", false, "print the phones as CSV (index, row, model, mac, ip, http, name, seed, set) and exit")
+	fs.StringVar(&ff.flash, "flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
+	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
+	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if ff.eventHistory < 16<<10 {
+		return usagef("--event-history: want at least 16384 bytes, got %d", ff.eventHistory)
+	}
+	if ff.bootSpread < 0 {
+		return usagef("--boot-spread: must not be negative")
 	}
 	if fs.NArg() > 0 {
 		return usagef("fleet: unexpected argument %q", fs.Arg(0))
@@ -81,13 +95,19 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	store, closeFlashes, err := fleetFlashes(ff.flash, f.data, log)
+	if err != nil {
+		return err
+	}
+	defer closeFlashes()
 	counters, httpc := new(phone.Counters), new(webui.HTTPCounters) // one of each for the fleet
 	opts := make([]phone.Options, len(phones))
 	for i, p := range phones {
 		o := base
 		o.Model, o.MAC, o.IP = p.Model, p.MAC, p.IP
 		o.Clock = phone.NewScaledClock(f.clockSpeed)
-		o.Flash = config.NewFileFlash(filepath.Join(f.data, fmt.Sprintf("phone-%04d", p.Row+1), "flash.json"))
+		o.Flash = store(p.Row)
+		o.EventHistoryBytes = ff.eventHistory
 		o.Counters = counters
 		o.Seed = p.Seed
 		if p.Seed == 0 && ff.seed != 0 {
@@ -113,14 +133,19 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
+	fleet.SetBootSpread(ff.bootSpread)
 	units := fleet.Units()
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
+	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
+	reportOpenFiles(log, fleet)
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
-		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen))
+		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen), zap.String("flash", ff.flash),
+		zap.Duration("boot_spread", ff.bootSpread))
 
-	ctx, cancel := context.WithCancel(ctx) // a failing server stops the others
+	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
+	report := newStormReporter(log, units)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)
 	if ff.listen != "" {
@@ -139,18 +164,27 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 		log.Info("fleet listener", zap.String("addr", ln.Addr().String()))
 	}
+	// A web server that cannot start is reported (its own error line, the storm lines'
+	// web_failed and failed_by) and the rest of the fleet goes on; none at all is fatal.
+	var webFailed atomic.Int64
 	for i, u := range units {
 		o := wopts
 		o.Logger, o.HTTP = opts[i].Logger.With(zap.String("phone", u.Status().MAC)), httpc
 		srv := webui.NewServer(u, phones[i].HTTP, o)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Run(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("web server %s: %w", phones[i].HTTP, err)
+		wg.Go(func() {
+			err := srv.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
 			}
-		}()
+			report.webFailure(i, err)
+			if int(webFailed.Add(1)) == len(units) {
+				errc <- fmt.Errorf("no phone can start: web server %s: %w", phones[i].HTTP, err)
+			}
+		})
 	}
+	cycles := make(chan struct{}, 1)
+	wg.Go(func() { report.run(ctx, cycles) })
+	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
 	fleetDone := make(chan struct{})
 	go func() { fleet.Run(ctx); close(fleetDone) }()
 	select {
@@ -253,6 +287,17 @@ func printFleet(w io.Writer, phones []fleetfile.Phone) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// fleetSIPReadBuffer is what each SIP socket of a fleet reads a datagram into: 8 KiB holds
+// any SIP message a phone gets over UDP (an INVITE with a rich SDP is 2-3 KB; RFC 3261
+// §18.1.1 moves larger ones to TCP) where sipgo's 32 KiB would cost 128 KiB per SPA942.
+const fleetSIPReadBuffer = 8 << 10
+
+// fleetEventHistory is what each phone of a fleet keeps of its recent events by default: 32
+// KiB, about 50 typical events (ten resyncs), the last minutes of a phone resyncing every few
+// seconds. A single phone keeps phone.DefaultEventHistoryBytes; a fleet pays this once per
+// phone (3,000 phones: 96 MiB at most).
+const fleetEventHistory = 32 << 10
 
 // serveUntil serves h on ln until ctx ends, then shuts the server down.
 func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {

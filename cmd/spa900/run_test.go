@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/provtest"
 	"github.com/spa900/spa900/sip/siptest"
 )
@@ -278,8 +280,14 @@ func TestProfileCryptMatchesOpenSSL(t *testing.T) {
 }
 
 // TestFleet runs three phones, each on its own loopback address with its own MAC, flash and
-// web server.
+// web server, with each flash layout.
 func TestFleet(t *testing.T) {
+	for _, layout := range []string{flashDB, flashFiles} {
+		t.Run(layout, func(t *testing.T) { testFleet(t, layout) })
+	}
+}
+
+func testFleet(t *testing.T, layout string) {
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -287,7 +295,7 @@ func TestFleet(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"fleet", "--count", "3", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:fe",
-			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json"}, io.Discard, pw)
+			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json", "--flash", layout}, io.Discard, pw)
 		pw.Close()
 	}()
 	listening := 0
@@ -314,8 +322,22 @@ func TestFleet(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if flashes, _ := filepath.Glob(filepath.Join(dir, "phone-*", "flash.json")); len(flashes) != 3 {
-		t.Errorf("flashes: %v", flashes)
+	if layout == flashFiles {
+		if flashes, _ := filepath.Glob(filepath.Join(dir, "phone-*", "flash.json")); len(flashes) != 3 {
+			t.Errorf("flashes: %v", flashes)
+		}
+		return
+	}
+	db, err := config.OpenFlashDB(config.FlashDBPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if keys, err := db.Keys(); err != nil || !slices.Equal(keys, []string{"phone-0001", "phone-0002", "phone-0003"}) {
+		t.Errorf("flashes in the database: %v, %v", keys, err)
+	}
+	if fl, err := db.Flash("phone-0002").Load(); err != nil || fl.MAC != "000E080000FF" || fl.BootCount != 1 {
+		t.Errorf("phone-0002: %+v, %v", fl, err)
 	}
 }
 

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fullProfile is a flat-profile setting every SPA962 parameter (about 1,300 with Info).
@@ -115,4 +120,71 @@ func ExampleSnapshot_Apply() {
 	s, diff, err := NewSnapshot(cat).Apply([]Change{Set("Line_Enable_2_", "no")}, ApplyOptions{})
 	fmt.Println(s.Get("Line_Enable_2_"), diff.Values, err)
 	// Output: No [Line_Enable_2_] <nil>
+}
+
+// BenchmarkFlashCommit is a fleet's flash writes: 1,000 phones each commit a typical flash
+// (a few dozen overrides) at once and wait until it is durable, in one file per phone or in
+// the fleet's database. It reports the commits per second and the CPU (user and system) each
+// costs the process.
+//
+//	go test -run '^$' -bench FlashCommit -benchtime 5x ./provisioning/config
+func BenchmarkFlashCommit(b *testing.B) {
+	const phones = 1000
+	fl := func(i, gen int) *Flash {
+		values := map[string]string{"GPP_A": strconv.Itoa(gen), "Station_Name": fmt.Sprintf("spa%012x", i)}
+		for j := range 30 {
+			values[fmt.Sprintf("Speed_Dial_%d", j)] = "sip:1000@example.org"
+		}
+		return &Flash{Model: "SPA942", MAC: fmt.Sprintf("000E08%06X", i), Serial: "88012BA01234", Software: "5.1.10", BootCount: gen, Values: values}
+	}
+	for _, layout := range []string{"files", "db"} {
+		b.Run(layout, func(b *testing.B) {
+			dir := b.TempDir()
+			stores := make([]interface {
+				Commit(*Flash, func(error))
+			}, phones)
+			switch layout {
+			case "files":
+				ff := NewFileFlashes(0)
+				for i := range stores {
+					stores[i] = ff.Flash(filepath.Join(dir, fmt.Sprintf("phone-%04d", i+1), "flash.json"))
+				}
+			case "db":
+				db, err := OpenFlashDB(FlashDBPath(dir))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { db.Close() })
+				for i := range stores {
+					stores[i] = db.Flash(fmt.Sprintf("phone-%04d", i+1))
+				}
+			}
+			cpu0 := processCPU()
+			gen := 0
+			for b.Loop() {
+				gen++
+				var wg sync.WaitGroup
+				for i, s := range stores {
+					wg.Add(1)
+					s.Commit(fl(i, gen), func(err error) {
+						if err != nil {
+							b.Error(err)
+						}
+						wg.Done()
+					})
+				}
+				wg.Wait()
+			}
+			n := float64(b.N * phones)
+			b.ReportMetric(n/b.Elapsed().Seconds(), "commits/s")
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/n, "cpu-µs/commit")
+		})
+	}
+}
+
+// processCPU is the CPU time the process used so far, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -135,6 +135,10 @@ type Catalog struct {
 	index  map[string]int
 	info   []InfoField
 	tabs   []string
+	// defaults are the factory values in snapshot chunks and the factory accesses, which
+	// every snapshot of the catalogue starts from and shares until it changes them.
+	defaults       [][]string
+	defaultsAccess []Access
 }
 
 //go:generate sh -c "go run ./internal/gencatalog testdata/spa962-5.1.15-export.xml > catalog_spa962.tsv"
@@ -208,6 +212,14 @@ func buildCatalog(m Model) *Catalog {
 	}
 	for _, p := range hiddenParams() {
 		c.add(p)
+	}
+	for i := range c.params {
+		if i%chunkSize == 0 {
+			c.defaults = append(c.defaults, make([]string, 0, chunkSize))
+		}
+		last := len(c.defaults) - 1
+		c.defaults[last] = append(c.defaults[last], c.params[i].Default)
+		c.defaultsAccess = append(c.defaultsAccess, c.params[i].Access)
 	}
 	seen := map[string]bool{}
 	for i := range c.params {

@@ -27,6 +27,9 @@ var ErrNoFlash = errors.New("no flash")
 // ErrCorruptFlash is returned by [FileFlash.Load] when the flash file cannot be decoded.
 var ErrCorruptFlash = errors.New("corrupt flash")
 
+// ErrFlashClosed is returned by saves into a [FlashDB] that was closed.
+var ErrFlashClosed = errors.New("flash database closed")
+
 // ParamError reports a value a parameter cannot take. Secret values are never included.
 type ParamError struct {
 	Name   string

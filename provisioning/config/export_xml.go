@@ -32,7 +32,7 @@ func (s *Snapshot) WriteXML(w io.Writer, opts ExportOptions) error {
 		if p.Hidden || (opts.User && (p.Secret || !s.access[i].UserCanRead())) {
 			continue
 		}
-		writeElement(bw, p.Name, p.Group, s.values[i])
+		writeElement(bw, p.Name, p.Group, s.val(i))
 	}
 	bw.WriteString("</flat-profile>\n")
 	return bw.Flush()

@@ -46,16 +46,49 @@ type flashFile struct {
 	Flash
 }
 
-// FileFlash keeps a Flash in one file. Saves are atomic: the new content is written to a
-// temporary file in the same directory, synced, and renamed over the old one, and the directory
-// is synced, so a power cut at any instant leaves either the old or the new flash.
+// FileFlash keeps a Flash in one file, the layout a user reads by hand. Saves are atomic: the
+// new content is written to a temporary file in the same directory, synced, and renamed over
+// the old one, and the directory is synced, so a power cut at any instant leaves either the
+// old or the new flash.
+//
+// [FileFlash.Commit] saves off the caller's goroutine: commits of one flash are written in
+// order, and those that pile up while a save runs are coalesced into one write of the
+// latest. The flashes of a [FileFlashes] share a bound on the saves running at once.
 type FileFlash struct {
-	path string
-	mu   sync.Mutex // serialises Save
+	// Immutable after NewFileFlash.
+	path  string
+	limit chan struct{} // shared bound on concurrent saves; nil: none
+
+	mu      sync.Mutex // serialises Save
+	dirMade bool       // guarded by mu: the directory exists (created once)
+
+	cmu     sync.Mutex // guards the commit queue
+	next    []byte     // the latest committed document not yet being written
+	waiters []func(error)
+	running bool // a flusher goroutine runs
 }
 
 // NewFileFlash returns the flash kept at path. The directory is created on first save.
 func NewFileFlash(path string) *FileFlash { return &FileFlash{path: path} }
+
+// FileFlashes makes the file flashes of a fleet: their background saves share one bound, so
+// that ten thousand phones saving at once keep a few system threads busy, not ten thousand.
+type FileFlashes struct {
+	limit chan struct{}
+}
+
+// NewFileFlashes returns a maker of file flashes that run at most parallel saves at once
+// (parallel < 1 means 16: enough to keep the journal of a local disk busy, measured by
+// BenchmarkFlashCommit).
+func NewFileFlashes(parallel int) *FileFlashes {
+	if parallel < 1 {
+		parallel = 16
+	}
+	return &FileFlashes{limit: make(chan struct{}, parallel)}
+}
+
+// Flash returns the flash kept at path.
+func (m *FileFlashes) Flash(path string) *FileFlash { return &FileFlash{path: path, limit: m.limit} }
 
 // Path returns the flash file's path.
 func (f *FileFlash) Path() string { return f.path }
@@ -69,14 +102,7 @@ func (f *FileFlash) Load() (*Flash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read flash: %w", err)
 	}
-	var ff flashFile
-	if err := json.Unmarshal(data, &ff); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptFlash, f.path, err)
-	}
-	if ff.Version != flashVersion {
-		return nil, fmt.Errorf("%w: %s: layout version %d, want %d", ErrCorruptFlash, f.path, ff.Version, flashVersion)
-	}
-	return &ff.Flash, nil
+	return DecodeFlash(data, f.path)
 }
 
 // RemoveStale deletes the temporary files of saves that a power cut interrupted. They are
@@ -94,24 +120,109 @@ func (f *FileFlash) RemoveStale() error {
 	return nil
 }
 
-// Save writes the flash atomically.
+// Save writes the flash atomically and returns when it is durable. It is ordered with the
+// commits made before it.
 func (f *FileFlash) Save(fl *Flash) error {
+	data, err := EncodeFlash(fl)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	f.commitData(data, func(err error) { done <- err })
+	return <-done
+}
+
+// Commit saves the flash in the background and calls done once it is durable (or failed),
+// on another goroutine; done must not block. Commits are written in the order they were
+// made; one made while an earlier save runs may be merged with later ones into one write of
+// the latest, whose durability answers them all.
+func (f *FileFlash) Commit(fl *Flash, done func(error)) {
+	data, err := EncodeFlash(fl)
+	if err != nil {
+		go done(err)
+		return
+	}
+	f.commitData(data, done)
+}
+
+func (f *FileFlash) commitData(data []byte, done func(error)) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	f.next = data
+	f.waiters = append(f.waiters, done)
+	if !f.running {
+		f.running = true
+		go f.flush()
+	}
+}
+
+// flush writes the queued documents until none is left.
+func (f *FileFlash) flush() {
+	for {
+		f.cmu.Lock()
+		data, waiters := f.next, f.waiters
+		f.next, f.waiters = nil, nil
+		if waiters == nil {
+			f.running = false
+			f.cmu.Unlock()
+			return
+		}
+		f.cmu.Unlock()
+		if f.limit != nil {
+			f.limit <- struct{}{}
+		}
+		err := f.write(data)
+		if f.limit != nil {
+			<-f.limit
+		}
+		for _, w := range waiters {
+			w(err)
+		}
+	}
+}
+
+// CountBoot keeps fl after its boot count changed: one file holds the whole flash, so it is
+// saved whole.
+func (f *FileFlash) CountBoot(fl *Flash) error { return f.Save(fl) }
+
+// EncodeFlash returns the document a flash is kept as: the JSON of flash.json.
+func EncodeFlash(fl *Flash) ([]byte, error) {
 	data, err := json.MarshalIndent(flashFile{Version: flashVersion, Flash: *fl}, "", " ")
 	if err != nil {
-		return fmt.Errorf("encode flash: %w", err)
+		return nil, fmt.Errorf("encode flash: %w", err)
 	}
+	return append(data, '\n'), nil
+}
+
+// DecodeFlash reads a document written by [EncodeFlash]; where names the flash in errors.
+func DecodeFlash(data []byte, where string) (*Flash, error) {
+	var ff flashFile
+	if err := json.Unmarshal(data, &ff); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptFlash, where, err)
+	}
+	if ff.Version != flashVersion {
+		return nil, fmt.Errorf("%w: %s: layout version %d, want %d", ErrCorruptFlash, where, ff.Version, flashVersion)
+	}
+	return &ff.Flash, nil
+}
+
+// write replaces the file with data: temporary file, sync, rename, directory sync.
+func (f *FileFlash) write(data []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save flash: %w", err)
+	if !f.dirMade {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("save flash: %w", err)
+		}
+		f.dirMade = true
 	}
 	tmp, err := os.CreateTemp(dir, ".flash-*")
 	if err != nil {
 		return fmt.Errorf("save flash: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save flash: %w", err)
 	}

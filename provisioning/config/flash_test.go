@@ -13,27 +13,88 @@ import (
 	"testing"
 )
 
-const flashChildEnv = "SPA900_FLASH_WRITER"
+// The child's environment: the flash path, and the store ("file", "db"; file if unset).
+const (
+	flashChildEnv      = "SPA900_FLASH_WRITER"
+	flashChildStoreEnv = "SPA900_FLASH_STORE"
+)
 
 // TestMain lets the test binary act as the child that writes flash until it is killed.
 func TestMain(m *testing.M) {
 	if path := os.Getenv(flashChildEnv); path != "" {
-		flashWriter(path)
+		flashWriter(path, os.Getenv(flashChildStoreEnv))
 		return
 	}
 	os.Exit(m.Run())
 }
 
-// flashWriter saves generation after generation, announcing each on stdout.
-func flashWriter(path string) {
-	f := NewFileFlash(path)
+// killStore is the part of a flash store the kill test drives.
+type killStore interface {
+	Load() (*Flash, error)
+	Save(fl *Flash) error
+	Commit(fl *Flash, done func(error))
+	CountBoot(fl *Flash) error
+}
+
+// openKillStore opens the store named kind at path: the flash file itself, or a database
+// holding the flash of key "phone-0001" and of 3 other phones that save beside it (a fleet:
+// their saves share its transactions).
+func openKillStore(kind, path string) (killStore, []killStore, func(), error) {
+	if kind != "db" {
+		return NewFileFlash(path), nil, func() {}, nil
+	}
+	db, err := OpenFlashDB(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var others []killStore
+	for i := 2; i <= 4; i++ {
+		others = append(others, db.Flash(fmt.Sprintf("phone-%04d", i)))
+	}
+	return db.Flash("phone-0001"), others, func() { db.Close() }, nil
+}
+
+// flashWriter saves generation after generation, announcing each on stdout once it is
+// durable: through Save, and every third one through Commit (the loop's path) with the boot
+// count kept on its own in between. In a database, other phones commit beside it all along.
+func flashWriter(path, kind string) {
+	f, others, _, err := openKillStore(kind, path)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
 	filler := strings.Repeat("x", 4096) // a realistic flash of a few tens of kB
+	for _, o := range others {
+		go func() {
+			for gen := 1; ; gen++ {
+				done := make(chan error, 1)
+				o.Commit(&Flash{Model: "SPA942", MAC: "000E08AABBCD", BootCount: gen, Values: map[string]string{"GPP_A": filler}}, func(err error) { done <- err })
+				<-done
+			}
+		}()
+	}
 	for gen := 1; ; gen++ {
 		values := map[string]string{"GPP_A": strconv.Itoa(gen)}
 		for i := 0; i < 16; i++ {
 			values[fmt.Sprintf("Speed_Dial_%d", i)] = filler
 		}
-		if err := f.Save(&Flash{Model: "SPA942", MAC: "000E08AABBCC", BootCount: gen, Values: values}); err != nil {
+		fl := &Flash{Model: "SPA942", MAC: "000E08AABBCC", BootCount: gen, Values: values}
+		switch gen % 3 {
+		case 0:
+			done := make(chan error, 1)
+			f.Commit(fl, func(err error) { done <- err })
+			err = <-done
+		case 1:
+			err = f.Save(fl)
+		case 2:
+			// The boot count alone: the document of the generation before, one boot more.
+			fl.Values["GPP_A"] = strconv.Itoa(gen - 1)
+			if err = f.Save(fl); err == nil {
+				fl.BootCount = gen
+				err = f.CountBoot(fl)
+			}
+		}
+		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
@@ -42,8 +103,15 @@ func flashWriter(path string) {
 }
 
 // TestFlashSurvivesKill kills a process in the middle of its flash writes, again and again,
-// and always finds a whole flash: the last one announced, or the one being written.
+// and always finds a whole flash: the last one announced, or the one being written. It does
+// so for one file per phone and for the fleet's database.
 func TestFlashSurvivesKill(t *testing.T) {
+	for _, kind := range []string{"file", "db"} {
+		t.Run(kind, func(t *testing.T) { testFlashSurvivesKill(t, kind) })
+	}
+}
+
+func testFlashSurvivesKill(t *testing.T, kind string) {
 	rounds := 200
 	if testing.Short() {
 		rounds = 20
@@ -53,10 +121,13 @@ func TestFlashSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "flash.json")
+	if kind == "db" {
+		path = FlashDBPath(filepath.Dir(path))
+	}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), flashChildEnv+"="+path)
+		cmd.Env = append(os.Environ(), flashChildEnv+"="+path, flashChildStoreEnv+"="+kind)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -87,13 +158,25 @@ func TestFlashSurvivesKill(t *testing.T) {
 		}
 		cmd.Wait()
 
-		fl, err := NewFileFlash(path).Load()
+		f, _, closeStore, err := openKillStore(kind, path)
+		if err != nil {
+			t.Fatalf("round %d: store does not open after kill -9: %v", round, err)
+		}
+		fl, err := f.Load()
+		closeStore()
 		if err != nil {
 			t.Fatalf("round %d: flash unreadable after kill -9: %v", round, err)
 		}
+		// Generation g holds document g and boot count g, except that the document of a
+		// boot-count generation (g%3 == 2) is the one before.
 		gen, _ := strconv.Atoi(fl.Values["GPP_A"])
-		if gen < announced || gen > announced+1 || fl.BootCount != gen {
-			t.Fatalf("round %d: flash holds generation %d (boot count %d), last announced %d", round, gen, fl.BootCount, announced)
+		boots := fl.BootCount
+		consistent := boots == gen || boots == gen+1 && boots%3 == 2
+		if boots < announced || boots > announced+1 || !consistent {
+			t.Fatalf("round %d: flash holds document %d with boot count %d, last announced %d", round, gen, boots, announced)
+		}
+		if kind == "db" {
+			continue
 		}
 		if err := NewFileFlash(path).RemoveStale(); err != nil { // a killed writer's temp file
 			t.Fatal(err)

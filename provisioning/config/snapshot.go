@@ -8,20 +8,64 @@ import (
 
 // Snapshot is an immutable set of parameter values and user access for one model.
 // The zero value is not usable; start from [NewSnapshot].
+//
+// Snapshots share what they have in common: values are kept in chunks of 64 that a new
+// snapshot takes from the one it was made of and copies only where it changes them, and the
+// accesses are shared until one changes. A fleet of phones that differ from the factory in a
+// few values holds one copy of the rest (a snapshot of an SPA942 is about 1,300 values).
 type Snapshot struct {
 	cat    *Catalog
-	values []string
-	access []Access
+	values [][]string // chunks of chunkSize values; never written once the snapshot is made
+	access []Access   // never written once the snapshot is made
 }
+
+// chunkSize is how many values a chunk of a snapshot holds.
+const chunkSize = 64
 
 // NewSnapshot returns the catalogue's factory defaults.
 func NewSnapshot(cat *Catalog) *Snapshot {
-	s := &Snapshot{cat: cat, values: make([]string, cat.Len()), access: make([]Access, cat.Len())}
-	for i := range cat.params {
-		s.values[i] = cat.params[i].Default
-		s.access[i] = cat.params[i].Access
+	return &Snapshot{cat: cat, values: cat.defaults, access: cat.defaultsAccess}
+}
+
+// val returns the i-th value.
+func (s *Snapshot) val(i int) string { return s.values[i/chunkSize][i%chunkSize] }
+
+// builder makes a snapshot from another, copying a chunk (or the accesses) the first time it
+// changes it.
+type builder struct {
+	values      [][]string
+	access      []Access
+	owned       []bool // chunks copied already
+	accessOwned bool
+}
+
+func newBuilder(s *Snapshot) *builder {
+	return &builder{values: slices.Clone(s.values), access: s.access, owned: make([]bool, len(s.values))}
+}
+
+func (b *builder) get(i int) string { return b.values[i/chunkSize][i%chunkSize] }
+
+func (b *builder) set(i int, v string) {
+	c := i / chunkSize
+	if b.values[c][i%chunkSize] == v {
+		return
 	}
-	return s
+	if !b.owned[c] {
+		b.values[c] = slices.Clone(b.values[c])
+		b.owned[c] = true
+	}
+	b.values[c][i%chunkSize] = v
+}
+
+func (b *builder) setAccess(i int, a Access) {
+	if b.access[i] == a {
+		return
+	}
+	if !b.accessOwned {
+		b.access = slices.Clone(b.access)
+		b.accessOwned = true
+	}
+	b.access[i] = a
 }
 
 // Catalog returns the snapshot's catalogue.
@@ -30,7 +74,7 @@ func (s *Snapshot) Catalog() *Catalog { return s.cat }
 // Get returns a parameter's value, or "" for a name the model does not have.
 func (s *Snapshot) Get(name string) string {
 	if i, ok := s.cat.index[name]; ok {
-		return s.values[i]
+		return s.val(i)
 	}
 	return ""
 }
@@ -41,11 +85,11 @@ func (s *Snapshot) Lookup(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return s.values[i], true
+	return s.val(i), true
 }
 
 // ValueAt returns the value of the i-th catalogue parameter.
-func (s *Snapshot) ValueAt(i int) string { return s.values[i] }
+func (s *Snapshot) ValueAt(i int) string { return s.val(i) }
 
 // AccessAt returns the user access of the i-th catalogue parameter.
 func (s *Snapshot) AccessAt(i int) Access { return s.access[i] }
@@ -64,7 +108,7 @@ func (s *Snapshot) effective(name string) string {
 	if !ok {
 		return ""
 	}
-	if v := s.values[i]; v != "" {
+	if v := s.val(i); v != "" {
 		return v
 	}
 	return s.cat.params[i].Default
@@ -121,8 +165,7 @@ type ApplyOptions struct {
 // ([ApplyError]). Later changes of the same parameter win (SPA-BEHAVIOUR §1.1).
 func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, error) {
 	var problems []error
-	values := slices.Clone(s.values)
-	access := slices.Clone(s.access)
+	b := newBuilder(s)
 	for _, c := range changes {
 		i, ok := s.cat.index[c.Name]
 		if !ok {
@@ -131,7 +174,7 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 		}
 		p := &s.cat.params[i]
 		if opts.User {
-			if access[i] != AccessRW || c.Access != AccessUnset {
+			if b.access[i] != AccessRW || c.Access != AccessUnset {
 				problems = append(problems, &ParamError{Name: p.Name, Reason: "the user account may not change it", Err: ErrReadOnly})
 				continue
 			}
@@ -142,28 +185,54 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 				problems = append(problems, err)
 				continue
 			}
-			values[i] = v
+			b.set(i, v)
 		}
 		if c.Access != AccessUnset {
-			access[i] = c.Access
+			b.setAccess(i, c.Access)
 		}
 	}
 	if len(problems) > 0 {
 		return s, Diff{}, &ApplyError{Problems: problems}
 	}
-	var d Diff
-	for i := range values {
-		if values[i] != s.values[i] {
-			d.Values = append(d.Values, s.cat.params[i].Name)
-		}
-		if access[i] != s.access[i] {
-			d.Access = append(d.Access, s.cat.params[i].Name)
-		}
-	}
+	next := &Snapshot{cat: s.cat, values: b.values, access: b.access}
+	d := s.Diff(next)
 	if d.Empty() {
 		return s, d, nil
 	}
-	return &Snapshot{cat: s.cat, values: values, access: access}, d, nil
+	return next, d, nil
+}
+
+// Diff names what differs from s to next, as [Snapshot.Apply] would have named it: for a
+// snapshot made from s by applying changes, the changes need not be applied again to know.
+// Snapshots of different catalogues differ in everything.
+func (s *Snapshot) Diff(next *Snapshot) Diff {
+	if next.cat != s.cat {
+		var d Diff
+		for i := range s.cat.params {
+			d.Values = append(d.Values, s.cat.params[i].Name)
+		}
+		return d
+	}
+	var d Diff
+	for c := range s.values {
+		a, b := s.values[c], next.values[c]
+		if &a[0] == &b[0] {
+			continue // the same chunk: nothing in it differs
+		}
+		for j := range a {
+			if a[j] != b[j] {
+				d.Values = append(d.Values, s.cat.params[c*chunkSize+j].Name)
+			}
+		}
+	}
+	if len(s.access) > 0 && &s.access[0] != &next.access[0] {
+		for i := range s.access {
+			if s.access[i] != next.access[i] {
+				d.Access = append(d.Access, s.cat.params[i].Name)
+			}
+		}
+	}
+	return d
 }
 
 // Overrides returns the values and accesses that differ from the factory defaults, keyed by
@@ -172,8 +241,8 @@ func (s *Snapshot) Overrides() (values map[string]string, access map[string]stri
 	values, access = map[string]string{}, map[string]string{}
 	for i := range s.cat.params {
 		p := &s.cat.params[i]
-		if s.values[i] != p.Default {
-			values[p.Name] = s.values[i]
+		if v := s.val(i); v != p.Default {
+			values[p.Name] = v
 		}
 		if s.access[i] != p.Access {
 			access[p.Name] = s.access[i].String()
@@ -186,7 +255,7 @@ func (s *Snapshot) Overrides() (values map[string]string, access map[string]stri
 // does not have and values it cannot take are skipped and returned, so a flash written by
 // another model or release still boots.
 func FromOverrides(cat *Catalog, values, access map[string]string) (*Snapshot, []string) {
-	s := NewSnapshot(cat)
+	b := newBuilder(NewSnapshot(cat))
 	var skipped []string
 	for name, v := range values {
 		i, ok := cat.index[name]
@@ -199,7 +268,7 @@ func FromOverrides(cat *Catalog, values, access map[string]string) (*Snapshot, [
 			skipped = append(skipped, name)
 			continue
 		}
-		s.values[i] = nv
+		b.set(i, nv)
 	}
 	for name, a := range access {
 		i, ok := cat.index[name]
@@ -208,13 +277,13 @@ func FromOverrides(cat *Catalog, values, access map[string]string) (*Snapshot, [
 			skipped = append(skipped, name)
 			continue
 		}
-		s.access[i] = acc
+		b.setAccess(i, acc)
 	}
 	slices.Sort(skipped)
-	return s, slices.Compact(skipped)
+	return &Snapshot{cat: cat, values: b.values, access: b.access}, slices.Compact(skipped)
 }
 
 // String summarises the snapshot for debugging, without any value.
 func (s *Snapshot) String() string {
-	return s.cat.model.Name + " snapshot of " + strconv.Itoa(len(s.values)) + " parameters"
+	return s.cat.model.Name + " snapshot of " + strconv.Itoa(s.cat.Len()) + " parameters"
 }

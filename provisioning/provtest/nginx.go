@@ -61,6 +61,10 @@ type Options struct {
 	// ExtraLocations are nginx directives added to every server block, e.g.
 	// `location = /moved { return 301 /spa942.cfg; }`.
 	ExtraLocations string
+	// WorkerConnections is nginx's worker_connections; 0 means 256, plenty for a test of a
+	// few phones. A storm of thousands of phones connecting at once needs more (the open
+	// file limit of the workers is raised to twice this).
+	WorkerConnections int
 }
 
 // Nginx is a running nginx with three servers on 127.0.0.1, all serving Docroot with the
@@ -109,6 +113,9 @@ func StartNginx(t testing.TB, opts Options) *Nginx {
 	}
 	if opts.SlowRate <= 0 {
 		opts.SlowRate = 256
+	}
+	if opts.WorkerConnections <= 0 {
+		opts.WorkerConnections = 256
 	}
 	prefix := t.TempDir()
 	// Workers may run as another user than the test: let them reach the tree.
@@ -326,6 +333,8 @@ func (n *Nginx) writeConfig(opts Options) error {
 		"BackendPort":    n.backend.port(),
 		"SlowRate":       opts.SlowRate,
 		"ExtraLocations": opts.ExtraLocations,
+		"Connections":    opts.WorkerConnections,
+		"OpenFiles":      2 * opts.WorkerConnections,
 		"Root":           os.Geteuid() == 0,
 	}
 	for _, name := range []string{"nginx.conf", "tls.conf", "locations.conf"} {
@@ -347,7 +356,8 @@ worker_processes 1;
 {{if .Root}}user root root;{{end}}
 pid {{.Prefix}}/nginx.pid;
 error_log {{.Prefix}}/error.log info;
-events { worker_connections 256; }
+worker_rlimit_nofile {{.OpenFiles}};
+events { worker_connections {{.Connections}}; }
 http {
     types { text/xml xml; text/plain cfg txt; application/octet-stream bin; }
     default_type application/octet-stream;
@@ -370,7 +380,7 @@ http {
         default 0;
     }
     server {
-        listen 127.0.0.1:{{.HTTPPort}};
+        listen 127.0.0.1:{{.HTTPPort}} backlog=4096;
         include {{.Prefix}}/locations.conf;
     }
     server {

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/phone"
+	"github.com/spa900/spa900/provisioning/config"
+)
+
+// Flash layouts of a fleet (--flash).
+const (
+	flashDB    = "db"    // one database for the fleet: DATA/flash.db (config.FlashDB)
+	flashFiles = "files" // one file per phone: DATA/phone-0001/flash.json, as a single phone keeps it
+)
+
+// fleetFlashes opens the fleet's flash layout in data and returns the store of phone i (its
+// row in the fleet, from 0) and a function that closes them once the fleet has stopped.
+// With the database, per-phone files a fleet left before (the layout of --flash files) are
+// imported the first time, so that switching layouts keeps the phones.
+func fleetFlashes(layout, data string, log *zap.Logger) (func(i int) phone.FlashStore, func() error, error) {
+	dir := func(i int) string { return filepath.Join(data, fmt.Sprintf("phone-%04d", i+1)) }
+	switch layout {
+	case flashFiles:
+		files := config.NewFileFlashes(0)
+		return func(i int) phone.FlashStore { return files.Flash(filepath.Join(dir(i), "flash.json")) },
+			func() error { return nil }, nil
+	case flashDB:
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("--data: %w", err)
+		}
+		db, err := config.OpenFlashDB(config.FlashDBPath(data))
+		if err != nil {
+			return nil, nil, err
+		}
+		store := func(i int) phone.FlashStore {
+			key := filepath.Base(dir(i))
+			f := db.Flash(key)
+			if _, err := f.Load(); errors.Is(err, config.ErrNoFlash) {
+				if fl, err := config.NewFileFlash(filepath.Join(dir(i), "flash.json")).Load(); err == nil {
+					if err := f.Save(fl); err == nil {
+						log.Info("flash imported", zap.String("from", filepath.Join(dir(i), "flash.json")), zap.String("to", f.Path()))
+					}
+				}
+			}
+			return f
+		}
+		return store, db.Close, nil
+	}
+	return nil, nil, usagef("--flash: want %s or %s, got %q", flashDB, flashFiles, layout)
+}
+
+// minTransfers is the fewest provisioning transfers a fleet runs at once, however few files
+// its limit leaves.
+const minTransfers = 16
+
+// webReserve is how many files a fleet keeps for the connections to its phones' web servers
+// and API when it bounds its provisioning transfers.
+const webReserve = 1024
+
+// openFileReserve is what the fleet process keeps open besides its phones: standard streams,
+// the flash database, the fleet's own listener, a margin for the runtime.
+const openFileReserve = 64
+
+// reportOpenFiles says how many phones the open file limit allows (Go raises the soft limit
+// to the hard one at start; raiseOpenFiles makes sure) and warns when the fleet needs more.
+// It bounds the fleet's provisioning transfers to the files its phones leave free (a storm
+// of all phones fetching at once needs a file each), and says so.
+func reportOpenFiles(log *zap.Logger, fleet *phone.Fleet) {
+	units := fleet.Units()
+	soft, hard, was, err := raiseOpenFiles()
+	if err != nil {
+		log.Warn("open file limit unknown", zap.Error(err))
+		return
+	}
+	idle := openFileReserve
+	for _, u := range units {
+		idle += u.OpenFiles() - 1 // its transfer in flight is counted below
+	}
+	transfers := max(minTransfers, int(min(soft, 1<<31))-idle-webReserve)
+	if transfers < len(units) {
+		fleet.LimitTransfers(transfers)
+		log.Info("provisioning transfers bounded", zap.Int("at_once", transfers),
+			zap.String("reason", "the open file limit leaves this many files once every phone holds its own"))
+	}
+	need := openFileReserve
+	for _, u := range units {
+		need += u.OpenFiles()
+	}
+	per := max(1, (need-openFileReserve+len(units)-1)/max(len(units), 1))
+	allowed := max(0, (int(min(soft, 1<<31))-openFileReserve)/per)
+	fields := []zap.Field{zap.Uint64("limit", soft), zap.Uint64("was", was), zap.Uint64("hard", hard),
+		zap.Int("files_per_phone", per), zap.Int("phones_allowed", allowed), zap.Int("phones", len(units))}
+	if uint64(need) <= soft {
+		log.Info("open file limit", fields...)
+		return
+	}
+	log.Warn("open file limit too low for the fleet", append(fields,
+		zap.String("reason", "phones beyond the limit will not serve their pages or bind SIP; raise the hard limit "+
+			"(ulimit -Hn, systemd LimitNOFILE=, docker --ulimit nofile=) or switch extensions off (Line_Enable_n_=No)"))...)
+}
+
+// stormReporter writes a summary line every second while a boot storm is on (from the
+// fleet's power-on, and again at every power cycle) and a report when it is over: how many
+// phones booted, resynced and failed, by reason, and at what rate. It reads the phones'
+// status snapshots; it costs the phones nothing.
+type stormReporter struct {
+	log       *zap.Logger
+	units     []*phone.Unit
+	webFailed []atomic.Pointer[string] // why phone i's web server could not start; nil: it did
+
+	// Owned by run's goroutine.
+	base     []int // the boot count of each phone when this storm began
+	start    time.Time
+	last     int // resyncs ended at the previous tick
+	lastAt   time.Time
+	peak     float64
+	finished bool
+}
+
+func newStormReporter(log *zap.Logger, units []*phone.Unit) *stormReporter {
+	return &stormReporter{log: log, units: units, webFailed: make([]atomic.Pointer[string], len(units)), base: make([]int, len(units))}
+}
+
+// webFailure records that phone i's web server cannot start.
+func (r *stormReporter) webFailure(i int, err error) {
+	msg := err.Error()
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		msg = "too many open files"
+	} else if errors.Is(err, syscall.EADDRINUSE) {
+		msg = "address in use"
+	}
+	r.webFailed[i].Store(&msg)
+}
+
+// allWebFailed reports whether no phone's web server could start.
+func (r *stormReporter) allWebFailed() bool {
+	for i := range r.webFailed {
+		if r.webFailed[i].Load() == nil {
+			return false
+		}
+	}
+	return len(r.webFailed) > 0
+}
+
+// begin starts a storm: the boots from now on count.
+func (r *stormReporter) begin(now time.Time) {
+	for i, u := range r.units {
+		// A booting unit shows the count of the boot before: the storm's boot is above it.
+		r.base[i] = u.Status().BootCount
+	}
+	r.start, r.lastAt, r.last, r.peak, r.finished = now, now, 0, 0, false
+}
+
+// stormTally is what the phones of a storm did so far.
+type stormTally struct {
+	booted, settled, ok, failed, resyncs, sipDown, webFailed int
+	reasons                                                  map[string]int
+}
+
+func (r *stormReporter) tally() stormTally {
+	t := stormTally{reasons: map[string]int{}}
+	for i, u := range r.units {
+		if r.webFailed[i].Load() != nil {
+			t.webFailed++
+			t.reasons["web: "+*r.webFailed[i].Load()]++
+		}
+		st := u.Status()
+		if st.State != phone.StateRunning || st.BootCount <= r.base[i] {
+			continue
+		}
+		t.booted++
+		for _, e := range st.Extensions {
+			if e.Enabled && e.SIPAddr == "" && e.LastError != "" { // could not bind (a restart unbinds for a moment)
+				t.sipDown++
+				reason := "sip: extension out of service"
+				if strings.Contains(e.LastError, "too many open files") {
+					reason = "sip: too many open files"
+				}
+				t.reasons[reason]++
+			}
+		}
+		p := st.Provisioning
+		n := p.ResyncCount
+		if p.State == "fetching" {
+			n--
+		}
+		t.resyncs += n
+		if p.State == "idle" && p.NextReason != "boot" {
+			t.settled++
+		}
+		switch {
+		case n == 0:
+		case p.LastResult == "success":
+			t.ok++
+		default:
+			t.failed++
+			t.reasons[p.LastError]++
+		}
+	}
+	return t
+}
+
+// reasonsText words the failures, the most frequent first: "file not found: 12, …".
+func reasonsText(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	var b strings.Builder
+	for i, k := range keys {
+		if i == 5 {
+			fmt.Fprintf(&b, ", %d more reasons", len(keys)-5)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + ": " + strconv.Itoa(m[k]))
+	}
+	return b.String()
+}
+
+// tick writes the second's summary line, or the report when the storm is over.
+func (r *stormReporter) tick(now time.Time) {
+	if r.finished {
+		return
+	}
+	t := r.tally()
+	rate := float64(t.resyncs-r.last) / max(now.Sub(r.lastAt).Seconds(), 1e-3)
+	r.last, r.lastAt, r.peak = t.resyncs, now, max(r.peak, rate)
+	elapsed := now.Sub(r.start)
+	fields := []zap.Field{zap.Int("booted", t.booted), zap.Int("phones", len(r.units)), zap.Int("resynced", t.ok+t.failed),
+		zap.Int("ok", t.ok), zap.Int("failed", t.failed), zap.String("failed_by", reasonsText(t.reasons)),
+		zap.Int("web_failed", t.webFailed), zap.Duration("elapsed", elapsed.Round(time.Millisecond))}
+	if t.booted+t.webFailed < len(r.units) && t.booted < len(r.units) || t.settled < t.booted {
+		r.log.Info("storm", append(fields, zap.Int("resyncs_per_s", int(rate)))...)
+		return
+	}
+	r.finished = true
+	mean := float64(t.resyncs) / max(elapsed.Seconds(), 1e-3)
+	r.log.Info("storm done", append(fields, zap.Int("resyncs", t.resyncs),
+		zap.Int("resyncs_per_s", int(mean)), zap.Int("peak_resyncs_per_s", int(r.peak)))...)
+}
+
+// run reports every second until ctx ends; a value on cycle begins a new storm.
+func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
+	r.begin(time.Now())
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cycle:
+			r.begin(time.Now())
+		case now := <-tick.C:
+			r.tick(now)
+		}
+	}
+}
+
+// powerCycles turns SIGHUP into power cycles of the fleet until ctx ends.
+func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- struct{}) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("power cycle", zap.String("reason", "SIGHUP"), zap.Duration("boot_spread", spread))
+			fleet.PowerCycle()
+			select {
+			case storm <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
