@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -31,7 +31,7 @@ func TestVoiceMetrics(t *testing.T) {
 		u, err := phone.NewUnit(phone.Options{
 			Flash: config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json")),
 			MAC:   fmt.Sprintf("00:0e:08:00:02:%02x", i+1), IP: "127.0.0.1", Counters: shared,
-			Logger: zaptest.NewLogger(t),
+			Logger: testlog.New(t),
 			Defaults: []config.Change{
 				config.Set(config.ResyncOnReset, "No"),
 				config.Set(config.ExtName(config.Proxy, 1), k.Addr),
