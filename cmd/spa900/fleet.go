@@ -183,7 +183,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		})
 	}
-	cycles := make(chan struct{}, 1)
+	cycles := make(chan chan struct{})
 	wg.Go(func() { report.run(ctx, cycles) })
 	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
 	fleetDone := make(chan struct{})

@@ -301,8 +301,10 @@ func (r *stormReporter) tick(now time.Time) {
 		zap.Int("resyncs_per_s", int(mean)), zap.Int("peak_resyncs_per_s", int(r.peak)))...)
 }
 
-// run reports every second until ctx ends; a value on cycle begins a new storm.
-func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
+// run reports every second until ctx ends. A channel on cycle begins a new storm: the
+// reporter closes it once it has taken the boot counts the storm's boots will be above, so
+// that the power is cut only then.
+func (r *stormReporter) run(ctx context.Context, cycle <-chan chan struct{}) {
 	r.begin(time.Now())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -310,8 +312,9 @@ func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-cycle:
+		case ready := <-cycle:
 			r.begin(time.Now())
+			close(ready)
 		case now := <-tick.C:
 			r.tick(now)
 		}
@@ -319,7 +322,7 @@ func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
 }
 
 // powerCycles turns SIGHUP into power cycles of the fleet until ctx ends.
-func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- struct{}) {
+func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- chan struct{}) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -329,11 +332,18 @@ func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, sprea
 			return
 		case <-hup:
 			log.Info("power cycle", zap.String("reason", "SIGHUP"), zap.Duration("boot_spread", spread))
-			fleet.PowerCycle()
+			ready := make(chan struct{})
 			select {
-			case storm <- struct{}{}:
-			default:
+			case storm <- ready:
+			case <-ctx.Done():
+				return
 			}
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+			fleet.PowerCycle()
 		}
 	}
 }
