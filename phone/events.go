@@ -27,6 +27,7 @@ const (
 	EventMWI            = "mwi"             // message waiting changed: ext, waiting, new, old
 	EventCall           = "call"            // a call changed: call, ext, appearance, direction, peer, state, from_state, reason, code, remote_hold
 	EventDTMF           = "dtmf"            // a digit arrived in a call: call, digit, duration_ms, method
+	EventFeature        = "feature"         // a vertical service code was acted on: ext, keys, code, name, number, changed, tone, call
 	EventShutdown       = "shutdown"        // the phone stops: reason
 )
 
