@@ -51,6 +51,9 @@ const (
 	InsertVIARport          = "Insert_VIA_rport"
 	NATKeepAliveIntvl       = "NAT_Keep_Alive_Intvl"
 	DTMFRelayMIMEType       = "DTMF_Relay_MIME_Type"
+	SubMinExpires           = "Sub_Min_Expires"
+	SubMaxExpires           = "Sub_Max_Expires"
+	SubRetryIntvl           = "Sub_Retry_Intvl"
 
 	// Regional tab.
 	InterdigitLongTimer  = "Interdigit_Long_Timer"
@@ -174,6 +177,8 @@ const (
 	ReferorByeDelay    = "Referor_Bye_Delay"
 	AuthINVITE         = "Auth_INVITE"
 	MakeCallWithoutReg = "Make_Call_Without_Reg"
+	VoiceMailServer    = "Voice_Mail_Server"
+	MailboxID          = "Mailbox_ID"
 	AnsCallWithoutReg  = "Ans_Call_Without_Reg"
 )
 
