@@ -199,30 +199,34 @@ func (st *state) lineAgent(n int) (*line, error) {
 // dial places a call from extension ext to what the user dialled, matched against
 // Dial_Plan_n_ as keys would be (SPA-BEHAVIOUR §8.7, §13.2), or to uri as it is. Keys that are
 // a vertical service code act on it (features.go): a setting, a per-call override, call
-// return, blind transfer.
-func (st *state) dial(ext int, to string, uri bool) (DialResult, error) {
-	if uri {
-		c, err := st.placeCall(ext, to, to, callOpts{})
+// return, blind transfer. reply hears the outcome once, at once or (a setting) when it is
+// kept.
+func (st *state) dial(ext int, to string, uri bool, reply func(DialResult, error)) {
+	placed := func(c *pcall, err error) {
 		if err != nil {
-			return DialResult{}, err
+			reply(DialResult{}, err)
+			return
 		}
-		return DialResult{CallStatus: st.callStatus(c)}, nil
+		reply(DialResult{CallStatus: st.callStatus(c)}, nil)
+	}
+	if uri {
+		placed(st.placeCall(ext, to, to, callOpts{}))
+		return
 	}
 	if _, err := st.lineAgent(ext); err != nil {
-		return DialResult{}, err
+		reply(DialResult{}, err)
+		return
 	}
 	d, err := st.dialPlan(ext, to)
 	if err != nil {
-		return DialResult{}, err
+		reply(DialResult{}, err)
+		return
 	}
 	if d.code != nil {
-		return st.runCode(ext, d.code, to, d.codeKeys, d.target)
+		st.runCode(ext, d.code, to, d.codeKeys, d.target, reply)
+		return
 	}
-	c, err := st.placeCall(ext, d.target, to, callOpts{})
-	if err != nil {
-		return DialResult{}, err
-	}
-	return DialResult{CallStatus: st.callStatus(c)}, nil
+	placed(st.placeCall(ext, d.target, to, callOpts{}))
 }
 
 // placeCall sends the INVITE of a call from extension ext to target (a number at the proxy,

@@ -77,10 +77,11 @@ func yesNo(b bool) string {
 // that place one ([DialResult.Placed]).
 func (p *Phone) Dial(ctx context.Context, ext int, to string, uri bool) (DialResult, error) {
 	var res DialResult
-	err := p.do(ctx, func(st *state) error {
-		r, err := st.dial(ext, to, uri)
-		res = r
-		return err
+	err := p.doAsync(ctx, func(st *state, reply func(error)) {
+		st.dial(ext, to, uri, func(r DialResult, err error) {
+			res = r
+			reply(err)
+		})
 	})
 	return res, err
 }

@@ -185,69 +185,76 @@ func (st *state) vscCodes() ([]dialplan.Code, []*vsc) {
 }
 
 // runCode acts on a vertical service code dialled on extension ext (SPA-BEHAVIOUR §12.7).
-// keys is what was dialled, code the code's keys, number its argument.
-func (st *state) runCode(ext int, v *vsc, keys, code, number string) (DialResult, error) {
+// keys is what was dialled, code the code's keys, number its argument. reply hears the
+// outcome once: at once, or, for a setting, once the change is in the flash.
+func (st *state) runCode(ext int, v *vsc, keys, code, number string, reply func(DialResult, error)) {
 	log := st.lineLog(ext).With(zap.String("code", code), zap.String("feature", v.name))
 	fs := &FeatureStatus{Keys: keys, Code: code, Name: v.name, Number: number}
 	res := DialResult{Feature: fs}
 	if v.arg && number == "" && v.kind != vscRefused {
-		return res, fmt.Errorf("%w: %s (%s) needs a number after it", ErrInvalidRequest, code, v.name)
+		reply(res, fmt.Errorf("%w: %s (%s) needs a number after it", ErrInvalidRequest, code, v.name))
+		return
+	}
+	placed := func(c *pcall, err error) {
+		if err != nil {
+			reply(res, err)
+			return
+		}
+		res.CallStatus = st.callStatus(c)
+		st.emitFeature(ext, fs, c.id)
+		reply(res, nil)
 	}
 	switch v.kind {
 	case vscRefused:
 		log.Info("feature refused", zap.String("reason", v.reason))
-		return res, fmt.Errorf("%w: %s (%s): %s", ErrNotSupported, code, v.name, v.reason)
+		reply(res, fmt.Errorf("%w: %s (%s): %s", ErrNotSupported, code, v.name, v.reason))
 	case vscSet:
 		value := v.value
 		if v.arg {
 			value = number
 		}
-		if _, err := st.applyChanges("feature "+code, []config.Change{config.Set(v.param, value)}, config.ApplyOptions{}, nil, skippedValues{}); err != nil {
-			return res, fmt.Errorf("%w: %s: %w", ErrInvalidRequest, v.param, err)
-		}
-		fs.Changed = map[string]string{v.param: st.snap.Get(v.param)}
-		fs.Tone, fs.ToneScript = config.ConfirmTone, st.snap.Get(config.ConfirmTone)
-		log.Info("feature set", zap.String("param", v.param), zap.String("value", st.snap.Get(v.param)))
-		st.emitFeature(ext, fs, "")
-		return res, nil
+		st.applyChanges("feature "+code, []config.Change{config.Set(v.param, value)}, config.ApplyOptions{}, nil, skippedValues{},
+			func(_ config.Diff, err error) {
+				if err != nil {
+					reply(res, applyError(err))
+					return
+				}
+				fs.Changed = map[string]string{v.param: st.snap.Get(v.param)}
+				fs.Tone, fs.ToneScript = config.ConfirmTone, st.snap.Get(config.ConfirmTone)
+				log.Info("feature set", zap.String("param", v.param), zap.String("value", st.snap.Get(v.param)))
+				st.emitFeature(ext, fs, "")
+				reply(res, nil)
+			})
 	case vscPerCall:
 		o := callOpts{anonymous: v.anonymous, cw: v.cw, codec: v.codec, force: v.force}
 		if v.reason != "" {
 			fs.Note = v.reason + ": the call uses the configured codecs"
 		}
-		c, err := st.placeCall(ext, number, keys, o)
-		if err != nil {
-			return res, err
-		}
-		res.CallStatus = st.callStatus(c)
-		st.emitFeature(ext, fs, c.id)
-		return res, nil
+		placed(st.placeCall(ext, number, keys, o))
 	case vscCallReturn:
 		lc := st.calls.lastCaller
 		if lc.URI == "" {
-			return res, fmt.Errorf("%w: %s (call return): no call to return", ErrCallState, code)
+			reply(res, fmt.Errorf("%w: %s (call return): no call to return", ErrCallState, code))
+			return
 		}
 		fs.Number = lc.URI
-		c, err := st.placeCall(ext, lc.URI, keys, callOpts{})
-		if err != nil {
-			return res, err
-		}
-		res.CallStatus = st.callStatus(c)
-		st.emitFeature(ext, fs, c.id)
-		return res, nil
+		placed(st.placeCall(ext, lc.URI, keys, callOpts{}))
 	case vscBlindTransfer:
 		c := st.transferable(ext)
 		if c == nil {
-			return res, fmt.Errorf("%w: %s (blind transfer): extension %d has no held or connected call", ErrCallState, code, ext)
+			reply(res, fmt.Errorf("%w: %s (blind transfer): extension %d has no held or connected call", ErrCallState, code, ext))
+			return
 		}
 		if err := st.transferTo(c, number); err != nil {
-			return res, err
+			reply(res, err)
+			return
 		}
 		fs.Transferred = c.id
 		st.emitFeature(ext, fs, c.id)
-		return res, nil
+		reply(res, nil)
+	default:
+		reply(res, fmt.Errorf("%w: %s", ErrNotSupported, v.name))
 	}
-	return res, fmt.Errorf("%w: %s", ErrNotSupported, v.name)
 }
 
 // transferable is the call *98 hands over on extension ext: the one this phone holds (the

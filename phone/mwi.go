@@ -186,9 +186,13 @@ func (st *state) onMWI(l *line, ev *sip.MessageWaiting) {
 	st.emit(EventMWI, map[string]any{"ext": l.n, "waiting": ev.Waiting, "new": ev.New, "old": ev.Old,
 		"account": ev.Account, "subscribed": ev.Subscribed})
 	if st.snap.Bool(name) != ev.Waiting {
-		if _, err := st.applyChanges("mwi", []config.Change{config.Set(name, yesNo(ev.Waiting))}, config.ApplyOptions{}, nil, skippedValues{}); err != nil {
-			st.lineLog(l.n).Warn("message waiting not kept", zap.Error(err))
-		}
+		log := st.lineLog(l.n)
+		st.applyChanges("mwi", []config.Change{config.Set(name, yesNo(ev.Waiting))}, config.ApplyOptions{}, nil, skippedValues{},
+			func(_ config.Diff, err error) {
+				if err != nil {
+					log.Warn("message waiting not kept", zap.Error(err))
+				}
+			})
 	}
 }
 

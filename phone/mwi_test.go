@@ -19,38 +19,43 @@ func waitSubscription(t *testing.T, events <-chan Event, ext int, state string) 
 	}
 }
 
-// waitMWI reads events until extension ext's message waiting is waiting.
-func waitMWI(t *testing.T, events <-chan Event, ext int, waiting bool) Event {
-	t.Helper()
-	for {
-		ev := waitEvent(t, events, EventMWI)
-		if ev.Data["ext"] == ext && ev.Data["waiting"] == waiting {
-			return ev
-		}
-	}
-}
-
-// waitBoth reads events until both a subscription event of ext in state and a mwi event of
-// ext with waiting have come, in either order (the first NOTIFY may overtake the 2xx of the
-// SUBSCRIBE, RFC 6665 §4.1.2.4).
-func waitBoth(t *testing.T, events <-chan Event, ext int, state string, waiting bool) (sub, mwi Event) {
+// waitAll reads events until each of preds has matched one, in whatever order they come
+// (the first NOTIFY may overtake the 2xx of the SUBSCRIBE, RFC 6665 §4.1.2.4, and the flash
+// keeps Message_Waiting a turn later); it returns the matching events in the order of preds.
+func waitAll(t *testing.T, events <-chan Event, preds ...func(Event) bool) []Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	for sub.Kind == "" || mwi.Kind == "" {
+	got := make([]Event, len(preds))
+	for left := len(preds); left > 0; {
 		select {
 		case e := <-events:
-			switch {
-			case e.Kind == EventSubscription && e.Data["ext"] == ext && e.Data["state"] == state:
-				sub = e
-			case e.Kind == EventMWI && e.Data["ext"] == ext && e.Data["waiting"] == waiting:
-				mwi = e
+			for i, p := range preds {
+				if got[i].Kind == "" && p(e) {
+					got[i] = e
+					left--
+					break
+				}
 			}
 		case <-ctx.Done():
-			t.Fatalf("subscription %s (%v) and message waiting %v (%v) not both seen", state, sub.Data, waiting, mwi.Data)
+			t.Fatalf("events not all seen: got %v", got)
 		}
 	}
-	return sub, mwi
+	return got
+}
+
+func isSub(ext int, state string) func(Event) bool {
+	return func(e Event) bool {
+		return e.Kind == EventSubscription && e.Data["ext"] == ext && e.Data["state"] == state
+	}
+}
+
+func isMWI(ext int, waiting bool) func(Event) bool {
+	return func(e Event) bool { return e.Kind == EventMWI && e.Data["ext"] == ext && e.Data["waiting"] == waiting }
+}
+
+func isApplied(source string) func(Event) bool {
+	return func(e Event) bool { return e.Kind == EventConfigApplied && e.Data["source"] == source }
 }
 
 // TestMWISubscription: an extension with Voice_Mail_Server_1_ subscribes to its mailbox
@@ -64,7 +69,11 @@ func TestMWISubscription(t *testing.T) {
 		"SIP_Timer_F", "2", "Line_Enable_2_", "No", "Line_Enable_3_", "No", "Line_Enable_4_", "No")}, nil)
 	p := mustPhone(t, u)
 
-	ev, mw := waitBoth(t, events, 1, "active", true)
+	got := waitAll(t, events, isSub(1, "active"), isMWI(1, true), isApplied("mwi"))
+	ev, mw := got[0], got[1]
+	if got[2].Data["restart"] != false {
+		t.Errorf("config_applied = %v, want Message_Waiting kept live", got[2].Data)
+	}
 	if ev.Data["expires_seconds"] != int64(60) || ev.Data["next_in_seconds"] != int64(30) || ev.Data["target"] != "sip:5000@"+vm.Addr {
 		t.Errorf("subscription event = %v, want sip:5000@%s granted 60 s, refreshed in 30 s", ev.Data, vm.Addr)
 	}
@@ -79,7 +88,7 @@ func TestMWISubscription(t *testing.T) {
 	}
 
 	clock.Advance(30 * time.Second) // the refresh, in the dialog; its NOTIFY clears the lamp
-	waitBoth(t, events, 1, "active", false)
+	waitAll(t, events, isSub(1, "active"), isMWI(1, false), isApplied("mwi"))
 	if st := u.Status(); st.Config.Get("Message_Waiting_1_") != "No" || st.Info.Ext[0].MessageWaiting {
 		t.Errorf("after the second NOTIFY: Message_Waiting_1_ %q, Info %+v", st.Config.Get("Message_Waiting_1_"), st.Info.Ext[0])
 	}
@@ -122,8 +131,8 @@ func TestMWIUnsolicited(t *testing.T) {
 	if res.Err != nil {
 		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
 	}
-	if ev := waitMWI(t, events, 1, true); ev.Data["subscribed"] != false {
-		t.Errorf("mwi event = %v", ev.Data)
+	if ev := waitAll(t, events, isMWI(1, true), isApplied("mwi")); ev[0].Data["subscribed"] != false {
+		t.Errorf("mwi event = %v", ev[0].Data)
 	}
 	if st := u.Status(); st.Config.Get("Message_Waiting_1_") != "Yes" || !st.Info.Ext[0].MessageWaiting || st.Extensions[0].MWISubscription != nil {
 		t.Errorf("Message_Waiting_1_ %q, Info %+v, subscription %+v", st.Config.Get("Message_Waiting_1_"), st.Info.Ext[0], st.Extensions[0].MWISubscription)
