@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/spa900/spa900/media"
+	"github.com/spa900/spa900/provisioning/config"
 )
 
 // The media actions of a call (the API's /api/v1/calls/{id}/play, /record, /echo, /impair):
@@ -230,4 +233,22 @@ func callMediaControl(c *pcall) (mediaControl, error) {
 		return nil, fmt.Errorf("%w: the call's media cannot play or record", ErrCallState)
 	}
 	return mc, nil
+}
+
+// statsInBye makes the call's BYE, and the 200 to the far end's BYE, carry the call's RTP
+// statistics in a P-RTP-Stat header when Stats_In_BYE is Yes (SPA-BEHAVIOUR §8.2); the call
+// model calls it when the call's media first starts. The value is formatted when the BYE is
+// built, from the session's atomics (media.Stats.PRTPStat).
+func (st *state) statsInBye(c *pcall) {
+	if c.sess == nil || c.sipID == "" || !st.snap.Bool(config.StatsInBYE) {
+		return
+	}
+	l, err := st.lineAgent(c.ext)
+	if err != nil {
+		return
+	}
+	sess := c.sess
+	if err := l.agent.SetStats(c.sipID, func() string { return sess.Stats().PRTPStat() }); err != nil {
+		st.callLog(c).Debug("no statistics in bye", zap.Error(err))
+	}
 }
