@@ -202,6 +202,7 @@ func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
 	if l.register && l.state != regOK && !st.snap.Bool(config.ExtName(config.MakeCallWithoutReg, ext)) {
 		return nil, fmt.Errorf("%w: extension %d is not registered (Make_Call_Without_Reg is No)", ErrCallState, ext)
 	}
+	to, loop, mirror := st.loopbackDial(to)
 	target := to
 	if !uri {
 		if target, err = st.dialPlan(ext, to); err != nil {
@@ -218,6 +219,7 @@ func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
 	if err := st.openMedia(c); err != nil {
 		return nil, err
 	}
+	c.local.LoopbackSource, c.local.LoopbackMirror = loop, mirror
 	cfg := st.sdpConfig(ext)
 	offer, err := media.Offer(cfg, c.local)
 	if err != nil {
@@ -364,6 +366,7 @@ func (st *state) applyMedia(c *pcall, n media.Negotiated) {
 	if err != nil {
 		st.callLog(c).Warn("media not started", zap.Error(err))
 	}
+	st.applyLoopback(c, n)
 }
 
 // onIncoming decides what becomes of a new INVITE (SPA-BEHAVIOUR §13.3, §13.7): forward all
@@ -411,8 +414,17 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		refuse(486, "Busy Here", "no free call appearance")
 		return
 	}
+	if st.loopbackRefused(l, ev) {
+		return
+	}
 	c := &pcall{ext: n, app: app, gen: gen, sipID: ev.ID, peer: ev.From, created: st.p.clock.Now()}
 	st.addCall(c)
+	if st.loopbackAnswersAtOnce(ev.SDP) {
+		log.Info("loopback answered", zap.String("reason", "Accept_Media_Loopback_Request is automatic"))
+		st.setCallState(c, CallRinging)
+		st.answerIncoming(c, ev.SDP)
+		return
+	}
 	if ev.AutoAnswer && sn.Bool(config.AutoAnswerPage) && len(st.calls.order) == 1 && !st.offHook {
 		log.Info("page answered", zap.String("reason", "Auto_Answer_Page is Yes"))
 		st.setCallState(c, CallRinging)
