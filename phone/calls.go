@@ -65,6 +65,8 @@ type pcall struct {
 	transferring bool      // this phone REFERred the far end (blind transfer, transferor)
 	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
+
+	conf *pcall // the other leg of the local three-way conference this call is in (conference.go)
 }
 
 // callsState is the loop's calls.
@@ -165,6 +167,7 @@ func (st *state) endCall(c *pcall, reason string, code int) {
 		st.referNotify(r, code, reason)
 		c.referOf = nil
 	}
+	st.leaveConference(c)
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil

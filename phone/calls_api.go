@@ -25,6 +25,8 @@ type CallStatus struct {
 	Codec      string     `json:"codec,omitempty"`
 	RemoteHold bool       `json:"remote_hold"`
 	SIPCallID  string     `json:"sip_call_id"`
+	// Conference is the other call of the local three-way conference this call is in.
+	Conference string `json:"conference,omitempty"`
 }
 
 func (st *state) callStatus(c *pcall) CallStatus {
@@ -33,6 +35,9 @@ func (st *state) callStatus(c *pcall) CallStatus {
 		Started: c.created, RemoteHold: c.remoteHold, SIPCallID: c.sipID, Answered: timePtr(c.answered)}
 	if c.neg.Codec != 0 {
 		cs.Codec = c.neg.Codec.DeviceName()
+	}
+	if c.conf != nil {
+		cs.Conference = c.conf.id
 	}
 	return cs
 }

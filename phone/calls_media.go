@@ -62,17 +62,23 @@ func (p *Phone) CallPlay(ctx context.Context, id string, req PlayRequest) (CallS
 		if err != nil {
 			return err
 		}
-		switch {
-		case pcm != nil:
-			mc.Play(media.NewPCMSource(pcm, req.Loop), req.File)
-		case req.Tone != "":
-			src, name, err := st.toneSource(req.Tone, req.Loop)
-			if err != nil {
-				return err
+		// In a conference the phone's audio goes to both far parties (conference.go).
+		for _, m := range []mediaControl{mc, alsoOnConference(c)} {
+			if m == nil {
+				continue
 			}
-			mc.Play(src, name)
-		default:
-			mc.Play(nil, "")
+			switch {
+			case pcm != nil:
+				m.Play(media.NewPCMSource(pcm, req.Loop), req.File)
+			case req.Tone != "":
+				src, name, err := st.toneSource(req.Tone, req.Loop)
+				if err != nil {
+					return err
+				}
+				m.Play(src, name)
+			default:
+				m.Play(nil, "")
+			}
 		}
 		return nil
 	})

@@ -41,4 +41,5 @@ const (
 	MediaLoopbackMode          = "Media_Loopback_Mode"
 	MediaLoopbackType          = "Media_Loopback_Type"
 	MediaLoopbackCode          = "Media_Loopback_Code"
+	ConferenceServ             = "Conference_Serv"
 )
