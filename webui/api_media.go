@@ -49,7 +49,9 @@ func (h *handler) apiCallMedia(w http.ResponseWriter, r *http.Request, id, actio
 		if err := decodeJSON(w, r, &req, true); err != nil {
 			return true, err
 		}
-		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.CallConference(ctx, id, req.With) }
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+			return p.CallConference(ctx, id, req.With)
+		}
 	default:
 		return false, nil
 	}
