@@ -361,7 +361,7 @@ func (st *state) applyMedia(c *pcall, n media.Negotiated) {
 	}
 	var err error
 	if first {
-		st.statsInBye(c)
+		st.mediaStarted(c)
 		err = c.sess.Start(n)
 	} else {
 		err = c.sess.Update(n)

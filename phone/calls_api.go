@@ -27,6 +27,8 @@ type CallStatus struct {
 	SIPCallID  string     `json:"sip_call_id"`
 	// Conference is the other call of the local three-way conference this call is in.
 	Conference string `json:"conference,omitempty"`
+	// Injected is what the impairment of this call's sending did (media_options.go).
+	Injected *InjectedCounts `json:"injected,omitempty"`
 }
 
 func (st *state) callStatus(c *pcall) CallStatus {
@@ -39,6 +41,7 @@ func (st *state) callStatus(c *pcall) CallStatus {
 	if c.conf != nil {
 		cs.Conference = c.conf.id
 	}
+	cs.Injected = injectedCounts(c)
 	return cs
 }
 

@@ -245,7 +245,7 @@ func callMediaControl(c *pcall) (mediaControl, error) {
 
 // statsInBye makes the call's BYE, and the 200 to the far end's BYE, carry the call's RTP
 // statistics in a P-RTP-Stat header when Stats_In_BYE is Yes (SPA-BEHAVIOUR §8.2); the call
-// model calls it when the call's media first starts. The value is formatted when the BYE is
+// model calls it (through mediaStarted) when the call's media first starts. The value is formatted when the BYE is
 // built, from the session's atomics (media.Stats.PRTPStat).
 func (st *state) statsInBye(c *pcall) {
 	if c.sess == nil || c.sipID == "" || !st.snap.Bool(config.StatsInBYE) {
