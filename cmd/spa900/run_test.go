@@ -42,6 +42,10 @@ func TestBadFlags(t *testing.T) {
 		{"profile", []string{"--profile", "/nonexistent.xml"}, "--profile"},
 		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
 		{"client cert alone", []string{"--client-cert", "x.pem"}, "--client-cert"},
+		{"audio source", []string{"--audio-source", "noise"}, "--audio-source"},
+		{"audio file", []string{"--audio-source", "file:/nonexistent.wav"}, "--audio-source"},
+		{"impairment", []string{"--impair", "loss=2"}, "--impair"},
+		{"record dir", []string{"--record-dir", "/nonexistent/dir"}, "--record-dir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
