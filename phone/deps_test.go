@@ -21,15 +21,16 @@ func TestDependencyDirection(t *testing.T) {
 		"sip":                                      {},
 		// siptest starts SIP peers for tests; peer processes are provtest's (one place for
 		// them), which imports nothing in-module.
-		"sip/siptest":      {"provisioning/provtest"},
-		"media":            {},
-		"phone/dialplan":   {},
-		"phone":            {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware", "phone/dialplan"},
-		"webui":            {"phone", "provisioning/config"},
-		"deploy":           {}, // tests of the image and manifests only
-		"metrics":          {"phone", "webui"},
-		"fleetfile":        {"provisioning/config"},
-		"internal/testlog": {}, // the tests' logger
+		"sip/siptest":    {"provisioning/provtest"},
+		"media":          {},
+		"phone/dialplan": {},
+		"phone":          {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware", "phone/dialplan"},
+		"webui":          {"phone", "provisioning/config"},
+		"deploy":         {}, // tests of the image and manifests only
+		"metrics":        {"phone", "webui"},
+		"fleetfile":      {"provisioning/config"},
+		// testlog is the tests' logger (imported by _test files only), importing nothing in-module.
+		"internal/testlog": {},
 		// lab: the peers of spa900 lab (a registrar, a provisioning server); peers of the
 		// phones, never parts of them.
 		"lab": {"fleetfile", "provisioning/config"},
