@@ -46,6 +46,17 @@ type fleetFlags struct {
 // --boot-spread), says every second how the boot storm goes until it is over, and powers
 // every phone off and on again at SIGHUP: a storm again.
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runFleetHooks(ctx, args, stdout, stderr, fleetHooks{})
+}
+
+// fleetHooks let a command built on the fleet (spa900 lab) run beside it.
+type fleetHooks struct {
+	// ready is called once the process-wide SIP knobs are set, before the phones run:
+	// SIP servers of the same process start then (sipgo reads the knobs unguarded).
+	ready func()
+}
+
+func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer, hooks fleetHooks) error {
 	var f phoneFlags
 	var ff fleetFlags
 	fs := flag.NewFlagSet("spa900 fleet", flag.ContinueOnError)
@@ -138,6 +149,9 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
 	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
+	if hooks.ready != nil {
+		hooks.ready()
+	}
 	reportOpenFiles(log, fleet)
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
 		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen), zap.String("flash", ff.flash),

@@ -131,11 +131,6 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	wg.Go(func() {
-		if err := reg.Run(ctx); err != nil {
-			errc <- err
-		}
-	})
 	mux := http.NewServeMux()
 	mux.Handle("/", prov)
 	mux.HandleFunc("GET /api/v1/lab", func(w http.ResponseWriter, r *http.Request) {
@@ -143,15 +138,32 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		w.Header().Set("Cache-Control", "no-store")
 		json.NewEncoder(w).Encode(map[string]any{"registrations": reg.Bindings(), "fetches": prov.Fetches()})
 	})
+	// The registrar and the provisioning server start once the fleet has set the process's
+	// SIP knobs, before its phones boot.
+	started := false
+	ready := func() {
+		started = true
+		wg.Go(func() {
+			if err := reg.Run(ctx); err != nil {
+				errc <- err
+			}
+		})
+		wg.Go(func() {
+			if err := serveUntil(ctx, provLn, mux); err != nil {
+				errc <- fmt.Errorf("lab: provisioning server: %w", err)
+			}
+		})
+		printLab(stdout, provURL, reg, f.listen, phones, profiles)
+		log.Info("lab starting", zap.Int("phones", len(phones)), zap.String("provisioning", provURL),
+			zap.String("registrar", reg.Addr().String()), zap.String("listen", f.listen))
+	}
 	wg.Go(func() {
-		if err := serveUntil(ctx, provLn, mux); err != nil {
-			errc <- fmt.Errorf("lab: provisioning server: %w", err)
+		err := runFleetHooks(ctx, fleetArgs, stdout, stderr, fleetHooks{ready: ready})
+		if !started {
+			reg.Close()
 		}
+		errc <- err
 	})
-	printLab(stdout, provURL, reg, f.listen, phones, profiles)
-	log.Info("lab starting", zap.Int("phones", len(phones)), zap.String("provisioning", provURL),
-		zap.String("registrar", reg.Addr().String()), zap.String("listen", f.listen))
-	wg.Go(func() { errc <- runFleet(ctx, fleetArgs, stdout, stderr) })
 	err = <-errc
 	cancel()
 	wg.Wait()
