@@ -67,7 +67,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.StringVar(&ff.file, "file", "", "fleet file, YAML or CSV: model, MAC, address, web server, name, seed and --set values per row, with {{templates}}")
 	fs.IntVar(&ff.ordinal, "ordinal", 0, "replica number: index and MACs continue past those of the replicas before it")
 	fs.BoolVar(&ff.ordinalFromHostname, "ordinal-from-hostname", false, "take --ordinal from the host name's trailing -N (a StatefulSet pod: spa900-fleet-3)")
-	fs.StringVar(&ff.listen, "listen", "", "address of the fleet's own listener: /metrics, /healthz, /readyz (e.g. 0.0.0.0:9100); empty: none")
+	fs.StringVar(&ff.listen, "listen", "", "address of the fleet's own listener: the portal (/), /api/v1/fleet, /phones/MAC/…, /metrics, /healthz, /readyz (e.g. 0.0.0.0:9100); empty: none")
 	fs.BoolVar(&ff.perPhone, "metrics-per-phone", false, "add one spa900_phone_info series per phone to /metrics (small fleets)")
 	fs.Uint64Var(&ff.seed, "seed", 0, "seed of the phones' random delays: phone index i gets seed+i, reproducible from run to run; 0: boot time and MAC")
 	fs.BoolVar(&ff.print, "print", false, "print the phones as CSV (index, row, model, mac, ip, http, name, seed, set) and exit")
@@ -160,11 +160,25 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
 	report := newStormReporter(log, units)
+	portalCycles := make(chan struct{}, 1) // the portal's power-cycle action
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)
 	if ff.listen != "" {
 		reg := metrics.Registry(metrics.New(metrics.Options{Units: units, HTTP: httpc, PerPhone: ff.perPhone}))
-		h := webui.NewFleetHandler(units, webui.FleetOptions{Metrics: metrics.Handler(reg), HTTP: httpc})
+		web := make([]string, len(phones))
+		for i, p := range phones {
+			web[i] = p.HTTP
+			if host, port, err := net.SplitHostPort(p.HTTP); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+				web[i] = net.JoinHostPort("127.0.0.1", port)
+			}
+		}
+		h := webui.NewFleetHandler(units, webui.FleetOptions{Metrics: metrics.Handler(reg), HTTP: httpc, Web: web, Logger: log,
+			PowerCycle: func() {
+				select {
+				case portalCycles <- struct{}{}:
+				default: // one is on its way
+				}
+			}})
 		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", ff.listen)
 		if err != nil {
 			return fmt.Errorf("fleet listener: %w", err)
@@ -199,7 +213,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	}
 	cycles := make(chan chan struct{})
 	wg.Go(func() { report.run(ctx, cycles) })
-	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
+	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles, portalCycles) })
 	fleetDone := make(chan struct{})
 	go func() { fleet.Run(ctx); close(fleetDone) }()
 	select {

@@ -52,7 +52,7 @@ func (f *labFlags) register(fs *flag.FlagSet, profiles bool) {
 	fs.IntVar(&f.httpPort, "http-port", 8080, "port of each phone's web server, on the phone's own address")
 	fs.StringVar(&f.sipAddr, "sip", "127.0.0.1:5060", "UDP address of the built-in registrar")
 	fs.StringVar(&f.provAddr, "prov", "127.0.0.1:8088", "address of the built-in provisioning server")
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:9100", "address of the fleet listener: /metrics, /healthz, /readyz")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:9100", "address of the fleet listener: the portal (/), /api/v1/fleet, /phones/MAC/…, /metrics, /healthz, /readyz")
 	fs.StringVar(&f.data, "data", "./spa900-lab", "data directory: the phones' flashes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
@@ -242,7 +242,7 @@ func printLab(w io.Writer, provURL string, reg *lab.Registrar, listen string, ph
 	fmt.Fprintf(w, "spa900 lab: %d phones\n", len(phones))
 	fmt.Fprintf(w, "  provisioning server  %s/spa<mac>.cfg   (registrations and fetches: %s/api/v1/lab)\n", provURL, provURL)
 	fmt.Fprintf(w, "  registrar            sip:%s (UDP, realm %s)\n", reg.Addr(), reg.Realm())
-	fmt.Fprintf(w, "  fleet listener       http://%s/metrics  /healthz  /readyz\n", listen)
+	fmt.Fprintf(w, "  fleet portal         http://%s/   (/api/v1/fleet, /metrics, /healthz, /readyz)\n", listen)
 	for i, p := range phones {
 		ext := ""
 		for _, a := range profiles[i].Accounts {
