@@ -247,11 +247,21 @@ func TestCompose(t *testing.T) {
 	res = postJSON(t, "http://"+webs[3]+"/api/v1/calls/"+ring.Call+"/answer", `{}`)
 	res.Body.Close()
 	caller := waitLabEvent(t, ctx, events[0], "phone 1 connected", func(e labEvent) bool { return e.Kind == "call" && e.State == "Connected" })
-	// The fleet listener sees the four registrations and the call.
-	metrics := get(t, "http://"+listen+"/metrics")
-	for _, want := range []string{`spa900_registrations{state="registered"} 4`, `spa900_calls{state="connected"} 2`} {
-		if !strings.Contains(metrics, want+"\n") {
-			t.Errorf("fleet /metrics lacks %s", want)
+	waitLabEvent(t, ctx, events[3], "phone 4 connected", func(e labEvent) bool { return e.Kind == "call" && e.State == "Connected" })
+	// The fleet listener sees the four registrations and the call (the status a scrape reads
+	// follows the phones' loops: read until it has caught up, or the deadline).
+	want := []string{`spa900_registrations{state="registered"} 4`, `spa900_calls{state="connected"} 2`}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for metrics := get(t, "http://"+listen+"/metrics"); ; metrics = get(t, "http://"+listen+"/metrics") {
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return strings.Contains(metrics, w+"\n") })
+		if len(missing) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("fleet /metrics lacks %v", missing)
+		case <-tick.C:
 		}
 	}
 	res = postJSON(t, "http://"+webs[0]+"/api/v1/calls/"+caller.Call+"/hangup", `{}`)
