@@ -34,7 +34,8 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	if rq := headerValue(req, "Require", ""); rq != "" {
 		for _, opt := range strings.Split(rq, ",") {
-			if o := strings.TrimSpace(strings.ToLower(opt)); o != "replaces" && o != "" {
+			o := strings.TrimSpace(strings.ToLower(opt))
+			if o != "replaces" && o != "" && (o != opt100rel || !a.cfg.Rel100) {
 				a.respond(req, tx, 420, "Bad Extension", sipmsg.NewHeader("Unsupported", o))
 				return
 			}
@@ -69,6 +70,9 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
 			c.routes = append(c.routes, rr.Address)
 		}
+	}
+	if a.cfg.Rel100 && (hasOption(req, "Supported", "k", opt100rel) || hasOption(req, "Require", "", opt100rel)) {
+		c.rel100, c.pracks = true, make(chan uint32, 1)
 	}
 	a.addCall(c)
 	a.respond(req, tx, 100, "Trying")
@@ -107,26 +111,53 @@ func (c *call) serveInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, can
 		a.dropCall(c)
 		a.emit(&CallFailed{ID: c.id, Code: code, Reason: reason})
 	}
+	var rp reliableProvisional // RFC 3262 §3, when the caller takes reliable 1xx
+	defer rp.stop()
+	// do carries out one decision of the phone; it reports whether the INVITE is answered.
+	do := func(cmd callCmd) bool {
+		switch {
+		case cmd.code < 300 && rp.out != nil:
+			// While a reliable 1xx waits for its PRACK, the next 1xx and the 2xx wait too
+			// (RFC 3262 §3 forbids the first; the second keeps the order a caller that
+			// asked for PRACK expects, as pjsip's 100rel does).
+			rp.queued = &cmd
+		case cmd.code < 200 && c.rel100 && cmd.code > 100:
+			c.sendReliable(req, tx, &rp, cmd, log)
+		case cmd.code < 200:
+			a.respond(req, tx, cmd.code, cmd.reason, a.contactHeader())
+		case cmd.code < 300:
+			c.answerInvite(req, tx, cmd.sdp, log)
+			return true
+		default:
+			var extra []sipmsg.Header
+			if cmd.contact != "" {
+				extra = append(extra, sipmsg.NewHeader("Contact", "<"+cmd.contact+">"))
+			}
+			if cmd.diverted != "" {
+				extra = append(extra, sipmsg.NewHeader("Diversion", cmd.diverted))
+			}
+			a.respond(req, tx, cmd.code, cmd.reason, extra...)
+			log.Info("call refused", zap.Int("code", cmd.code), zap.String("reason", cmd.reason))
+			end(cmd.code, cmd.reason)
+			return true
+		}
+		return false
+	}
 	for {
 		select {
 		case cmd := <-c.cmds:
-			switch {
-			case cmd.code < 200:
-				a.respond(req, tx, cmd.code, cmd.reason, a.contactHeader())
-			case cmd.code < 300:
-				c.answerInvite(req, tx, cmd.sdp, log)
+			if do(cmd) {
 				return
-			default:
-				var extra []sipmsg.Header
-				if cmd.contact != "" {
-					extra = append(extra, sipmsg.NewHeader("Contact", "<"+cmd.contact+">"))
-				}
-				if cmd.diverted != "" {
-					extra = append(extra, sipmsg.NewHeader("Diversion", cmd.diverted))
-				}
-				a.respond(req, tx, cmd.code, cmd.reason, extra...)
-				log.Info("call refused", zap.Int("code", cmd.code), zap.String("reason", cmd.reason))
-				end(cmd.code, cmd.reason)
+			}
+		case rseq := <-c.pracks:
+			if next := rp.pracked(rseq); next != nil && do(*next) {
+				return
+			}
+		case <-rp.timerC():
+			if !rp.retransmit(tx, log) {
+				log.Info("call refused", zap.Int("code", 504), zap.String("reason", "no PRACK of the reliable provisional"))
+				a.respond(req, tx, 504, "Server Time-out")
+				end(504, "no PRACK")
 				return
 			}
 		case <-canceled:

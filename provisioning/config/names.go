@@ -174,6 +174,7 @@ const (
 	DialPlan           = "Dial_Plan"
 	EnableIPDialing    = "Enable_IP_Dialing"
 	Sticky183          = "Sticky_183"
+	SIP100RELEnable    = "SIP_100REL_Enable"
 	ReferorByeDelay    = "Referor_Bye_Delay"
 	AuthINVITE         = "Auth_INVITE"
 	MakeCallWithoutReg = "Make_Call_Without_Reg"
