@@ -67,6 +67,8 @@ type pcall struct {
 	transferring bool      // this phone REFERred the far end (blind transfer, transferor)
 	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
+
+	conf *pcall // the other leg of the local three-way conference this call is in (conference.go)
 }
 
 // callsState is the loop's calls.
@@ -169,6 +171,7 @@ func (st *state) endCall(c *pcall, reason string, code int) {
 		st.referNotify(r, code, reason)
 		c.referOf = nil
 	}
+	st.leaveConference(c)
 	if c.sess != nil {
 		c.sess.Close()
 		c.sess = nil
@@ -209,8 +212,11 @@ func (st *state) dial(ext int, to string, uri bool, reply func(DialResult, error
 		}
 		reply(DialResult{CallStatus: st.callStatus(c)}, nil)
 	}
+	// Media_Loopback_Code before the number asks the far end for media loopback (RFC 6849).
+	to, loop, mirror := st.loopbackDial(to)
+	o := callOpts{loopback: loop, mirror: mirror}
 	if uri {
-		placed(st.placeCall(ext, to, to, callOpts{}))
+		placed(st.placeCall(ext, to, to, o))
 		return
 	}
 	if _, err := st.lineAgent(ext); err != nil {
@@ -226,7 +232,7 @@ func (st *state) dial(ext int, to string, uri bool, reply func(DialResult, error
 		st.runCode(ext, d.code, to, d.codeKeys, d.target, reply)
 		return
 	}
-	placed(st.placeCall(ext, d.target, to, callOpts{}))
+	placed(st.placeCall(ext, d.target, to, o))
 }
 
 // placeCall sends the INVITE of a call from extension ext to target (a number at the proxy,
@@ -249,6 +255,7 @@ func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall,
 	if err := st.openMedia(c); err != nil {
 		return nil, err
 	}
+	c.local.LoopbackSource, c.local.LoopbackMirror = o.loopback, o.mirror
 	offer, err := media.Offer(st.callSDP(c), c.local)
 	if err != nil {
 		c.sess.Close()
@@ -403,6 +410,7 @@ func (st *state) applyMedia(c *pcall, n media.Negotiated) {
 	}
 	var err error
 	if first {
+		st.mediaStarted(c)
 		err = c.sess.Start(n)
 	} else {
 		err = c.sess.Update(n)
@@ -410,6 +418,7 @@ func (st *state) applyMedia(c *pcall, n media.Negotiated) {
 	if err != nil {
 		st.callLog(c).Warn("media not started", zap.Error(err))
 	}
+	st.applyLoopback(c, n)
 }
 
 // onIncoming decides what becomes of a new INVITE (SPA-BEHAVIOUR §13.3, §13.7): forward all
@@ -460,8 +469,17 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		refuse(486, "Busy Here", "no free call appearance")
 		return
 	}
+	if st.loopbackRefused(l, ev) {
+		return
+	}
 	c := &pcall{ext: n, app: app, gen: gen, sipID: ev.ID, peer: ev.From, created: st.p.clock.Now()}
 	st.addCall(c)
+	if st.loopbackAnswersAtOnce(ev.SDP) {
+		log.Info("loopback answered", zap.String("reason", "Accept_Media_Loopback_Request is automatic"))
+		st.setCallState(c, CallRinging)
+		st.answerIncoming(c, ev.SDP)
+		return
+	}
 	if ev.AutoAnswer && sn.Bool(config.AutoAnswerPage) && len(st.calls.order) == 1 && !st.offHook {
 		log.Info("page answered", zap.String("reason", "Auto_Answer_Page is Yes"))
 		st.setCallState(c, CallRinging)

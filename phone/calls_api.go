@@ -25,6 +25,10 @@ type CallStatus struct {
 	Codec      string     `json:"codec,omitempty"`
 	RemoteHold bool       `json:"remote_hold"`
 	SIPCallID  string     `json:"sip_call_id"`
+	// Conference is the other call of the local three-way conference this call is in.
+	Conference string `json:"conference,omitempty"`
+	// Injected is what the impairment of this call's sending did (media_options.go).
+	Injected *InjectedCounts `json:"injected,omitempty"`
 }
 
 func (st *state) callStatus(c *pcall) CallStatus {
@@ -34,6 +38,10 @@ func (st *state) callStatus(c *pcall) CallStatus {
 	if c.neg.Codec != 0 {
 		cs.Codec = c.neg.Codec.DeviceName()
 	}
+	if c.conf != nil {
+		cs.Conference = c.conf.id
+	}
+	cs.Injected = injectedCounts(c)
 	return cs
 }
 

@@ -164,6 +164,8 @@ type callOpts struct {
 	anonymous, cw override
 	codec         media.Codec
 	force         bool
+	loopback      media.Loopback // Media_Loopback_Code dialled: the loopback asked for
+	mirror        bool           // and this phone mirrors (Media_Loopback_Mode mirror)
 }
 
 // vscCodes are the codes of the snapshot for the matcher, and the entry of vscTable each

@@ -52,6 +52,9 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+	// Media is the phone's default audio for every call (--audio-source, --record-dir,
+	// --impair).
+	Media MediaOptions
 	// Seed, when not 0, seeds the phone's random delays (Resync_Random_Delay, the random
 	// parts of schedules) with Seed and the boot count instead of the boot time, so that a
 	// fleet's delays are the same from one run to the next.

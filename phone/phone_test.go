@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/provtest"
@@ -23,7 +23,7 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 		opts.Flash = config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json"))
 	}
 	if opts.Logger == nil {
-		opts.Logger = zaptest.NewLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	if opts.IP != "" {
 		opts.Defaults = append(freeSIPPorts(t, opts.Model), opts.Defaults...)

@@ -20,6 +20,7 @@ import (
 //	POST /api/v1/calls/{id}/answer|hangup|hold|resume
 //	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
 //	POST /api/v1/calls/{id}/transfer        {"to": "1003"}: blind transfer by REFER
+//	POST /api/v1/calls/{id}/conference      {"with": "2"}: local three-way conference (api_media.go)
 //
 // An unknown id answers 404; an action the call's state forbids 409, with the reason.
 

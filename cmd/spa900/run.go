@@ -61,6 +61,7 @@ type phoneFlags struct {
 	acceptSHA256                           bool
 	allowHosts                             multiFlag
 	maxConns, maxConnsPerClient            int
+	audioSource, recordDir, impair         string
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -147,6 +148,9 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.Float64Var(&f.clockSpeed, "clock-speed", 1, "speed of policy timers (3600: an hour of schedule per second)")
 	fs.DurationVar(&f.bootTime, "boot-time", phone.DefaultBootTime, "how long an emulated boot takes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.audioSource, "audio-source", "silence", "what every call sends: silence, echo, tone:1000 (Hz), tone:Dial_Tone (a Regional tone), tone:TONESCRIPT, or file:PATH.wav (looped)")
+	fs.StringVar(&f.recordDir, "record-dir", "", "record every call to MAC-ID-CALLID-rx.wav and -tx.wav in this directory")
+	fs.StringVar(&f.impair, "impair", "", "impair what every call sends: loss=0.05,burst=2,jitter=20ms,delay=50ms,reorder=0.01,seed=7")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
 	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
@@ -248,7 +252,21 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		}
 		defaults = append(defaults, config.Set(name, value))
 	}
+	src, err := phone.ParseAudioSource(f.audioSource)
+	if err != nil {
+		return phone.Options{}, usagef("--audio-source: %v", err)
+	}
+	imp, err := phone.ParseImpairment(f.impair)
+	if err != nil {
+		return phone.Options{}, usagef("--impair: %v", err)
+	}
+	if f.recordDir != "" {
+		if fi, err := os.Stat(f.recordDir); err != nil || !fi.IsDir() {
+			return phone.Options{}, usagef("--record-dir: %q is not a directory", f.recordDir)
+		}
+	}
 	return phone.Options{
+		Media: phone.MediaOptions{Source: src, RecordDir: f.recordDir, Impair: imp},
 		Flash: config.NewFileFlash(filepath.Join(f.data, "flash.json")),
 		Model: m.Name, MAC: f.mac, Serial: f.serial, Software: f.firmware, Hardware: f.hardware,
 		IP: ip.String(), Defaults: defaults, FactoryReset: f.factoryReset,

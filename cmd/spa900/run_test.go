@@ -42,6 +42,10 @@ func TestBadFlags(t *testing.T) {
 		{"profile", []string{"--profile", "/nonexistent.xml"}, "--profile"},
 		{"unknown flag", []string{"--frobnicate"}, "frobnicate"},
 		{"client cert alone", []string{"--client-cert", "x.pem"}, "--client-cert"},
+		{"audio source", []string{"--audio-source", "noise"}, "--audio-source"},
+		{"audio file", []string{"--audio-source", "file:/nonexistent.wav"}, "--audio-source"},
+		{"impairment", []string{"--impair", "loss=2"}, "--impair"},
+		{"record dir", []string{"--record-dir", "/nonexistent/dir"}, "--record-dir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,15 +325,24 @@ func testFleet(t *testing.T, layout string) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"fleet", "--count", "3", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:fe",
-			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json", "--flash", layout}, freeSIPPortArgs(t, nil)...), io.Discard, pw)
+			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json", "--flash", layout,
+			"--set", "Resync_On_Reset=No"}, freeSIPPortArgs(t, nil)...), io.Discard, pw)
 		pw.Close()
 	}()
-	listening := 0
+	listening, report := 0, ""
 	sc := bufio.NewScanner(pr)
-	for listening < 3 && sc.Scan() {
+	for (listening < 3 || report == "") && sc.Scan() {
 		if strings.Contains(sc.Text(), "web server listening") {
 			listening++
 		}
+		if strings.Contains(sc.Text(), `"msg":"storm done"`) {
+			report = sc.Text()
+		}
+	}
+	// The storm report: three phones booted, no boot resync to wait for, no web server
+	// failed.
+	if !strings.Contains(report, `"booted":3,`) || !strings.Contains(report, `"resynced":0,`) || !strings.Contains(report, `"web_failed":0,`) {
+		t.Errorf("storm report %s: want 3 phones booted, none resynced, no web server failed", report)
 	}
 	go io.Copy(io.Discard, pr)
 	want := map[string]string{"127.0.0.2": "000E080000FE", "127.0.0.3": "000E080000FF", "127.0.0.4": "000E08000100"}
