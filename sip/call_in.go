@@ -54,6 +54,16 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
+	replaces := ""
+	if rh := headerValue(req, "Replaces", ""); rh != "" {
+		id, code, reason := a.matchReplaces(rh)
+		if code != 0 {
+			a.log.Info("call refused", zap.Int("code", code), zap.String("reason", reason), zap.String("replaces", rh))
+			a.respond(req, tx, code, reason)
+			return
+		}
+		replaces = id
+	}
 	cid := string(*req.CallID())
 	if old, _ := a.call(cid); old != nil {
 		a.respond(req, tx, 482, "Loop Detected")
@@ -81,7 +91,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 	ev := &IncomingCall{ID: cid, From: party(req.From().DisplayName, req.From().Address),
 		To: party(req.To().DisplayName, req.To().Address), SDP: sdpBody(req), Authenticated: authed,
-		Replaces: headerValue(req, "Replaces", ""), ReferredBy: headerValue(req, "Referred-By", "b")}
+		Replaces: replaces, ReferredBy: headerValue(req, "Referred-By", "b")}
 	ev.Anonymous = isAnonymous(req)
 	ev.AutoAnswer = isAutoAnswer(req)
 	log := a.log.With(zap.String("call_id", cid))
@@ -314,6 +324,45 @@ func (a *Agent) Redirect(id, target, reason string) error {
 		div = strconv.Quote(a.cfg.DisplayName) + " " + div
 	}
 	return a.command(id, callCmd{code: 302, reason: "Moved Temporarily", contact: u.String(), diverted: div})
+}
+
+// matchReplaces finds the call a Replaces header names (RFC 3891 §3): Call-ID, to-tag ours,
+// from-tag the far end's. It returns the call's ID, or the refusal: 481 for no such dialog
+// (or an early one the agent did not initiate), 603 for one that has ended, 486 for a
+// confirmed one when early-only is asked.
+func (a *Agent) matchReplaces(h string) (string, int, string) {
+	parts := strings.Split(h, ";")
+	cid := strings.TrimSpace(parts[0])
+	var toTag, fromTag string
+	earlyOnly := false
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(k) {
+		case "to-tag":
+			toTag = v
+		case "from-tag":
+			fromTag = v
+		case "early-only":
+			earlyOnly = true
+		}
+	}
+	c, _ := a.call(cid)
+	if c == nil || toTag == "" || fromTag == "" {
+		return "", 481, "Call/Transaction Does Not Exist"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.localTag != toTag || c.remoteTag != fromTag:
+		return "", 481, "Call/Transaction Does Not Exist"
+	case c.phase == phaseEnded:
+		return "", 603, "Declined"
+	case c.phase == phaseEarly && !c.outgoing:
+		return "", 481, "Call/Transaction Does Not Exist"
+	case c.phase == phaseConfirmed && earlyOnly:
+		return "", 486, "Busy Here"
+	}
+	return c.id, 0, ""
 }
 
 // onAck takes the ACK of our 2xx.
