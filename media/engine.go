@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,34 +30,41 @@ type EngineConfig struct {
 	// OnEvent receives the sessions' events (audio changes, DTMF, one-way audio) on the
 	// engine's event goroutine, in order; it must not block for long. Nil drops them.
 	OnEvent func(Event)
+	// Pacers is the number of pacing goroutines the sessions are spread over; 0 is
+	// GOMAXPROCS (at NewEngine), so a thousand calls use every core.
+	Pacers int
 	// Seed, when not zero, seeds every random choice (SSRC, initial sequence number and
 	// timestamp, impairment) so a test run repeats exactly; zero seeds from the OS.
 	Seed uint64
 }
 
-// Engine owns one phone's RTP sessions: the port range, the pacing goroutine that sends every
+// Engine owns one phone's RTP sessions: the port range, the pacing goroutines that send every
 // session's packets on time, and the event goroutine. Build it with [NewEngine], one per phone
 // boot, and Close it when the phone stops.
 type Engine struct {
 	// immutable after NewEngine
-	cfg   EngineConfig
-	log   *zap.Logger
-	epoch time.Time
-	wake  chan struct{}
-	done  chan struct{}
-	wg    sync.WaitGroup
+	cfg      EngineConfig
+	log      *zap.Logger
+	epoch    time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
+	pacers   []*pacer
+	waitMode int // how a pacer waits for a deadline (scheduler.go)
 
 	// evq is made with the first session, before the goroutines start, then never changes.
 	evq chan Event
 
-	// mu guards the schedule, the port cursor, the sessions set, the random source and closed.
+	// mu guards the port cursor, the sessions set, the pacers' loads, the random source and
+	// closed.
 	mu       sync.Mutex
-	heap     schedHeap
 	cursor   uint16
 	sessions map[*Session]struct{}
 	rnd      *rand.Rand
 	closed   bool
 	running  bool // the pacing and event goroutines run (from the first Open on)
+
+	// closing is closed, readable without mu (the pacers read it).
+	closing atomic.Bool
 
 	// atomic: totals over every session since the engine started (Phone Status RTP_*).
 	totals  counters
@@ -88,14 +96,24 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	if cfg.Pacers < 0 {
+		return nil, fmt.Errorf("%w: %d pacers", ErrBadConfig, cfg.Pacers)
+	}
 	e := &Engine{
 		cfg:      cfg,
 		log:      log,
 		epoch:    time.Now(),
-		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		sessions: map[*Session]struct{}{},
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		waitMode: waitNanosleep,
+	}
+	n := cfg.Pacers
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		e.pacers = append(e.pacers, &pacer{e: e, wake: make(chan struct{}, 1)})
 	}
 	e.cursor = e.cfg.PortMin + uint16(e.rnd.UintN(uint(cfg.PortMax-cfg.PortMin)))
 	e.cursor -= e.cursor % 2
@@ -129,11 +147,14 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 		// The goroutines start with the first session: an idle phone of a fleet costs none.
 		e.running = true
 		e.evq = make(chan Event, 256)
-		e.wg.Add(2)
-		go e.pace()
+		e.wg.Add(1 + len(e.pacers))
+		for _, pc := range e.pacers {
+			go pc.run()
+		}
 		go e.deliver()
 	}
 	s := newSession(e, sc, rtpConn, rtcpConn, e.rnd.Uint64())
+	s.pc = e.pickLocked()
 	e.sessions[s] = struct{}{}
 	if s.initPoll() {
 		e.wg.Add(1)
@@ -215,6 +236,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.closing.Store(true)
 	open := make([]*Session, 0, len(e.sessions))
 	for s := range e.sessions {
 		open = append(open, s)
@@ -231,9 +253,12 @@ func (e *Engine) Close() error {
 // forget drops a closed session from the engine.
 func (e *Engine) forget(s *Session) {
 	e.mu.Lock()
-	delete(e.sessions, s)
-	e.heap.remove(s)
+	if _, ok := e.sessions[s]; ok {
+		delete(e.sessions, s)
+		s.pc.load--
+	}
 	e.mu.Unlock()
+	s.pc.unschedule(s)
 }
 
 // emit queues an event for OnEvent without blocking the pacer.

@@ -36,6 +36,9 @@ func (im Impairment) Active() bool {
 	return im.Loss > 0 || im.Jitter > 0 || im.Delay > 0 || im.Reorder > 0
 }
 
+// Validate reports an impairment out of range (loss 0-1, jitter up to 1 s, delay up to 5 s).
+func (im Impairment) Validate() error { return im.validate() }
+
 func (im Impairment) validate() error {
 	if im.Loss < 0 || im.Loss >= 1 || math.IsNaN(im.Loss) || im.Reorder < 0 || im.Reorder > 1 || math.IsNaN(im.Reorder) ||
 		im.Jitter < 0 || im.Jitter > time.Second || im.Delay < 0 || im.Delay > 5*time.Second || im.BurstLen < 0 || im.BurstLen > 1000 {
@@ -103,6 +106,13 @@ func (s *Session) SetImpairment(cfg Impairment) error {
 	s.cfg.Impair = cfg
 	s.imp.configure(cfg, uint64(s.ssrc)<<32|uint64(s.tx.seq))
 	return nil
+}
+
+// Impairment returns the impairment of what the session sends.
+func (s *Session) Impairment() Impairment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Impair
 }
 
 // Injected reports what the impairment did so far: packets dropped, delayed and reordered.

@@ -2,14 +2,16 @@ package media
 
 import (
 	"math"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// The pacer: one goroutine per engine sends every session's packets when they are due. The
-// schedule is a min-heap of sessions by due time (O(log n) per packet, no timer per session);
-// the goroutine sleeps on one timer until the earliest deadline, then runs every session whose
-// deadline has passed. A session's next deadline is its last one plus its packet time, so
+// The pacers: a few goroutines per engine (one per core) send every session's packets when
+// they are due. Each pacer's schedule is a min-heap of its sessions by due time (O(log n) per
+// packet, no timer per session); the goroutine sleeps until the earliest deadline, then runs
+// every session whose deadline has passed. A session's next deadline is its last one plus its packet time, so
 // lateness of one tick is not carried into the next (no drift).
 
 // schedHeap is a min-heap of sessions by due; each session knows its index (-1: not queued).
@@ -92,70 +94,146 @@ func (h schedHeap) down(i int) {
 	}
 }
 
+// pacer is one pacing goroutine and its share of the engine's sessions (a shard). An engine
+// runs Pacers of them (GOMAXPROCS by default), so a thousand calls use every core; a session
+// stays on the pacer it was given at Open, so its packets never race each other.
+type pacer struct {
+	e    *Engine
+	wake chan struct{}
+
+	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.hidx,
+	// due, next, queued).
+	mu   sync.Mutex
+	heap schedHeap
+
+	// load is the number of sessions on this pacer (guarded by Engine.mu), for balancing.
+	load int
+}
+
+// Waiting: the Go runtime's timers wake late by up to a millisecond for short waits on Linux
+// (the netpoller sleeps in whole milliseconds), which alone would put the send-interval
+// error's p99 near 1 ms. The pacer therefore sleeps on a Go timer (interruptible by a new
+// session) until it is within tailWait of the next deadline, then waits the rest precisely:
+// with nanosleep on its own OS thread, whose timer slack it lowers (waitNanosleep, the default
+// on Linux), or by spinning with runtime.Gosched (waitSpin, for the benchmark's comparison).
+// waitTimer uses the Go timer alone. Sessions due within lookahead of now are sent in the
+// same pass: one wake-up serves a cluster of deadlines.
+const (
+	waitTimer = iota
+	waitNanosleep
+	waitSpin
+
+	tailWait  = 1500 * time.Microsecond
+	lookahead = 50 * time.Microsecond
+)
+
+// pick returns the least loaded pacer for a new session (under Engine.mu).
+func (e *Engine) pickLocked() *pacer {
+	best := e.pacers[0]
+	for _, pc := range e.pacers[1:] {
+		if pc.load < best.load {
+			best = pc
+		}
+	}
+	best.load++
+	return best
+}
+
 // schedule queues s at due unless it is queued or being run (the pacer re-queues it then).
 func (e *Engine) schedule(s *Session, due int64) {
-	e.mu.Lock()
-	if s.queued || e.closed {
-		e.mu.Unlock()
+	pc := s.pc
+	pc.mu.Lock()
+	if s.queued || e.closing.Load() {
+		pc.mu.Unlock()
 		return
 	}
 	s.queued = true
 	s.due = due
-	e.heap.push(s)
+	pc.heap.push(s)
 	first := s.hidx == 0
-	e.mu.Unlock()
+	pc.mu.Unlock()
 	if first {
 		select {
-		case e.wake <- struct{}{}:
+		case pc.wake <- struct{}{}:
 		default:
 		}
 	}
 }
 
-// pace is the pacing goroutine.
-func (e *Engine) pace() {
+// unschedule takes a closing session off its pacer.
+func (pc *pacer) unschedule(s *Session) {
+	pc.mu.Lock()
+	pc.heap.remove(s)
+	pc.mu.Unlock()
+}
+
+// run is the pacing goroutine.
+func (pc *pacer) run() {
+	e := pc.e
 	defer e.wg.Done()
+	mode := e.waitMode
+	if mode == waitNanosleep && !preciseThread() {
+		mode = waitTimer
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	due := make([]*Session, 0, 256)
 	for {
-		e.mu.Lock()
+		pc.mu.Lock()
 		now := e.now()
 		due = due[:0]
-		for len(e.heap) > 0 && e.heap[0].due <= now {
-			due = append(due, e.heap.pop()) // stays queued: the pacer owns it until re-pushed
+		for len(pc.heap) > 0 && pc.heap[0].due <= now+int64(lookahead) {
+			due = append(due, pc.heap.pop()) // stays queued: the pacer owns it until re-pushed
 		}
 		wait := time.Duration(-1)
-		if len(due) == 0 && len(e.heap) > 0 {
-			wait = time.Duration(e.heap[0].due - now)
+		if len(due) == 0 && len(pc.heap) > 0 {
+			wait = time.Duration(pc.heap[0].due - now)
 		}
-		e.mu.Unlock()
+		pc.mu.Unlock()
 
 		if len(due) > 0 {
-			for i, s := range due {
+			for _, s := range due {
 				s.next = s.tick(s.due)
-				due[i] = s
 			}
-			e.mu.Lock()
+			closing := e.closing.Load()
+			pc.mu.Lock()
 			for i, s := range due {
 				due[i] = nil
-				if s.next <= 0 || e.closed {
+				if s.next <= 0 || closing {
 					s.queued = false
 					continue
 				}
 				s.due = s.next
-				e.heap.push(s)
+				pc.heap.push(s)
 			}
-			e.mu.Unlock()
+			pc.mu.Unlock()
 			continue
 		}
-		if wait < 0 {
+		if e.closing.Load() {
+			return
+		}
+		if wait >= 0 && wait <= tailWait && mode != waitTimer {
+			// The precise tail: nothing can become due earlier in so short a time that
+			// matters (a new session starting waits at most this long for its first packet).
+			if mode == waitNanosleep {
+				nap(wait)
+			} else {
+				for end := e.now() + int64(wait); e.now() < end; {
+					runtime.Gosched()
+				}
+			}
+			continue
+		}
+		switch {
+		case wait < 0:
 			wait = time.Hour
+		case mode != waitTimer:
+			wait -= tailWait / 2
 		}
 		timer.Reset(wait)
 		select {
 		case <-timer.C:
-		case <-e.wake:
+		case <-pc.wake:
 			if !timer.Stop() {
 				select {
 				case <-timer.C:

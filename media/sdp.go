@@ -55,6 +55,9 @@ type Local struct {
 	// LoopbackSource asks the far end to loop media back (RFC 6849 a=loopback-source, the
 	// device's Media_Loopback_Code with Media_Loopback_Type); LoopbackOff for a normal call.
 	LoopbackSource Loopback
+	// LoopbackMirror offers LoopbackSource's loopback with this side as the mirror instead
+	// (a=loopback-mirror: Media_Loopback_Mode mirror, RFC 6849 §5.2).
+	LoopbackMirror bool
 }
 
 // Next returns l with the o= version incremented, for a re-offer (RFC 3264 §8).
@@ -173,7 +176,7 @@ func Offer(cfg SDPConfig, l Local) ([]byte, error) {
 	if cfg.DTMFPayload != 0 {
 		fmts = append(fmts, format{pt: cfg.DTMFPayload, name: cfg.dtmfName(), te: true})
 	}
-	return build(cfg, l, l.Direction, fmts, l.LoopbackSource, false).Marshal()
+	return build(cfg, l, l.Direction, fmts, l.LoopbackSource, l.LoopbackMirror && l.LoopbackSource != LoopbackOff).Marshal()
 }
 
 // format is one payload type of an m= line as this side writes it.
@@ -510,8 +513,12 @@ func Answer(cfg SDPConfig, offer []byte, l Local) ([]byte, Negotiated, error) {
 			n.PacketTime = cfg.packetTime()
 		}
 		r.addrs(&n)
-		if r.loopSource != LoopbackOff && cfg.AcceptLoopback {
-			n.Loopback, n.LoopbackMirror = r.loopSource, true
+		switch {
+		case !cfg.AcceptLoopback:
+		case r.loopSource != LoopbackOff:
+			n.Loopback, n.LoopbackMirror = r.loopSource, true // the caller is the source
+		case r.loopMirror && r.loopType != LoopbackOff:
+			n.Loopback = r.loopType // the caller mirrors: this side is the source
 		}
 		body, err := build(cfg, l, n.Direction, fmts, n.Loopback, n.LoopbackMirror).Marshal()
 		if err != nil {
@@ -621,8 +628,11 @@ func Accept(cfg SDPConfig, offer, answer []byte) (Negotiated, error) {
 			n.Direction = n.Direction.Intersect(DirSendOnly)
 		}
 		n.RemoteHold = ours.dir.Sends() && !ansDir.Receives()
-		if ours.loopSource != LoopbackOff && r.loopMirror && r.loopType == ours.loopSource {
+		switch {
+		case ours.loopSource != LoopbackOff && r.loopMirror && r.loopType == ours.loopSource:
 			n.Loopback = ours.loopSource // the far end mirrors: this side is the source
+		case ours.loopMirror && ours.loopType != LoopbackOff && r.loopSource == ours.loopType:
+			n.Loopback, n.LoopbackMirror = ours.loopType, true // the far end is the source
 		}
 		n.PacketTime = r.ptime
 		if n.PacketTime == 0 {
@@ -640,4 +650,28 @@ func codecList(cs []Codec) string {
 		names[i] = c.DeviceName()
 	}
 	return strings.Join(names, ", ")
+}
+
+// LoopbackRequest says whether an offer asks for RFC 6849 media loopback: the loopback type of
+// its first audio stream that has one and whether the offerer is the mirror (then the
+// answerer is the source); LoopbackOff for a normal call or an SDP that does not parse. The
+// call model reads it to apply Accept_Media_Loopback_Request before it answers (§8.6).
+func LoopbackRequest(offer []byte) (lb Loopback, offererMirrors bool) {
+	sd, err := parse(offer)
+	if err != nil {
+		return LoopbackOff, false
+	}
+	streams, err := audioStreams(sd)
+	if err != nil {
+		return LoopbackOff, false
+	}
+	for _, r := range streams {
+		switch {
+		case r.loopSource != LoopbackOff:
+			return r.loopSource, false
+		case r.loopMirror && r.loopType != LoopbackOff:
+			return r.loopType, true
+		}
+	}
+	return LoopbackOff, false
 }

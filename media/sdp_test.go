@@ -429,3 +429,59 @@ func TestLoopbackNegotiation(t *testing.T) {
 		t.Errorf("source without a mirror reads loopback %v", b.Loopback)
 	}
 }
+
+// TestLoopbackRoles: RFC 6849 both ways round. A source's offer is answered by a mirror (the
+// answerer loops back); a mirror's offer (Media_Loopback_Mode mirror) makes the answerer the
+// source; LoopbackRequest reads either from the offer; AcceptLoopback false answers a normal
+// call.
+func TestLoopbackRoles(t *testing.T) {
+	cfg := SDPConfig{Codecs: []Codec{CodecPCMU}, AcceptLoopback: true}
+	a := Local{Addr: netip.MustParseAddrPort("127.0.0.1:16384"), SessionID: 1, Version: 1}
+	b := Local{Addr: netip.MustParseAddrPort("127.0.0.1:16386"), SessionID: 2, Version: 1}
+	tests := []struct {
+		name             string
+		lb               Loopback
+		offerMirrors     bool
+		accept           bool
+		wantAnswerMirror bool
+		wantLoop         Loopback
+	}{
+		{"source asks media loopback", LoopbackMedia, false, true, true, LoopbackMedia},
+		{"source asks packet loopback", LoopbackPacket, false, true, true, LoopbackPacket},
+		{"mirror offers media loopback", LoopbackMedia, true, true, false, LoopbackMedia},
+		{"loopback not accepted", LoopbackMedia, false, false, false, LoopbackOff},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			la := a
+			la.LoopbackSource, la.LoopbackMirror = tt.lb, tt.offerMirrors
+			offer, err := Offer(cfg, la)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lb, m := LoopbackRequest(offer); lb != tt.lb || m != tt.offerMirrors {
+				t.Errorf("LoopbackRequest = %v, %v; want %v, %v", lb, m, tt.lb, tt.offerMirrors)
+			}
+			bcfg := cfg
+			bcfg.AcceptLoopback = tt.accept
+			answer, nb, err := Answer(bcfg, offer, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if nb.Loopback != tt.wantLoop || nb.LoopbackMirror != (tt.wantAnswerMirror && tt.wantLoop != LoopbackOff) {
+				t.Errorf("answerer: loopback %v mirror %v, want %v mirror %v", nb.Loopback, nb.LoopbackMirror, tt.wantLoop, tt.wantAnswerMirror)
+			}
+			na, err := Accept(cfg, offer, answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOfferer := tt.wantLoop != LoopbackOff && tt.offerMirrors
+			if na.Loopback != tt.wantLoop || na.LoopbackMirror != wantOfferer {
+				t.Errorf("offerer: loopback %v mirror %v, want %v mirror %v", na.Loopback, na.LoopbackMirror, tt.wantLoop, wantOfferer)
+			}
+		})
+	}
+	if lb, _ := LoopbackRequest([]byte("garbage")); lb != LoopbackOff {
+		t.Errorf("LoopbackRequest(garbage) = %v", lb)
+	}
+}

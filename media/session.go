@@ -120,7 +120,9 @@ type Session struct {
 	ssrc  uint32
 	log   *zap.Logger
 
-	// guarded by Engine.mu: the schedule.
+	// pc is the pacer the session runs on (set at Open, then immutable); its schedule fields
+	// below are guarded by pc.mu.
+	pc     *pacer
 	hidx   int
 	due    int64
 	next   int64

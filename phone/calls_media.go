@@ -9,7 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/spa900/spa900/media"
+	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // The media actions of a call (the API's /api/v1/calls/{id}/play, /record, /echo, /impair):
@@ -23,6 +27,7 @@ type mediaControl interface {
 	Record(rx, tx io.WriteSeeker) error
 	StopRecording() error
 	SetImpairment(media.Impairment) error
+	SetLoopback(media.Loopback)
 }
 
 // PlayRequest says what a call plays: a WAV file on the phone's host, or a tone — a Regional
@@ -57,17 +62,23 @@ func (p *Phone) CallPlay(ctx context.Context, id string, req PlayRequest) (CallS
 		if err != nil {
 			return err
 		}
-		switch {
-		case pcm != nil:
-			mc.Play(media.NewPCMSource(pcm, req.Loop), req.File)
-		case req.Tone != "":
-			src, name, err := st.toneSource(req.Tone, req.Loop)
-			if err != nil {
-				return err
+		// In a conference the phone's audio goes to both far parties (conference.go).
+		for _, m := range []mediaControl{mc, alsoOnConference(c)} {
+			if m == nil {
+				continue
 			}
-			mc.Play(src, name)
-		default:
-			mc.Play(nil, "")
+			switch {
+			case pcm != nil:
+				m.Play(media.NewPCMSource(pcm, req.Loop), req.File)
+			case req.Tone != "":
+				src, name, err := st.toneSource(req.Tone, req.Loop)
+				if err != nil {
+					return err
+				}
+				m.Play(src, name)
+			default:
+				m.Play(nil, "")
+			}
 		}
 		return nil
 	})
@@ -230,4 +241,81 @@ func callMediaControl(c *pcall) (mediaControl, error) {
 		return nil, fmt.Errorf("%w: the call's media cannot play or record", ErrCallState)
 	}
 	return mc, nil
+}
+
+// statsInBye makes the call's BYE, and the 200 to the far end's BYE, carry the call's RTP
+// statistics in a P-RTP-Stat header when Stats_In_BYE is Yes (SPA-BEHAVIOUR §8.2); the call
+// model calls it (through mediaStarted) when the call's media first starts. The value is formatted when the BYE is
+// built, from the session's atomics (media.Stats.PRTPStat).
+func (st *state) statsInBye(c *pcall) {
+	if c.sess == nil || c.sipID == "" || !st.snap.Bool(config.StatsInBYE) {
+		return
+	}
+	l, err := st.lineAgent(c.ext)
+	if err != nil {
+		return
+	}
+	sess := c.sess
+	if err := l.agent.SetStats(c.sipID, func() string { return sess.Stats().PRTPStat() }); err != nil {
+		st.callLog(c).Debug("no statistics in bye", zap.Error(err))
+	}
+}
+
+// Media loopback (SPA-BEHAVIOUR §8.6, RFC 6849). A call dialled with Media_Loopback_Code in
+// front of the number asks the far end for loopback: as the source (Media_Loopback_Mode
+// source, the default: the far end mirrors) or as the mirror, of Media_Loopback_Type media or
+// packet. An offer asking this phone for loopback is refused with 486 when
+// Accept_Media_Loopback_Request is never, answered at once without ringing when it is
+// automatic, and rings to be answered by the user when manual; the role and type are the
+// caller's. The mirror sends back what it receives (media: decoded after the jitter buffer and
+// re-encoded; packet: each payload at once, in the mirror's own RTP stream). Decision: packet
+// loopback does not use RFC 6849's encaprtp or rtploopback payload formats (the device's
+// EncapRTP_Dynamic_Payload): the mirrored payloads keep the negotiated codec's payload type,
+// which every peer decodes and a source reads as its own audio coming back.
+
+// loopbackDial takes Media_Loopback_Code off the front of what the user dialled; lb is the
+// loopback the call asks for (LoopbackOff for a normal call) and mirror this phone's role.
+func (st *state) loopbackDial(to string) (rest string, lb media.Loopback, mirror bool) {
+	code := strings.TrimSpace(st.snap.Get(config.MediaLoopbackCode))
+	if code == "" || !strings.HasPrefix(to, code) || len(to) == len(code) {
+		return to, media.LoopbackOff, false
+	}
+	mirror = strings.EqualFold(strings.TrimSpace(st.snap.Get(config.MediaLoopbackMode)), "mirror")
+	return strings.TrimPrefix(to, code), mediaLoopbackType(st.snap), mirror
+}
+
+// loopbackRefused refuses a loopback request when Accept_Media_Loopback_Request is never.
+func (st *state) loopbackRefused(l *line, ev *sip.IncomingCall) bool {
+	if lb, _ := media.LoopbackRequest(ev.SDP); lb == media.LoopbackOff || loopbackPolicy(st.snap) != "never" {
+		return false
+	}
+	st.lineLog(l.n).Info("call refused", zap.String("call_id", ev.ID), zap.Int("code", 486),
+		zap.String("reason", "media loopback request and Accept_Media_Loopback_Request is never"))
+	l.agent.Reject(ev.ID, 486, "Busy Here")
+	return true
+}
+
+// loopbackAnswersAtOnce says whether an incoming call is a loopback request the phone answers
+// without ringing (Accept_Media_Loopback_Request automatic).
+func (st *state) loopbackAnswersAtOnce(offer []byte) bool {
+	lb, _ := media.LoopbackRequest(offer)
+	return lb != media.LoopbackOff && loopbackPolicy(st.snap) == "automatic"
+}
+
+// applyLoopback makes the session mirror when the exchange made this phone the mirror; the
+// source plays what it is told to and analyses what comes back.
+func (st *state) applyLoopback(c *pcall, n media.Negotiated) {
+	mc, ok := c.sess.(mediaControl)
+	if !ok {
+		return
+	}
+	want := media.LoopbackOff
+	if n.LoopbackMirror {
+		want = n.Loopback
+	}
+	if c.sess.Loopback() == want {
+		return
+	}
+	mc.SetLoopback(want)
+	st.callLog(c).Info("media loopback", zap.Stringer("type", want), zap.String("role", "mirror"))
 }

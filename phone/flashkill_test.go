@@ -53,7 +53,7 @@ func flashKillChild(t *testing.T, dir, url string) {
 	defer cancel()
 	u, err := NewUnit(Options{
 		Flash: config.NewFileFlash(filepath.Join(dir, "flash.json")), MAC: upgMAC, IP: "127.0.0.1",
-		Defaults: flashKillDefaults(url), Clock: NewManualClock(upgStart), Logger: zap.NewNop(),
+		Defaults: append(freeSIPPorts(t, ""), flashKillDefaults(url)...), Clock: NewManualClock(upgStart), Logger: zap.NewNop(),
 	})
 	if err != nil {
 		fmt.Println(flashKillPrefix+"error", err)

@@ -50,9 +50,10 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		},
 		PacketTime:   packetSize(snap.Get(config.RTPPacketSize)),
 		HoldNullAddr: snap.Bool(config.RFC2543CallHold),
-		// Accept_Media_Loopback_Request: automatic mirrors at once; manual would ask the user,
-		// who is not there: like never, the offer is answered as a normal call (§8.6).
-		AcceptLoopback: strings.EqualFold(strings.TrimSpace(snap.Get(config.AcceptMediaLoopbackRequest)), "automatic"),
+		// Accept_Media_Loopback_Request (§8.6): automatic and manual take the loopback role
+		// the offer asks for (manual once the user answers); never refuses the call with 486
+		// before any answer is built (loopbackRefused).
+		AcceptLoopback: loopbackPolicy(snap) != "never",
 	}
 	if pt := snap.Int(config.AVTDynamicPayload); pt >= 96 && pt <= 127 {
 		cfg.DTMFPayload = uint8(pt)
@@ -77,6 +78,16 @@ func mediaSDPConfig(snap *config.Snapshot, ext int) media.SDPConfig {
 		}
 	}
 	return cfg
+}
+
+// loopbackPolicy is Accept_Media_Loopback_Request: "automatic" (the default), "manual" or
+// "never".
+func loopbackPolicy(snap *config.Snapshot) string {
+	switch v := strings.ToLower(strings.TrimSpace(snap.Get(config.AcceptMediaLoopbackRequest))); v {
+	case "manual", "never":
+		return v
+	}
+	return "automatic"
 }
 
 // mediaLoopbackType is the loopback this phone asks for when it is the source (a call made with

@@ -52,6 +52,9 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+	// Media is the phone's default audio for every call (--audio-source, --record-dir,
+	// --impair).
+	Media MediaOptions
 	// Seed, when not 0, seeds the phone's random delays (Resync_Random_Delay, the random
 	// parts of schedules) with Seed and the boot count instead of the boot time, so that a
 	// fleet's delays are the same from one run to the next.
@@ -59,6 +62,12 @@ type Options struct {
 	// Counters receive the unit's event counts for metrics; a fleet gives all its units the
 	// same. nil: the unit keeps its own ([Unit.Counters]).
 	Counters *Counters
+	// MWIDomainSubscribe makes an extension without a Voice_Mail_Server_n_ subscribe to
+	// message-summary at its proxy's bare domain, as a SPA962 6.1.5 was seen doing
+	// (SPA-BEHAVIOUR §13.9; --mwi-subscribe-domain). Off, such an extension subscribes to
+	// nothing and takes the unsolicited NOTIFYs only: which settings made the real phone send
+	// that request is unknown, and a PBX that answers it 404 would only see retries.
+	MWIDomainSubscribe bool
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

@@ -55,6 +55,7 @@ type call struct {
 	hangup       chan struct{}    // closed when the phone hangs up an outgoing call early
 	hung         bool
 	reinviting   bool
+	stats        func() string // P-RTP-Stat of BYE and its 200 (call_stats.go)
 }
 
 // callCmd is the phone's decision about an incoming INVITE.
@@ -625,6 +626,9 @@ func (c *call) byeNow(log *zap.Logger) {
 	c.mu.Unlock()
 	c.a.dropCall(c)
 	req := c.inDialog(sipmsg.BYE, cseq)
+	if h := c.statsHeader(); h != nil {
+		req.AppendHeader(h)
+	}
 	dest, err := c.dest()
 	if err == nil {
 		_, err = c.a.exchange(context.Background(), req, dest, c.a.cfg.timerF())

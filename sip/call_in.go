@@ -309,7 +309,7 @@ func (a *Agent) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		a.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	a.respond(req, tx, 200, "OK")
+	a.respond(req, tx, 200, "OK", c.statsHeader())
 	c.mu.Lock()
 	was := c.phase
 	c.phase = phaseEnded

@@ -7,7 +7,9 @@ import (
 	"github.com/spa900/spa900/phone"
 )
 
-// The media actions of the calls API: POST /api/v1/calls/{id}/play, /record, /echo, /impair.
+// The media actions of the calls API: POST /api/v1/calls/{id}/play, /record, /echo, /impair,
+// and /conference ({"with": "2"}, or {} for the extension's other call: the local three-way
+// conference, SPA-BEHAVIOUR §13.5).
 
 // apiCallMedia handles a media action; ok is false for an action that is not one.
 func (h *handler) apiCallMedia(w http.ResponseWriter, r *http.Request, id, action string) (ok bool, err error) {
@@ -40,6 +42,16 @@ func (h *handler) apiCallMedia(w http.ResponseWriter, r *http.Request, id, actio
 			return true, err
 		}
 		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) { return p.CallImpair(ctx, id, req) }
+	case "conference":
+		req := struct {
+			With string `json:"with"`
+		}{}
+		if err := decodeJSON(w, r, &req, true); err != nil {
+			return true, err
+		}
+		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+			return p.CallConference(ctx, id, req.With)
+		}
 	default:
 		return false, nil
 	}

@@ -26,6 +26,8 @@ func TestCallMediaAPIErrors(t *testing.T) {
 		{"record nothing", "/api/v1/calls/42/record", `{}`, 400, "rx_file"},
 		{"echo unknown call", "/api/v1/calls/42/echo", `{"on":true}`, 404, "no such call"},
 		{"impair unknown call", "/api/v1/calls/42/impair", `{"loss":0.1,"jitter_ms":20}`, 404, "no such call"},
+		{"conference unknown call", "/api/v1/calls/42/conference", `{"with":"43"}`, 404, "no such call"},
+		{"conference bad JSON", "/api/v1/calls/42/conference", `{"width":"43"}`, 400, "bad JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,10 +57,11 @@ type phoneFlags struct {
 	factoryReset                           bool
 	caFile, clientCert, clientKey          string
 	insecure                               bool
-	sipTrace                               bool
+	sipTrace, mwiDomain                    bool
 	acceptSHA256                           bool
 	allowHosts                             multiFlag
 	maxConns, maxConnsPerClient            int
+	audioSource, recordDir, impair         string
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -147,6 +148,9 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.Float64Var(&f.clockSpeed, "clock-speed", 1, "speed of policy timers (3600: an hour of schedule per second)")
 	fs.DurationVar(&f.bootTime, "boot-time", phone.DefaultBootTime, "how long an emulated boot takes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.audioSource, "audio-source", "silence", "what every call sends: silence, echo, tone:1000 (Hz), tone:Dial_Tone (a Regional tone), tone:TONESCRIPT, or file:PATH.wav (looped)")
+	fs.StringVar(&f.recordDir, "record-dir", "", "record every call to MAC-ID-CALLID-rx.wav and -tx.wav in this directory")
+	fs.StringVar(&f.impair, "impair", "", "impair what every call sends: loss=0.05,burst=2,jitter=20ms,delay=50ms,reorder=0.01,seed=7")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
 	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
@@ -154,6 +158,7 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
 	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
 	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
+	fs.BoolVar(&f.mwiDomain, "mwi-subscribe-domain", false, "an extension without Voice_Mail_Server_n_ subscribes to message-summary at its proxy's bare domain (as a SPA962 6.1.5 does)")
 	fs.BoolVar(&f.acceptSHA256, "accept-sha256-profiles", false,
 		"accept encrypted profiles whose key openssl derived with SHA-256 (its default since 1.1), an extension: a real 5.1 phone fails them")
 	fs.Var(&f.allowHosts, "allow-host", "a host name the web server answers to besides the phone's address and names (repeatable): behind a proxy, or a DNS name of the phone's")
@@ -247,14 +252,28 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		}
 		defaults = append(defaults, config.Set(name, value))
 	}
+	src, err := phone.ParseAudioSource(f.audioSource)
+	if err != nil {
+		return phone.Options{}, usagef("--audio-source: %v", err)
+	}
+	imp, err := phone.ParseImpairment(f.impair)
+	if err != nil {
+		return phone.Options{}, usagef("--impair: %v", err)
+	}
+	if f.recordDir != "" {
+		if fi, err := os.Stat(f.recordDir); err != nil || !fi.IsDir() {
+			return phone.Options{}, usagef("--record-dir: %q is not a directory", f.recordDir)
+		}
+	}
 	return phone.Options{
+		Media: phone.MediaOptions{Source: src, RecordDir: f.recordDir, Impair: imp},
 		Flash: config.NewFileFlash(filepath.Join(f.data, "flash.json")),
 		Model: m.Name, MAC: f.mac, Serial: f.serial, Software: f.firmware, Hardware: f.hardware,
 		IP: ip.String(), Defaults: defaults, FactoryReset: f.factoryReset,
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey,
 			Insecure: f.insecure, AcceptSHA256: f.acceptSHA256},
-		Logger: log, SIPTrace: f.sipTrace,
+		Logger: log, SIPTrace: f.sipTrace, MWIDomainSubscribe: f.mwiDomain,
 	}, nil
 }
 

@@ -40,4 +40,6 @@ const (
 	AcceptMediaLoopbackRequest = "Accept_Media_Loopback_Request"
 	MediaLoopbackMode          = "Media_Loopback_Mode"
 	MediaLoopbackType          = "Media_Loopback_Type"
+	MediaLoopbackCode          = "Media_Loopback_Code"
+	ConferenceServ             = "Conference_Serv"
 )

@@ -1,0 +1,130 @@
+package phone
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spa900/spa900/sip/siptest"
+)
+
+func TestParseMediaFlags(t *testing.T) {
+	wav := filepath.Join(t.TempDir(), "tone.wav")
+	writeToneWAV(t, wav, 440, 1)
+	sources := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "silence", true},
+		{"silence", "silence", true},
+		{"echo", "echo", true},
+		{"tone:1000", "tone:1000", true},
+		{"tone:Dial_Tone", "tone:Dial_Tone", true},
+		{"file:" + wav, "file:" + wav, true},
+		{"file:/no/such.wav", "", false},
+		{"tone:", "", false},
+		{"noise", "", false},
+		{"echo:1", "", false},
+	}
+	for _, tt := range sources {
+		got, err := ParseAudioSource(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got.String() != tt.want) {
+			t.Errorf("ParseAudioSource(%q) = %v, %v; want %q ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("ParseAudioSource(%q) error %v is not ErrInvalidRequest", tt.in, err)
+		}
+	}
+	impairs := []struct {
+		in   string
+		want ImpairRequest
+		ok   bool
+	}{
+		{"", ImpairRequest{}, true},
+		{"loss=0.05,burst=2,jitter=20ms,delay=50ms,reorder=0.01,seed=7", ImpairRequest{Loss: 0.05, BurstLen: 2, JitterMS: 20, DelayMS: 50, Reorder: 0.01, Seed: 7}, true},
+		{"loss=1.5", ImpairRequest{}, false},
+		{"jitter=20", ImpairRequest{}, false},
+		{"lost=0.1", ImpairRequest{}, false},
+		{"loss", ImpairRequest{}, false},
+	}
+	for _, tt := range impairs {
+		got, err := ParseImpairment(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("ParseImpairment(%q) = %+v, %v; want %+v ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestImpairmentSeenByTheFarPhone: phone A runs with the per-phone flags' options — every call
+// sends a 1 kHz tone, impaired by 10% loss and 30 ms jitter — and B records every call to a
+// directory. In a call through Kamailio, B's Line 1 Call 1 Status shows the loss A's call
+// status says it injected (within 3 packets and 5%: the packets in flight between the two
+// reads, and a tail of drops the far end cannot count yet), and an RFC 3550 jitter within
+// 50% of the injected one; B's recording of the call holds the tone.
+func TestImpairmentSeenByTheFarPhone(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	src, err := ParseAudioSource("tone:1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := ParseImpairment("loss=0.1,jitter=30ms,seed=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recDir := t.TempDir()
+	ua, ea := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k),
+		Media: MediaOptions{Source: src, Impair: imp}}, nil)
+	ub, eb := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k,
+		"User_ID_1_", "1002", "Password_1_", "secret1002"), Media: MediaOptions{RecordDir: recDir}}, nil)
+	waitRegistration(t, ea, 1, "Registered")
+	waitRegistration(t, eb, 1, "Registered")
+	pa, pb := mustPhone(t, ua), mustPhone(t, ub)
+	ctx := t.Context()
+	call, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(ctx, bid); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, call.ID, CallConnected)
+	waitFor(t, 20*time.Second, "150 packets at B", func() bool { return atoiOr0(ub.Status().Info.Lines[0][0].PacketsRecv) >= 150 })
+
+	var inj *InjectedCounts
+	for _, c := range ua.Status().Calls {
+		if c.ID == call.ID {
+			inj = c.Injected
+		}
+	}
+	bi := ub.Status().Info.Lines[0][0]
+	if inj == nil || inj.Dropped == 0 || inj.JitterMS != 30 || inj.LossFraction != 0.1 {
+		t.Fatalf("A's injected counts %+v", inj)
+	}
+	lost := float64(atoiOr0(bi.PacketsLost))
+	if d := math.Abs(lost - float64(inj.Dropped)); d > 3+0.05*float64(inj.Dropped) {
+		t.Errorf("B counts %v packets lost, A dropped %d (of %d)", lost, inj.Dropped, inj.PacketsSent)
+	}
+	if j := float64(atoiOr0(bi.Jitter)); j < 0.5*inj.JitterMS || j > 1.5*inj.JitterMS {
+		t.Errorf("B's jitter %v ms, A injected %v ms", j, inj.JitterMS)
+	}
+	pa.Hangup(ctx, call.ID)
+	waitCall(t, eb, bid, "Ended")
+
+	files, _ := filepath.Glob(filepath.Join(recDir, "*-"+bid+"-*-rx.wav"))
+	if len(files) != 1 {
+		all, _ := os.ReadDir(recDir)
+		t.Fatalf("recordings %v in %v", files, all)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(files[0], "rx.wav") + "tx.wav"); err != nil {
+		t.Error(err)
+	}
+	rx := readRecording(t, files[0])
+	if share := toneShare(rx[len(rx)/2:], 1000); share < 0.5 {
+		t.Errorf("B's recording: 1 kHz has %.2f of the energy", share)
+	}
+}
