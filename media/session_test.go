@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -496,3 +497,67 @@ func TestImpairmentSeenByTheFarEnd(t *testing.T) {
 }
 
 func dropped(s *Session) uint64 { d, _, _ := s.Injected(); return d }
+
+// TestSharedScheduler: two engines (two phones of a fleet) on one scheduler: their sessions
+// share its pacers, each engine's calls carry audio, closing one engine leaves the other's
+// calls running, and a closed scheduler refuses new sessions.
+func TestSharedScheduler(t *testing.T) {
+	t.Parallel()
+	sc, err := NewScheduler(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	engine := func() *Engine {
+		base := uint16(20000 + 2*rand.IntN(19000))
+		e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 199, Scheduler: sc,
+			Session: SessionConfig{Analyze: true}, Logger: zaptest.NewLogger(t), Seed: uint64(base)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	ea, eb := engine(), engine()
+	a1, b1 := pair(t, ea, eb, pcmu20)
+	a2, b2 := pair(t, ea, eb, pcmu20)
+	a1.Play(NewTestTone(600, -10), "600")
+	a2.Play(NewTestTone(900, -10), "900")
+	if st := sc.Stats(); st.Pacers != 2 || st.Sessions != 4 {
+		t.Errorf("scheduler %+v, want 2 pacers and 4 sessions", st)
+	}
+	waitFor(t, 10*time.Second, "both calls carry their tones", func() bool { return near(rxFreq(b1), 600) && near(rxFreq(b2), 900) })
+	if err := ea.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := sc.Stats(); st.Sessions != 2 {
+		t.Errorf("after one engine closed: %d sessions on the scheduler, want 2", st.Sessions)
+	}
+	sent := b2.Stats().PacketsSent
+	ec := engine()
+	c, err := ec.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pcmu20
+	n.Remote = b1.LocalAddr()
+	if err := c.Start(n); err != nil { // c hears nothing back: b1 sends to the closed a1
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the other engine's sessions go on sending", func() bool { return b2.Stats().PacketsSent > sent+10 })
+	waitFor(t, 10*time.Second, "a new engine's session sends on the shared pacers", func() bool { return c.Stats().PacketsSent > 10 })
+	if ps := eb.Stats().Pacing; ps.Count == 0 || ps.Count > sc.Stats().Pacing.Count {
+		t.Errorf("engine pacing %+v, scheduler %+v: the engine reports its scheduler's", ps, sc.Stats().Pacing)
+	}
+	ec.Close()
+	eb.Close()
+	sc.Close()
+	sc.Close()
+	ed := engine()
+	if _, err := ed.Open(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Open on a closed scheduler: %v, want ErrClosed", err)
+	}
+	if _, err := NewScheduler(-1); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("NewScheduler(-1): %v", err)
+	}
+}
