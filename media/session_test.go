@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -26,7 +26,7 @@ func testEngine(t *testing.T, sc SessionConfig) (*Engine, *events) {
 	base := uint16(20000 + 2*rand.IntN(19000))
 	e, err := NewEngine(EngineConfig{
 		IP: loopback, PortMin: base, PortMax: base + 199, Session: sc,
-		Logger: zaptest.NewLogger(t), OnEvent: evs.add, Seed: uint64(base),
+		Logger: testlog.New(t), OnEvent: evs.add, Seed: uint64(base),
 	})
 	if err != nil {
 		t.Fatal(err)

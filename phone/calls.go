@@ -62,6 +62,8 @@ type pcall struct {
 	hangingUp             bool
 	noAnswerAt            time.Time // Cfwd_No_Ans_Delay runs out
 
+	opts callOpts // per-call overrides of the code dialled before the number (features.go)
+
 	transferring bool      // this phone REFERred the far end (blind transfer, transferor)
 	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
@@ -74,6 +76,8 @@ type callsState struct {
 	byID  map[string]*pcall
 	order []*pcall
 	seq   int
+	// lastCaller is the last caller with an identity, for call return (*69).
+	lastCaller sip.Party
 }
 
 func (st *state) callList() []*pcall { return st.calls.order }
@@ -196,8 +200,44 @@ func (st *state) lineAgent(n int) (*line, error) {
 }
 
 // dial places a call from extension ext to what the user dialled, matched against
-// Dial_Plan_n_ as keys would be (SPA-BEHAVIOUR §8.7, §13.2), or to uri as it is.
-func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
+// Dial_Plan_n_ as keys would be (SPA-BEHAVIOUR §8.7, §13.2), or to uri as it is. Keys that are
+// a vertical service code act on it (features.go): a setting, a per-call override, call
+// return, blind transfer. reply hears the outcome once, at once or (a setting) when it is
+// kept.
+func (st *state) dial(ext int, to string, uri bool, reply func(DialResult, error)) {
+	placed := func(c *pcall, err error) {
+		if err != nil {
+			reply(DialResult{}, err)
+			return
+		}
+		reply(DialResult{CallStatus: st.callStatus(c)}, nil)
+	}
+	// Media_Loopback_Code before the number asks the far end for media loopback (RFC 6849).
+	to, loop, mirror := st.loopbackDial(to)
+	o := callOpts{loopback: loop, mirror: mirror}
+	if uri {
+		placed(st.placeCall(ext, to, to, o))
+		return
+	}
+	if _, err := st.lineAgent(ext); err != nil {
+		reply(DialResult{}, err)
+		return
+	}
+	d, err := st.dialPlan(ext, to)
+	if err != nil {
+		reply(DialResult{}, err)
+		return
+	}
+	if d.code != nil {
+		st.runCode(ext, d.code, to, d.codeKeys, d.target, reply)
+		return
+	}
+	placed(st.placeCall(ext, d.target, to, o))
+}
+
+// placeCall sends the INVITE of a call from extension ext to target (a number at the proxy,
+// user@host or a URI); dialled is what the user dialled, o the per-call overrides.
+func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall, error) {
 	l, err := st.lineAgent(ext)
 	if err != nil {
 		return nil, err
@@ -205,26 +245,18 @@ func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
 	if l.register && l.state != regOK && !st.snap.Bool(config.ExtName(config.MakeCallWithoutReg, ext)) {
 		return nil, fmt.Errorf("%w: extension %d is not registered (Make_Call_Without_Reg is No)", ErrCallState, ext)
 	}
-	to, loop, mirror := st.loopbackDial(to)
-	target := to
-	if !uri {
-		if target, err = st.dialPlan(ext, to); err != nil {
-			return nil, err
-		}
-	}
 	app := st.freeAppearance(ext)
 	if app == 0 {
 		return nil, fmt.Errorf("%w: both call appearances of extension %d are in use", ErrCallState, ext)
 	}
-	c := &pcall{ext: ext, app: app, gen: st.voice.gen, outgoing: true, dialled: to, created: st.p.clock.Now()}
+	c := &pcall{ext: ext, app: app, gen: st.voice.gen, outgoing: true, dialled: dialled, created: st.p.clock.Now(), opts: o}
 	st.calls.seq++
 	c.id = strconv.Itoa(st.calls.seq)
 	if err := st.openMedia(c); err != nil {
 		return nil, err
 	}
-	c.local.LoopbackSource, c.local.LoopbackMirror = loop, mirror
-	cfg := st.sdpConfig(ext)
-	offer, err := media.Offer(cfg, c.local)
+	c.local.LoopbackSource, c.local.LoopbackMirror = o.loopback, o.mirror
+	offer, err := media.Offer(st.callSDP(c), c.local)
 	if err != nil {
 		c.sess.Close()
 		return nil, fmt.Errorf("sdp offer: %w", err)
@@ -232,13 +264,14 @@ func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
 	c.offer = offer
 	id, err := l.agent.Dial(sip.DialRequest{To: target, SDP: offer,
 		Expires:      time.Duration(st.snap.Int(config.InviteExpires)) * time.Second,
-		MaxRedirects: int(st.snap.Int(config.MaxRedirection)), Anonymous: st.snap.Bool(config.BlockCIDSetting)})
+		MaxRedirects: int(st.snap.Int(config.MaxRedirection)),
+		Anonymous:    o.anonymous.or(st.snap.Bool(config.BlockCIDSetting))})
 	if err != nil {
 		c.sess.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	c.sipID = id
-	c.peer = sip.Party{URI: target, User: to}
+	c.peer = sip.Party{URI: target, User: dialled}
 	if u, err := l.agent.TargetURI(target); err == nil {
 		c.peer = sip.Party{URI: u.String(), User: u.User}
 	}
@@ -247,35 +280,51 @@ func (st *state) dial(ext int, to string, uri bool) (*pcall, error) {
 	return c, nil
 }
 
+// dialled is what the dial plan made of the keys: a target to call, or a vertical service
+// code (codeKeys) with its number in target.
+type dialled struct {
+	target   string
+	code     *vsc
+	codeKeys string
+}
+
 // dialPlan turns what the user dialled into the call's target (SPA-BEHAVIOUR §8.7): the
 // keys go through the extension's plan one by one and the number is sent at the end, as the
-// Dial soft key does. Barred and invalid numbers are refused.
-func (st *state) dialPlan(ext int, keys string) (string, error) {
+// Dial soft key does. The Regional tab's vertical service codes are implicit sequences of
+// every plan. Barred and invalid numbers are refused.
+func (st *state) dialPlan(ext int, keys string) (dialled, error) {
 	text := st.snap.Get(config.ExtName(config.DialPlan, ext))
 	plan, err := dialplan.Parse(text)
 	if err != nil {
-		return "", fmt.Errorf("%w: Dial_Plan_%d_: %w", ErrInvalidRequest, ext, err)
+		return dialled{}, fmt.Errorf("%w: Dial_Plan_%d_: %w", ErrInvalidRequest, ext, err)
 	}
+	codes, which := st.vscCodes()
 	m := dialplan.NewMatcher(plan, dialplan.Options{
 		LongTimer:  time.Duration(st.snap.Int(config.InterdigitLongTimer)) * time.Second,
 		ShortTimer: time.Duration(st.snap.Int(config.InterdigitShortTimer)) * time.Second,
 		IPDialing:  st.snap.Bool(config.ExtName(config.EnableIPDialing, ext)),
+		Codes:      codes,
 	})
 	m.Start()
 	r := m.Keys(keys)
 	if r.Action == dialplan.ActionCollect {
 		r = m.Send()
 	}
+	target := r.Number
+	if r.URI != "" {
+		target = r.URI
+	}
 	switch r.Action {
 	case dialplan.ActionDial:
-		if r.URI != "" {
-			return r.URI, nil
+		return dialled{target: target}, nil
+	case dialplan.ActionCode:
+		if r.Code >= 0 && r.Code < len(which) {
+			return dialled{target: target, code: which[r.Code], codeKeys: codes[r.Code].Keys}, nil
 		}
-		return r.Number, nil
 	case dialplan.ActionBarred:
-		return "", fmt.Errorf("%w: %q is barred by the dial plan", ErrInvalidRequest, keys)
+		return dialled{}, fmt.Errorf("%w: %q is barred by the dial plan", ErrInvalidRequest, keys)
 	}
-	return "", fmt.Errorf("%w: %q does not match the dial plan (%s)", ErrInvalidRequest, keys, r)
+	return dialled{}, fmt.Errorf("%w: %q does not match the dial plan (%s)", ErrInvalidRequest, keys, r)
 }
 
 // onCallEvent handles what an agent reports about a call.
@@ -340,7 +389,7 @@ func (st *state) onCallEvent(l *line, gen int, ev sip.Event) {
 
 // acceptAnswer applies the answer to our offer.
 func (st *state) acceptAnswer(c *pcall, answer []byte) {
-	n, err := media.Accept(st.sdpConfig(c.ext), c.offer, answer)
+	n, err := media.Accept(st.callSDP(c), c.offer, answer)
 	if err != nil {
 		st.callLog(c).Warn("answer sdp refused", zap.Error(err))
 		return
@@ -392,6 +441,9 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		refuse(480, "Temporarily Unavailable", "not registered and Ans_Call_Without_Reg is No")
 		return
 	}
+	if !ev.Anonymous {
+		st.calls.lastCaller = ev.From // call return (*69) calls it back, answered or not
+	}
 	// Call forwarding acts on the primary extension only (SPA-BEHAVIOUR §13.7).
 	if d := strings.TrimSpace(sn.Get(config.CfwdAllDest)); d != "" && n == 1 {
 		forward(d, "unconditional")
@@ -408,7 +460,7 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		return
 	}
 	app := st.freeAppearance(n)
-	busy := app == 0 || (!sn.Bool(config.CWSetting) && app > 1)
+	busy := app == 0 || (!st.callWaiting(n) && app > 1)
 	if busy {
 		if d := strings.TrimSpace(sn.Get(config.CfwdBusyDest)); d != "" && n == 1 {
 			forward(d, "user-busy")
@@ -458,7 +510,7 @@ func (st *state) answerIncoming(c *pcall, offer []byte) error {
 			return err
 		}
 	}
-	cfg := st.sdpConfig(c.ext)
+	cfg := st.callSDP(c)
 	var sdp []byte
 	if offer == nil {
 		if sdp, err = media.Offer(cfg, c.local); err != nil {
@@ -492,7 +544,7 @@ func (st *state) onReinvite(l *line, gen int, ev *sip.CallReinvite) {
 	}
 	c.local = c.local.Next()
 	if ev.SDP == nil {
-		sdp, err := media.Offer(st.sdpConfig(c.ext), c.local)
+		sdp, err := media.Offer(st.callSDP(c), c.local)
 		if err != nil {
 			ev.Reject(500, "Server Internal Error")
 			return
@@ -500,7 +552,7 @@ func (st *state) onReinvite(l *line, gen int, ev *sip.CallReinvite) {
 		ev.Accept(sdp)
 		return
 	}
-	sdp, n, err := media.Answer(st.sdpConfig(c.ext), ev.SDP, c.local)
+	sdp, n, err := media.Answer(st.callSDP(c), ev.SDP, c.local)
 	if err != nil {
 		ev.Reject(488, "Not Acceptable Here")
 		return
@@ -556,7 +608,7 @@ func (st *state) hold(c *pcall, hold bool) error {
 	if hold {
 		c.local.Direction = media.DirSendOnly
 	}
-	offer, err := media.Offer(st.sdpConfig(c.ext), c.local)
+	offer, err := media.Offer(st.callSDP(c), c.local)
 	if err != nil {
 		return err
 	}
@@ -684,10 +736,26 @@ func (st *state) closeCalls(bye bool) {
 	}
 }
 
-// transfer hands a call over to target (blind transfer, SPA-BEHAVIOUR §13.6): REFER to the
-// far end; once it accepts, the phone leaves the call when the far end reports its new call
-// up, or after Referor_Bye_Delay.
+// transfer hands a call over to to (blind transfer, SPA-BEHAVIOUR §13.6): a number dialled
+// through the extension's dial plan, or a URI or user@host as it is.
 func (st *state) transfer(c *pcall, to string) error {
+	target := to
+	if !strings.Contains(to, "@") && !strings.HasPrefix(strings.ToLower(to), "sip") {
+		d, err := st.dialPlan(c.ext, to)
+		if err != nil {
+			return err
+		}
+		if d.code != nil {
+			return fmt.Errorf("%w: %q is the vertical service code %s, not a transfer target", ErrInvalidRequest, to, d.code.name)
+		}
+		target = d.target
+	}
+	return st.transferTo(c, target)
+}
+
+// transferTo REFERs the far end of c to target; once it accepts, the phone leaves the call
+// when the far end reports its new call up, or after Referor_Bye_Delay.
+func (st *state) transferTo(c *pcall, target string) error {
 	if c.state != CallConnected && c.state != CallHeld {
 		return fmt.Errorf("%w: only a connected or held call can be transferred (it is %s)", ErrCallState, c.state)
 	}
@@ -697,12 +765,6 @@ func (st *state) transfer(c *pcall, to string) error {
 	l, err := st.lineAgent(c.ext)
 	if err != nil {
 		return err
-	}
-	target := to
-	if !strings.Contains(to, "@") && !strings.HasPrefix(strings.ToLower(to), "sip") {
-		if target, err = st.dialPlan(c.ext, to); err != nil {
-			return err
-		}
 	}
 	if err := l.agent.Refer(c.sipID, target); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
@@ -741,7 +803,7 @@ func (st *state) onRefer(l *line, gen int, ev *sip.Refer) {
 		ev.Reject(481, "Call/Transaction Does Not Exist")
 		return
 	}
-	nc, err := st.dial(c.ext, ev.Target, true)
+	nc, err := st.placeCall(c.ext, ev.Target, ev.Target, callOpts{})
 	if err != nil {
 		st.callLog(c).Info("transfer refused", zap.Error(err))
 		ev.Reject(603, "Decline")

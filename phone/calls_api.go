@@ -80,18 +80,18 @@ func yesNo(b bool) string {
 // Dial places a call from extension ext: to is dialled through Dial_Plan_n_ as keys would
 // be (and sent at the end, as the Dial soft key does); with uri, to is the target as it is
 // (a SIP URI, user@host, or a number at the proxy). The call's progress is on the event
-// stream and in the status.
-func (p *Phone) Dial(ctx context.Context, ext int, to string, uri bool) (CallStatus, error) {
-	var cs CallStatus
-	err := p.do(ctx, func(st *state) error {
-		c, err := st.dial(ext, to, uri)
-		if err != nil {
-			return err
-		}
-		cs = st.callStatus(c)
-		return nil
+// stream and in the status. Keys that are a vertical service code act on it (SPA-BEHAVIOUR
+// §12.7): the result's Feature says what it did, and a call is placed only for the codes
+// that place one ([DialResult.Placed]).
+func (p *Phone) Dial(ctx context.Context, ext int, to string, uri bool) (DialResult, error) {
+	var res DialResult
+	err := p.doAsync(ctx, func(st *state, reply func(error)) {
+		st.dial(ext, to, uri, func(r DialResult, err error) {
+			res = r
+			reply(err)
+		})
 	})
-	return cs, err
+	return res, err
 }
 
 // callAction runs fn on the call id, on the loop.

@@ -84,22 +84,17 @@ func (c *ManualClock) Now() time.Time {
 }
 
 // Advance moves the clock forward by d and fires every timer that falls due.
+//
+// Timers change state and fire under the clock's lock only (a fire is a send on a channel of
+// one that never blocks), so that an Advance racing a ResetAt never loses a fire.
 func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	now := c.now
-	var due []*manualTimer
 	for _, t := range c.timers {
-		if t.armed && !t.when.After(now) {
+		if t.armed && !t.when.After(c.now) {
 			t.armed = false
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	for _, t := range due {
-		select {
-		case t.ch <- now:
-		default:
+			t.fireLocked(c.now)
 		}
 	}
 }
@@ -138,20 +133,22 @@ func (t *manualTimer) Reset(d time.Duration) { t.ResetAt(t.c.Now().Add(d)) }
 
 func (t *manualTimer) ResetAt(at time.Time) {
 	t.c.mu.Lock()
-	now := t.c.now
-	t.when = at
-	t.armed = at.After(now)
-	t.c.mu.Unlock()
+	defer t.c.mu.Unlock()
 	select { // drain a stale fire
 	case <-t.ch:
 	default:
 	}
-	if !at.After(now) {
-		// Advance may have fired the timer between the drain and here: one fire pending is
-		// all a timer holds, and the owner, the only reader, must not block on its own send.
-		select {
-		case t.ch <- now:
-		default:
-		}
+	t.when = at
+	t.armed = at.After(t.c.now)
+	if !t.armed {
+		t.fireLocked(t.c.now)
+	}
+}
+
+// fireLocked sends a fire unless one is waiting already; the clock's lock is held.
+func (t *manualTimer) fireLocked(now time.Time) {
+	select {
+	case t.ch <- now:
+	default:
 	}
 }

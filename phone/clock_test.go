@@ -43,3 +43,30 @@ func TestManualClockResetAt(t *testing.T) {
 		t.Fatal("did not fire at its instant")
 	}
 }
+
+// A ResetAt and an Advance past its instant that race never lose the fire: in either order the
+// timer fires (the loop re-arms its timer while a test advances the clock). ResetAt used to
+// drain the channel after releasing the clock's lock, so an Advance in between had its fire
+// drained: the phone's loop then slept through its deadline (seen as a resync that never came
+// under load).
+func TestManualClockResetAtRacesAdvance(t *testing.T) {
+	for i := range 5000 {
+		c := NewManualClock(time.Unix(0, 0))
+		timer := c.NewTimer(time.Hour)
+		ready := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			<-ready
+			c.Advance(time.Second)
+			close(done)
+		}()
+		close(ready)
+		timer.ResetAt(time.Unix(1, 0))
+		<-done
+		select {
+		case <-timer.C():
+		default:
+			t.Fatalf("round %d: the timer did not fire, whatever the order of ResetAt and Advance", i)
+		}
+	}
+}

@@ -20,3 +20,8 @@ var ErrUpgradeDisabled = errors.New("upgrade is disabled (Upgrade_Enable is No)"
 // ErrInvalidRequest is wrapped by errors about a request's own content (a bad URL, a bad
 // profile); the HTTP layer answers them with 400.
 var ErrInvalidRequest = errors.New("invalid request")
+
+// ErrNotSupported is wrapped when the phone knows what is asked and cannot do it (a vertical
+// service code of a feature spa900 does not have, such as call back on busy); the HTTP layer
+// answers 501.
+var ErrNotSupported = errors.New("not supported")

@@ -25,8 +25,10 @@ const (
 	EventRegistration   = "registration"    // a registration attempt ended: ext, state, code, error, expires_seconds, next_in_seconds
 	EventNotify         = "sip_notify"      // a control NOTIFY was taken: ext, event, action, alias, code
 	EventMWI            = "mwi"             // message waiting changed: ext, waiting, new, old
+	EventSubscription   = "subscription"    // a subscription changed: ext, event, state, target, code, error, expires_seconds, next_in_seconds
 	EventCall           = "call"            // a call changed: call, ext, appearance, direction, peer, state, from_state, reason, code, remote_hold
 	EventDTMF           = "dtmf"            // a digit arrived in a call: call, digit, duration_ms, method
+	EventFeature        = "feature"         // a vertical service code was acted on: ext, keys, code, name, number, changed, tone, call
 	EventShutdown       = "shutdown"        // the phone stops: reason
 )
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/internal/testlog"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spa900/spa900/provisioning/config"
@@ -27,7 +27,7 @@ import (
 func observed(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
-	return zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)), logs
+	return zap.New(zapcore.NewTee(testlog.New(t).Core(), core)), logs
 }
 
 // logLine returns the one entry with this message, failing when there is none or more.

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/internal/testlog"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/spa900/spa900/provisioning/config"
 )
@@ -53,7 +53,7 @@ func flashKillChild(t *testing.T, dir, url string) {
 	defer cancel()
 	u, err := NewUnit(Options{
 		Flash: config.NewFileFlash(filepath.Join(dir, "flash.json")), MAC: upgMAC, IP: "127.0.0.1",
-		Defaults: flashKillDefaults(url), Clock: NewManualClock(upgStart), Logger: zap.NewNop(),
+		Defaults: append(freeSIPPorts(t, ""), flashKillDefaults(url)...), Clock: NewManualClock(upgStart), Logger: zap.NewNop(),
 	})
 	if err != nil {
 		fmt.Println(flashKillPrefix+"error", err)
@@ -231,7 +231,7 @@ func flashKillCheck(t *testing.T, round int, at time.Duration, path, url string)
 
 	u, err := NewUnit(Options{
 		Flash: config.NewFileFlash(path), Clock: NewManualClock(upgStart), IP: "127.0.0.1",
-		Logger: zaptest.NewLogger(t).With(zap.Int("round", round)),
+		Logger: testlog.New(t).With(zap.Int("round", round)),
 	})
 	if err != nil {
 		t.Fatalf("round %d: NewUnit after the power cut: %v", round, err)

@@ -19,7 +19,7 @@ func fleetOptions(tb testing.TB, n int) []Options {
 		opts[i] = Options{
 			Flash: config.NewFileFlash(filepath.Join(dir, fmt.Sprint(i), "flash.json")),
 			MAC:   fmt.Sprintf("000e0810%04x", i), IP: "127.0.0.1",
-			Defaults: []config.Change{config.Set(config.ResyncOnReset, "No")},
+			Defaults: append(freeSIPPorts(tb, ""), config.Set(config.ResyncOnReset, "No")),
 		}
 	}
 	return opts

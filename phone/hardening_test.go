@@ -295,3 +295,15 @@ func TestFlashCorruptAtRebootKeepsIdentity(t *testing.T) {
 		t.Fatalf("booted as %v %v after the flash broke, want the unit's identity", e.Data["model"], e.Data["mac"])
 	}
 }
+
+// A provisioning server's profile full of unknown names (issue 9 item 1, the remote form of
+// the attack: one profile and Resync_Periodic=2) is bounded the same way.
+func TestResyncUnknownNamesAreBounded(t *testing.T) {
+	net := newFakeNet()
+	net.set("tftp://192.0.2.66:69/spa942.cfg", string(unknownProfile(1, 5000)))
+	_, _, events := provUnit(t, net, config.ResyncRandomDelay, "0")
+	e := waitEvent(t, events, EventConfigApplied)
+	if got := e.Data["unknown"].([]string); len(got) != maxNamesShown || e.Data["unknown_count"] != 5000 || e.Data["source"] != "resync" {
+		t.Fatalf("config_applied from the resync: %d names, count %v, source %v", len(got), e.Data["unknown_count"], e.Data["source"])
+	}
+}

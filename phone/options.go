@@ -62,6 +62,12 @@ type Options struct {
 	// Counters receive the unit's event counts for metrics; a fleet gives all its units the
 	// same. nil: the unit keeps its own ([Unit.Counters]).
 	Counters *Counters
+	// MWIDomainSubscribe makes an extension without a Voice_Mail_Server_n_ subscribe to
+	// message-summary at its proxy's bare domain, as a SPA962 6.1.5 was seen doing
+	// (SPA-BEHAVIOUR §13.9; --mwi-subscribe-domain). Off, such an extension subscribes to
+	// nothing and takes the unsolicited NOTIFYs only: which settings made the real phone send
+	// that request is unknown, and a PBX that answers it 404 would only see retries.
+	MWIDomainSubscribe bool
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // startUnit builds a unit from opts (a fresh flash in a test directory unless opts.Flash is
@@ -21,7 +23,10 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 		opts.Flash = config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json"))
 	}
 	if opts.Logger == nil {
-		opts.Logger = zaptest.NewLogger(t)
+		opts.Logger = testlog.New(t)
+	}
+	if opts.IP != "" {
+		opts.Defaults = append(freeSIPPorts(t, opts.Model), opts.Defaults...)
 	}
 	u, err := NewUnit(opts)
 	if err != nil {
@@ -42,6 +47,26 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 	})
 	waitEvent(t, events, EventBoot)
 	return u, events
+}
+
+// freeSIPPorts are factory defaults that put every extension of model ("" is the default
+// model) on a free port of 127.0.0.1. A test phone with an IP binds its extensions, and the
+// factory 5060, 5061, … may be anybody's: a SIP server on a CI host, another package's test.
+// Put them first, so that a test's own SIP_Port_n_ wins.
+func freeSIPPorts(tb testing.TB, model string) []config.Change {
+	tb.Helper()
+	if model == "" {
+		model = config.DefaultModel
+	}
+	m, err := config.LookupModel(model)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cs := make([]config.Change, 0, m.Extensions)
+	for n := 1; n <= m.Extensions; n++ {
+		cs = append(cs, config.Set(config.ExtName(config.SIPPort, n), strconv.Itoa(provtest.FreeUDPPort(tb))))
+	}
+	return cs
 }
 
 // defaults turns name, value pairs into factory-default changes.

@@ -58,7 +58,8 @@ func benchServer(b *testing.B, body *[]byte) *httptest.Server {
 func BenchmarkResyncHTTP(b *testing.B) {
 	var body []byte
 	srv := benchServer(b, &body)
-	defaults := []config.Change{config.Set(config.ProfileRule, "[--key k] "+srv.URL+"/spa$MA.cfg"), config.Set(config.ResyncOnReset, "No")}
+	// The profile carries every parameter, SIP ports included: the phone's free ones.
+	defaults := append(freeSIPPorts(b, "SPA962"), config.Set(config.ProfileRule, "[--key k] "+srv.URL+"/spa$MA.cfg"), config.Set(config.ResyncOnReset, "No"))
 	body = benchProfile(b, defaults...)
 	u, err := NewUnit(Options{
 		Flash: config.NewFileFlash(filepath.Join(b.TempDir(), "flash.json")), Model: "SPA962",

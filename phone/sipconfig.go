@@ -15,11 +15,13 @@ import (
 // field of an extension's user agent (SPA-BEHAVIOUR §7.2, §8.2, §8.5).
 
 // allowMethods is the Allow of the phone's requests and answers: the SPA9000's list, from the
-// same SIP stack [obs S23] (SPA-BEHAVIOUR §13.10). supported is its Supported: replaces
-// (RFC 3891), which an incoming INVITE may carry.
+// same SIP stack [obs S23] (SPA-BEHAVIOUR §13.10); allowSubscribe adds SUBSCRIBE for an
+// extension that subscribes (message waiting, shared lines), the spec's emulator default.
+// supported is its Supported: replaces (RFC 3891), which an incoming INVITE may carry.
 var (
-	allowMethods = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS", "REFER"}
-	supported    = []string{"replaces"}
+	allowMethods   = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS", "REFER"}
+	allowSubscribe = []string{"ACK", "BYE", "CANCEL", "INFO", "INVITE", "NOTIFY", "OPTIONS", "REFER", "SUBSCRIBE"}
+	supported      = []string{"replaces"}
 )
 
 // sipConfig builds extension n's agent configuration from the snapshot.
@@ -53,7 +55,13 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		NotifyAuth: extBool(config.AuthResyncReboot),
 		InviteAuth: extBool(config.AuthINVITE), DTMFMime: sn.Get(config.DTMFRelayMIMEType),
 		KeepAliveMsg: ext(config.NATKeepAliveMsg), KeepAliveDest: ext(config.NATKeepAliveDest),
-		Counters: st.p.sipCounters, Trace: st.p.opts.SIPTrace,
+		MWIServer: ext(config.VoiceMailServer), MWIUser: ext(config.MailboxID), MWIDomain: st.p.opts.MWIDomainSubscribe,
+		SubMinExpires: time.Duration(sn.Int(config.SubMinExpires)) * time.Second,
+		SubMaxExpires: time.Duration(sn.Int(config.SubMaxExpires)) * time.Second,
+		Counters:      st.p.sipCounters, Trace: st.p.opts.SIPTrace,
+	}
+	if cfg.MWIServer != "" || cfg.MWIDomain {
+		cfg.Allow = allowSubscribe
 	}
 	if extBool(config.UseAuthID) {
 		cfg.AuthID = ext(config.AuthID)

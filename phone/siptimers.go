@@ -18,6 +18,7 @@ func sipTimers(sn *config.Snapshot) sip.Timers {
 // voiceConfigChanged says which changed parameters cannot apply to this process: sipgo's
 // timers are set once, at start.
 func (st *state) voiceConfigChanged(names []string) {
+	st.mwiConfigChanged(names)
 	for _, n := range names {
 		switch n {
 		case config.SIPT1, config.SIPT2, config.SIPT4, config.SIPTimerH, config.SIPTimerD, config.SIPTimerJ:

@@ -78,6 +78,8 @@ type ExtensionStatus struct {
 	LastCode         int        `json:"last_code,omitempty"`
 	LastError        string     `json:"last_error,omitempty"`
 	MessageWaiting   bool       `json:"message_waiting"`
+	// MWISubscription is the extension's message-summary subscription, when it has one.
+	MWISubscription *SubscriptionStatus `json:"mwi_subscription,omitempty"`
 }
 
 // ProvisioningStatus is the state of the resync machinery (SPA-BEHAVIOUR §4.4).

@@ -62,7 +62,8 @@ type line struct {
 	mapped   netip.AddrPort
 
 	keepAlive time.Time // next NAT keep-alive; zero: off
-	mwi       bool
+	mwi       bool      // Message_Waiting_n_
+	mwiSub    subState  // the message-summary subscription (mwi.go)
 }
 
 // voiceState is the loop's voice application.
@@ -123,6 +124,7 @@ func (st *state) startVoice() {
 		if l.register {
 			l.next = now
 		}
+		st.mwiStart(l, now)
 		if st.snap.Bool(config.ExtName(config.NATKeepAliveEnable, n)) {
 			if d := time.Duration(st.snap.Int(config.NATKeepAliveIntvl)) * time.Second; d > 0 {
 				l.keepAlive = now.Add(d)
@@ -149,6 +151,7 @@ func (st *state) stopVoice(unregister bool, then func()) {
 			continue
 		}
 		a, wasReg, log, n := l.agent, unregister && l.register && l.state == regOK, st.lineLog(l.n), l.n
+		wasSub := unregister && l.mwiSub.active
 		v.stopping++
 		st.p.goTracked(func() {
 			defer func() {
@@ -163,6 +166,11 @@ func (st *state) stopVoice(unregister bool, then func()) {
 					})
 				}
 			}()
+			if wasSub {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				unsubscribe(ctx, a, log)
+				cancel()
+			}
 			if wasReg {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				if _, err := a.Register(ctx, 0); err != nil {
@@ -202,6 +210,9 @@ func (st *state) voiceDeadlines(consider func(time.Time)) {
 		if !l.inFlight {
 			consider(l.next)
 		}
+		if !l.mwiSub.inFlight {
+			consider(l.mwiSub.next)
+		}
 		consider(l.keepAlive)
 	}
 }
@@ -214,6 +225,9 @@ func (st *state) voiceFire(now time.Time) {
 		}
 		if !l.inFlight && !l.next.IsZero() && !now.Before(l.next) {
 			st.startRegister(l)
+		}
+		if s := &l.mwiSub; !s.inFlight && !s.next.IsZero() && !now.Before(s.next) {
+			st.startSubscribe(l)
 		}
 		if !l.keepAlive.IsZero() && !now.Before(l.keepAlive) {
 			l.keepAlive = now.Add(time.Duration(max(st.snap.Int(config.NATKeepAliveIntvl), 1)) * time.Second)
@@ -270,6 +284,7 @@ func (st *state) regDone(l *line, gen int, reg *sip.Registration, err error) {
 			log.Debug("registration refreshed", zap.Duration("expires", reg.Expires), zap.Duration("next_in", in))
 		}
 		st.emitRegistration(l, in)
+		st.mwiRegistered(l, now)
 		return
 	}
 	if err == nil {
@@ -401,12 +416,9 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 		*sip.CallReinvite, *sip.CallReinvited, *sip.DTMF, *sip.Refer, *sip.ReferStatus:
 		st.onCallEvent(l, gen, ev)
 	case *sip.MessageWaiting:
-		if l.mwi != ev.Waiting {
-			st.lineLog(n).Info("message waiting", zap.Bool("waiting", ev.Waiting), zap.Int("new", ev.New), zap.Int("old", ev.Old))
-		}
-		l.mwi = ev.Waiting
-		st.emit(EventMWI, map[string]any{"ext": n, "waiting": ev.Waiting, "new": ev.New, "old": ev.Old,
-			"account": ev.Account, "subscribed": ev.Subscribed})
+		st.onMWI(l, ev)
+	case *sip.SubscriptionEnded:
+		st.subEnded(l, ev)
 	}
 }
 
@@ -487,6 +499,7 @@ func (st *state) lineStatus(n int) ExtensionStatus {
 		es.ExpiresSec = int64(l.granted / time.Second)
 	}
 	es.MessageWaiting = l.mwi
+	es.MWISubscription = st.mwiStatus(l)
 	return es
 }
 

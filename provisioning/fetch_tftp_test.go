@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/pin/tftp/v3"
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 )
 
 // newTestFetcher builds a fetcher that logs to the test.
 func newTestFetcher(t testing.TB, cfg FetcherConfig) *Fetcher {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = zaptest.NewLogger(t)
+		cfg.Logger = testlog.New(t)
 	}
 	f, err := NewFetcher(cfg)
 	if err != nil {

@@ -40,9 +40,10 @@ type Agent struct {
 	res      resolver
 	nonceKey [32]byte // signs the nonces of the agent's own challenges
 
-	mu    sync.Mutex // guards reg and calls
+	mu    sync.Mutex // guards reg, calls and mwi
 	reg   regDialog
 	calls map[string]*call // by Call-ID
+	mwi   subDialog        // the message-summary subscription
 
 	closed    atomic.Bool
 	closing   chan struct{} // closed when Close forces the handlers out
@@ -278,12 +279,19 @@ func (a *Agent) routes() {
 	a.srv.OnInfo(a.track(a.onInfo))
 	a.srv.OnRefer(a.track(a.onRefer))
 	a.srv.OnOptions(a.track(a.onOptions))
+	a.srv.OnSubscribe(a.track(a.onSubscribe))
 	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if req.IsAck() {
 			return // an ACK needs no answer (RFC 3261 §17.2.3)
 		}
 		a.respond(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", a.allowHeader())
 	}))
+}
+
+// onSubscribe answers a SUBSCRIBE to the phone: it is a notifier of no package (RFC 6665
+// §4.2.1.1: 489 Bad Event), though its Allow may name SUBSCRIBE, which it sends.
+func (a *Agent) onSubscribe(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", allowEvents))
 }
 
 // onOptions answers OPTIONS with what the phone can do (RFC 3261 §11.2).

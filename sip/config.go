@@ -125,6 +125,17 @@ type Config struct {
 	// DTMFMime is the Content-Type of DTMF sent in SIP INFO (DTMF_Relay_MIME_Type).
 	DTMFMime string
 
+	// MWIServer is where the extension subscribes to its voice mail's message-summary
+	// (Voice_Mail_Server_n_, host[:port]); MWIUser is the mailbox, the Request-URI's user
+	// part (Mailbox_ID_n_; empty: UserID). With MWIServer empty and MWIDomain, the SUBSCRIBE
+	// goes to the proxy's bare domain, without a user part, the form a SPA962 6.1.5 was seen
+	// sending (SPA-BEHAVIOUR §13.9). See [Agent.SubscribeMWI].
+	MWIServer, MWIUser string
+	MWIDomain          bool
+	// SubMinExpires and SubMaxExpires bound the expiry a notifier grants (Sub_Min_Expires,
+	// Sub_Max_Expires); 0 means no bound.
+	SubMinExpires, SubMaxExpires time.Duration
+
 	// NotifyAuth challenges control NOTIFYs with 401 and acts only on a retry that answers
 	// with this extension's credentials (Auth_Resync-Reboot_n_, SPA-BEHAVIOUR §6).
 	NotifyAuth bool

@@ -2,7 +2,8 @@
 // per enabled extension, bound to the phone's address and the extension's own SIP port
 // (SPA-BEHAVIOUR §8.5, DECISIONS 5). It registers (with digest on 401/407, MD5 and SHA-256),
 // answers the control NOTIFYs the provisioning servers send (SPA-BEHAVIOUR §6, DECISIONS 18)
-// behind a digest challenge of its own, receives message-waiting NOTIFYs, sends NAT
+// behind a digest challenge of its own, subscribes to message-summary and receives its
+// NOTIFYs (subscribed or not, RFC 3842, RFC 6665: subscribe.go), sends NAT
 // keep-alives, and shapes every message it originates as the device does (§7.2, §13.10: Via
 // branch, Call-ID, tags, CSeq, Contact with the display name, User-Agent and Server).
 //
@@ -11,8 +12,9 @@
 // on the wire that the phone must decide or know about reaches it as an [Event] through
 // Config.OnEvent. Requests that need the phone's decision (a control NOTIFY) carry a Respond
 // method; the handler waits for it, bounded, and answers 503 when the phone does not decide.
-// Policy timers (registration refresh and retry, keep-alive interval) are the phone's:
-// [Agent.Register] and [Agent.KeepAlive] do one exchange each and return.
+// Policy timers (registration and subscription refresh and retry, keep-alive interval) are
+// the phone's: [Agent.Register], [Agent.SubscribeMWI] and [Agent.KeepAlive] do one exchange
+// each and return.
 //
 // Who may import it: phone (and cmd, for the process-wide sipgo knobs of [SetProcessTimers]).
 // It imports nothing from this module: SDP travels through it as bytes.

@@ -27,6 +27,10 @@ var ErrResolve = errors.New("resolve proxy")
 // ErrBadProxy is wrapped when the proxy setting cannot be read (SPA-BEHAVIOUR §8.5 forms).
 var ErrBadProxy = errors.New("bad proxy setting")
 
+// ErrNoMWITarget is returned by [Agent.SubscribeMWI] when the extension has nowhere to
+// subscribe to (no voice mail server, and the proxy-domain form is off).
+var ErrNoMWITarget = errors.New("no message-waiting subscription target")
+
 // ResponseError is a final response other than 2xx to a request the agent sent.
 type ResponseError struct {
 	Method string

@@ -59,11 +59,17 @@ func (a *Agent) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			a.onDialogNotify(c, req, tx)
 			return
 		}
+		if a.matchSub(&a.mwi, req) {
+			a.onSubNotify(&a.mwi, "message-summary", req, tx)
+			return
+		}
 	}
 	raw := headerValue(req, "Event", "o")
 	pkg, params := parseEvent(raw)
 	if pkg == "message-summary" {
-		a.onMessageSummary(req, tx)
+		if mw := a.onMessageSummary(req, tx); mw != nil && a.cfg.OnEvent != nil {
+			a.cfg.OnEvent(mw)
+		}
 		return
 	}
 	action, alias := controlAction(pkg, params)
@@ -127,17 +133,41 @@ func (a *Agent) decide(r *replier, hand func(), tx sipmsg.ServerTransaction) (in
 	return 503, "Service Unavailable"
 }
 
-// onMessageSummary handles a message-summary NOTIFY (RFC 3842), from the agent's
-// subscription or unsolicited (SPA-BEHAVIOUR §13.9): 200, and the state goes to the phone.
-func (a *Agent) onMessageSummary(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+// onMessageSummary answers a message-summary NOTIFY (RFC 3842), from the agent's
+// subscription or unsolicited (SPA-BEHAVIOUR §13.9): 200 and the state for the phone, or 400
+// for a body it cannot read (nil). A NOTIFY without a body (the first of a subscription may
+// carry none, RFC 6665 §4.2.1) is answered 200 and changes nothing.
+func (a *Agent) onMessageSummary(req *sipmsg.Request, tx sipmsg.ServerTransaction) *MessageWaiting {
+	if len(req.Body()) == 0 {
+		a.respond(req, tx, sipmsg.StatusOK, "OK")
+		return nil
+	}
 	mw, ok := parseMessageSummary(req.Body())
 	if !ok {
 		a.respond(req, tx, sipmsg.StatusBadRequest, "Bad message-summary Body")
-		return
+		return nil
 	}
 	a.respond(req, tx, sipmsg.StatusOK, "OK")
-	if a.cfg.OnEvent != nil {
+	return mw
+}
+
+// onSubNotify handles a NOTIFY of one of the agent's subscriptions (RFC 6665 §4.1.3): its
+// body as the package says, and its end when Subscription-State says terminated.
+func (a *Agent) onSubNotify(d *subDialog, pkg string, req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if got, _ := parseEvent(headerValue(req, "Event", "o")); got != pkg {
+		a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", allowEvents))
+		return
+	}
+	state, reason, retry := subscriptionState(headerValue(req, "Subscription-State", ""))
+	mw := a.onMessageSummary(req, tx)
+	if mw != nil && a.cfg.OnEvent != nil {
+		mw.Subscribed = true
 		a.cfg.OnEvent(mw)
+	}
+	if state == "terminated" {
+		a.resetSub(d)
+		a.log.Info("subscription ended", zap.String("event", pkg), zap.String("reason", reason), zap.Duration("retry_after", retry))
+		a.emit(&SubscriptionEnded{Package: pkg, Reason: reason, RetryAfter: retry})
 	}
 }
 

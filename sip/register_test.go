@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/sip"
 	"github.com/spa900/spa900/sip/siptest"
@@ -23,7 +23,7 @@ func newAgent(t *testing.T, cfg sip.Config) *sip.Agent {
 		cfg.Ext = 1
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = zaptest.NewLogger(t)
+		cfg.Logger = testlog.New(t)
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Linksys/SPA942-5.1.10"

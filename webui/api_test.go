@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/internal/testlog"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -217,7 +217,7 @@ func TestEventsStart(t *testing.T) {
 // TestEventsHeartbeat: comment lines keep an idle stream open.
 func TestEventsHeartbeat(t *testing.T) {
 	u := testUnit(t, phone.Options{})
-	h := newHandler(u, Options{Logger: zaptest.NewLogger(t)})
+	h := newHandler(u, Options{Logger: testlog.New(t)})
 	h.heartbeat = time.Millisecond
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -238,7 +238,7 @@ func TestEventsHeartbeat(t *testing.T) {
 // TestEventsClientGoes: a stream ends when its client goes away, and its subscription too.
 func TestEventsClientGoes(t *testing.T) {
 	u := testUnit(t, phone.Options{})
-	h := newHandler(u, Options{Logger: zaptest.NewLogger(t)})
+	h := newHandler(u, Options{Logger: testlog.New(t)})
 	ctx, cancel := context.WithCancel(t.Context())
 	req := httptest.NewRequest("GET", "/api/v1/events", nil).WithContext(ctx)
 	done := make(chan struct{})

@@ -11,7 +11,12 @@ import (
 //
 //	GET  /api/v1/calls                      the calls in progress
 //	POST /api/v1/calls                      {"extension": 1, "to": "1002"} dialled through the
-//	                                        extension's dial plan; {"uri": "sip:…"} bypasses it
+//	                                        extension's dial plan; {"uri": "sip:…"} bypasses it.
+//	                                        201 with the call; a vertical service code ("*78",
+//	                                        "*72 1003") answers 200 {"feature": {…}} when it
+//	                                        places no call, 201 with the call and its "feature"
+//	                                        when it does (*81 1003, *69); 501 for a code of a
+//	                                        feature spa900 does not have (*66)
 //	POST /api/v1/calls/{id}/answer|hangup|hold|resume
 //	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
 //	POST /api/v1/calls/{id}/transfer        {"to": "1003"}: blind transfer by REFER
@@ -51,11 +56,15 @@ func (h *handler) apiCalls(w http.ResponseWriter, r *http.Request) error {
 	if req.URI != "" {
 		to, uri = req.URI, true
 	}
-	cs, err := p.Dial(r.Context(), req.Extension, to, uri)
+	res, err := p.Dial(r.Context(), req.Extension, to, uri)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, cs)
+	if !res.Placed() {
+		writeJSON(w, http.StatusOK, map[string]any{"feature": res.Feature})
+		return nil
+	}
+	writeJSON(w, http.StatusCreated, res)
 	return nil
 }
 

@@ -38,3 +38,22 @@ func TestCallsAPIErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCallsAPIFeatureCodes: a vertical service code dialled through the API answers 200 with
+// what it did and places no call; a code of a feature spa900 has not answers 501.
+func TestCallsAPIFeatureCodes(t *testing.T) {
+	u := testUnit(t, phone.Options{IP: "127.0.0.1"})
+	_, srv := testHandler(t, u)
+	code, body := fetch(t, "POST", srv.URL+"/api/v1/calls", `{"extension":1,"to":"*78"}`, noCred)
+	if code != 200 || !strings.Contains(body, `"feature":{`) || !strings.Contains(body, `"changed":{"DND_Setting":"Yes"}`) ||
+		!strings.Contains(body, `"tone":"Confirm_Tone"`) || strings.Contains(body, `"id"`) {
+		t.Errorf("POST *78 = %d %s", code, body)
+	}
+	if got := u.Status().Config.Get("DND_Setting"); got != "Yes" {
+		t.Errorf("DND_Setting = %q after *78", got)
+	}
+	code, body = fetch(t, "POST", srv.URL+"/api/v1/calls", `{"extension":1,"to":"*66"}`, noCred)
+	if code != 501 || !strings.Contains(body, "call back on busy") {
+		t.Errorf("POST *66 = %d %s, want 501 naming the feature", code, body)
+	}
+}

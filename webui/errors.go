@@ -59,6 +59,8 @@ func errorStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, phone.ErrInvalidRequest):
 		return http.StatusBadRequest
+	case errors.Is(err, phone.ErrNotSupported):
+		return http.StatusNotImplemented
 	case errors.Is(err, phone.ErrProvisioningDisabled), errors.Is(err, phone.ErrUpgradeDisabled):
 		return http.StatusForbidden
 	case errors.Is(err, phone.ErrBooting), errors.Is(err, phone.ErrClosed):

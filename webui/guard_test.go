@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -46,7 +46,7 @@ func send(t *testing.T, method, url, body string, hdr ...string) (int, string) {
 // Host: <the attacker's name>; it could read /api/v1/config. Every request must name the phone.
 func TestHostHeaderNamesThePhone(t *testing.T) {
 	u := testUnit(t, phone.Options{Defaults: []config.Change{config.Set(config.HostName, "desk12"), config.Set(config.Domain, "lab.example")}})
-	h := newHandler(u, Options{Logger: zaptest.NewLogger(t), AllowHosts: []string{"Phone.Proxy.Example."}})
+	h := newHandler(u, Options{Logger: testlog.New(t), AllowHosts: []string{"Phone.Proxy.Example."}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/internal/testlog"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spa900/spa900/phone"
@@ -30,7 +30,7 @@ func limitServer(t *testing.T, opts Options, popts phone.Options) (*phone.Unit, 
 	t.Helper()
 	u := testUnit(t, popts)
 	if opts.Logger == nil {
-		opts.Logger = zaptest.NewLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	s := NewServer(u, "127.0.0.1:0", opts)
 	ctx, cancel := context.WithCancel(context.Background())

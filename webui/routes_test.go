@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/icholy/digest"
+	"github.com/spa900/spa900/internal/testlog"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -46,7 +46,7 @@ func testUnit(t testing.TB, opts phone.Options) *phone.Unit {
 	}
 	if opts.Logger == nil {
 		if tt, ok := t.(*testing.T); ok {
-			opts.Logger = zaptest.NewLogger(tt)
+			opts.Logger = testlog.New(tt)
 		} else {
 			opts.Logger = zap.NewNop()
 		}
@@ -109,7 +109,7 @@ func waitEvent(t testing.TB, events <-chan phone.Event, kind string) phone.Event
 // testHandler serves a unit's handler on a loopback httptest server.
 func testHandler(t *testing.T, u *phone.Unit) (*handler, *httptest.Server) {
 	t.Helper()
-	h := newHandler(u, Options{Logger: zaptest.NewLogger(t)})
+	h := newHandler(u, Options{Logger: testlog.New(t)})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return h, srv

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
+	"github.com/spa900/spa900/internal/testlog"
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
@@ -22,7 +22,7 @@ func testServer(t *testing.T, u *phone.Unit, addr string) (*Server, <-chan error
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	s := NewServer(u, addr, Options{Logger: zaptest.NewLogger(t)})
+	s := NewServer(u, addr, Options{Logger: testlog.New(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -186,7 +186,7 @@ func freePort(t *testing.T) int {
 func TestServerRunEnds(t *testing.T) {
 	u := testUnit(t, phone.Options{})
 	t.Run("context ends", func(t *testing.T) {
-		s := NewServer(u, "127.0.0.1:0", Options{Logger: zaptest.NewLogger(t)})
+		s := NewServer(u, "127.0.0.1:0", Options{Logger: testlog.New(t)})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
@@ -209,7 +209,7 @@ func TestServerRunEnds(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		s := NewServer(u, ln.Addr().String(), Options{Logger: zaptest.NewLogger(t)})
+		s := NewServer(u, ln.Addr().String(), Options{Logger: testlog.New(t)})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		if err := s.Run(ctx); err == nil || ctx.Err() != nil {
@@ -221,7 +221,7 @@ func TestServerRunEnds(t *testing.T) {
 // TestServerStartsBeforeUnit: a server started before its unit boots listens once it has.
 func TestServerStartsBeforeUnit(t *testing.T) {
 	u, err := phone.NewUnit(phone.Options{Flash: config.NewFileFlash(t.TempDir() + "/flash.json"),
-		IP: "127.0.0.1", Logger: zaptest.NewLogger(t)})
+		IP: "127.0.0.1", Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,11 +168,12 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// web_failed and failed_by) and the rest of the fleet goes on; none at all is fatal.
 	var webFailed atomic.Int64
 	for i, u := range units {
-		o := wopts
-		o.Logger, o.HTTP = opts[i].Logger.With(zap.String("phone", u.Status().MAC)), httpc
-		srv := webui.NewServer(u, phones[i].HTTP, o)
 		wg.Go(func() {
-			err := srv.Run(ctx)
+			// Made here, on the server's own goroutine: building a phone's routes is
+			// the larger part of its start, and the fleet's phones start side by side.
+			o := wopts
+			o.Logger, o.HTTP = opts[i].Logger.With(zap.String("phone", u.Status().MAC)), httpc
+			err := webui.NewServer(u, phones[i].HTTP, o).Run(ctx)
 			if err == nil || ctx.Err() != nil {
 				return
 			}
@@ -182,7 +183,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		})
 	}
-	cycles := make(chan struct{}, 1)
+	cycles := make(chan chan struct{})
 	wg.Go(func() { report.run(ctx, cycles) })
 	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
 	fleetDone := make(chan struct{})

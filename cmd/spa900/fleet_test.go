@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // TestFleetFile runs the phones of a YAML fleet file as replica 2 of a larger fleet: each
@@ -20,14 +23,27 @@ import (
 func TestFleetFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "fleet.yaml")
-	os.WriteFile(file, []byte(`defaults:
+	// Every extension on a free port (the factory 5060… may be anybody's): 1-4 for all, 5
+	// and 6 for the SPA962.
+	var ports []int
+	for range 6 {
+		ports = append(ports, provtest.FreeUDPPort(t))
+	}
+	os.WriteFile(file, []byte(fmt.Sprintf(`defaults:
   set:
     User_ID_1_: "{{1000+index}}"
     Station_Name: "desk {{row}} of {{count}}"
+    SIP_Port_1_: "%d"
+    SIP_Port_2_: "%d"
+    SIP_Port_3_: "%d"
+    SIP_Port_4_: "%d"
 phones:
   - model: SPA962
+    set:
+      SIP_Port_5_: "%d"
+      SIP_Port_6_: "%d"
   - count: 2
-`), 0o644)
+`, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5])), 0o644)
 	_, port, _ := net.SplitHostPort(freeAddr(t))
 	listen := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -57,7 +57,7 @@ type phoneFlags struct {
 	factoryReset                           bool
 	caFile, clientCert, clientKey          string
 	insecure                               bool
-	sipTrace                               bool
+	sipTrace, mwiDomain                    bool
 	acceptSHA256                           bool
 	allowHosts                             multiFlag
 	maxConns, maxConnsPerClient            int
@@ -158,6 +158,7 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
 	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
 	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
+	fs.BoolVar(&f.mwiDomain, "mwi-subscribe-domain", false, "an extension without Voice_Mail_Server_n_ subscribes to message-summary at its proxy's bare domain (as a SPA962 6.1.5 does)")
 	fs.BoolVar(&f.acceptSHA256, "accept-sha256-profiles", false,
 		"accept encrypted profiles whose key openssl derived with SHA-256 (its default since 1.1), an extension: a real 5.1 phone fails them")
 	fs.Var(&f.allowHosts, "allow-host", "a host name the web server answers to besides the phone's address and names (repeatable): behind a proxy, or a DNS name of the phone's")
@@ -272,7 +273,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey,
 			Insecure: f.insecure, AcceptSHA256: f.acceptSHA256},
-		Logger: log, SIPTrace: f.sipTrace,
+		Logger: log, SIPTrace: f.sipTrace, MWIDomainSubscribe: f.mwiDomain,
 	}, nil
 }
 

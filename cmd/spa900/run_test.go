@@ -122,9 +122,35 @@ func (l *logLines) waitFor(t testing.TB, s string, d time.Duration) {
 	}
 }
 
+// freeSIPPortArgs are --set flags that put every extension of the phone that args describe
+// (its --model, SPA942 by default) on a free port: the factory 5060, 5061, … may be
+// anybody's (a SIP server on a CI host, another package's test). They go first, so that a
+// test's own --set SIP_Port_n_ wins.
+func freeSIPPortArgs(t testing.TB, args []string) []string {
+	t.Helper()
+	model := config.DefaultModel
+	for i, a := range args {
+		if a == "--model" && i+1 < len(args) {
+			model = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--model="); ok {
+			model = v
+		}
+	}
+	m, err := config.LookupModel(model)
+	if err != nil {
+		return nil // the test is about a bad --model
+	}
+	var out []string
+	for n := 1; n <= m.Extensions; n++ {
+		out = append(out, "--set", config.ExtName(config.SIPPort, n)+"="+strconv.Itoa(provtest.FreeUDPPort(t)))
+	}
+	return out
+}
+
 // startPhoneLogs is startPhone, keeping the log lines.
 func startPhoneLogs(t testing.TB, args ...string) (addr string, stop func(), logs *logLines) {
 	t.Helper()
+	args = append(freeSIPPortArgs(t, args), args...)
 	addr = freeAddr(t)
 	logs = &logLines{wake: make(chan struct{})}
 	pr, pw := io.Pipe()
@@ -298,16 +324,25 @@ func testFleet(t *testing.T, layout string) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"fleet", "--count", "3", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:fe",
-			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json", "--flash", layout}, io.Discard, pw)
+		done <- run(ctx, append([]string{"fleet", "--count", "3", "--ip", "127.0.0.2", "--mac", "00:0e:08:00:00:fe",
+			"--http-port", port, "--data", dir, "--boot-time", "0", "--log-format", "json", "--flash", layout,
+			"--set", "Resync_On_Reset=No"}, freeSIPPortArgs(t, nil)...), io.Discard, pw)
 		pw.Close()
 	}()
-	listening := 0
+	listening, report := 0, ""
 	sc := bufio.NewScanner(pr)
-	for listening < 3 && sc.Scan() {
+	for (listening < 3 || report == "") && sc.Scan() {
 		if strings.Contains(sc.Text(), "web server listening") {
 			listening++
 		}
+		if strings.Contains(sc.Text(), `"msg":"storm done"`) {
+			report = sc.Text()
+		}
+	}
+	// The storm report: three phones booted, no boot resync to wait for, no web server
+	// failed.
+	if !strings.Contains(report, `"booted":3,`) || !strings.Contains(report, `"resynced":0,`) || !strings.Contains(report, `"web_failed":0,`) {
+		t.Errorf("storm report %s: want 3 phones booted, none resynced, no web server failed", report)
 	}
 	go io.Copy(io.Discard, pr)
 	want := map[string]string{"127.0.0.2": "000E080000FE", "127.0.0.3": "000E080000FF", "127.0.0.4": "000E08000100"}

@@ -122,7 +122,8 @@ type stormReporter struct {
 	webFailed []atomic.Pointer[string] // why phone i's web server could not start; nil: it did
 
 	// Owned by run's goroutine.
-	base     []int // the boot count of each phone when this storm began
+	base     []int         // the boot count of each phone when this storm began
+	done     []*phoneTally // what a phone that has settled in this storm did; nil: not yet
 	start    time.Time
 	last     int // resyncs ended at the previous tick
 	lastAt   time.Time
@@ -131,7 +132,8 @@ type stormReporter struct {
 }
 
 func newStormReporter(log *zap.Logger, units []*phone.Unit) *stormReporter {
-	return &stormReporter{log: log, units: units, webFailed: make([]atomic.Pointer[string], len(units)), base: make([]int, len(units))}
+	return &stormReporter{log: log, units: units, webFailed: make([]atomic.Pointer[string], len(units)),
+		base: make([]int, len(units)), done: make([]*phoneTally, len(units))}
 }
 
 // webFailure records that phone i's web server cannot start.
@@ -160,6 +162,7 @@ func (r *stormReporter) begin(now time.Time) {
 	for i, u := range r.units {
 		// A booting unit shows the count of the boot before: the storm's boot is above it.
 		r.base[i] = u.Status().BootCount
+		r.done[i] = nil
 	}
 	r.start, r.lastAt, r.last, r.peak, r.finished = now, now, 0, 0, false
 }
@@ -170,44 +173,81 @@ type stormTally struct {
 	reasons                                                  map[string]int
 }
 
+// phoneTally is what one phone did in the storm.
+type phoneTally struct {
+	booted, settled bool
+	resyncs         int
+	result, reason  string // "" (none yet), "ok" or "failed" and why
+	sipDown         []string
+}
+
+// phone reads what phone i did. A phone that has settled (booted, its boot resync over) is
+// read once: the storm's report reads each phone's status only until then, so that its
+// reads cost the phones little.
+func (r *stormReporter) phone(i int) phoneTally {
+	if d := r.done[i]; d != nil {
+		return *d
+	}
+	var pt phoneTally
+	st := r.units[i].Status()
+	if st.State != phone.StateRunning || st.BootCount <= r.base[i] {
+		return pt
+	}
+	pt.booted = true
+	for _, e := range st.Extensions {
+		if e.Enabled && e.SIPAddr == "" && e.LastError != "" { // could not bind (a restart unbinds for a moment)
+			reason := "sip: extension out of service"
+			if strings.Contains(e.LastError, "too many open files") {
+				reason = "sip: too many open files"
+			}
+			pt.sipDown = append(pt.sipDown, reason)
+		}
+	}
+	p := st.Provisioning
+	pt.resyncs = p.ResyncCount
+	if p.State == "fetching" {
+		pt.resyncs--
+	}
+	pt.settled = p.State == "idle" && p.NextReason != "boot"
+	switch {
+	case pt.resyncs == 0:
+	case p.LastResult == "success":
+		pt.result = "ok"
+	default:
+		pt.result, pt.reason = "failed", p.LastError
+	}
+	if pt.settled {
+		r.done[i] = &pt
+	}
+	return pt
+}
+
 func (r *stormReporter) tally() stormTally {
 	t := stormTally{reasons: map[string]int{}}
-	for i, u := range r.units {
-		if r.webFailed[i].Load() != nil {
+	for i := range r.units {
+		if w := r.webFailed[i].Load(); w != nil {
 			t.webFailed++
-			t.reasons["web: "+*r.webFailed[i].Load()]++
+			t.reasons["web: "+*w]++
 		}
-		st := u.Status()
-		if st.State != phone.StateRunning || st.BootCount <= r.base[i] {
+		pt := r.phone(i)
+		if !pt.booted {
 			continue
 		}
 		t.booted++
-		for _, e := range st.Extensions {
-			if e.Enabled && e.SIPAddr == "" && e.LastError != "" { // could not bind (a restart unbinds for a moment)
-				t.sipDown++
-				reason := "sip: extension out of service"
-				if strings.Contains(e.LastError, "too many open files") {
-					reason = "sip: too many open files"
-				}
-				t.reasons[reason]++
-			}
+		t.sipDown += len(pt.sipDown)
+		for _, reason := range pt.sipDown {
+			t.reasons[reason]++
 		}
-		p := st.Provisioning
-		n := p.ResyncCount
-		if p.State == "fetching" {
-			n--
-		}
-		t.resyncs += n
-		if p.State == "idle" && p.NextReason != "boot" {
+		t.resyncs += pt.resyncs
+		if pt.settled {
 			t.settled++
 		}
-		switch {
-		case n == 0:
-		case p.LastResult == "success":
+		switch pt.result {
+		case "ok":
 			t.ok++
-		default:
+		case "failed":
 			t.failed++
-			t.reasons[p.LastError]++
+			t.reasons[pt.reason]++
 		}
 	}
 	return t
@@ -261,8 +301,10 @@ func (r *stormReporter) tick(now time.Time) {
 		zap.Int("resyncs_per_s", int(mean)), zap.Int("peak_resyncs_per_s", int(r.peak)))...)
 }
 
-// run reports every second until ctx ends; a value on cycle begins a new storm.
-func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
+// run reports every second until ctx ends. A channel on cycle begins a new storm: the
+// reporter closes it once it has taken the boot counts the storm's boots will be above, so
+// that the power is cut only then.
+func (r *stormReporter) run(ctx context.Context, cycle <-chan chan struct{}) {
 	r.begin(time.Now())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -270,8 +312,9 @@ func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-cycle:
+		case ready := <-cycle:
 			r.begin(time.Now())
+			close(ready)
 		case now := <-tick.C:
 			r.tick(now)
 		}
@@ -279,7 +322,7 @@ func (r *stormReporter) run(ctx context.Context, cycle <-chan struct{}) {
 }
 
 // powerCycles turns SIGHUP into power cycles of the fleet until ctx ends.
-func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- struct{}) {
+func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- chan struct{}) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -289,11 +332,18 @@ func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, sprea
 			return
 		case <-hup:
 			log.Info("power cycle", zap.String("reason", "SIGHUP"), zap.Duration("boot_spread", spread))
-			fleet.PowerCycle()
+			ready := make(chan struct{})
 			select {
-			case storm <- struct{}{}:
-			default:
+			case storm <- ready:
+			case <-ctx.Done():
+				return
 			}
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+			fleet.PowerCycle()
 		}
 	}
 }

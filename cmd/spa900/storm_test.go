@@ -390,9 +390,20 @@ func (f *stormFleet) lastLines(n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// getAll sends GET to every URL, conc at a time, and returns how many failed.
+// getAll sends GET to every URL, conc at a time, and returns how many failed (and why the
+// first did, in lastGetFailure).
 func getAll(urls []string, ips []netip.Addr, conc int) int {
+	n, _ := getAllWhy(urls, conc)
+	return n
+}
+
+func getAllWhy(urls []string, conc int) (int, string) {
 	var next, failed atomic.Int64
+	var why atomic.Pointer[string]
+	fail := func(s string) {
+		failed.Add(1)
+		why.CompareAndSwap(nil, &s)
+	}
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Go(func() {
@@ -404,19 +415,23 @@ func getAll(urls []string, ips []netip.Addr, conc int) int {
 				}
 				resp, err := c.Get(urls[i])
 				if err != nil {
-					failed.Add(1)
+					fail(err.Error())
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 				resp.Body.Close()
 				if resp.StatusCode >= 300 {
-					failed.Add(1)
+					fail(urls[i] + ": " + resp.Status + ": " + string(body))
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return int(failed.Load())
+	w := ""
+	if p := why.Load(); p != nil {
+		w = *p
+	}
+	return int(failed.Load()), w
 }
 
 // waitStormDone waits until the fleet has written its k-th "storm done" report (a storm is
@@ -511,8 +526,8 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 			resync[i] = "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(webPort)) + "/admin/resync"
 		}
 		measure("re-triggered storm", 1, true, func() {
-			if failed := getAll(resync, ips, 64); failed > 0 {
-				b.Fatalf("re-trigger: %d of %d /admin/resync requests failed", failed, n)
+			if failed, why := getAllWhy(resync, 64); failed > 0 {
+				b.Fatalf("re-trigger: %d of %d /admin/resync requests failed; the first: %s", failed, n, why)
 			}
 		})
 		if os.Getenv("SPA900_STORM_BEFORE") == "" {
@@ -563,6 +578,7 @@ func BenchmarkFleetStart(b *testing.B) {
 		}
 		tick.Stop()
 		d := time.Since(start)
+		cpu := cpuSeconds(fleet.cmd.Process.Pid) // the machine is shared: the CPU the start took is the steadier figure
 		if listening < n {
 			b.Fatalf("%d of %d web servers listen after 2 minutes; fleet said:\n%s", listening, n, fleet.lastLines(20))
 		}
@@ -580,10 +596,11 @@ func BenchmarkFleetStart(b *testing.B) {
 		perIdle := float64(idle) / float64(n) / 1024
 		perBrowsed := float64(browsed-idle) / float64(len(sample)) / 1024
 		b.ReportMetric(d.Seconds(), "s-to-listen")
+		b.ReportMetric(cpu, "CPU-s-to-listen")
 		b.ReportMetric(perIdle, "RSS-KiB/idle-phone")
 		b.ReportMetric(perBrowsed, "RSS-KiB/browsed-phone")
-		b.Logf("%d fresh phones: every web server listens %.2f s after the start, a sample of %d serves its pages; "+
-			"RSS %.1f MiB, %.0f KiB a phone; %.0f KiB more a phone once its page was served", n, d.Seconds(), len(sample),
+		b.Logf("%d fresh phones: every web server listens %.2f s after the start (the fleet used %.1f CPU-s until then), a sample of %d serves its pages; "+
+			"RSS %.1f MiB, %.0f KiB a phone; %.0f KiB more a phone once its page was served", n, d.Seconds(), cpu, len(sample),
 			float64(idle)/(1<<20), perIdle, perBrowsed)
 	}
 }

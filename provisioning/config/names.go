@@ -51,10 +51,59 @@ const (
 	InsertVIARport          = "Insert_VIA_rport"
 	NATKeepAliveIntvl       = "NAT_Keep_Alive_Intvl"
 	DTMFRelayMIMEType       = "DTMF_Relay_MIME_Type"
+	SubMinExpires           = "Sub_Min_Expires"
+	SubMaxExpires           = "Sub_Max_Expires"
+	SubRetryIntvl           = "Sub_Retry_Intvl"
 
 	// Regional tab.
 	InterdigitLongTimer  = "Interdigit_Long_Timer"
 	InterdigitShortTimer = "Interdigit_Short_Timer"
+	ConfirmTone          = "Confirm_Tone"
+
+	// Regional tab, Vertical Service Activation Codes and Outbound Call Codec Selection
+	// Codes (SPA-BEHAVIOUR §8.3, §12.7).
+	CallReturnCode           = "Call_Return_Code"
+	BlindTransferCode        = "Blind_Transfer_Code"
+	CallBackActCode          = "Call_Back_Act_Code"
+	CallBackDeactCode        = "Call_Back_Deact_Code"
+	CfwdAllActCode           = "Cfwd_All_Act_Code"
+	CfwdAllDeactCode         = "Cfwd_All_Deact_Code"
+	CfwdBusyActCode          = "Cfwd_Busy_Act_Code"
+	CfwdBusyDeactCode        = "Cfwd_Busy_Deact_Code"
+	CfwdNoAnsActCode         = "Cfwd_No_Ans_Act_Code"
+	CfwdNoAnsDeactCode       = "Cfwd_No_Ans_Deact_Code"
+	CWActCode                = "CW_Act_Code"
+	CWDeactCode              = "CW_Deact_Code"
+	CWPerCallActCode         = "CW_Per_Call_Act_Code"
+	CWPerCallDeactCode       = "CW_Per_Call_Deact_Code"
+	BlockCIDActCode          = "Block_CID_Act_Code"
+	BlockCIDDeactCode        = "Block_CID_Deact_Code"
+	BlockCIDPerCallActCode   = "Block_CID_Per_Call_Act_Code"
+	BlockCIDPerCallDeactCode = "Block_CID_Per_Call_Deact_Code"
+	BlockANCActCode          = "Block_ANC_Act_Code"
+	BlockANCDeactCode        = "Block_ANC_Deact_Code"
+	DNDActCode               = "DND_Act_Code"
+	DNDDeactCode             = "DND_Deact_Code"
+	SecureAllCallActCode     = "Secure_All_Call_Act_Code"
+	SecureNoCallActCode      = "Secure_No_Call_Act_Code"
+	SecureOneCallActCode     = "Secure_One_Call_Act_Code"
+	SecureOneCallDeactCode   = "Secure_One_Call_Deact_Code"
+	PreferG711uCode          = "Prefer_G711u_Code"
+	ForceG711uCode           = "Force_G711u_Code"
+	PreferG711aCode          = "Prefer_G711a_Code"
+	ForceG711aCode           = "Force_G711a_Code"
+	PreferG723Code           = "Prefer_G723_Code"
+	ForceG723Code            = "Force_G723_Code"
+	PreferG726r16Code        = "Prefer_G726r16_Code"
+	ForceG726r16Code         = "Force_G726r16_Code"
+	PreferG726r24Code        = "Prefer_G726r24_Code"
+	ForceG726r24Code         = "Force_G726r24_Code"
+	PreferG726r32Code        = "Prefer_G726r32_Code"
+	ForceG726r32Code         = "Force_G726r32_Code"
+	PreferG726r40Code        = "Prefer_G726r40_Code"
+	ForceG726r40Code         = "Force_G726r40_Code"
+	PreferG729aCode          = "Prefer_G729a_Code"
+	ForceG729aCode           = "Force_G729a_Code"
 
 	// User tab (SPA-BEHAVIOUR §8.6).
 	CfwdAllDest     = "Cfwd_All_Dest"
@@ -66,6 +115,8 @@ const (
 	BlockANCSetting = "Block_ANC_Setting"
 	DNDSetting      = "DND_Setting"
 	AutoAnswerPage  = "Auto_Answer_Page"
+
+	SecureCallSetting = "Secure_Call_Setting"
 
 	// Provisioning tab, Configuration Profile (SPA-BEHAVIOUR §4.1).
 	ProvisionEnable           = "Provision_Enable"
@@ -126,6 +177,8 @@ const (
 	ReferorByeDelay    = "Referor_Bye_Delay"
 	AuthINVITE         = "Auth_INVITE"
 	MakeCallWithoutReg = "Make_Call_Without_Reg"
+	VoiceMailServer    = "Voice_Mail_Server"
+	MailboxID          = "Mailbox_ID"
 	AnsCallWithoutReg  = "Ans_Call_Without_Reg"
 )
 
@@ -165,12 +218,34 @@ func GPP(letter string) (name string, ok bool) {
 // provisioning machinery reads them at each use (DECISIONS 12).
 var liveTabs = map[string]bool{"Provisioning": true}
 
+// liveParams are the parameters outside the Provisioning tab whose change applies without
+// the warm restart (base names, without the extension suffix): the values the device changes
+// itself while it runs, and which the phone reads again at each use.
+//
+//   - The User tab's call forward and supplementary-service settings: the star codes set
+//     them (SPA-BEHAVIOUR §12.7: *72 Cfwd_All_Dest, *78 DND_Setting, …). A real phone does
+//     not restart its voice application — dropping registrations and calls — because the
+//     user dialled *78; the phone reads them at the next incoming or outgoing call.
+//   - Message_Waiting_n_: the state the phone keeps from message-summary NOTIFYs (§13.9),
+//     "updated whenever a voice message is received". It is status more than setting; the
+//     lamp follows it at once.
+//
+// A profile or a web form that changes them is applied live too, for the same reason: nothing
+// the restart would rebuild depends on them. DECISIONS 12 names the Provisioning tab; these
+// are the other values the device itself treats as live.
+var liveParams = map[string]bool{
+	CfwdAllDest: true, CfwdBusyDest: true, CfwdNoAnsDest: true, CfwdNoAnsDelay: true,
+	CWSetting: true, BlockCIDSetting: true, BlockANCSetting: true, DNDSetting: true,
+	SecureCallSetting: true, MessageWaitingExt: true,
+}
+
 // NeedsRestart reports whether a change of these parameters needs the warm restart of the
-// voice application (DECISIONS 12): anything outside the Provisioning tab does.
+// voice application (DECISIONS 12): anything outside the Provisioning tab does, except the
+// values of [liveParams] that the phone changes itself.
 func (c *Catalog) NeedsRestart(names []string) bool {
 	for _, n := range names {
 		p, ok := c.Lookup(n)
-		if !ok || !liveTabs[p.Tab()] {
+		if !ok || (!liveTabs[p.Tab()] && !liveParams[baseName(p.Name, p.Ext)]) {
 			return true
 		}
 	}

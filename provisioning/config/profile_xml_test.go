@@ -199,6 +199,13 @@ func TestApplyNormalizesAndDiffs(t *testing.T) {
 	if cat.NeedsRestart([]string{"GPP_A", "Resync_Periodic"}) {
 		t.Error("provisioning changes apply live")
 	}
+	// What the star codes and the MWI NOTIFYs change, the phone reads at each use.
+	if cat.NeedsRestart([]string{"DND_Setting", "Cfwd_All_Dest", "CW_Setting", "Message_Waiting_2_"}) {
+		t.Error("user settings and Message_Waiting apply live")
+	}
+	if !cat.NeedsRestart([]string{"DND_Setting", "Auto_Answer_Page"}) {
+		t.Error("Auto_Answer_Page is not a live parameter")
+	}
 }
 
 func TestUserApply(t *testing.T) {
