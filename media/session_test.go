@@ -511,7 +511,7 @@ func TestSharedScheduler(t *testing.T) {
 	engine := func() *Engine {
 		base := uint16(20000 + 2*rand.IntN(19000))
 		e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 199, Scheduler: sc,
-			Session: SessionConfig{Analyze: true}, Logger: zaptest.NewLogger(t), Seed: uint64(base)})
+			Session: SessionConfig{Analyze: true}, Logger: testlog.New(t), Seed: uint64(base)})
 		if err != nil {
 			t.Fatal(err)
 		}
