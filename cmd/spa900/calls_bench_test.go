@@ -9,7 +9,8 @@ package main
 //
 //	SPA900_CALLS=250 go test -run '^$' -bench FleetCalls -benchtime 1x -timeout 20m ./cmd/spa900
 //
-// SPA900_CALLS is N (250 by default), SPA900_CALLS_WINDOW the measured time (10s). Per
+// SPA900_CALLS is N (250 by default), SPA900_CALLS_WINDOW the measured time (10s);
+// SPA900_STORM_PROFILE=DIR writes each process's CPU profile to DIR/caller and DIR/callee. Per
 // process it reports RTP packets per second over the window (expected: 100 per call, 50 sent
 // and 50 received), packets lost (the far phones' Packets_Lost, over the calls' whole life),
 // the far phones' RFC 3550 jitter (mean and worst over the calls, in the device's whole
@@ -28,6 +29,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +75,7 @@ func BenchmarkFleetCalls(b *testing.B) {
 }
 
 func fleetCalls(b *testing.B, n int, window time.Duration) {
+	profDir := os.Getenv("SPA900_STORM_PROFILE")
 	start := func(name, firstIP, tone string) *callsFleet {
 		ip := netip.MustParseAddr(firstIP)
 		ips := make([]netip.Addr, n)
@@ -85,6 +88,13 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 			"--set", "Register_1_=No", "--set", "RTP_Packet_Size=0.020"}
 		for ext := 2; ext <= 4; ext++ {
 			args = append(args, "--set", fmt.Sprintf("Line_Enable_%d_=No", ext))
+		}
+		if profDir != "" { // each process's profiles in a directory of its own
+			dir := filepath.Join(profDir, name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			b.Setenv("SPA900_STORM_PROFILE", dir)
 		}
 		return &callsFleet{name: name, f: startStormFleet(b, args), ips: ips}
 	}
