@@ -23,19 +23,26 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // callsFleet is one of the benchmark's two processes.
@@ -288,4 +295,278 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of proc(5)
 	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// BenchmarkSIPpCalls is the comparison the issue asks for, on the same box: SIPp (its
+// rtpstream, the feature a QA engineer would use for RTP today) carrying N G.711 calls at
+// 20 ms between a SIPp caller and a SIPp answerer, both streaming a tone. The answerer's SDP
+// points the caller's streams at an RTP counter in the benchmark process (one socket, kernel
+// receive timestamps), which measures every stream's send-interval error (p99), packets per
+// second and sequence gaps; CPU per process from /proc/PID/stat as for BenchmarkFleetCalls.
+// SIPp does not receive RTP, so its figures are for sending only.
+//
+//	SPA900_CALLS=250 go test -run '^$' -bench SIPpCalls -benchtime 1x ./cmd/spa900
+func BenchmarkSIPpCalls(b *testing.B) {
+	bin := provtest.RequirePeer(b, "sipp", "sip-tester")
+	n := 250
+	if s := os.Getenv("SPA900_CALLS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			b.Fatalf("SPA900_CALLS=%q: want a count", s)
+		}
+	}
+	window := 10 * time.Second
+	if s := os.Getenv("SPA900_CALLS_WINDOW"); s != "" {
+		var err error
+		if window, err = time.ParseDuration(s); err != nil {
+			b.Fatalf("SPA900_CALLS_WINDOW=%q: %v", s, err)
+		}
+	}
+	for range b.N {
+		sippCalls(b, bin, n, window)
+	}
+}
+
+func sippCalls(b *testing.B, bin string, n int, window time.Duration) {
+	dir := b.TempDir()
+	tone := make([]byte, 8000) // 1 s of 1 kHz at -20 dBFS, µ-law
+	for i := range tone {
+		tone[i] = ulaw(int16(3277 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tone.ulaw"), tone, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctr, err := newRTPCounter(netip.MustParseAddr("127.63.0.3"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ctr.close()
+	scen := func(name string) string {
+		p, err := filepath.Abs(filepath.Join("testdata", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	sipPort := provtest.FreeUDPPort(b)
+	hold := window + 30*time.Second // the calls outlive the ramp, the warm-up and the window
+	start := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append(args, "-nostdin", "-max_socket", strconv.Itoa(4*n+100))...)
+		cmd.Dir = dir
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if b.Failed() {
+				b.Logf("%s:\n%s", args[0], out.String())
+			}
+		})
+		return cmd
+	}
+	uas := start("-sf", scen("sipp-rtp-uas.xml"), "-i", "127.63.0.1", "-p", strconv.Itoa(sipPort), "-mi", "127.63.0.1",
+		"-key", "counter_ip", ctr.addr.Addr().String(), "-key", "counter_port", strconv.Itoa(int(ctr.addr.Port())))
+	uac := start("127.63.0.1:"+strconv.Itoa(sipPort), "-sf", scen("sipp-rtp-uac.xml"), "-s", "100", "-i", "127.63.0.2",
+		"-p", strconv.Itoa(provtest.FreeUDPPort(b)), "-mi", "127.63.0.2", "-l", strconv.Itoa(n), "-m", strconv.Itoa(n),
+		"-r", "200", "-d", strconv.Itoa(int(hold.Milliseconds())))
+	deadline := time.Now().Add(time.Minute)
+	for ctr.streams() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d SIPp streams arrived", ctr.streams(), n)
+		}
+		time.Sleep(50 * time.Millisecond) // streams arriving have no event of their own
+	}
+	time.Sleep(2 * time.Second) // warm-up: the benchmark measures steady state
+	c0 := ctr.snapshot()
+	cpu0 := [2]time.Duration{procCPU(b, uac.Process.Pid), procCPU(b, uas.Process.Pid)}
+	w0 := time.Now()
+	b.ResetTimer()
+	time.Sleep(window)
+	cpu1 := [2]time.Duration{procCPU(b, uac.Process.Pid), procCPU(b, uas.Process.Pid)}
+	wall := time.Since(w0)
+	c1 := ctr.snapshot()
+	b.StopTimer()
+	d := c1.minus(c0)
+	rate := float64(d.pkts) / wall.Seconds()
+	b.ReportMetric(rate, "uac-rtp-pkts/s")
+	b.ReportMetric(float64(d.quantile(0.99))/1e3, "uac-p99-µs")
+	b.ReportMetric(float64(d.gaps), "uac-lost")
+	for k, name := range []string{"uac", "uas"} {
+		cpu := (cpu1[k] - cpu0[k]).Seconds() / wall.Seconds()
+		b.ReportMetric(cpu*100/float64(n), name+"-%cpu/call")
+		b.ReportMetric(cpu/(rate/1e6), name+"-cpu-µs/packet-sent")
+		b.Logf("SIPp %s: %d calls, CPU %.1f%% of a core (%.3f%% per call, %.1f µs per packet sent)", name, n, cpu*100, cpu*100/float64(n), cpu/(rate/1e6))
+	}
+	b.Logf("SIPp caller's streams: %d of %d, %.0f RTP packets/s (%d expected), sequence gaps %d; send-interval error p50 %v p99 %v max %v",
+		c1.n, n, rate, 50*n, d.gaps, d.quantile(0.5), d.quantile(0.99), d.max)
+}
+
+// ulaw encodes one sample (G.711 µ-law, as SIPp's rtpstream wants the file).
+func ulaw(s int16) byte {
+	const bias, clip = 0x84, 32635
+	x := int(s)
+	sign := 0
+	if x < 0 {
+		sign, x = 0x80, -x
+	}
+	x = min(x, clip) + bias
+	exp := 7
+	for mask := 0x4000; exp > 0 && x&mask == 0; mask >>= 1 {
+		exp--
+	}
+	return ^byte(sign | exp<<4 | (x>>(exp+3))&0x0f)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// rtpCounter receives RTP streams on one socket and keeps, per SSRC, the last sequence
+// number and kernel receive time; over all streams, packets, sequence gaps and a histogram of
+// send-interval errors |interval − 20 ms| in 50 µs buckets (on loopback the receive timestamp
+// is the send time: sendto runs the receiver's input inline).
+type rtpCounter struct {
+	conn *net.UDPConn
+	addr netip.AddrPort
+	done chan struct{}
+
+	mu   sync.Mutex
+	per  map[uint32]*rtpStream // by SSRC: SIPp sends every call's stream from one port
+	tot  rtpTotals
+	stop bool
+}
+
+type rtpStream struct {
+	seq  uint16
+	last time.Time
+}
+
+type rtpTotals struct {
+	n          int
+	pkts, gaps uint64
+	hist       [401]uint64
+	max        time.Duration
+}
+
+func newRTPCounter(ip netip.Addr) (*rtpCounter, error) {
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadBuffer(16 << 20)
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	var serr error
+	rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) })
+	if serr != nil {
+		conn.Close()
+		return nil, serr
+	}
+	c := &rtpCounter{conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), done: make(chan struct{}), per: map[uint32]*rtpStream{}}
+	go c.run()
+	return c, nil
+}
+
+func (c *rtpCounter) run() {
+	defer close(c.done)
+	buf, oob := make([]byte, 1500), make([]byte, 128)
+	for {
+		n, oobn, _, _, err := c.conn.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			return
+		}
+		if n < 12 {
+			continue
+		}
+		at := time.Now()
+		if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+					sec := int64(binary.NativeEndian.Uint64(m.Data))
+					nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
+					at = time.Unix(sec, nsec)
+				}
+			}
+		}
+		seq, ssrc := binary.BigEndian.Uint16(buf[2:]), binary.BigEndian.Uint32(buf[8:])
+		c.mu.Lock()
+		s := c.per[ssrc]
+		if s == nil {
+			c.per[ssrc] = &rtpStream{seq: seq, last: at}
+			c.tot.n++
+			c.tot.pkts++
+			c.mu.Unlock()
+			continue
+		}
+		c.tot.pkts++
+		if d := seq - s.seq; d > 1 && d < 1000 {
+			c.tot.gaps += uint64(d - 1)
+		}
+		e := (at.Sub(s.last) - 20*time.Millisecond).Abs()
+		c.tot.hist[min(int(e/(50*time.Microsecond)), len(c.tot.hist)-1)]++
+		c.tot.max = max(c.tot.max, e)
+		s.seq, s.last = seq, at
+		c.mu.Unlock()
+	}
+}
+
+func (c *rtpCounter) streams() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tot.n
+}
+
+func (c *rtpCounter) snapshot() rtpTotals {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tot
+}
+
+func (c *rtpCounter) close() {
+	c.conn.Close()
+	<-c.done
+}
+
+// minus is the window between two snapshots (max: the later one's, over the whole run).
+func (t rtpTotals) minus(o rtpTotals) rtpTotals {
+	d := rtpTotals{n: t.n, pkts: t.pkts - o.pkts, gaps: t.gaps - o.gaps, max: t.max}
+	for i := range d.hist {
+		d.hist[i] = t.hist[i] - o.hist[i]
+	}
+	return d
+}
+
+func (t rtpTotals) quantile(q float64) time.Duration {
+	var total uint64
+	for _, c := range t.hist {
+		total += c
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var run uint64
+	for i, c := range t.hist {
+		run += c
+		if run >= want {
+			return time.Duration(i+1) * 50 * time.Microsecond
+		}
+	}
+	return t.max
 }
