@@ -64,7 +64,8 @@ type pcall struct {
 
 	opts callOpts // per-call overrides of the code dialled before the number (features.go)
 
-	transferring bool      // this phone REFERred the far end (blind transfer, transferor)
+	transferring bool      // this phone REFERred the far end (transferor)
+	xferWith     *pcall    // attended: the call the far end's new call replaces
 	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
 
@@ -265,7 +266,8 @@ func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall,
 	id, err := l.agent.Dial(sip.DialRequest{To: target, SDP: offer,
 		Expires:      time.Duration(st.snap.Int(config.InviteExpires)) * time.Second,
 		MaxRedirects: int(st.snap.Int(config.MaxRedirection)),
-		Anonymous:    o.anonymous.or(st.snap.Bool(config.BlockCIDSetting))})
+		Anonymous:    o.anonymous.or(st.snap.Bool(config.BlockCIDSetting)),
+		Replaces:     o.replaces, ReferredBy: o.referredBy})
 	if err != nil {
 		c.sess.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
@@ -441,6 +443,10 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		refuse(480, "Temporarily Unavailable", "not registered and Ans_Call_Without_Reg is No")
 		return
 	}
+	if ev.Replaces != "" {
+		st.onReplaces(l, gen, ev, log)
+		return
+	}
 	if !ev.Anonymous {
 		st.calls.lastCaller = ev.From // call return (*69) calls it back, answered or not
 	}
@@ -495,6 +501,29 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 		c.noAnswerAt = st.p.clock.Now().Add(time.Duration(sn.Int(config.CfwdNoAnsDelay)) * time.Second)
 	}
 	st.setCallState(c, CallRinging)
+}
+
+// onReplaces takes an INVITE that replaces one of the extension's calls (the phone is the
+// target of an attended transfer, RFC 3891, SPA-BEHAVIOUR §13.6): the old call ends with BYE
+// (Refer_Target_Bye_Delay is 0 by default: at once) and the new one, in its appearance, is
+// answered without ringing, as the user already talks to that party's transferor.
+func (st *state) onReplaces(l *line, gen int, ev *sip.IncomingCall, log *zap.Logger) {
+	old := st.findSIPCall(l.n, gen, ev.Replaces)
+	if old == nil {
+		log.Info("call refused", zap.Int("code", 481), zap.String("reason", "the call it replaces has ended"))
+		l.agent.Reject(ev.ID, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.agent.Hangup(old.sipID)
+	st.endCall(old, "replaced", 0)
+	c := &pcall{ext: l.n, app: st.freeAppearance(l.n), gen: gen, sipID: ev.ID, peer: ev.From, created: st.p.clock.Now()}
+	st.addCall(c)
+	log.Info("call replaces", zap.String("replaced", old.id), zap.String("call", c.id))
+	st.emit(EventCall, st.callEvent(c, map[string]any{"state": CallRinging, "from_state": "", "replaces": old.id}))
+	c.state, c.since = CallRinging, st.p.clock.Now()
+	if err := st.answerIncoming(c, ev.SDP); err != nil {
+		st.callLog(c).Warn("replacing call not answered", zap.Error(err))
+	}
 }
 
 // answerIncoming answers a ringing call: the phone's answer to the caller's offer (488 when
@@ -695,6 +724,7 @@ func (st *state) callFire(now time.Time) {
 			c.byeAt = time.Time{}
 			st.callLog(c).Info("transfer done", zap.String("reason", "Referor_Bye_Delay ran out"))
 			st.hangup(c)
+			st.leaveReplaced(c)
 		}
 	}
 	for _, c := range st.calls.order {
@@ -784,12 +814,17 @@ func (st *state) onReferStatus(l *line, gen int, ev *sip.ReferStatus) {
 	st.emit(EventCall, st.callEvent(c, map[string]any{"state": c.state, "transfer": "progress", "code": ev.Code}))
 	switch {
 	case ev.Code >= 300:
-		c.transferring, c.byeAt = false, time.Time{}
+		c.transferring, c.byeAt, c.xferWith = false, time.Time{}, nil
 		st.callLog(c).Info("transfer failed", zap.Int("code", ev.Code), zap.String("reason", ev.Reason))
 	case ev.Code >= 200 && ev.Done:
 		st.callLog(c).Info("transfer done", zap.Int("code", ev.Code))
 		c.byeAt = time.Time{}
 		st.hangup(c)
+		if other := c.xferWith; other != nil && st.calls.byID[other.id] == other {
+			// The target ends the replaced call itself; give it Referor_Bye_Delay.
+			other.byeAt = st.p.clock.Now().Add(time.Duration(st.snap.Int(config.ExtName(config.ReferorByeDelay, c.ext))) * time.Second)
+		}
+		c.xferWith = nil
 	case ev.Code == 202 || (ev.Code >= 200 && c.byeAt.IsZero()):
 		c.byeAt = st.p.clock.Now().Add(time.Duration(st.snap.Int(config.ExtName(config.ReferorByeDelay, c.ext))) * time.Second)
 	}
@@ -803,7 +838,7 @@ func (st *state) onRefer(l *line, gen int, ev *sip.Refer) {
 		ev.Reject(481, "Call/Transaction Does Not Exist")
 		return
 	}
-	nc, err := st.placeCall(c.ext, ev.Target, ev.Target, callOpts{})
+	nc, err := st.placeCall(c.ext, ev.Target, ev.Target, callOpts{replaces: ev.Replaces, referredBy: ev.ReferredBy})
 	if err != nil {
 		st.callLog(c).Info("transfer refused", zap.Error(err))
 		ev.Reject(603, "Decline")
@@ -819,5 +854,55 @@ func (st *state) onRefer(l *line, gen int, ev *sip.Refer) {
 func (st *state) referNotify(c *pcall, code int, reason string) {
 	if l, err := st.lineAgent(c.ext); err == nil {
 		l.agent.ReferNotify(c.sipID, code, reason)
+	}
+}
+
+// transferReplaces completes an attended transfer as the transferor (SPA-BEHAVIOUR §13.6):
+// c's far end (the transferee, usually held) is REFERred to other's far end (the target)
+// with Replaces of other's dialog; Refer-To names the target's address of record, or its
+// Contact when Refer-To_Target_Contact_n_ is Yes. When the transferee reports its new call
+// up (or Referor_Bye_Delay runs out), this phone hangs up c; the target ends other itself
+// when the new call replaces it, and the phone hangs it up if it has not after another
+// Referor_Bye_Delay.
+func (st *state) transferReplaces(c, other *pcall) error {
+	up := func(x *pcall) bool { return x.state == CallConnected || x.state == CallHeld }
+	switch {
+	case c == other:
+		return fmt.Errorf("%w: a call cannot replace itself", ErrInvalidRequest)
+	case !up(c) || !up(other):
+		return fmt.Errorf("%w: both calls must be connected or held (they are %s and %s)", ErrCallState, c.state, other.state)
+	case c.transferring || other.transferring:
+		return fmt.Errorf("%w: a transfer is pending", ErrCallState)
+	}
+	l, err := st.lineAgent(c.ext)
+	if err != nil {
+		return err
+	}
+	lo, err := st.lineAgent(other.ext)
+	if err != nil {
+		return err
+	}
+	d, err := lo.agent.Dialog(other.sipID)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCallState, err)
+	}
+	toContact := st.snap.Bool(config.ExtName(config.ReferToTargetContact, c.ext))
+	if err := l.agent.ReferReplaces(c.sipID, d, toContact); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	c.transferring, c.xferWith = true, other
+	st.callLog(c).Info("transfer started", zap.String("replaces", other.id), zap.String("to", d.Remote))
+	st.emit(EventCall, st.callEvent(c, map[string]any{"state": c.state, "transfer": "started", "to": d.Remote, "replaces": other.id}))
+	return nil
+}
+
+// leaveReplaced hangs up the call an attended transfer replaced when the transfer's outcome
+// never came (Referor_Bye_Delay ran out), if the target has not ended it.
+func (st *state) leaveReplaced(c *pcall) {
+	other := c.xferWith
+	c.xferWith = nil
+	if other != nil && st.calls.byID[other.id] == other {
+		st.callLog(other).Info("replaced call left", zap.String("transfer", c.id))
+		st.hangup(other)
 	}
 }

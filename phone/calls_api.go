@@ -142,6 +142,19 @@ func (p *Phone) Transfer(ctx context.Context, id, to string) (CallStatus, error)
 	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.transfer(c, to) })
 }
 
+// TransferReplaces completes an attended transfer (SPA-BEHAVIOUR §13.6): the far end of call
+// id is REFERred to the far end of call replaces, whose dialog its new call replaces
+// (Refer-To with Replaces, RFC 3891); this phone leaves both calls once the transfer is done.
+func (p *Phone) TransferReplaces(ctx context.Context, id, replaces string) (CallStatus, error) {
+	return p.callAction(ctx, id, func(st *state, c *pcall) error {
+		other := st.calls.byID[replaces]
+		if other == nil {
+			return fmt.Errorf("%w: call %s to replace does not exist", ErrInvalidRequest, replaces)
+		}
+		return st.transferReplaces(c, other)
+	})
+}
+
 // SendDTMF sends digits in a call as DTMF_Tx_Method says.
 func (p *Phone) SendDTMF(ctx context.Context, id, digits string) (CallStatus, error) {
 	return p.callAction(ctx, id, func(st *state, c *pcall) error { return st.sendDTMF(c, digits) })

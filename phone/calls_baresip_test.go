@@ -55,7 +55,7 @@ snd_path %s
 module_app account.so
 module_app menu.so
 module_app ctrl_tcp.so
-`, provtest.FreeUDPPort(t), b.ctrl, source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
+`, freeUDPTCPPort(t), b.ctrl, source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
 	acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
 	for name, body := range map[string]string{"config": cfg, "accounts": acc} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -127,6 +127,21 @@ func (b *baresip) command(t *testing.T, cmd, params string) string {
 		}
 		return resp.Data
 	}
+}
+
+// freeUDPTCPPort returns a port of 127.0.0.1 free for both UDP and TCP a moment ago:
+// baresip listens on both, and a UDP port that is free may be a TCP one in use.
+func freeUDPTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		port := provtest.FreeUDPPort(t)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
 
 // writeToneWAV writes seconds of a sine at hz, 8 kHz mono 16-bit.

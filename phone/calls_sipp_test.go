@@ -61,3 +61,41 @@ func TestCallSIPpCallsPhone(t *testing.T) {
 		})
 	}
 }
+
+// TestCallSIPpPRACK: with SIP_100REL_Enable_1_ Yes the phone offers 100rel and PRACKs a SIPp
+// UAS's reliable 180 before its 200 (the scenario checks Supported, Allow and RAck); and
+// SIPp calling the phone with 100rel supported or required gets a reliable 180, PRACKs it,
+// and the phone's 200 follows the PRACK's (RFC 3262, sip/prack.go).
+func TestCallSIPpPRACK(t *testing.T) {
+	t.Run("phone calls", func(t *testing.T) {
+		uas := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "uas-100rel.xml"})
+		u, events, _ := notifyPhone(t, "SIP_100REL_Enable_1_", "Yes")
+		c, err := mustPhone(t, u).Dial(t.Context(), 1, "sip:peer@"+uas.Addr, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitCall(t, events, c.ID, CallProceeding)
+		waitCall(t, events, c.ID, CallConnected)
+		waitCall(t, events, c.ID, "Ended")
+		if res := uas.Wait(10 * time.Second); res.Err != nil {
+			t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+		}
+	})
+	for _, header := range []string{"Supported: 100rel", "Require: 100rel"} {
+		t.Run("SIPp calls, "+header, func(t *testing.T) {
+			u, events, target := notifyPhone(t, "SIP_100REL_Enable_1_", "Yes")
+			uac := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "uac-100rel.xml", Target: target, Service: "1001",
+				Keys: map[string]string{"rel100": header}})
+			id := waitCall(t, events, "", CallRinging).Data["call"].(string)
+			// Answered at once: the 200 waits for SIPp's PRACK of the 180.
+			if _, err := mustPhone(t, u).Answer(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			waitCall(t, events, id, CallConnected)
+			waitCall(t, events, id, "Ended")
+			if res := uac.Wait(10 * time.Second); res.Err != nil {
+				t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+			}
+		})
+	}
+}

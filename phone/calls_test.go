@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -25,6 +26,21 @@ func waitCall(t *testing.T, events <-chan Event, id, state string) Event {
 			}
 		case <-ctx.Done():
 			t.Fatalf("call %q never %s", id, state)
+		}
+	}
+}
+
+// waitEnded reads events until every call of ids has ended, in any order.
+func waitEnded(t *testing.T, events <-chan Event, ids ...string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, id := range ids {
+		left[id] = true
+	}
+	for len(left) > 0 {
+		e := waitEvent(t, events, EventCall)
+		if id, _ := e.Data["call"].(string); e.Data["state"] == "Ended" {
+			delete(left, id)
 		}
 	}
 }
@@ -215,6 +231,68 @@ func TestBlindTransfer(t *testing.T) {
 	st := ua.Status()
 	if len(st.Calls) != 1 || st.Calls[0].State != CallConnected || st.Calls[0].PeerPhone != "1003" {
 		t.Errorf("transferee's calls after the transfer: %+v", st.Calls)
+	}
+	if !ub.Status().Idle {
+		t.Error("the transferor is not idle")
+	}
+}
+
+// TestAttendedTransfer: A calls B; B holds A, calls C (consultation), then transfers A to C
+// with Replaces: A (transferee) calls C with Replaces of the B–C dialog, C (target) answers
+// it at once in place of B's call and hangs that one up, A reports the new call to B, and B
+// (transferor) leaves A; A and C talk (SPA-BEHAVIOUR §13.6, RFC 5589 §7).
+func TestAttendedTransfer(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	ua, ub, ea, eb := twoPhones(t, k)
+	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
+		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
+	waitRegistration(t, ec, 1, "Registered")
+	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
+	ctx := t.Context()
+	ab, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(ctx, ba); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, ab.ID, CallConnected)
+	waitCall(t, eb, ba, CallConnected)
+	if _, err := pb.Hold(ctx, ba); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, eb, ba, CallHeld)
+	bc, err := pb.Dial(ctx, 1, "1003", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := waitCall(t, ec, "", CallRinging).Data["call"].(string)
+	if _, err := pc.Answer(ctx, cb); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, eb, bc.ID, CallConnected)
+	waitCall(t, ec, cb, CallConnected)
+
+	if _, err := pb.TransferReplaces(ctx, ba, "nosuch"); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("TransferReplaces of an unknown call: %v", err)
+	}
+	if _, err := pb.TransferReplaces(ctx, ba, bc.ID); err != nil {
+		t.Fatalf("TransferReplaces: %v", err)
+	}
+	// The target: the old call ends, the new one replaces it, answered without ringing.
+	waitCall(t, ec, cb, "Ended")
+	if ca := waitCall(t, ec, "", CallConnected); ca.Data["call"] == cb {
+		t.Fatalf("C's old call reconnected: %v", ca.Data)
+	}
+	// C hung up the replaced call; B left A once A reported the new call up.
+	waitEnded(t, eb, bc.ID, ba)
+	waitCall(t, ea, ab.ID, "Ended")
+	if st := ua.Status(); len(st.Calls) != 1 || st.Calls[0].State != CallConnected || st.Calls[0].PeerPhone != "1003" {
+		t.Errorf("transferee's calls after the transfer: %+v", st.Calls)
+	}
+	if st := uc.Status(); len(st.Calls) != 1 || st.Calls[0].State != CallConnected || st.Calls[0].Appearance != 1 {
+		t.Errorf("target's calls after the transfer: %+v", st.Calls)
 	}
 	if !ub.Status().Idle {
 		t.Error("the transferor is not idle")

@@ -166,6 +166,9 @@ type callOpts struct {
 	force         bool
 	loopback      media.Loopback // Media_Loopback_Code dialled: the loopback asked for
 	mirror        bool           // and this phone mirrors (Media_Loopback_Mode mirror)
+	// replaces and referredBy are the Replaces and Referred-By of the call a transferee
+	// places for an attended transfer (RFC 3891, RFC 3892; calls.go onRefer).
+	replaces, referredBy string
 }
 
 // vscCodes are the codes of the snapshot for the matcher, and the entry of vscTable each

@@ -63,6 +63,12 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 	if cfg.MWIServer != "" || cfg.MWIDomain {
 		cfg.Allow = allowSubscribe
 	}
+	if extBool(config.SIP100RELEnable) {
+		// Reliable provisionals (RFC 3262, sip/prack.go): offered in Supported, PRACK allowed.
+		cfg.Rel100 = true
+		cfg.Allow = append(append([]string(nil), cfg.Allow...), "PRACK")
+		cfg.Supported = append(append([]string(nil), cfg.Supported...), "100rel")
+	}
 	if extBool(config.UseAuthID) {
 		cfg.AuthID = ext(config.AuthID)
 	}

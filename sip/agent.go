@@ -278,6 +278,7 @@ func (a *Agent) routes() {
 	a.srv.OnCancel(a.track(a.onCancel))
 	a.srv.OnInfo(a.track(a.onInfo))
 	a.srv.OnRefer(a.track(a.onRefer))
+	a.srv.OnPrack(a.track(a.onPrack))
 	a.srv.OnOptions(a.track(a.onOptions))
 	a.srv.OnSubscribe(a.track(a.onSubscribe))
 	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {

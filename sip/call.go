@@ -56,6 +56,14 @@ type call struct {
 	hung         bool
 	reinviting   bool
 	stats        func() string // P-RTP-Stat of BYE and its 200 (call_stats.go)
+
+	// RFC 3262 (prack.go). Outgoing: the last RSeq PRACKed in each early dialog (by the far
+	// end's tag). Incoming: whether the caller takes reliable 1xx, the RSeq of the last one
+	// sent, and the PRACKs for the INVITE's handler.
+	rseqs   map[string]uint32
+	rel100  bool
+	relRSeq uint32
+	pracks  chan uint32
 }
 
 // callCmd is the phone's decision about an incoming INVITE.
@@ -301,6 +309,8 @@ func (c *call) dial(req DialRequest, ruri sipmsg.Uri) {
 			ruri = next.Address
 			c.mu.Lock()
 			c.remote, c.target = ruri, ruri
+			// An early dialog of the old target (a reliable 1xx) is over.
+			c.remoteTag, c.routes, c.rseqs = "", nil, nil
 			c.mu.Unlock()
 			auth = nil
 		default:
@@ -342,6 +352,9 @@ func (c *call) runInvite(inv *sipmsg.Request, dest netip.AddrPort, expiry <-chan
 		select {
 		case res := <-tx.Responses():
 			if res.IsProvisional() {
+				if rseq, ok := reliableRSeq(res); ok && a.cfg.Rel100 && !c.onReliable(res, rseq, log) {
+					continue // a retransmission, or out of order (RFC 3262 §4)
+				}
 				if res.StatusCode > 100 {
 					if !provisional && giveUp != nil {
 						c.sendCancel(inv, dest)

@@ -22,7 +22,10 @@ type IncomingCall struct {
 	// (Call-Info answer-after=0, Alert-Info "Ring Answer" or info=alert-autoanswer,
 	// ;intercom=true on the Request-URI; SPA-BEHAVIOUR §13.3).
 	AutoAnswer bool
-	// Replaces is the call this one replaces (RFC 3891), in an attended transfer; "" if none.
+	// Replaces is the ID of the agent's call this one replaces (RFC 3891), in an attended
+	// transfer whose target the phone is; "" if none. The agent checked that the Replaces
+	// header names one of its calls (481, 603 or 486 otherwise, RFC 3891 §3); the phone
+	// answers the new call at once and ends the old one.
 	Replaces string
 	// ReferredBy is the Referred-By of a call made on a transfer's behalf, if any.
 	ReferredBy string

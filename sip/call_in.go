@@ -34,7 +34,8 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	if rq := headerValue(req, "Require", ""); rq != "" {
 		for _, opt := range strings.Split(rq, ",") {
-			if o := strings.TrimSpace(strings.ToLower(opt)); o != "replaces" && o != "" {
+			o := strings.TrimSpace(strings.ToLower(opt))
+			if o != "replaces" && o != "" && (o != opt100rel || !a.cfg.Rel100) {
 				a.respond(req, tx, 420, "Bad Extension", sipmsg.NewHeader("Unsupported", o))
 				return
 			}
@@ -53,6 +54,16 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
+	replaces := ""
+	if rh := headerValue(req, "Replaces", ""); rh != "" {
+		id, code, reason := a.matchReplaces(rh)
+		if code != 0 {
+			a.log.Info("call refused", zap.Int("code", code), zap.String("reason", reason), zap.String("replaces", rh))
+			a.respond(req, tx, code, reason)
+			return
+		}
+		replaces = id
+	}
 	cid := string(*req.CallID())
 	if old, _ := a.call(cid); old != nil {
 		a.respond(req, tx, 482, "Loop Detected")
@@ -70,6 +81,9 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.routes = append(c.routes, rr.Address)
 		}
 	}
+	if a.cfg.Rel100 && (hasOption(req, "Supported", "k", opt100rel) || hasOption(req, "Require", "", opt100rel)) {
+		c.rel100, c.pracks = true, make(chan uint32, 1)
+	}
 	a.addCall(c)
 	a.respond(req, tx, 100, "Trying")
 	canceled := make(chan struct{})
@@ -77,7 +91,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 	ev := &IncomingCall{ID: cid, From: party(req.From().DisplayName, req.From().Address),
 		To: party(req.To().DisplayName, req.To().Address), SDP: sdpBody(req), Authenticated: authed,
-		Replaces: headerValue(req, "Replaces", ""), ReferredBy: headerValue(req, "Referred-By", "b")}
+		Replaces: replaces, ReferredBy: headerValue(req, "Referred-By", "b")}
 	ev.Anonymous = isAnonymous(req)
 	ev.AutoAnswer = isAutoAnswer(req)
 	log := a.log.With(zap.String("call_id", cid))
@@ -107,26 +121,53 @@ func (c *call) serveInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, can
 		a.dropCall(c)
 		a.emit(&CallFailed{ID: c.id, Code: code, Reason: reason})
 	}
+	var rp reliableProvisional // RFC 3262 §3, when the caller takes reliable 1xx
+	defer rp.stop()
+	// do carries out one decision of the phone; it reports whether the INVITE is answered.
+	do := func(cmd callCmd) bool {
+		switch {
+		case cmd.code < 300 && rp.out != nil:
+			// While a reliable 1xx waits for its PRACK, the next 1xx and the 2xx wait too
+			// (RFC 3262 §3 forbids the first; the second keeps the order a caller that
+			// asked for PRACK expects, as pjsip's 100rel does).
+			rp.queued = &cmd
+		case cmd.code < 200 && c.rel100 && cmd.code > 100:
+			c.sendReliable(req, tx, &rp, cmd, log)
+		case cmd.code < 200:
+			a.respond(req, tx, cmd.code, cmd.reason, a.contactHeader())
+		case cmd.code < 300:
+			c.answerInvite(req, tx, cmd.sdp, log)
+			return true
+		default:
+			var extra []sipmsg.Header
+			if cmd.contact != "" {
+				extra = append(extra, sipmsg.NewHeader("Contact", "<"+cmd.contact+">"))
+			}
+			if cmd.diverted != "" {
+				extra = append(extra, sipmsg.NewHeader("Diversion", cmd.diverted))
+			}
+			a.respond(req, tx, cmd.code, cmd.reason, extra...)
+			log.Info("call refused", zap.Int("code", cmd.code), zap.String("reason", cmd.reason))
+			end(cmd.code, cmd.reason)
+			return true
+		}
+		return false
+	}
 	for {
 		select {
 		case cmd := <-c.cmds:
-			switch {
-			case cmd.code < 200:
-				a.respond(req, tx, cmd.code, cmd.reason, a.contactHeader())
-			case cmd.code < 300:
-				c.answerInvite(req, tx, cmd.sdp, log)
+			if do(cmd) {
 				return
-			default:
-				var extra []sipmsg.Header
-				if cmd.contact != "" {
-					extra = append(extra, sipmsg.NewHeader("Contact", "<"+cmd.contact+">"))
-				}
-				if cmd.diverted != "" {
-					extra = append(extra, sipmsg.NewHeader("Diversion", cmd.diverted))
-				}
-				a.respond(req, tx, cmd.code, cmd.reason, extra...)
-				log.Info("call refused", zap.Int("code", cmd.code), zap.String("reason", cmd.reason))
-				end(cmd.code, cmd.reason)
+			}
+		case rseq := <-c.pracks:
+			if next := rp.pracked(rseq); next != nil && do(*next) {
+				return
+			}
+		case <-rp.timerC():
+			if !rp.retransmit(tx, log) {
+				log.Info("call refused", zap.Int("code", 504), zap.String("reason", "no PRACK of the reliable provisional"))
+				a.respond(req, tx, 504, "Server Time-out")
+				end(504, "no PRACK")
 				return
 			}
 		case <-canceled:
@@ -283,6 +324,45 @@ func (a *Agent) Redirect(id, target, reason string) error {
 		div = strconv.Quote(a.cfg.DisplayName) + " " + div
 	}
 	return a.command(id, callCmd{code: 302, reason: "Moved Temporarily", contact: u.String(), diverted: div})
+}
+
+// matchReplaces finds the call a Replaces header names (RFC 3891 §3): Call-ID, to-tag ours,
+// from-tag the far end's. It returns the call's ID, or the refusal: 481 for no such dialog
+// (or an early one the agent did not initiate), 603 for one that has ended, 486 for a
+// confirmed one when early-only is asked.
+func (a *Agent) matchReplaces(h string) (string, int, string) {
+	parts := strings.Split(h, ";")
+	cid := strings.TrimSpace(parts[0])
+	var toTag, fromTag string
+	earlyOnly := false
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(k) {
+		case "to-tag":
+			toTag = v
+		case "from-tag":
+			fromTag = v
+		case "early-only":
+			earlyOnly = true
+		}
+	}
+	c, _ := a.call(cid)
+	if c == nil || toTag == "" || fromTag == "" {
+		return "", 481, "Call/Transaction Does Not Exist"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.localTag != toTag || c.remoteTag != fromTag:
+		return "", 481, "Call/Transaction Does Not Exist"
+	case c.phase == phaseEnded:
+		return "", 603, "Declined"
+	case c.phase == phaseEarly && !c.outgoing:
+		return "", 481, "Call/Transaction Does Not Exist"
+	case c.phase == phaseConfirmed && earlyOnly:
+		return "", 486, "Busy Here"
+	}
+	return c.id, 0, ""
 }
 
 // onAck takes the ACK of our 2xx.

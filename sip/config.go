@@ -122,6 +122,12 @@ type Config struct {
 
 	// InviteAuth challenges incoming INVITEs with 401 (Auth_INVITE_n_).
 	InviteAuth bool
+	// Rel100 turns on reliable provisional responses (RFC 3262, SIP_100REL_Enable_n_):
+	// the agent PRACKs the reliable 1xx of its INVITEs, and sends its own 180 reliably
+	// when the caller supports or requires 100rel. Off, a reliable 1xx is taken as an
+	// ordinary one and an INVITE that requires 100rel gets 420 (see prack.go). The phone
+	// lists 100rel in Supported and PRACK in Allow when it sets this.
+	Rel100 bool
 	// DTMFMime is the Content-Type of DTMF sent in SIP INFO (DTMF_Relay_MIME_Type).
 	DTMFMime string
 

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -10,17 +11,23 @@ import (
 	"go.uber.org/zap"
 )
 
-// Blind transfer by REFER (RFC 3515, SPA-BEHAVIOUR §13.6) in both roles: the phone REFERs the
-// far end of a call to a target ([Agent.Refer]) and hears how that goes in NOTIFYs of the
-// implicit refer subscription ([ReferStatus]); or the far end REFERs the phone ([Refer]), which
-// calls the target and reports with [Agent.ReferNotify].
+// Transfer by REFER (RFC 3515, SPA-BEHAVIOUR §13.6), blind and attended (Replaces, RFC 3891,
+// RFC 5589), in every role: the phone REFERs the far end of a call to a target
+// ([Agent.Refer], [Agent.ReferReplaces]) and hears how that goes in NOTIFYs of the implicit
+// refer subscription ([ReferStatus]); or the far end REFERs the phone ([Refer]), which calls
+// the target (with the Replaces it was given) and reports with [Agent.ReferNotify]; or, as
+// the target, an INVITE with Replaces takes the place of one of its calls
+// ([IncomingCall].Replaces).
 
 // Refer is a REFER in a call's dialog: the far end asks the phone to call Target (RFC 3515).
 // The phone takes it with [Refer.Accept] (202) or refuses with [Refer.Reject], and reports the
 // new call's progress with [Agent.ReferNotify].
 type Refer struct {
-	ID         string
-	Target     string
+	ID     string
+	Target string
+	// Replaces is the Replaces header the new call must carry (RFC 3891), from the Refer-To
+	// of an attended transfer; "" for a blind one.
+	Replaces   string
 	ReferredBy string
 	reply      replier
 }
@@ -48,11 +55,73 @@ func (*ReferStatus) sipEvent() {}
 // Refer-To and Referred-By in the dialog. The 202 (or the refusal) comes as a [ReferStatus]
 // with the REFER's own code, the transferee's progress as further ReferStatus events.
 func (a *Agent) Refer(id, target string) error {
-	c, err := a.call(id)
+	u, err := a.TargetURI(target)
 	if err != nil {
 		return err
 	}
-	u, err := a.TargetURI(target)
+	return a.refer(id, "<"+u.String()+">")
+}
+
+// Dialog identifies a call's dialog from this agent's side, for the Replaces of an attended
+// transfer (RFC 3891): its Call-ID and tags, the far end's address of record and its
+// Contact.
+type Dialog struct {
+	CallID, LocalTag, RemoteTag string
+	Remote, RemoteTarget        string
+}
+
+// Dialog returns the dialog of call id once it is up.
+func (a *Agent) Dialog(id string) (Dialog, error) {
+	c, err := a.call(id)
+	if err != nil {
+		return Dialog{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseConfirmed {
+		return Dialog{}, fmt.Errorf("%w: %s is not up", ErrCallState, id)
+	}
+	return Dialog{CallID: c.id, LocalTag: c.localTag, RemoteTag: c.remoteTag,
+		Remote: c.remote.String(), RemoteTarget: c.target.String()}, nil
+}
+
+// ReferReplaces completes an attended transfer (RFC 5589 §7, SPA-BEHAVIOUR §13.6): the far
+// end of call id is REFERred to the far end of d, with a Replaces of d in Refer-To so that
+// the new call takes d's place. The target is d's address of record, or its Contact when
+// toContact (Refer-To_Target_Contact_n_). Progress comes as for [Agent.Refer].
+func (a *Agent) ReferReplaces(id string, d Dialog, toContact bool) error {
+	target := d.Remote
+	if toContact && d.RemoteTarget != "" {
+		target = d.RemoteTarget
+	}
+	var u sipmsg.Uri
+	if err := sipmsg.ParseUri(target, &u); err != nil {
+		return fmt.Errorf("transfer target %q: %w", target, err)
+	}
+	u.Headers = nil
+	// Replaces as the target sees the dialog: to-tag its own (our remote tag), from-tag ours.
+	rep := d.CallID + ";to-tag=" + d.RemoteTag + ";from-tag=" + d.LocalTag
+	return a.refer(id, "<"+u.String()+"?Replaces="+escapeHeader(rep)+">")
+}
+
+// escapeHeader escapes a header value embedded in a SIP URI (RFC 3261 §25.1: hvalue is
+// unreserved, "[]/?:+$" and escaped octets).
+func escapeHeader(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("-_.!~*'()[]/?:+$", ch) >= 0 {
+			b.WriteByte(ch)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", ch)
+	}
+	return b.String()
+}
+
+// refer sends REFER with referTo (a name-addr) in call id's dialog.
+func (a *Agent) refer(id, referTo string) error {
+	c, err := a.call(id)
 	if err != nil {
 		return err
 	}
@@ -66,7 +135,7 @@ func (a *Agent) Refer(id, target string) error {
 	c.mu.Unlock()
 	if !a.goCall(func() {
 		req := c.inDialog(sipmsg.REFER, cseq)
-		req.AppendHeader(sipmsg.NewHeader("Refer-To", "<"+u.String()+">"))
+		req.AppendHeader(sipmsg.NewHeader("Refer-To", referTo))
 		by := a.aor()
 		req.AppendHeader(sipmsg.NewHeader("Referred-By", "<"+by.String()+">"))
 		dest, err := c.dest()
@@ -110,8 +179,17 @@ func (a *Agent) onRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	target := rt.Address
-	target.Headers = nil // a Replaces in Refer-To (attended transfer) is not taken
-	ev := &Refer{ID: c.id, Target: target.String(), ReferredBy: headerValue(req, "Referred-By", "b"), reply: newReplier()}
+	replaces := ""
+	for _, kv := range target.Headers { // an attended transfer's Replaces (RFC 3891 §5)
+		if strings.EqualFold(kv.K, "Replaces") {
+			if v, err := url.PathUnescape(kv.V); err == nil {
+				replaces = v
+			}
+		}
+	}
+	target.Headers = nil // other embedded headers are not taken
+	ev := &Refer{ID: c.id, Target: target.String(), Replaces: replaces,
+		ReferredBy: headerValue(req, "Referred-By", "b"), reply: newReplier()}
 	code, reason := a.decide(&ev.reply, func() { a.emit(ev) }, tx)
 	a.respond(req, tx, code, reason)
 }

@@ -94,17 +94,27 @@ func (h *handler) apiCallAction(w http.ResponseWriter, r *http.Request) error {
 			return p.SendDTMF(ctx, id, req.Digits)
 		}
 	case "transfer":
+		// {"to": …} blind; {"replaces": id} attended: the far end goes to call id's far end.
 		var req struct {
-			To string `json:"to"`
+			To       string `json:"to"`
+			Replaces string `json:"replaces"`
 		}
 		if err := decodeJSON(w, r, &req, false); err != nil {
 			return err
 		}
-		if req.To == "" {
-			return httpError(http.StatusBadRequest, nil, `missing "to"`)
-		}
-		do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
-			return p.Transfer(ctx, id, req.To)
+		switch {
+		case req.To != "" && req.Replaces != "":
+			return httpError(http.StatusBadRequest, nil, `"to" and "replaces" exclude each other`)
+		case req.Replaces != "":
+			do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+				return p.TransferReplaces(ctx, id, req.Replaces)
+			}
+		case req.To != "":
+			do = func(p *phone.Phone, ctx context.Context) (phone.CallStatus, error) {
+				return p.Transfer(ctx, id, req.To)
+			}
+		default:
+			return httpError(http.StatusBadRequest, nil, `missing "to" or "replaces"`)
 		}
 	default:
 		if ok, err := h.apiCallMedia(w, r, id, action); ok {
