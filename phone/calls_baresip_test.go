@@ -1,9 +1,11 @@
 package phone
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -26,6 +28,41 @@ type baresip struct {
 	proc  *provtest.Process
 	dir   string
 	heard string
+	ctrl  string // ctrl_tcp's address: JSON commands in netstrings
+}
+
+// command sends baresip a command through ctrl_tcp ("dial", "hangup") and returns its answer.
+func (b *baresip) command(t *testing.T, cmd, params string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", b.ctrl, 5*time.Second)
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer c.Close()
+	msg := fmt.Sprintf(`{"command":%q,"params":%q,"token":"t"}`, cmd, params)
+	if _, err := fmt.Fprintf(c, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	// Events come on the connection too: read netstrings until the command's response.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	for {
+		ls, err := r.ReadString(':')
+		if err != nil {
+			t.Fatalf("baresip ctrl_tcp answer to %s: %v", cmd, err)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(ls, ":"))
+		if err != nil || n < 0 || n > 1<<16 {
+			t.Fatalf("baresip ctrl_tcp: bad netstring length %q", ls)
+		}
+		item := make([]byte, n+1) // the item and its ","
+		if _, err := io.ReadFull(r, item); err != nil {
+			t.Fatalf("baresip ctrl_tcp answer to %s: %v", cmd, err)
+		}
+		if msg := string(item[:n]); strings.Contains(msg, `"response":true`) {
+			return msg
+		}
+	}
 }
 
 // startBaresip writes baresip's config for the test and starts it. source is the WAV it plays.
@@ -34,7 +71,7 @@ func startBaresip(t *testing.T, k *siptest.Kamailio, source string) *baresip {
 	bin := provtest.RequirePeer(t, "baresip", "baresip")
 	dir := t.TempDir()
 	rtp := 30000 + 2*(provtest.FreeUDPPort(t)%10000)
-	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav")}
+	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav"), ctrl: "127.0.0.1:" + strconv.Itoa(provtest.FreeTCPPort(t))}
 	cfg := fmt.Sprintf(`sip_listen 127.0.0.1:%d
 call_max_calls 2
 audio_source aufile,%s
@@ -49,7 +86,9 @@ module sndfile.so
 snd_path %s
 module_app account.so
 module_app menu.so
-`, freeUDPTCPPort(t), source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
+module_app ctrl_tcp.so
+ctrl_tcp_listen %s
+`, freeUDPTCPPort(t), source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir, b.ctrl)
 	acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
 	for name, body := range map[string]string{"config": cfg, "accounts": acc} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -205,4 +244,38 @@ func dominantTail(x []int16) float64 {
 	}
 	slices.Sort(est)
 	return est[len(est)/2]
+}
+
+// TestBaresipCallsPhone: baresip calls the phone through Kamailio; the phone rings, is
+// answered, hears baresip's 1.5 kHz file, and takes baresip's hang-up.
+func TestBaresipCallsPhone(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	src := filepath.Join(t.TempDir(), "tone.wav")
+	writeToneWAV(t, src, 1500, 30)
+	u, events := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	waitRegistration(t, events, 1, "Registered")
+	bs := startBaresip(t, k, src)
+	if out := bs.command(t, "dial", "sip:1001@127.0.0.1"); !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("baresip dial: %s", out)
+	}
+	ring := waitCall(t, events, "", CallRinging)
+	id := ring.Data["call"].(string)
+	if peer, _ := ring.Data["peer"].(string); !strings.Contains(peer, "1002") {
+		t.Errorf("ringing call from %q, want 1002", peer)
+	}
+	p := mustPhone(t, u)
+	if _, err := p.Answer(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, id, CallConnected)
+	waitMediaEvent(t, events, EventAudio, func(e Event) bool {
+		f, _ := e.Data["freq_hz"].(float64)
+		return e.Data["call"] == id && e.Data["direction"] == "rx" && math.Abs(f-1500) < 10
+	})
+	if out := bs.command(t, "hangup", ""); !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("baresip hangup: %s", out)
+	}
+	if ev := waitCall(t, events, id, "Ended"); ev.Data["reason"] != "remote hang-up" {
+		t.Errorf("ended %v", ev.Data)
+	}
 }
