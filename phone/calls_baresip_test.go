@@ -115,18 +115,25 @@ ctrl_tcp_listen %s
 	return b
 }
 
-// freeUDPTCPPort returns a port of 127.0.0.1 free for both UDP and TCP a moment ago:
-// baresip listens on both, and a UDP port that is free may be a TCP one in use.
+// freeUDPTCPPort returns a port of 127.0.0.1 free a moment ago for UDP and TCP, with the
+// next port free for TCP: baresip listens on UDP and TCP there and on TLS one port up, and
+// a UDP port that is free may be a TCP one in use.
 func freeUDPTCPPort(t *testing.T) int {
 	t.Helper()
+	free := func(port int) bool {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
 	for range 100 {
-		port := provtest.FreeUDPPort(t)
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			l.Close()
+		if port := provtest.FreeUDPPort(t); port < 65535 && free(port) && free(port+1) {
 			return port
 		}
 	}
-	t.Fatal("no port free for both UDP and TCP")
+	t.Fatal("no port free for UDP, TCP and TLS")
 	return 0
 }
 
