@@ -40,19 +40,43 @@ func NewMAC(rnd io.Reader) (net.HardwareAddr, error) {
 
 // ParseMAC accepts 000e08aabbcc, 00:0e:08:aa:bb:cc and 00-0E-08-AA-BB-CC.
 func ParseMAC(s string) (net.HardwareAddr, error) {
-	clean := strings.NewReplacer(":", "", "-", "", ".", "").Replace(s)
-	if len(clean) != 12 {
-		return nil, fmt.Errorf("%w: MAC %q: want 12 hex digits", ErrInvalidRequest, s)
-	}
-	var mac net.HardwareAddr
-	for i := 0; i < 12; i += 2 {
-		var b byte
-		if _, err := fmt.Sscanf(clean[i:i+2], "%02x", &b); err != nil {
+	// By hand, without a Replacer or Sscanf: a fleet of 10,000 parses it about 50,000 times
+	// at start (it was 10% of a fleet's start).
+	mac := make(net.HardwareAddr, 0, 6)
+	hi := -1 // the high nibble read, or -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ':' || c == '-' || c == '.' {
+			continue
+		}
+		v := hexVal(c)
+		if v < 0 || len(mac) == 6 {
 			return nil, fmt.Errorf("%w: MAC %q: want 12 hex digits", ErrInvalidRequest, s)
 		}
-		mac = append(mac, b)
+		if hi < 0 {
+			hi = v
+			continue
+		}
+		mac = append(mac, byte(hi<<4|v))
+		hi = -1
+	}
+	if len(mac) != 6 || hi >= 0 {
+		return nil, fmt.Errorf("%w: MAC %q: want 12 hex digits", ErrInvalidRequest, s)
 	}
 	return mac, nil
+}
+
+// hexVal is the value of a hex digit, or -1.
+func hexVal(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 // SerialFromMAC derives a stable serial number from a MAC: 12 upper-case alphanumerics in the

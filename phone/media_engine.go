@@ -232,6 +232,7 @@ func (st *state) startMedia() {
 	}
 	cfg := mediaEngineConfig(st.snap, ip)
 	cfg.Logger = st.p.log.Named("media")
+	cfg.Scheduler = st.p.opts.MediaScheduler
 	bus := st.p.bus
 	labels := &st.p.media.labels
 	cfg.OnEvent = func(ev media.Event) { publishMedia(bus, labels, ev) }

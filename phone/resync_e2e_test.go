@@ -3,6 +3,7 @@ package phone
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spa900/spa900/provisioning"
 	"github.com/spa900/spa900/provisioning/config"
 	"github.com/spa900/spa900/provisioning/provtest"
 )
@@ -100,7 +102,18 @@ func TestResyncEncryptedProfileEndToEnd(t *testing.T) {
 func TestResyncFailuresKeepFlash(t *testing.T) {
 	ng := provtest.StartNginx(t, provtest.Options{})
 	good := []byte(`<flat-profile><Station_Name>Changed</Station_Name></flat-profile>`)
-	ng.WriteFile(t, "wrongkey.cfg", opensslEncrypt(t, good, "right", "md5"))
+	// openssl salts at random, and a wrong key gives valid padding about once in 256 salts:
+	// the file is one for which the key "wrong" is proven wrong.
+	wrongKey := opensslEncrypt(t, good, "right", "md5")
+	for i := 0; ; i++ {
+		if _, err := provisioning.Decrypt(wrongKey, "wrong"); errors.Is(err, provisioning.ErrWrongKey) {
+			break
+		} else if i == 20 {
+			t.Fatalf("the key \"wrong\" gives valid padding for 20 salts: %v", err)
+		}
+		wrongKey = opensslEncrypt(t, good, "right", "md5")
+	}
+	ng.WriteFile(t, "wrongkey.cfg", wrongKey)
 	ng.WriteFile(t, "malformed.cfg", []byte(`<flat-profile><Station_Name>Changed</Station_Nam></flat-profile>`))
 	gz := gzipBytes(t, bytes.Repeat(good, 50))
 	ng.WriteFile(t, "truncated.cfg", gz[:len(gz)/2])

@@ -73,7 +73,10 @@ func DecodeProfile(data []byte, key string, hasKey bool) ([]byte, error) {
 //     and [ErrNoKey]. When no derivation gives valid padding, the error wraps
 //     [ErrCorruptFile] and [ErrWrongKey]. When only SHA-256 does and AcceptSHA256 is off, it
 //     wraps [ErrCorruptFile] and [ErrSHA256Key]. When one does but the result is neither gzip
-//     nor a flat profile (an encrypted SPC binary, say), the error is [ErrCorruptFile];
+//     nor text (see [plausiblePlain]), the key is wrong all the same: a wrong key gives valid
+//     padding about once in 256 tries, and what it decrypts to is noise. When the result is
+//     text but not a flat profile (an encrypted SPC source, say), the error is
+//     [ErrCorruptFile];
 //  2. data starting with the gzip magic is inflated, at most [MaxProfileSize] bytes; a
 //     truncated or damaged stream, or a larger one, is [ErrCorruptFile] with a detail. A gzip
 //     file encrypted after compression is not recognised (§1.3: compress first, then encrypt);
@@ -94,12 +97,11 @@ func Decode(data []byte, opts ReadOptions) ([]byte, ReadInfo, error) {
 		if !opts.HasKey {
 			return nil, info, fmt.Errorf("%w: %w", ErrCorruptFile, ErrNoKey)
 		}
-		plain, kd, err := decrypt(data, opts.Key, func(p []byte) bool { return IsGzip(p) || accept(p) })
+		plain, kd, err := decrypt(data, opts.Key, func(p []byte) bool { return IsGzip(p) || accept(p) || plausiblePlain(p) })
 		switch {
-		case errors.Is(err, ErrWrongKey):
+		case errors.Is(err, ErrWrongKey), errors.Is(err, errRejected):
+			// errRejected: valid padding by chance, the bytes are noise.
 			return nil, info, fmt.Errorf("%w: %w", ErrCorruptFile, ErrWrongKey)
-		case errors.Is(err, errRejected):
-			return nil, info, ErrCorruptFile // decrypted, but neither gzip nor a flat profile
 		case err != nil:
 			return nil, info, err // already wraps ErrCorruptFile
 		}
@@ -121,6 +123,23 @@ func Decode(data []byte, opts ReadOptions) ([]byte, ReadInfo, error) {
 		return nil, info, ErrCorruptFile
 	}
 	return data, info, nil
+}
+
+// plausiblePlain reports whether a decrypted, uncompressed plain text can be what a server
+// encrypted: text, whose first byte after white space is printable ASCII and whose first
+// 512 bytes hold no control character but tab, CR and LF. Bytes of 0x80 and above are allowed
+// (Latin-1 and UTF-8 profiles). Noise from a wrong key passes with a chance of about
+// 0.37 × 0.87^n for n bytes: under 10⁻⁶ for a profile of 100 bytes.
+func plausiblePlain(p []byte) bool {
+	p = bytes.TrimPrefix(p, []byte("\xef\xbb\xbf"))
+	head := p[:min(len(p), 512)]
+	for _, c := range head {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			return false
+		}
+	}
+	t := bytes.TrimLeft(head, " \t\r\n")
+	return len(t) == 0 || (t[0] > 0x20 && t[0] < 0x7f)
 }
 
 // isXMLDocument reports whether data starts, after white space, with markup: what an --alias

@@ -202,3 +202,57 @@ func FuzzDecodeProfile(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeWrongKeyValidPadding: a wrong key gives valid PKCS#7 padding about once in 256
+// tries; its noise is still the wrong key, for a gzip profile and a plain one, whatever the
+// key derivation. The keys are searched over a fixed salt, so the test is deterministic.
+func TestDecodeWrongKeyValidPadding(t *testing.T) {
+	xml := readTestdata(t, "crypt/plain.xml")
+	for _, tt := range []struct {
+		name  string
+		plain []byte
+	}{{"plain", xml}, {"gzip", gzipBytes(t, xml)}} {
+		t.Run(tt.name, func(t *testing.T) {
+			enc, err := Encrypt(tt.plain, "right", bytes.NewReader([]byte("12345678")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for i := 0; found < 3 && i < 20000; i++ {
+				key := fmt.Sprintf("wrong-%d", i)
+				if _, _, err := decrypt(enc, key, nil); err != nil {
+					continue // invalid padding under both derivations: the common case
+				}
+				found++
+				_, _, err := Decode(enc, ReadOptions{Key: key, HasKey: true, AcceptSHA256: true})
+				if !errors.Is(err, ErrCorruptFile) || !errors.Is(err, ErrWrongKey) {
+					t.Errorf("key %q (valid padding): err = %v, want corrupt file: wrong key", key, err)
+				}
+			}
+			if found < 3 {
+				t.Fatalf("found %d wrong keys with valid padding in 20,000", found)
+			}
+		})
+	}
+}
+
+func TestPlausiblePlain(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"<flat-profile/>", true},
+		{"\xef\xbb\xbf  \r\n<flat-profile>", true},
+		{"Resync_Periodic \"7200\" ;\n", true},
+		{"<Station_Name>Caf\xe9</Station_Name>", true},
+		{"", true},
+		{"\x00<flat-profile/>", false},
+		{"<a>\x1b[2J</a>", false},
+		{"\x80abc", false},
+		{"abc\x7f", false},
+	} {
+		if got := plausiblePlain([]byte(tt.in)); got != tt.want {
+			t.Errorf("plausiblePlain(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package provisioning
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -20,7 +19,9 @@ func TestReadProfile(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte(`<account><auth-secret>pw</auth-secret><GPP_A>not a parameter here</GPP_A></account>`))
 	zw.Close()
-	enc, err := Encrypt(gz.Bytes(), "k", rand.Reader)
+	// A fixed salt: the wrong key below is proven wrong for this file (TestDecodeWrongKeyValidPadding
+	// covers a wrong key that gives valid padding).
+	enc, err := Encrypt(gz.Bytes(), "k", bytes.NewReader([]byte("saltsalt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +35,9 @@ func TestReadProfile(t *testing.T) {
 	}
 	if len(prof.Changes) != 1 || prof.Changes[0].Name != "Password_1_" || prof.Changes[0].Value != "pw" {
 		t.Fatalf("changes %+v: want only the aliased Password_1_", prof.Changes)
+	}
+	if _, _, err := decrypt(enc, "wrong", nil); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("the key \"wrong\" gives valid padding for this salt (%v): pick another", err)
 	}
 	if _, _, err := ReadProfile(cat, enc, ReadOptions{Key: "wrong", HasKey: true}); !errors.Is(err, ErrWrongKey) {
 		t.Errorf("wrong key: err = %v", err)

@@ -301,11 +301,10 @@ func (r *stormReporter) tick(now time.Time) {
 		zap.Int("resyncs_per_s", int(mean)), zap.Int("peak_resyncs_per_s", int(r.peak)))...)
 }
 
-// run reports every second until ctx ends. A channel on cycle begins a new storm: the
-// reporter closes it once it has taken the boot counts the storm's boots will be above, so
-// that the power is cut only then.
+// run reports every second until ctx ends, the storm the caller began first (begin, before
+// the fleet runs). A channel on cycle begins a new storm: the reporter closes it once it has
+// taken the boot counts the storm's boots will be above, so that the power is cut only then.
 func (r *stormReporter) run(ctx context.Context, cycle <-chan chan struct{}) {
-	r.begin(time.Now())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

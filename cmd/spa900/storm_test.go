@@ -470,10 +470,12 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 	webPort := provtest.FreeTCPPort(b)
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
-		var bare []float64
-		fetched := 0 // the fleet's fetches so far
+		var bare, bareCPU []float64 // fetches/s and CPU-s a fetch (the client's and nginx's) of each run
+		fetched := 0                // the fleet's fetches so far
 		bareRun := func() {
+			self0, ng0 := selfCPUSeconds(), cpuSeconds(ng.PID)
 			bare = append(bare, bareFetch(b, urls, ips, 64))
+			bareCPU = append(bareCPU, (selfCPUSeconds()-self0+cpuSeconds(ng.PID)-ng0)/float64(n))
 			counter.poll()
 			counter.count -= n // the bare client's fetches are not the fleet's
 		}
@@ -535,16 +537,41 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 		}
 		fleet.stop(b)
 
-		b.Logf("%d phones; bare client %v fetches/s; boot storm done %.2f s after the start", n, mibsF(bare), startToDone.Seconds())
+		b.Logf("%d phones; bare client %v fetches/s, %v µs of CPU a fetch (its own and nginx's); boot storm done %.2f s after the start",
+			n, mibsF(bare), microsF(bareCPU), startToDone.Seconds())
 		for i, s := range storms {
 			ref := (bare[i] + bare[i+1]) / 2
-			b.Logf("%s: %.0f resyncs/s, %.2f of the bare client's %.0f around it; fleet %.1f CPU-s : nginx %.2f CPU-s; fleet's report: %s",
-				s.name, s.rate, s.rate/ref, ref, s.cpu, s.ng, strings.TrimSpace(s.report))
+			// The same ratio from CPU time, which load does not distort: on a machine the
+			// two saturate, a resync costs the fleet and nginx what a fetch costs the client
+			// and nginx, so rates are in the inverse ratio of CPU per operation.
+			refCPU := (bareCPU[i] + bareCPU[i+1]) / 2
+			perResync := (s.cpu + s.ng) / float64(n)
+			b.Logf("%s: %.0f resyncs/s, %.2f of the bare client's %.0f around it; fleet %.1f CPU-s : nginx %.2f CPU-s; "+
+				"%.0f µs of CPU a resync against %.0f a bare fetch: %.2f by CPU; fleet's report: %s",
+				s.name, s.rate, s.rate/ref, ref, s.cpu, s.ng, perResync*1e6, refCPU*1e6, refCPU/perResync, strings.TrimSpace(s.report))
 			unit := strings.ReplaceAll(strings.TrimSuffix(s.name, " storm"), " ", "-")
 			b.ReportMetric(s.rate, unit+"-resyncs/s")
 			b.ReportMetric(s.rate/ref, unit+"/bare")
+			b.ReportMetric(refCPU/perResync, unit+"/bare-by-CPU")
 		}
 	}
+}
+
+// selfCPUSeconds is the CPU time (user and system) of this process so far.
+func selfCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func microsF(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x * 1e6)
+	}
+	return out
 }
 
 func mibsF(v []float64) []int {
