@@ -39,6 +39,9 @@ type KamailioOptions struct {
 	TCP bool
 	// Debug is Kamailio's log level (default 1).
 	Debug int
+	// PkgMemoryMB is each process's private memory (-M; default 8): a configuration that
+	// lists thousands of users needs more (about 4 KB a user).
+	PkgMemoryMB int
 	// Config, when not empty, is a whole configuration of the caller's (deploy/compose's)
 	// instead of the template: it must name no listen address (the instance is given -l
 	// udp:127.0.0.1:PORT) and load no ctl module of its own, and Bindings is not available.
@@ -87,6 +90,10 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	if opts.Debug == 0 {
 		opts.Debug = 1
 	}
+	pkgMem := opts.PkgMemoryMB
+	if pkgMem <= 0 {
+		pkgMem = 8
+	}
 	tmpl := template.Must(template.New("kamailio").Parse(kamailioTemplate))
 	dir := t.TempDir()
 	var lastErr error
@@ -113,7 +120,7 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 			t.Fatalf("kamailio config: %v", err)
 		}
 		proc, err := provtest.StartProcess(bin, append([]string{"-f", cfgFile, "-DD", "-E", "-Y", dir,
-			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", "8"}, extra...), filepath.Join(dir, "kamailio.log"))
+			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", strconv.Itoa(pkgMem)}, extra...), filepath.Join(dir, "kamailio.log"))
 		if err != nil {
 			t.Fatalf("kamailio: %v", err)
 		}
