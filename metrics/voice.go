@@ -133,7 +133,8 @@ func newVoiceState() *voiceState {
 
 func (v *voiceState) add(st *phone.Status) {
 	for _, e := range st.Extensions {
-		if !e.Enabled || !e.Registering {
+		// An extension that could not start (no socket) has stopped registering: failed.
+		if !e.Enabled || !e.Registering && e.Registration != "Failed" {
 			continue
 		}
 		switch e.Registration {

@@ -66,7 +66,9 @@ func portalState(st *phone.Status) string {
 	}
 	registered := false
 	for _, e := range st.Extensions {
-		if !e.Enabled || !e.Registering {
+		// An extension that could not even start (its socket, say) has stopped registering
+		// but failed all the same.
+		if !e.Enabled || !e.Registering && e.Registration != "Failed" {
 			continue
 		}
 		switch e.Registration {
@@ -170,7 +172,7 @@ func (p *portal) read(i int) FleetPhone {
 	fp := FleetPhone{Index: i, MAC: st.MAC, Model: st.Model, IP: st.IP, State: portalState(st), Device: st.State,
 		Calls: len(st.Calls), Resync: st.Provisioning.LastResult, ResyncError: st.Provisioning.LastError}
 	for _, e := range st.Extensions {
-		if e.Enabled && e.Registering && e.UserID != "" {
+		if e.Enabled && (e.Registering || e.Registration == "Failed") && e.UserID != "" {
 			line := e.UserID
 			if e.Registration != "Registered" && e.Registration != "" {
 				line += " (" + e.Registration + ")"

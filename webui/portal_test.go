@@ -198,3 +198,37 @@ func TestPortalBrowser(t *testing.T) {
 		t.Fatal(ctx)
 	}
 }
+
+// TestPortalState: a phone's state in a word, the first that holds.
+func TestPortalState(t *testing.T) {
+	ext := func(reg string, registering bool) []phone.ExtensionStatus {
+		return []phone.ExtensionStatus{{Index: 1, Enabled: true, UserID: "1001", Registration: reg, Registering: registering}}
+	}
+	for _, c := range []struct {
+		name string
+		st   phone.Status
+		want string
+	}{
+		{"stopped", phone.Status{State: phone.StateStopped}, "offline"},
+		{"booting", phone.Status{State: phone.StateBooting}, "booting"},
+		{"rebooting", phone.Status{State: phone.StateRebooting, Calls: []phone.CallStatus{{}}}, "booting"},
+		{"in a call", phone.Status{State: phone.StateRunning, Calls: []phone.CallStatus{{}}, Extensions: ext("Failed", true)}, "in-call"},
+		{"fetching", phone.Status{State: phone.StateRunning, Provisioning: phone.ProvisioningStatus{State: "fetching"}}, "provisioning"},
+		{"upgrading", phone.Status{State: phone.StateUpgrading}, "provisioning"},
+		{"registration failed", phone.Status{State: phone.StateRunning, Extensions: ext("Failed", true)}, "failed"},
+		// An extension whose socket could not be opened stops registering, failed.
+		{"no socket", phone.Status{State: phone.StateRunning, Extensions: ext("Failed", false),
+			Provisioning: phone.ProvisioningStatus{LastResult: "success"}}, "failed"},
+		{"resync failed, registered", phone.Status{State: phone.StateRunning, Extensions: ext("Registered", true),
+			Provisioning: phone.ProvisioningStatus{LastResult: "failure"}}, "failed"},
+		{"registered", phone.Status{State: phone.StateRunning, Extensions: ext("Registered", true),
+			Provisioning: phone.ProvisioningStatus{LastResult: "success"}}, "registered"},
+		{"provisioned", phone.Status{State: phone.StateRunning, Provisioning: phone.ProvisioningStatus{LastResult: "success"}}, "provisioned"},
+		{"a line off", phone.Status{State: phone.StateRunning, Extensions: []phone.ExtensionStatus{{Registration: "Failed"}}}, "running"},
+		{"running", phone.Status{State: phone.StateRunning}, "running"},
+	} {
+		if got := portalState(&c.st); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
