@@ -215,7 +215,7 @@ func BenchmarkPowerCycleSpread(b *testing.B) {
 		}
 		start := time.Now()
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", benchFirstIP, "--mac", stormFirstMAC,
-			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-format", "json", "--log-level", "warn",
+			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-format", "json", // info: the storm reports
 			"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml")})
 		boot := wait("boot", start)
 		fleet.waitStormDone(b, 1, 5*time.Minute)
