@@ -63,7 +63,7 @@ func newBenchSide(n int, base uint16) (*benchSide, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.waitMode = mode
+	e.sched.waitMode = mode
 	bs := &benchSide{e: e}
 	for i := 0; i < n; i++ {
 		s, err := e.Open()
@@ -118,9 +118,9 @@ func (bs *benchSide) snapshot() benchReport {
 		r.Stalls += st.Stalls
 	}
 	for i := range r.Pacing {
-		r.Pacing[i] = bs.e.pacing.buckets[i].Load()
+		r.Pacing[i] = bs.e.sched.pacing.buckets[i].Load()
 	}
-	r.PacingMax = time.Duration(bs.e.pacing.max.Load())
+	r.PacingMax = time.Duration(bs.e.sched.pacing.max.Load())
 	r.CPU = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r

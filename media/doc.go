@@ -13,8 +13,9 @@
 //
 // Concurrency: the SDP functions are pure. Every exported method of [Engine] and [Session] is
 // safe for concurrent use. An engine sends every session's packets from a few pacing
-// goroutines, one per core by default ([EngineConfig.Pacers]); each keeps a deadline heap of
-// its sessions, so a thousand calls do not need a thousand timers, and waits for the next
+// goroutines, one per core by default ([EngineConfig.Pacers]), of its own [Scheduler] or of
+// one the engines of a fleet's phones share ([EngineConfig.Scheduler]); each keeps a deadline
+// heap of its sessions, so a thousand calls do not need a thousand timers, and waits for the next
 // deadline on a Go timer, then the last 1.5 ms precisely (nanosleep on its own thread on
 // Linux: the runtime's timers wake up to 1 ms late). On Linux the pacer also receives: at a
 // session's tick one non-blocking recvmmsg takes what its RTP socket queued, with kernel
@@ -23,7 +24,8 @@
 // lock-free ring. Each session has a goroutine reading RTCP. Statistics are atomics, read
 // without locks. Nothing on the media path allocates or logs per packet.
 //
-// Scale (BenchmarkConcurrentCalls, BenchmarkSyscallFloor, BenchmarkTick): every call keeps
+// Scale (BenchmarkConcurrentCalls, BenchmarkSyscallFloor, BenchmarkTick here; cmd/spa900's
+// BenchmarkFleetCalls with whole phones in two spa900 processes): every call keeps
 // its own RTP port, as the device does, so sendmmsg cannot batch across calls (it sends on one
 // socket); a G.711 call at 20 ms sends one packet per socket per tick, so sendmmsg or UDP GSO
 // would batch nothing either. What remains per packet is one sendto and one recvmmsg, whose

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +29,11 @@ type EngineConfig struct {
 	// OnEvent receives the sessions' events (audio changes, DTMF, one-way audio) on the
 	// engine's event goroutine, in order; it must not block for long. Nil drops them.
 	OnEvent func(Event)
-	// Pacers is the number of pacing goroutines the sessions are spread over; 0 is
+	// Scheduler, when not nil, paces the engine's sessions together with those of the other
+	// engines that share it (a fleet's phones); the engine does not close it. Nil: the
+	// engine runs its own, of Pacers goroutines.
+	Scheduler *Scheduler
+	// Pacers is the number of pacing goroutines of the engine's own scheduler; 0 is
 	// GOMAXPROCS (at NewEngine), so a thousand calls use every core.
 	Pacers int
 	// Seed, when not zero, seeds every random choice (SSRC, initial sequence number and
@@ -45,17 +48,16 @@ type Engine struct {
 	// immutable after NewEngine
 	cfg      EngineConfig
 	log      *zap.Logger
-	epoch    time.Time
+	epoch    time.Time // the scheduler's
 	done     chan struct{}
 	wg       sync.WaitGroup
-	pacers   []*pacer
-	waitMode int // how a pacer waits for a deadline (scheduler.go)
+	sched    *Scheduler
+	ownSched bool // the engine made sched and closes it
 
 	// evq is made with the first session, before the goroutines start, then never changes.
 	evq chan Event
 
-	// mu guards the port cursor, the sessions set, the pacers' loads, the random source and
-	// closed.
+	// mu guards the port cursor, the sessions set, the random source and closed.
 	mu       sync.Mutex
 	cursor   uint16
 	sessions map[*Session]struct{}
@@ -68,7 +70,6 @@ type Engine struct {
 
 	// atomic: totals over every session since the engine started (Phone Status RTP_*).
 	totals  counters
-	pacing  pacingHist
 	evDrops atomic.Uint64
 }
 
@@ -96,24 +97,23 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	if cfg.Pacers < 0 {
-		return nil, fmt.Errorf("%w: %d pacers", ErrBadConfig, cfg.Pacers)
+	sched, own := cfg.Scheduler, false
+	if sched == nil {
+		var err error
+		if sched, err = NewScheduler(cfg.Pacers); err != nil {
+			return nil, err
+		}
+		own = true
 	}
 	e := &Engine{
 		cfg:      cfg,
 		log:      log,
-		epoch:    time.Now(),
+		epoch:    sched.epoch,
 		done:     make(chan struct{}),
+		sched:    sched,
+		ownSched: own,
 		sessions: map[*Session]struct{}{},
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		waitMode: waitNanosleep,
-	}
-	n := cfg.Pacers
-	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	for range n {
-		e.pacers = append(e.pacers, &pacer{e: e, wake: make(chan struct{}, 1)})
 	}
 	e.cursor = e.cfg.PortMin + uint16(e.rnd.UintN(uint(cfg.PortMax-cfg.PortMin)))
 	e.cursor -= e.cursor % 2
@@ -143,18 +143,21 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	pc, err := e.sched.attach()
+	if err != nil {
+		rtpConn.Close()
+		rtcpConn.Close()
+		return nil, err
+	}
 	if !e.running {
 		// The goroutines start with the first session: an idle phone of a fleet costs none.
 		e.running = true
 		e.evq = make(chan Event, 256)
-		e.wg.Add(1 + len(e.pacers))
-		for _, pc := range e.pacers {
-			go pc.run()
-		}
+		e.wg.Add(1)
 		go e.deliver()
 	}
 	s := newSession(e, sc, rtpConn, rtcpConn, e.rnd.Uint64())
-	s.pc = e.pickLocked()
+	s.pc = pc
 	e.sessions[s] = struct{}{}
 	if s.initPoll() {
 		e.wg.Add(1)
@@ -206,7 +209,8 @@ type EngineStats struct {
 	BytesSent, BytesRecv     uint64
 	// Sessions is the number of open sessions.
 	Sessions int
-	// Pacing is the distribution of send-interval errors over every packet sent.
+	// Pacing is the distribution of send-interval errors over every packet the engine's
+	// scheduler sent: the engine's own packets, or those of every engine sharing it.
 	Pacing PacingStats
 	// EventsDropped counts events OnEvent could not take in time.
 	EventsDropped uint64
@@ -223,7 +227,7 @@ func (e *Engine) Stats() EngineStats {
 		BytesSent:     e.totals.bytesSent.Load(),
 		BytesRecv:     e.totals.bytesRecv.Load(),
 		Sessions:      n,
-		Pacing:        e.pacing.stats(),
+		Pacing:        e.sched.pacing.stats(),
 		EventsDropped: e.evDrops.Load(),
 	}
 }
@@ -247,6 +251,9 @@ func (e *Engine) Close() error {
 	}
 	close(e.done)
 	e.wg.Wait()
+	if e.ownSched {
+		e.sched.Close()
+	}
 	return nil
 }
 
@@ -255,7 +262,7 @@ func (e *Engine) forget(s *Session) {
 	e.mu.Lock()
 	if _, ok := e.sessions[s]; ok {
 		delete(e.sessions, s)
-		s.pc.load--
+		e.sched.detach(s.pc)
 	}
 	e.mu.Unlock()
 	s.pc.unschedule(s)

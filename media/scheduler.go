@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -8,8 +9,8 @@ import (
 	"time"
 )
 
-// The pacers: a few goroutines per engine (one per core) send every session's packets when
-// they are due. Each pacer's schedule is a min-heap of its sessions by due time (O(log n) per
+// The pacers: a few goroutines (one per core) send every session's packets when they are
+// due. They belong to a [Scheduler]: an engine's own, or one a fleet's engines share. Each pacer's schedule is a min-heap of its sessions by due time (O(log n) per
 // packet, no timer per session); the goroutine sleeps until the earliest deadline, then runs
 // every session whose deadline has passed. A session's next deadline is its last one plus its packet time, so
 // lateness of one tick is not carried into the next (no drift).
@@ -94,11 +95,119 @@ func (h schedHeap) down(i int) {
 	}
 }
 
-// pacer is one pacing goroutine and its share of the engine's sessions (a shard). An engine
-// runs Pacers of them (GOMAXPROCS by default), so a thousand calls use every core; a session
-// stays on the pacer it was given at Open, so its packets never race each other.
+// Scheduler is a set of pacing goroutines, one per core by default, that send the packets of
+// every session of the engines using it, each when it is due. An engine without one in its
+// [EngineConfig] runs its own. A fleet of phones in one process shares one (phone.NewFleet
+// does): a thousand phones in calls then cost GOMAXPROCS goroutines on their own threads,
+// not two per phone, and one wake-up serves every session due at that moment whichever phone
+// it belongs to (with an engine each, every packet is a wake-up of its own).
+//
+// The goroutines start with the first session and run until [Scheduler.Close].
+type Scheduler struct {
+	// immutable after NewScheduler (waitMode: until the first session)
+	epoch    time.Time
+	pacers   []*pacer
+	waitMode int // how a pacer waits for a deadline
+	done     chan struct{}
+	wg       sync.WaitGroup
+
+	// mu guards running, closed and the pacers' loads.
+	mu      sync.Mutex
+	running bool
+	closed  bool
+
+	closing atomic.Bool // Close began, readable without mu (the pacers read it)
+	pacing  pacingHist  // send-interval errors of every packet the scheduler's sessions sent
+}
+
+// NewScheduler returns a scheduler of n pacing goroutines; 0 is GOMAXPROCS.
+func NewScheduler(n int) (*Scheduler, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("%w: %d pacers", ErrBadConfig, n)
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	sc := &Scheduler{epoch: time.Now(), waitMode: waitNanosleep, done: make(chan struct{})}
+	for range n {
+		sc.pacers = append(sc.pacers, &pacer{sc: sc, wake: make(chan struct{}, 1)})
+	}
+	return sc, nil
+}
+
+// now is the scheduler's monotonic clock in nanoseconds (every engine on it shares it).
+func (sc *Scheduler) now() int64 { return int64(time.Since(sc.epoch)) }
+
+// attach gives a new session the least loaded pacer, starting the goroutines with the first.
+func (sc *Scheduler) attach() (*pacer, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.closed {
+		return nil, ErrClosed
+	}
+	if !sc.running {
+		sc.running = true
+		sc.wg.Add(len(sc.pacers))
+		for _, pc := range sc.pacers {
+			go pc.run()
+		}
+	}
+	best := sc.pacers[0]
+	for _, pc := range sc.pacers[1:] {
+		if pc.load < best.load {
+			best = pc
+		}
+	}
+	best.load++
+	return best, nil
+}
+
+// detach takes a closed session's share off its pacer.
+func (sc *Scheduler) detach(pc *pacer) {
+	sc.mu.Lock()
+	pc.load--
+	sc.mu.Unlock()
+}
+
+// SchedulerStats is what a scheduler's pacers did.
+type SchedulerStats struct {
+	// Pacers is the number of pacing goroutines; Sessions the sessions on them now.
+	Pacers, Sessions int
+	// Pacing is the distribution of send-interval errors over every packet sent.
+	Pacing PacingStats
+}
+
+// Stats returns the scheduler's figures.
+func (sc *Scheduler) Stats() SchedulerStats {
+	sc.mu.Lock()
+	st := SchedulerStats{Pacers: len(sc.pacers)}
+	for _, pc := range sc.pacers {
+		st.Sessions += pc.load
+	}
+	sc.mu.Unlock()
+	st.Pacing = sc.pacing.stats()
+	return st
+}
+
+// Close stops the pacing goroutines; sessions still on the scheduler stop sending, and
+// engines cannot open new ones on it. Close the engines first. Idempotent.
+func (sc *Scheduler) Close() {
+	sc.mu.Lock()
+	if sc.closed {
+		sc.mu.Unlock()
+		return
+	}
+	sc.closed = true
+	sc.closing.Store(true)
+	sc.mu.Unlock()
+	close(sc.done)
+	sc.wg.Wait()
+}
+
+// pacer is one pacing goroutine and its share of the scheduler's sessions (a shard); a
+// session stays on the pacer it was given at Open, so its packets never race each other.
 type pacer struct {
-	e    *Engine
+	sc   *Scheduler
 	wake chan struct{}
 
 	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.hidx,
@@ -106,7 +215,7 @@ type pacer struct {
 	mu   sync.Mutex
 	heap schedHeap
 
-	// load is the number of sessions on this pacer (guarded by Engine.mu), for balancing.
+	// load is the number of sessions on this pacer (guarded by Scheduler.mu), for balancing.
 	load int
 }
 
@@ -127,23 +236,11 @@ const (
 	lookahead = 50 * time.Microsecond
 )
 
-// pick returns the least loaded pacer for a new session (under Engine.mu).
-func (e *Engine) pickLocked() *pacer {
-	best := e.pacers[0]
-	for _, pc := range e.pacers[1:] {
-		if pc.load < best.load {
-			best = pc
-		}
-	}
-	best.load++
-	return best
-}
-
 // schedule queues s at due unless it is queued or being run (the pacer re-queues it then).
 func (e *Engine) schedule(s *Session, due int64) {
 	pc := s.pc
 	pc.mu.Lock()
-	if s.queued || e.closing.Load() {
+	if s.queued || e.closing.Load() || pc.sc.closing.Load() {
 		pc.mu.Unlock()
 		return
 	}
@@ -169,9 +266,9 @@ func (pc *pacer) unschedule(s *Session) {
 
 // run is the pacing goroutine.
 func (pc *pacer) run() {
-	e := pc.e
-	defer e.wg.Done()
-	mode := e.waitMode
+	sc := pc.sc
+	defer sc.wg.Done()
+	mode := sc.waitMode
 	if mode == waitNanosleep && !preciseThread() {
 		mode = waitTimer
 	}
@@ -180,7 +277,7 @@ func (pc *pacer) run() {
 	due := make([]*Session, 0, 256)
 	for {
 		pc.mu.Lock()
-		now := e.now()
+		now := sc.now()
 		due = due[:0]
 		for len(pc.heap) > 0 && pc.heap[0].due <= now+int64(lookahead) {
 			due = append(due, pc.heap.pop()) // stays queued: the pacer owns it until re-pushed
@@ -195,11 +292,11 @@ func (pc *pacer) run() {
 			for _, s := range due {
 				s.next = s.tick(s.due)
 			}
-			closing := e.closing.Load()
+			closing := sc.closing.Load()
 			pc.mu.Lock()
 			for i, s := range due {
 				due[i] = nil
-				if s.next <= 0 || closing {
+				if s.next <= 0 || closing || s.e.closing.Load() {
 					s.queued = false
 					continue
 				}
@@ -209,7 +306,7 @@ func (pc *pacer) run() {
 			pc.mu.Unlock()
 			continue
 		}
-		if e.closing.Load() {
+		if sc.closing.Load() {
 			return
 		}
 		if wait >= 0 && wait <= tailWait && mode != waitTimer {
@@ -218,7 +315,7 @@ func (pc *pacer) run() {
 			if mode == waitNanosleep {
 				nap(wait)
 			} else {
-				for end := e.now() + int64(wait); e.now() < end; {
+				for end := sc.now() + int64(wait); sc.now() < end; {
 					runtime.Gosched()
 				}
 			}
@@ -240,7 +337,7 @@ func (pc *pacer) run() {
 				default:
 				}
 			}
-		case <-e.done:
+		case <-sc.done:
 			return
 		}
 	}

@@ -15,6 +15,14 @@ func FuzzAnswer(f *testing.F) {
 		offerInactive, offerSessionSendonly, offerBaresip, offerSRTPOnly, offerPCMAat16k, offerIPv6} {
 		f.Add([]byte(o), uint8(0))
 	}
+	for _, lb := range []Local{
+		{Addr: netip.MustParseAddrPort("127.0.0.1:16384"), SessionID: 1, Version: 1, LoopbackSource: LoopbackMedia},
+		{Addr: netip.MustParseAddrPort("127.0.0.1:16384"), SessionID: 1, Version: 1, LoopbackSource: LoopbackPacket, LoopbackMirror: true},
+	} {
+		if o, err := Offer(spaDefaults(), lb); err == nil {
+			f.Add(o, uint8(0))
+		}
+	}
 	f.Fuzz(func(t *testing.T, offer []byte, knobs uint8) {
 		cfg := SDPConfig{
 			Codecs:        []Codec{CodecPCMU, CodecPCMA},
@@ -27,7 +35,9 @@ func FuzzAnswer(f *testing.F) {
 			cfg.Codecs = []Codec{CodecPCMA, CodecPCMU}
 			cfg.DTMFPayload = 101
 		}
+		cfg.AcceptLoopback = len(offer)%2 == 0 // RFC 6849 offers answered as a mirror or not
 		l := Local{Addr: netip.MustParseAddrPort("127.0.0.1:16384"), Direction: Direction(knobs >> 6), SessionID: 1, Version: 1}
+		asked, _ := LoopbackRequest(offer)
 		answer, n, err := Answer(cfg, offer, l)
 		if err != nil {
 			if !errors.Is(err, ErrBadSDP) && !errors.Is(err, ErrNoCommonCodec) {
@@ -40,6 +50,9 @@ func FuzzAnswer(f *testing.F) {
 		}
 		if _, err := parse(answer); err != nil {
 			t.Fatalf("answer does not parse: %v\n%s", err, answer)
+		}
+		if n.Loopback != LoopbackOff && (asked == LoopbackOff || !cfg.AcceptLoopback) {
+			t.Fatalf("Answer() negotiated loopback %v; the offer asked %v, accepting %v", n.Loopback, asked, cfg.AcceptLoopback)
 		}
 		back, err := Accept(SDPConfig{Codecs: []Codec{CodecPCMU, CodecPCMA}, DTMFPayload: 101}, offer, answer)
 		if err != nil {
@@ -59,11 +72,21 @@ func FuzzAccept(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	src := phoneLocal
+	src.LoopbackSource = LoopbackMedia
+	loopOffer, err := Offer(cfg, src) // the phone asking for RFC 6849 loopback
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, a := range []string{offerAsterisk, offerBaresip, offerHoldNull, offerVideoFirst, offerDynamicPCMU} {
 		f.Add([]byte(a))
 	}
 	f.Fuzz(func(t *testing.T, answer []byte) {
-		n, err := Accept(cfg, offer, answer)
+		ours := offer
+		if len(answer)%2 == 1 {
+			ours = loopOffer
+		}
+		n, err := Accept(cfg, ours, answer)
 		if err != nil {
 			if !errors.Is(err, ErrBadSDP) && !errors.Is(err, ErrNoCommonCodec) {
 				t.Fatalf("Accept() error = %v", err)
@@ -72,6 +95,9 @@ func FuzzAccept(f *testing.F) {
 		}
 		if pt, _ := n.Codec.StaticPayloadType(); pt != n.PayloadType {
 			t.Fatalf("accepted %v with payload type %d, the offer had %d", n.Codec, n.PayloadType, pt)
+		}
+		if n.Loopback != LoopbackOff && len(answer)%2 == 0 {
+			t.Fatalf("accepted loopback %v the phone did not ask for", n.Loopback)
 		}
 	})
 }

@@ -491,7 +491,7 @@ func (s *Session) send(pkt []byte, now int64) {
 		return
 	}
 	if s.lastTx > 0 {
-		s.e.pacing.add(time.Duration(now-s.lastTx) - s.ptime)
+		s.e.sched.pacing.add(time.Duration(now-s.lastTx) - s.ptime)
 	}
 	s.lastTx = now
 	s.imp.send(s, pkt, dst, now)

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -395,25 +396,56 @@ func TestRFC4733WireFormat(t *testing.T) {
 	}
 }
 
+// TestDTMFInBandBetweenSessions: b sends the sixteen digits in-band, a's Goertzel detector
+// reports each once, in order. Virtual time: b's frames run on the test's clock, each packet
+// b sends is read from a socket of the test's and handed to a's receive and playout at the
+// same time, so a loaded machine cannot cut a gap into a tone (which would split or hide a
+// digit); the packets still cross the wire.
 func TestDTMFInBandBetweenSessions(t *testing.T) {
-	// A deep jitter buffer: on a loaded machine the pacers may run late, and a gap inside a
-	// tone would split or hide a digit.
-	ea, eva := testEngine(t, SessionConfig{Analyze: true, Jitter: JitterConfig{Initial: 500 * time.Millisecond, Max: time.Second, Adapt: JitterAdaptNone}})
+	ea, eva := testEngine(t, SessionConfig{Analyze: true, Jitter: JitterConfig{Initial: 60 * time.Millisecond, Max: time.Second, Adapt: JitterAdaptNone}})
 	eb, _ := testEngine(t, SessionConfig{DTMFDuration: 100 * time.Millisecond})
-	pair(t, ea, eb, pcmu20)
-	b := firstSession(eb)
-	if err := b.SendDTMF("0123456789*#ABCD", DTMFInBand); err != nil {
+	a := manual(t, ea, pcmu20)
+	b := manual(t, eb, pcmu20)
+	sink, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer sink.Close()
+	b.mu.Lock()
+	b.n.Remote = sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	b.mu.Unlock()
+	const digits = "0123456789*#ABCD"
+	if err := b.SendDTMF(digits, DTMFInBand); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	dl, _ := t.Deadline()
+	ptime := int64(pcmu20.PacketTime)
+	for at := int64(time.Second); at < int64(time.Second)+int64(len(digits))*int64(time.Second)/2; at += ptime {
+		b.mu.Lock()
+		b.frame(at)
+		b.mu.Unlock()
+		if !dl.IsZero() {
+			sink.SetReadDeadline(dl)
+		}
+		n, from, err := sink.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("b's packet at %v: %v", time.Duration(at), err)
+		}
+		a.mu.Lock()
+		a.receive(buf[:n], from, at)
+		a.frame(at)
+		a.mu.Unlock()
 	}
 	var got []byte
 	timeout := time.NewTimer(20 * time.Second)
 	defer timeout.Stop()
-	for len(got) < 16 {
+	for len(got) < len(digits) {
 		var ev Event
 		select {
 		case ev = <-eva.ch:
 		case <-timeout.C:
-			t.Fatalf("detected %q in 20 s (receiver %+v, engine %+v)", got, firstSession(ea).Stats(), ea.Stats())
+			t.Fatalf("detected %q (receiver %+v)", got, a.Stats())
 		}
 		if ev.Kind != EventDTMF {
 			continue
@@ -423,8 +455,11 @@ func TestDTMFInBandBetweenSessions(t *testing.T) {
 		}
 		got = append(got, ev.Digit)
 	}
-	if string(got) != "0123456789*#ABCD" {
-		t.Errorf("detected %q (receiver %+v, engine %+v)", got, firstSession(ea).Stats(), ea.Stats())
+	if string(got) != digits {
+		t.Errorf("detected %q (receiver %+v)", got, a.Stats())
+	}
+	if d := a.Stats().DTMF; d != digits {
+		t.Errorf("the receiver's DTMF %q, want each digit once: %s", d, digits)
 	}
 }
 
@@ -462,12 +497,39 @@ func TestImpairmentSeenByTheFarEnd(t *testing.T) {
 			n := pcmu20
 			n.PacketTime = 10 * time.Millisecond
 			a, b := pair(t, ea, eb, n)
-			// A control pair without impairment measures the machine's own jitter (the
-			// pacers of a loaded machine run late), which adds to the injected one.
-			_, ctl := pair(t, ea, eb, n)
+			// A control stream without impairment, from ea to eb beside a's, measures the
+			// machine's own jitter over the same time (the pacers of a loaded machine run
+			// late), which adds to the injected one; it stops with a's.
+			ctlTx, err := ea.OpenWith(SessionConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctl, err := eb.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc := n
+			nc.Remote = ctl.LocalAddr()
+			if err := ctlTx.Start(nc); err != nil {
+				t.Fatal(err)
+			}
+			nr := n
+			nr.Remote, nr.Direction = ctlTx.LocalAddr(), DirRecvOnly
+			if err := ctl.Start(nr); err != nil {
+				t.Fatal(err)
+			}
 			waitFor(t, 15*time.Second, "600 packets sent", func() bool { return a.Stats().PacketsSent+dropped(a) >= 600 })
-			a.Update(Negotiated{Codec: CodecPCMU, PayloadType: 0, PacketTime: n.PacketTime, Direction: DirRecvOnly, Remote: n.Remote})
-			sent := a.Stats().PacketsSent
+			stop := func(s *Session) {
+				sn := s.Negotiated()
+				sn.Direction = DirRecvOnly
+				if err := s.Update(sn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop(a)
+			stop(ctlTx)
+			sent, ctlSent := a.Stats().PacketsSent, ctlTx.Stats().PacketsSent
+			waitFor(t, 10*time.Second, "the control's last packets", func() bool { return ctl.Stats().PacketsRecv >= ctlSent })
 			waitFor(t, 10*time.Second, "the last packets", func() bool { return b.Stats().PacketsRecv >= sent })
 			d, _, _ := a.Injected()
 			bs := b.Stats()
@@ -496,3 +558,67 @@ func TestImpairmentSeenByTheFarEnd(t *testing.T) {
 }
 
 func dropped(s *Session) uint64 { d, _, _ := s.Injected(); return d }
+
+// TestSharedScheduler: two engines (two phones of a fleet) on one scheduler: their sessions
+// share its pacers, each engine's calls carry audio, closing one engine leaves the other's
+// calls running, and a closed scheduler refuses new sessions.
+func TestSharedScheduler(t *testing.T) {
+	t.Parallel()
+	sc, err := NewScheduler(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	engine := func() *Engine {
+		base := uint16(20000 + 2*rand.IntN(19000))
+		e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 199, Scheduler: sc,
+			Session: SessionConfig{Analyze: true}, Logger: testlog.New(t), Seed: uint64(base)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	ea, eb := engine(), engine()
+	a1, b1 := pair(t, ea, eb, pcmu20)
+	a2, b2 := pair(t, ea, eb, pcmu20)
+	a1.Play(NewTestTone(600, -10), "600")
+	a2.Play(NewTestTone(900, -10), "900")
+	if st := sc.Stats(); st.Pacers != 2 || st.Sessions != 4 {
+		t.Errorf("scheduler %+v, want 2 pacers and 4 sessions", st)
+	}
+	waitFor(t, 10*time.Second, "both calls carry their tones", func() bool { return near(rxFreq(b1), 600) && near(rxFreq(b2), 900) })
+	if err := ea.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := sc.Stats(); st.Sessions != 2 {
+		t.Errorf("after one engine closed: %d sessions on the scheduler, want 2", st.Sessions)
+	}
+	sent := b2.Stats().PacketsSent
+	ec := engine()
+	c, err := ec.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pcmu20
+	n.Remote = b1.LocalAddr()
+	if err := c.Start(n); err != nil { // c hears nothing back: b1 sends to the closed a1
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the other engine's sessions go on sending", func() bool { return b2.Stats().PacketsSent > sent+10 })
+	waitFor(t, 10*time.Second, "a new engine's session sends on the shared pacers", func() bool { return c.Stats().PacketsSent > 10 })
+	if ps := eb.Stats().Pacing; ps.Count == 0 || ps.Count > sc.Stats().Pacing.Count {
+		t.Errorf("engine pacing %+v, scheduler %+v: the engine reports its scheduler's", ps, sc.Stats().Pacing)
+	}
+	ec.Close()
+	eb.Close()
+	sc.Close()
+	sc.Close()
+	ed := engine()
+	if _, err := ed.Open(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Open on a closed scheduler: %v, want ErrClosed", err)
+	}
+	if _, err := NewScheduler(-1); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("NewScheduler(-1): %v", err)
+	}
+}

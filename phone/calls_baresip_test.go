@@ -1,9 +1,12 @@
 package phone
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -26,6 +29,7 @@ type baresip struct {
 	proc  *provtest.Process
 	dir   string
 	heard string
+	ctrl  string // its ctrl_tcp listener: commands as netstrings of JSON
 }
 
 // startBaresip writes baresip's config for the test and starts it. source is the WAV it plays.
@@ -34,8 +38,9 @@ func startBaresip(t *testing.T, k *siptest.Kamailio, source string) *baresip {
 	bin := provtest.RequirePeer(t, "baresip", "baresip")
 	dir := t.TempDir()
 	rtp := 30000 + 2*(provtest.FreeUDPPort(t)%10000)
-	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav")}
+	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav"), ctrl: fmt.Sprintf("127.0.0.1:%d", provtest.FreeTCPPort(t))}
 	cfg := fmt.Sprintf(`sip_listen 127.0.0.1:%d
+ctrl_tcp_listen %s
 call_max_calls 2
 audio_source aufile,%s
 audio_player aufile,%s
@@ -49,7 +54,8 @@ module sndfile.so
 snd_path %s
 module_app account.so
 module_app menu.so
-`, freeUDPTCPPort(t), source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
+module_app ctrl_tcp.so
+`, freeUDPTCPPort(t), b.ctrl, source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
 	acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
 	for name, body := range map[string]string{"config": cfg, "accounts": acc} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -76,18 +82,72 @@ module_app menu.so
 	return b
 }
 
-// freeUDPTCPPort returns a port of 127.0.0.1 free for both UDP and TCP a moment ago:
-// baresip listens on both, and a UDP port that is free may be a TCP one in use.
+// command runs one of baresip's long commands (as typed after "/") through ctrl_tcp and
+// returns its response: {"command":…,"params":…,"token":…} in a netstring, answered by a
+// netstring of {"response":true,"ok":…,"data":…,"token":…}. baresip also sends events on the
+// connection; they are skipped.
+func (b *baresip) command(t *testing.T, cmd, params string) string {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(t.Context(), "tcp", b.ctrl)
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer conn.Close()
+	if dl, ok := t.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	msg, _ := json.Marshal(map[string]string{"command": cmd, "params": params, "token": "spa900"})
+	fmt.Fprintf(conn, "%d:%s,", len(msg), msg)
+	r := bufio.NewReader(conn)
+	for {
+		head, err := r.ReadString(':')
+		if err != nil {
+			t.Fatalf("baresip ctrl_tcp %s: %v", cmd, err)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(head, ":"))
+		if err != nil || n > 1<<16 {
+			t.Fatalf("baresip ctrl_tcp %s: netstring length %q", cmd, head)
+		}
+		body := make([]byte, n+1) // the body and its ","
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatalf("baresip ctrl_tcp %s: %v", cmd, err)
+		}
+		var resp struct {
+			Response bool   `json:"response"`
+			OK       bool   `json:"ok"`
+			Data     string `json:"data"`
+			Token    string `json:"token"`
+		}
+		if json.Unmarshal(body[:n], &resp) != nil || !resp.Response || resp.Token != "spa900" {
+			continue // an event
+		}
+		if !resp.OK {
+			t.Fatalf("baresip ctrl_tcp %s %s: %s", cmd, params, resp.Data)
+		}
+		return resp.Data
+	}
+}
+
+// freeUDPTCPPort returns a port of 127.0.0.1 free a moment ago for UDP and TCP, with the
+// next port free for TCP: baresip listens on UDP and TCP there and on TLS one port up, and
+// a UDP port that is free may be a TCP one in use.
 func freeUDPTCPPort(t *testing.T) int {
 	t.Helper()
+	free := func(port int) bool {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
 	for range 100 {
-		port := provtest.FreeUDPPort(t)
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			l.Close()
+		if port := provtest.FreeUDPPort(t); port < 65535 && free(port) && free(port+1) {
 			return port
 		}
 	}
-	t.Fatal("no port free for both UDP and TCP")
+	t.Fatal("no port free for UDP, TCP and TLS")
 	return 0
 }
 
@@ -116,7 +176,8 @@ func writeToneWAV(t *testing.T, path string, hz float64, seconds int) {
 
 // TestCallWithBaresip: the phone calls baresip through Kamailio. The phone plays a 1 kHz tone
 // and baresip's recording (aufile) holds 1 kHz; baresip plays a 1.5 kHz file and the phone's
-// audio events and recording show 1.5 kHz; the phone's RFC 4733 digits show in baresip's log.
+// audio events and recording show 1.5 kHz; the phone's RFC 4733 digits show in baresip's log,
+// and the RFC 4733 digits baresip sends (its sndcode command) arrive as the phone's dtmf events.
 func TestCallWithBaresip(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
 	src := filepath.Join(t.TempDir(), "tone.wav")
@@ -156,6 +217,18 @@ func TestCallWithBaresip(t *testing.T) {
 		out := bs.proc.Output()
 		return strings.Contains(out, "'1'") && strings.Contains(out, "'5'") && strings.Contains(out, "'9'")
 	})
+	bs.command(t, "sndcode", "2468")
+	var got string
+	for len(got) < 4 {
+		ev := waitMediaEvent(t, events, eventMediaDTMF, func(e Event) bool { return e.Data["call"] == call.ID })
+		if ev.Data["method"] != "rfc4733" {
+			t.Errorf("dtmf event %v, want method rfc4733", ev.Data)
+		}
+		got += ev.Data["digit"].(string)
+	}
+	if got != "2468" {
+		t.Errorf("the phone reported digits %q, baresip sent 2468", got)
+	}
 	if _, err := p.Hangup(ctx, call.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +278,34 @@ func dominantTail(x []int16) float64 {
 	}
 	slices.Sort(est)
 	return est[len(est)/2]
+}
+
+// TestBaresipCallsPhone: baresip calls the phone through Kamailio; the phone rings, is
+// answered, hears baresip's 1.5 kHz file, and takes baresip's hang-up.
+func TestBaresipCallsPhone(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	src := filepath.Join(t.TempDir(), "tone.wav")
+	writeToneWAV(t, src, 1500, 30)
+	u, events := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	waitRegistration(t, events, 1, "Registered")
+	bs := startBaresip(t, k, src)
+	bs.command(t, "dial", "sip:1001@127.0.0.1")
+	ring := waitCall(t, events, "", CallRinging)
+	id := ring.Data["call"].(string)
+	if peer, _ := ring.Data["peer"].(string); !strings.Contains(peer, "1002") {
+		t.Errorf("ringing call from %q, want 1002", peer)
+	}
+	p := mustPhone(t, u)
+	if _, err := p.Answer(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, id, CallConnected)
+	waitMediaEvent(t, events, EventAudio, func(e Event) bool {
+		f, _ := e.Data["freq_hz"].(float64)
+		return e.Data["call"] == id && e.Data["direction"] == "rx" && math.Abs(f-1500) < 10
+	})
+	bs.command(t, "hangup", "")
+	if ev := waitCall(t, events, id, "Ended"); ev.Data["reason"] != "remote hang-up" {
+		t.Errorf("ended %v", ev.Data)
+	}
 }

@@ -3,11 +3,14 @@ package phone
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/spa900/spa900/media"
 )
 
 // Fleet runs many phone units in one process, each with its own flash, address, clock and
@@ -18,6 +21,8 @@ type Fleet struct {
 	// Immutable after NewFleet.
 	units []*Unit
 	log   *zap.Logger
+
+	sched *media.Scheduler // the units' RTP pacers unless their options bring their own
 
 	spread time.Duration // set before Run: see SetBootSpread
 }
@@ -34,6 +39,20 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 		log = zap.NewNop()
 	}
 	f := &Fleet{log: log, units: make([]*Unit, len(opts))}
+	// One media scheduler for the fleet's calls: GOMAXPROCS pacer threads for the process,
+	// not two per phone in a call, and a wake-up serves every phone's packets due then.
+	// Its goroutines start with the first call and stop when Run returns.
+	sched, err := media.NewScheduler(0)
+	if err != nil {
+		return nil, err
+	}
+	f.sched = sched
+	opts = slices.Clone(opts)
+	for i := range opts {
+		if opts[i].MediaScheduler == nil {
+			opts[i].MediaScheduler = sched
+		}
+	}
 	errs := make([]error, len(opts))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -109,6 +128,7 @@ func (f *Fleet) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	f.sched.Close() // every unit has stopped: no engine uses it any more
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spa900/spa900/media"
 	"github.com/spa900/spa900/provisioning/config"
 )
 
@@ -62,6 +63,10 @@ type Options struct {
 	// Counters receive the unit's event counts for metrics; a fleet gives all its units the
 	// same. nil: the unit keeps its own ([Unit.Counters]).
 	Counters *Counters
+	// MediaScheduler paces the RTP of the phone's calls together with other phones' (a
+	// fleet gives all its units one: [NewFleet]); the phone does not close it. nil: the
+	// phone's media engine runs its own pacers.
+	MediaScheduler *media.Scheduler
 	// MWIDomainSubscribe makes an extension without a Voice_Mail_Server_n_ subscribe to
 	// message-summary at its proxy's bare domain, as a SPA962 6.1.5 was seen doing
 	// (SPA-BEHAVIOUR §13.9; --mwi-subscribe-domain). Off, such an extension subscribes to
