@@ -129,18 +129,25 @@ func (b *baresip) command(t *testing.T, cmd, params string) string {
 	}
 }
 
-// freeUDPTCPPort returns a port of 127.0.0.1 free for both UDP and TCP a moment ago:
-// baresip listens on both, and a UDP port that is free may be a TCP one in use.
+// freeUDPTCPPort returns a port of 127.0.0.1 free a moment ago for UDP and TCP, with the
+// next port free for TCP: baresip listens on UDP and TCP there and on TLS one port up, and
+// a UDP port that is free may be a TCP one in use.
 func freeUDPTCPPort(t *testing.T) int {
 	t.Helper()
+	free := func(port int) bool {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
 	for range 100 {
-		port := provtest.FreeUDPPort(t)
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			l.Close()
+		if port := provtest.FreeUDPPort(t); port < 65535 && free(port) && free(port+1) {
 			return port
 		}
 	}
-	t.Fatal("no port free for both UDP and TCP")
+	t.Fatal("no port free for UDP, TCP and TLS")
 	return 0
 }
 
@@ -271,4 +278,34 @@ func dominantTail(x []int16) float64 {
 	}
 	slices.Sort(est)
 	return est[len(est)/2]
+}
+
+// TestBaresipCallsPhone: baresip calls the phone through Kamailio; the phone rings, is
+// answered, hears baresip's 1.5 kHz file, and takes baresip's hang-up.
+func TestBaresipCallsPhone(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	src := filepath.Join(t.TempDir(), "tone.wav")
+	writeToneWAV(t, src, 1500, 30)
+	u, events := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	waitRegistration(t, events, 1, "Registered")
+	bs := startBaresip(t, k, src)
+	bs.command(t, "dial", "sip:1001@127.0.0.1")
+	ring := waitCall(t, events, "", CallRinging)
+	id := ring.Data["call"].(string)
+	if peer, _ := ring.Data["peer"].(string); !strings.Contains(peer, "1002") {
+		t.Errorf("ringing call from %q, want 1002", peer)
+	}
+	p := mustPhone(t, u)
+	if _, err := p.Answer(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, id, CallConnected)
+	waitMediaEvent(t, events, EventAudio, func(e Event) bool {
+		f, _ := e.Data["freq_hz"].(float64)
+		return e.Data["call"] == id && e.Data["direction"] == "rx" && math.Abs(f-1500) < 10
+	})
+	bs.command(t, "hangup", "")
+	if ev := waitCall(t, events, id, "Ended"); ev.Data["reason"] != "remote hang-up" {
+		t.Errorf("ended %v", ev.Data)
+	}
 }

@@ -99,3 +99,42 @@ func TestCallSIPpPRACK(t *testing.T) {
 		})
 	}
 }
+
+// TestCallSIPpAuthInviteAndInfoDTMF: with Auth_INVITE_1_ Yes the phone challenges SIPp's
+// INVITE and rings only on the retry that answers it; in the call SIPp's INFO digit is
+// reported (method info), and with DTMF_Tx_Method_1_ INFO the phone's digit goes out as
+// INFO (the scenario checks Signal=7).
+func TestCallSIPpAuthInviteAndInfoDTMF(t *testing.T) {
+	u, events, target := notifyPhone(t, "Auth_INVITE_1_", "Yes", "DTMF_Tx_Method_1_", "INFO")
+	uac := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "uac-auth-info.xml", Target: target, Service: "1001",
+		Args: []string{"-au", "1001", "-ap", "secret1001"}})
+	p := mustPhone(t, u)
+	id := waitCall(t, events, "", CallRinging).Data["call"].(string)
+	if _, err := p.Answer(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	// SIPp's INFO follows its ACK at once: the digit may be reported before the call is.
+	for connected, digit := false, false; !connected || !digit; {
+		select {
+		case ev := <-events:
+			switch {
+			case ev.Kind == EventCall && ev.Data["call"] == id && ev.Data["state"] == CallConnected:
+				connected = true
+			case ev.Kind == EventDTMF:
+				digit = true
+				if ev.Data["digit"] != "5" || ev.Data["method"] != "info" || ev.Data["call"] != id {
+					t.Errorf("dtmf event %v, want 5 by info", ev.Data)
+				}
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("connected %v, digit reported %v", connected, digit)
+		}
+	}
+	if _, err := p.SendDTMF(t.Context(), id, "7"); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, id, "Ended")
+	if res := uac.Wait(10 * time.Second); res.Err != nil {
+		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
+	}
+}

@@ -298,3 +298,69 @@ func TestAttendedTransfer(t *testing.T) {
 		t.Error("the transferor is not idle")
 	}
 }
+
+// TestForwardBusyAndNoAnswer: through Kamailio, B forwards A's call to C with 302 and
+// Diversion (SPA-BEHAVIOUR §13.7), A following it: after ringing Cfwd_No_Ans_Delay
+// unanswered (B's clock), and at once when B is busy (in a call, call waiting off).
+func TestForwardBusyAndNoAnswer(t *testing.T) {
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
+	ua, ea := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
+	clockB := NewManualClock(voiceStart)
+	ub, eb := startUnit(t, Options{IP: "127.0.0.1", Clock: clockB, Defaults: sipDefaults(t, k,
+		"User_ID_1_", "1002", "Password_1_", "secret1002", "Display_Name_1_", "Bob",
+		"Cfwd_Busy_Dest", "1003", "Cfwd_No_Ans_Dest", "1003", "Cfwd_No_Ans_Delay", "20", "CW_Setting", "No")}, nil)
+	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
+		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
+	for _, e := range []<-chan Event{ea, eb, ec} {
+		waitRegistration(t, e, 1, "Registered")
+	}
+	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
+	ctx := t.Context()
+
+	// No answer: B rings, 20 s pass on its clock, the call goes on to C.
+	ab, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	clockB.Advance(20 * time.Second)
+	if ev := waitCall(t, eb, ba, "Ended"); ev.Data["code"] != 302 {
+		t.Errorf("B's call ended %v, want 302", ev.Data)
+	}
+	ca := waitCall(t, ec, "", CallRinging).Data["call"].(string)
+	if _, err := pc.Answer(ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, ab.ID, CallConnected)
+	if _, err := pa.Hangup(ctx, ab.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ec, ca, "Ended")
+	waitCall(t, ea, ab.ID, "Ended")
+
+	// Busy: C calls B, B answers; A's call to B goes to C at once.
+	cb, err := pc.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(ctx, bc); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ec, cb.ID, CallConnected)
+	ab2, err := pa.Dial(ctx, 1, "1002", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca2 := waitCall(t, ec, "", CallRinging) // C's second appearance rings (call waiting on at C)
+	if ca2.Data["appearance"] != 2 {
+		t.Errorf("forwarded call rings on %v", ca2.Data)
+	}
+	if st := ub.Status(); len(st.Calls) != 1 {
+		t.Errorf("B took the busy call: %+v", st.Calls)
+	}
+	if _, err := pa.Hangup(ctx, ab2.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, ab2.ID, "Ended")
+}

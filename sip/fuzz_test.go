@@ -83,7 +83,7 @@ func FuzzRequest(f *testing.F) {
 	handlers := map[sipmsg.RequestMethod]func(*sipmsg.Request, sipmsg.ServerTransaction){
 		sipmsg.INVITE: a.onInvite, sipmsg.NOTIFY: a.onNotify, sipmsg.BYE: a.onBye,
 		sipmsg.ACK: a.onAck, sipmsg.CANCEL: a.onCancel, sipmsg.INFO: a.onInfo, sipmsg.OPTIONS: a.onOptions,
-		sipmsg.REFER: a.onRefer,
+		sipmsg.REFER: a.onRefer, sipmsg.PRACK: a.onPrack, sipmsg.SUBSCRIBE: a.onSubscribe,
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msg, err := sipmsg.ParseMessage(data)

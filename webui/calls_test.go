@@ -28,6 +28,9 @@ func TestCallsAPIErrors(t *testing.T) {
 		{"both to and uri", "POST", "/api/v1/calls", `{"to":"1","uri":"sip:a@b"}`, 400, "one of"},
 		{"unknown field", "POST", "/api/v1/calls", `{"number":"1"}`, 400, "bad JSON"},
 		{"dtmf without digits", "POST", "/api/v1/calls/1/dtmf", `{}`, 400, "digits"},
+		{"transfer without target", "POST", "/api/v1/calls/1/transfer", `{}`, 400, "replaces"},
+		{"transfer to and replaces", "POST", "/api/v1/calls/1/transfer", `{"to":"1003","replaces":"2"}`, 400, "exclude"},
+		{"attended transfer of an unknown call", "POST", "/api/v1/calls/42/transfer", `{"replaces":"2"}`, 404, "no such call"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
