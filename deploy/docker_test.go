@@ -37,30 +37,45 @@ import (
 	"time"
 
 	"github.com/spa900/spa900/provisioning/provtest"
+	"github.com/spa900/spa900/sip/siptest"
 )
 
 // TestContainer builds the image and proves a container phone works as a QA engineer uses
 // it: it takes the container's own address (--ip auto from the image's environment), turns
-// healthy through the image's HEALTHCHECK, and provisions itself from nginx on the host with
-// its per-MAC profile. Each capability is a subtest on the same running container; the SIP
-// and media ones (register to Kamailio, be called) are added the same way, see the comment at
-// the end.
+// healthy through the image's HEALTHCHECK, provisions itself from nginx on the host with its
+// per-MAC profile, registers to Kamailio with digest authentication, and is called by a
+// second container phone: it rings, answers, and RTP flows both ways. The profiles are
+// written by the image itself (spa900 lab profiles, as deploy/compose.yaml's profiles
+// service does), so that this is the Compose lab's topology without Compose. Each capability
+// is a subtest on the same running containers.
 func TestContainer(t *testing.T) {
 	d := startDocker(t)
 	image := d.buildImage(t)
 
+	// The profiles, from the image: phone 1 is extension 1001, phone 2 1002, both on
+	// Kamailio with the passwords lab-1001 and lab-1002.
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{Users: []siptest.User{{Name: "1001", Password: "lab-1001"}, {Name: "1002", Password: "lab-1002"}}})
 	prov := provtest.StartNginx(t, provtest.Options{})
-	const mac = "00:0e:08:c0:ff:ee"
-	prov.WriteFile(t, "spa000e08c0ffee.cfg", []byte(`<flat-profile>
-  <Station_Name>container lab</Station_Name>
-  <GPP_A>provisioned in a container</GPP_A>
-  <Resync_Periodic>3600</Resync_Periodic>
-</flat-profile>
-`))
-	p := d.runPhone(t, image, "phone1",
-		"--mac", mac, "--boot-time", "0",
-		"--set", "Resync_Random_Delay=0",
-		"--set", fmt.Sprintf("Profile_Rule=http://127.0.0.1:%d/spa$MA.cfg", prov.HTTPPort))
+	if err := os.Chmod(prov.Docroot, 0o777); err != nil { // the image runs as 65532
+		t.Fatal(err)
+	}
+	d.output(t, "run", "--rm", "--network", "none", "-v", prov.Docroot+":/profiles", image,
+		"lab", "profiles", "--phones", "2", "--registrar", k.Addr, "--out", "/profiles")
+	const mac1, mac2 = "00:0e:08:1a:b0:01", "00:0e:08:1a:b0:02"
+	if prof := readFile(filepath.Join(prov.Docroot, "spa000e081ab001.cfg")); !strings.Contains(prof, "<User_ID_1_>1001</User_ID_1_>") {
+		t.Fatalf("the image's profile of phone 1:\n%s", prof)
+	}
+	// Both phones share the host's network: each takes SIP ports of its own, and lines 2 to
+	// 4 stay off from the first boot.
+	phoneArgs := func(mac string) []string {
+		return []string{"--mac", mac, "--boot-time", "0",
+			"--set", "Resync_Random_Delay=0",
+			"--set", fmt.Sprintf("Profile_Rule=http://127.0.0.1:%d/spa$MA.cfg", prov.HTTPPort),
+			"--set", "SIP_Port_1_=" + strconv.Itoa(provtest.FreeUDPPort(t)),
+			"--set", "Line_Enable_2_=No", "--set", "Line_Enable_3_=No", "--set", "Line_Enable_4_=No"}
+	}
+	p := d.runPhone(t, image, "phone1", phoneArgs(mac1)...)
+	p2 := d.runPhone(t, image, "phone2", phoneArgs(mac2)...)
 
 	t.Run("address", func(t *testing.T) {
 		st := p.status(t)
@@ -88,7 +103,7 @@ func TestContainer(t *testing.T) {
 		if st.Provisioning.LastResult != "success" {
 			t.Fatalf("resync %s: %s", st.Provisioning.LastResult, st.Provisioning.LastError)
 		}
-		want := fmt.Sprintf("/spa%s.cfg", "000e08c0ffee")
+		want := "/spa000e081ab001.cfg"
 		e := prov.WaitAccess(t, func(e provtest.AccessEntry) bool { return e.URI == want })
 		if e.Status != 200 || e.UserAgent != st.UserAgent || !strings.HasPrefix(e.UserAgent, "Linksys/SPA-942-5.1.10 (") {
 			t.Errorf("access log: %+v; want 200 with the phone's User-Agent %q", e, st.UserAgent)
@@ -97,18 +112,52 @@ func TestContainer(t *testing.T) {
 			t.Errorf("the request came from %s, want the phone's address %s", e.RemoteAddr, st.IP)
 		}
 		export := p.get(t, "/admin/spacfg.xml")
-		for _, v := range []string{">container lab</Station_Name>", ">provisioned in a container</GPP_A>", ">3600</Resync_Periodic>"} {
+		for _, v := range []string{">Lab 1001</Station_Name>", ">1001</User_ID_1_>", ">No</Line_Enable_2_>"} {
 			if !strings.Contains(export, v) {
 				t.Errorf("export lacks %s", v)
 			}
 		}
 	})
-	// The SIP and media engineers extend this test here, on the same container: start
-	// Kamailio on the host (a helper beside provtest's), give the phone Proxy_1_, User_ID_1_
-	// and Password_1_ in its profile or with --set above, then add
-	//	t.Run("registers", ...)   // Ext 1 registered in p.status(t).Extensions
-	//	t.Run("answers a call", ...) // a second phone (d.runPhone) or SIPp calls it
-	// A second container phone needs its own --http port and SIP ports (SIP_Port_1_).
+	registered := func(st *phoneStatus) bool {
+		return len(st.Extensions) > 0 && st.Extensions[0].Registration == "Registered"
+	}
+	t.Run("registers", func(t *testing.T) {
+		for _, cp := range []*containerPhone{p, p2} {
+			st := cp.waitStatus(t, registered)
+			if st.Extensions[0].SIPAddr == "" || !strings.HasPrefix(st.Extensions[0].SIPAddr, st.IP+":") {
+				t.Errorf("%s: Ext 1 SIP address %q, want the container's address %s", cp.name, st.Extensions[0].SIPAddr, st.IP)
+			}
+		}
+		users := map[string]bool{}
+		for _, b := range k.Bindings(t) {
+			users[strings.SplitN(b.AOR, "@", 2)[0]] = true
+		}
+		if !users["1001"] || !users["1002"] {
+			t.Errorf("Kamailio's bindings: %+v; want 1001 and 1002", k.Bindings(t))
+		}
+	})
+	t.Run("is called", func(t *testing.T) {
+		p.waitStatus(t, registered)
+		p2.waitStatus(t, registered)
+		var placed struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(p2.post(t, "/api/v1/calls", `{"extension":1,"to":"1001"}`, http.StatusCreated)), &placed); err != nil {
+			t.Fatal(err)
+		}
+		st := p.waitStatus(t, func(st *phoneStatus) bool { return len(st.Calls) == 1 && st.Calls[0].State == "Ringing" })
+		if st.Calls[0].Direction != "inbound" {
+			t.Errorf("the call at phone 1: %+v", st.Calls[0])
+		}
+		p.post(t, "/api/v1/calls/"+st.Calls[0].ID+"/answer", `{}`, http.StatusOK)
+		p2.waitStatus(t, func(st *phoneStatus) bool { return len(st.Calls) == 1 && st.Calls[0].State == "Connected" })
+		// Both ends send 50 packets a second: RTP has no event; read the phones' counters.
+		for _, cp := range []*containerPhone{p, p2} {
+			cp.waitMetric(t, `spa900_rtp_packets_total{direction="received"}`, 25)
+		}
+		p2.post(t, "/api/v1/calls/"+placed.ID+"/hangup", `{}`, http.StatusOK)
+		p.waitStatus(t, func(st *phoneStatus) bool { return len(st.Calls) == 0 })
+	})
 }
 
 // docker is a private Docker engine started by the test.
@@ -250,7 +299,10 @@ func (d *docker) buildImage(t *testing.T) string {
 		t.Fatal("Dockerfile: no ARG GO_IMAGE=<build base>")
 	}
 	start := time.Now()
-	d.importBase(t, m[1])
+	caches := warmCaches(t, repo)
+	t.Logf("build and module caches warmed on the host in %v", time.Since(start).Round(100*time.Millisecond))
+	start = time.Now()
+	d.importBase(t, m[1], caches)
 	t.Logf("build base %s imported in %v", m[1], time.Since(start).Round(100*time.Millisecond))
 
 	const image = "spa900:test"
@@ -271,10 +323,59 @@ func (d *docker) buildImage(t *testing.T) string {
 	return image
 }
 
+// imageCaches are the host's caches the build base carries: a Go build cache holding the
+// image's build (the same toolchain, CGO_ENABLED=0, -trimpath: the container's compiles are
+// cache hits and only the link runs), and a module download cache (the Dockerfile's go mod
+// download then needs no network).
+type imageCaches struct {
+	build    string    // GOCACHE
+	since    time.Time // the build cache's entries used by this build are not older
+	download string    // GOMODCACHE/cache/download
+}
+
+// warmCaches builds the image's binary on the host, as the Dockerfile does, into a build
+// cache and a module cache of the image's own under the user's cache directory (kept from
+// run to run, as CI keeps ~/.cache: the container test's cost is then the image's link and
+// layers, not a compile of everything from nothing). Modules come from the host's module
+// cache first, then its GOPROXY.
+func warmCaches(t *testing.T, repo string) imageCaches {
+	t.Helper()
+	ucd, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(ucd, "spa900-image")
+	c := imageCaches{build: filepath.Join(dir, "go-build"), download: filepath.Join(dir, "mod", "cache", "download"),
+		since: time.Now().Add(-time.Hour - 5*time.Minute)} // Go refreshes an entry's time when older than an hour
+	env := func(name string) string {
+		out, _ := exec.Command("go", "env", name).Output()
+		return strings.TrimSpace(string(out))
+	}
+	proxy := env("GOPROXY")
+	if hostMods := env("GOMODCACHE"); hostMods != "" {
+		proxy = "file://" + filepath.Join(hostMods, "cache", "download") + "," + proxy
+	}
+	for _, args := range [][]string{
+		{"mod", "download"},
+		{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(t.TempDir(), "spa900"), "./cmd/spa900"},
+	} {
+		cmd := exec.CommandContext(t.Context(), "go", args...)
+		cmd.Dir = repo
+		// -buildvcs=false: the build context has no .git (.dockerignore), so the image's
+		// binary carries no VCS stamp either.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOCACHE="+c.build,
+			"GOMODCACHE="+filepath.Join(dir, "mod"), "GOPROXY="+proxy)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 30))
+		}
+	}
+	return c
+}
+
 // importBase imports a root file system with busybox (the shell of RUN), this machine's Go
-// toolchain and its CA bundle, tagged as the Dockerfile's build base: the same Dockerfile
-// builds unchanged where the real image can be pulled.
-func (d *docker) importBase(t *testing.T, tag string) {
+// toolchain, its CA bundle and the warmed caches, tagged as the Dockerfile's build base: the
+// same Dockerfile builds unchanged where the real image can be pulled.
+func (d *docker) importBase(t *testing.T, tag string, caches imageCaches) {
 	t.Helper()
 	busybox := provtest.RequirePeer(t, "busybox", "busybox-static")
 	goroot := runtime.GOROOT()
@@ -282,10 +383,10 @@ func (d *docker) importBase(t *testing.T, tag string) {
 		goroot = strings.TrimSpace(string(out))
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeBase(pw, busybox, goroot)) }()
+	go func() { pw.CloseWithError(writeBase(pw, busybox, goroot, caches)) }()
 	out, err := d.cmd(d.ctx, pr, "import",
 		"-c", "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"-c", "ENV GOPATH=/go", "-c", "ENV GOTOOLCHAIN=local", "-c", "WORKDIR /go",
+		"-c", "ENV GOPATH=/go", "-c", "ENV GOTOOLCHAIN=local", "-c", "ENV GOCACHE=/root/.cache/go-build", "-c", "WORKDIR /go",
 		"-", tag).CombinedOutput()
 	pr.Close()
 	if err != nil {
@@ -294,7 +395,7 @@ func (d *docker) importBase(t *testing.T, tag string) {
 }
 
 // writeBase writes the build base as a tar stream.
-func writeBase(w io.Writer, busybox, goroot string) error {
+func writeBase(w io.Writer, busybox, goroot string, caches imageCaches) error {
 	tw := tar.NewWriter(w)
 	dir := func(name string, mode int64) error {
 		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode})
@@ -340,17 +441,45 @@ func writeBase(w io.Writer, busybox, goroot string) error {
 		return err
 	}
 	// The toolchain, without what building needs not: its own tests and test data.
-	err = filepath.WalkDir(goroot, func(path string, e fs.DirEntry, err error) error {
+	if err := addTree(tw, goroot, "usr/local/go", func(rel string, e fs.DirEntry, info fs.FileInfo) bool {
+		return !(e.IsDir() && (rel == "test" || e.Name() == "testdata"))
+	}); err != nil {
+		return err
+	}
+	// The caches: the module downloads whole, the build cache's entries this build used.
+	for _, dd := range []string{"root/.cache", "go/pkg", "go/pkg/mod", "go/pkg/mod/cache"} {
+		if err := dir(dd, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := addTree(tw, caches.download, "go/pkg/mod/cache/download", nil); err != nil {
+		return err
+	}
+	if err := addTree(tw, caches.build, "root/.cache/go-build", func(rel string, e fs.DirEntry, info fs.FileInfo) bool {
+		return e.IsDir() || !info.ModTime().Before(caches.since)
+	}); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// addTree adds the tree at root to tw under name, with root's owner, the entries keep
+// accepts (nil: all; a directory refused is skipped whole).
+func addTree(tw *tar.Writer, root, name string, keep func(rel string, e fs.DirEntry, info fs.FileInfo) bool) error {
+	return filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(goroot, path)
-		if e.IsDir() && (rel == "test" || e.Name() == "testdata") {
-			return filepath.SkipDir
-		}
+		rel, _ := filepath.Rel(root, path)
 		info, err := e.Info()
 		if err != nil {
 			return err
+		}
+		if keep != nil && !keep(rel, e, info) {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		link := ""
 		if info.Mode()&fs.ModeSymlink != 0 {
@@ -362,7 +491,7 @@ func writeBase(w io.Writer, busybox, goroot string) error {
 		if err != nil {
 			return err
 		}
-		h.Name = filepath.ToSlash(filepath.Join("usr/local/go", rel))
+		h.Name = filepath.ToSlash(filepath.Join(name, rel))
 		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
 		if e.IsDir() {
 			h.Name += "/"
@@ -382,10 +511,6 @@ func writeBase(w io.Writer, busybox, goroot string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 // containerPhone is a phone running in a container on the host's network.
@@ -448,7 +573,58 @@ type phoneStatus struct {
 	Extensions []struct {
 		Index        int    `json:"index"`
 		Registration string `json:"registration"`
+		SIPAddr      string `json:"sip_addr"`
 	} `json:"extensions"`
+	Calls []struct {
+		ID        string `json:"id"`
+		Direction string `json:"direction"`
+		State     string `json:"state"`
+	} `json:"calls"`
+}
+
+// post sends a JSON body to the phone's API and wants the code.
+func (p *containerPhone) post(t *testing.T, path, body string, code int) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+p.http+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != code {
+		t.Fatalf("POST %s: %s %s, want %d", path, res.Status, b, code)
+	}
+	return string(b)
+}
+
+// waitMetric polls the phone's /metrics until the series reaches at least min.
+func (p *containerPhone) waitMetric(t *testing.T, series string, min float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := -1.0
+	for {
+		body, code, err := httpGet(ctx, "http://"+p.http+"/metrics")
+		if err == nil && code == http.StatusOK {
+			for _, line := range strings.Split(body, "\n") {
+				if v, ok := strings.CutPrefix(line, series+" "); ok {
+					last, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+				}
+			}
+			if last >= min {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("container phone %s: %s = %v, want at least %v", p.name, series, last, min)
+		case <-tick.C:
+		}
+	}
 }
 
 func (p *containerPhone) get(t *testing.T, path string) string {

@@ -70,11 +70,14 @@ type Collector struct {
 	http     *webui.HTTPCounters
 	perPhone bool
 	d        descs
+	v        voiceDescs
+
+	mono monotonic // the RTP counters (voice.go)
 }
 
 // New returns the collector of opts' units.
 func New(opts Options) *Collector {
-	c := &Collector{units: opts.Units, http: opts.HTTP, perPhone: opts.PerPhone, d: newDescs()}
+	c := &Collector{units: opts.Units, http: opts.HTTP, perPhone: opts.PerPhone, d: newDescs(), v: newVoiceDescs()}
 	seen := map[*phone.Counters]bool{}
 	for _, u := range opts.Units {
 		if pc := u.Counters(); pc != nil && !seen[pc] {
@@ -140,6 +143,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		d.provisioning, d.pending} {
 		ch <- x
 	}
+	for _, x := range c.v.all() {
+		ch <- x
+	}
 	if c.http != nil {
 		ch <- d.httpRequests
 	}
@@ -151,7 +157,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the counters and the units' status snapshots.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectCounters(ch)
-	c.collectState(ch)
+	// The counters are read before the snapshots: a call that ends meanwhile is then counted
+	// in neither for a moment, never in both (phone's sessionEnded).
+	ended, _ := c.collectVoiceCounters(ch)
+	c.collectState(ch, ended)
 	if c.http != nil {
 		c.http.Each(func(class webui.RouteClass, code string, n uint64) {
 			ch <- prometheus.MustNewConstMetric(c.d.httpRequests, prometheus.CounterValue, float64(n), class.String(), code)
@@ -230,8 +239,9 @@ func (c *Collector) collectCounters(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *Collector) collectState(ch chan<- prometheus.Metric) {
+func (c *Collector) collectState(ch chan<- prometheus.Metric, ended phone.RTPTotals) {
 	d := c.d
+	voice := newVoiceState()
 	phones := map[[2]string]int{}
 	prov := map[string]int{"idle": 0, "waiting": 0, "fetching": 0}
 	pending := map[string]int{"reboot": 0, "restart": 0, "resync": 0, "upgrade": 0}
@@ -246,6 +256,9 @@ func (c *Collector) collectState(ch chan<- prometheus.Metric) {
 		for _, p := range st.Pending {
 			pending[p.Op]++
 		}
+		if st.State == phone.StateRunning || st.State == phone.StateUpgrading {
+			voice.add(st)
+		}
 		if c.perPhone {
 			ch <- prometheus.MustNewConstMetric(d.info, prometheus.GaugeValue, 1, st.MAC, st.Model, st.Software, st.IP)
 		}
@@ -259,4 +272,5 @@ func (c *Collector) collectState(ch chan<- prometheus.Metric) {
 	for op, n := range pending {
 		ch <- prometheus.MustNewConstMetric(d.pending, prometheus.GaugeValue, float64(n), op)
 	}
+	c.emitVoiceState(ch, voice, ended)
 }

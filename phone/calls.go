@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,6 +56,7 @@ type pcall struct {
 	localHold, remoteHold bool
 	holding               *bool // a hold (true) or resume (false) re-INVITE is pending
 	sess                  mediaSession
+	counted               *atomic.Bool // sess's RTP was added to the Counters (sessionEnded)
 	local                 media.Local
 	offer                 []byte // our last offer, for Accept
 	neg                   media.Negotiated
@@ -84,6 +86,7 @@ type callsState struct {
 func (st *state) callList() []*pcall { return st.calls.order }
 
 func (st *state) addCall(c *pcall) {
+	st.p.opts.Counters.callStarted(c.outgoing)
 	if st.calls.byID == nil {
 		st.calls.byID = map[string]*pcall{}
 	}
@@ -175,6 +178,7 @@ func (st *state) endCall(c *pcall, reason string, code int) {
 	st.leaveConference(c)
 	if c.sess != nil {
 		c.sess.Close()
+		st.p.opts.Counters.sessionEnded(c.counted, c.sess.Stats())
 		c.sess = nil
 	}
 	delete(st.calls.byID, c.id)

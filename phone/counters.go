@@ -35,6 +35,7 @@ type Counters struct {
 	upgFailures    [numReasons]atomic.Uint64
 	boots          atomic.Uint64
 	fetch          [numSchemes][2]Histogram // [scheme][0 ok, 1 error]
+	voice          voiceCounters            // registrations, calls, SIP, RTP (counters_voice.go)
 }
 
 // Resync triggers, the label values of [Counters.EachResyncAttempt].

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/spa900/spa900/media"
 )
@@ -35,7 +36,7 @@ func (st *state) openMedia(c *pcall) error {
 		return fmt.Errorf("%w: media: %w", ErrCallState, err)
 	}
 	st.labelMedia(s, c.id, c.ext)
-	c.sess = s
+	c.sess, c.counted = s, new(atomic.Bool)
 	now := st.p.clock.Now()
 	c.local = media.Local{Addr: s.LocalAddr(), SessionID: uint64(now.UnixNano()) / 1000, Version: 1}
 	return nil

@@ -331,6 +331,7 @@ func callMediaInfo(ci *config.CallInfo, st media.Stats, loop media.Loopback) {
 type liveSession struct {
 	ext, app int
 	sess     mediaSession
+	counted  *atomic.Bool // the session's RTP is in the Counters already (RTPInProgress)
 }
 
 // liveMedia lists the sessions of the calls in progress (on the loop, at publication).
@@ -338,7 +339,7 @@ func (st *state) liveMedia() []liveSession {
 	var out []liveSession
 	for _, c := range st.calls.order {
 		if c.sess != nil && c.ext >= 1 && c.app >= 1 && c.app <= appearances {
-			out = append(out, liveSession{ext: c.ext, app: c.app, sess: c.sess})
+			out = append(out, liveSession{ext: c.ext, app: c.app, sess: c.sess, counted: c.counted})
 		}
 	}
 	return out

@@ -58,7 +58,7 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		MWIServer: ext(config.VoiceMailServer), MWIUser: ext(config.MailboxID), MWIDomain: st.p.opts.MWIDomainSubscribe,
 		SubMinExpires: time.Duration(sn.Int(config.SubMinExpires)) * time.Second,
 		SubMaxExpires: time.Duration(sn.Int(config.SubMaxExpires)) * time.Second,
-		Counters:      st.p.sipCounters, Trace: st.p.opts.SIPTrace,
+		Counters:      st.p.sipCounters, Totals: st.p.opts.Counters.sipTotals(), Trace: st.p.opts.SIPTrace,
 	}
 	if cfg.MWIServer != "" || cfg.MWIDomain {
 		cfg.Allow = allowSubscribe

@@ -392,6 +392,9 @@ func (st *state) emitRegistration(l *line, nextIn time.Duration) {
 		d["next_in_seconds"] = int64(nextIn / time.Second)
 	}
 	st.emit(EventRegistration, d)
+	if l.state == regOK || l.state == regFailed {
+		st.p.opts.Counters.registered(l.state == regOK)
+	}
 }
 
 // onSIPEvent handles what an agent reports. Events of an agent already stopped are dropped,

@@ -140,7 +140,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 	la := udp.LocalAddr().(*net.UDPAddr)
 	a.local = netip.AddrPortFrom(cfg.IP, uint16(la.Port))
 	a.laddr = sipmsg.Addr{IP: la.IP, Port: la.Port, Hostname: cfg.IP.String()}
-	a.conn = &packetConn{PacketConn: udp, w: &wire{counters: cfg.Counters, trace: cfg.Trace, log: cfg.Logger}}
+	a.conn = &packetConn{PacketConn: udp, w: &wire{counters: cfg.Counters, totals: cfg.Totals, trace: cfg.Trace, log: cfg.Logger}}
 
 	slog := sipgoLogger(cfg.Logger)
 	a.ua, err = sipgo.NewUA(

@@ -154,6 +154,9 @@ type Config struct {
 	// Counters, when not nil, count every message and byte the agent sends and receives
 	// (the Phone Status SIP counters); one set may be shared by a phone's agents.
 	Counters *Counters
+	// Totals, when not nil, count the messages by kind for metrics; a fleet shares one
+	// among all its agents, across reboots.
+	Totals *Totals
 	// Trace logs every message sent and received, whole (spa900 --sip-trace).
 	Trace bool
 	// Logger receives the agent's decisions; nil discards. sipgo's own lines go to it at

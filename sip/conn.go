@@ -9,12 +9,14 @@ import (
 // wire is where the agent's sockets report what crosses them: the counters and the trace.
 type wire struct {
 	counters *Counters
+	totals   *Totals
 	trace    bool
 	log      *zap.Logger
 }
 
 func (w *wire) sent(local, remote net.Addr, b []byte) {
 	w.counters.sent(len(b))
+	w.totals.count(0, b)
 	if w.trace && !isKeepAlive(b) {
 		w.log.Info("sip sent", zap.String("local", addrString(local)), zap.String("remote", addrString(remote)),
 			zap.Int("bytes", len(b)), zap.ByteString("message", b))
@@ -23,6 +25,7 @@ func (w *wire) sent(local, remote net.Addr, b []byte) {
 
 func (w *wire) recv(local, remote net.Addr, b []byte) {
 	w.counters.recv(len(b))
+	w.totals.count(1, b)
 	if w.trace && !isKeepAlive(b) {
 		w.log.Info("sip received", zap.String("local", addrString(local)), zap.String("remote", addrString(remote)),
 			zap.Int("bytes", len(b)), zap.ByteString("message", b))

@@ -2,6 +2,9 @@ package webui
 
 import (
 	"net/http"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/spa900/spa900/phone"
 )
@@ -16,18 +19,31 @@ type FleetOptions struct {
 	Metrics http.Handler
 	// HTTP counts the listener's requests with the phones' (route classes health, metrics).
 	HTTP *HTTPCounters
+	// Web are the units' web servers (host:port, in the units' order), which the portal
+	// serves under /phones/{mac}/; nil: no proxy.
+	Web []string
+	// PowerCycle powers every phone off and on (phone.Fleet.PowerCycle), the portal's
+	// power-cycle action; nil: the action answers 501.
+	PowerCycle func()
+	// PortalInterval is how often the portal's event stream looks for changes (default 1 s).
+	PortalInterval time.Duration
+	// Logger receives the fleet actions, one line each; nil discards.
+	Logger *zap.Logger
 }
 
 // NewFleetHandler returns the handler of a fleet's own listener (spa900 fleet --listen): one
 // address for the whole fleet, beside each phone's own web server.
 //
 //   - GET /healthz: 200 and the phones by state while the process serves (liveness);
+//
 //   - GET /readyz: the same, 200 when every phone is in service, 503 while any boots,
 //     reboots or has stopped (readiness);
+//
 //   - GET /metrics: the fleet's metrics, without credentials: the listener is the operator's,
 //     not a device's (bind it where only the operator's network reaches).
 //
-// The fleet portal (pages, per-phone links, fleet-wide actions) is to grow on this handler.
+//   - the fleet portal: the dashboard at /, /api/v1/fleet, the phones' own pages and API
+//     under /phones/{mac}/, and fleet-wide actions (portal.go).
 func NewFleetHandler(units []*phone.Unit, opts FleetOptions) http.Handler {
 	mux := http.NewServeMux()
 	counts := func() (map[phone.State]int, bool) {
@@ -59,6 +75,7 @@ func NewFleetHandler(units []*phone.Unit, opts FleetOptions) http.Handler {
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)
 	}
+	newPortal(units, opts).routes(mux)
 	var h http.Handler = mux
 	if opts.HTTP != nil {
 		c := opts.HTTP

@@ -55,7 +55,7 @@ func TestEnvironmentFlags(t *testing.T) {
 func TestEveryFlagHasAVariable(t *testing.T) {
 	flagLine := regexp.MustCompile(`^  -([a-z0-9-]+)`)
 	for _, cmd := range [][]string{
-		{"-h"}, {"fleet", "-h"}, {"health", "-h"},
+		{"-h"}, {"fleet", "-h"}, {"health", "-h"}, {"lab", "-h"}, {"lab", "profiles", "-h"},
 		{"profile", "encrypt", "-h"}, {"profile", "compile", "-h"}, {"profile", "check", "-h"},
 		{"firmware", "build", "-h"},
 	} {

@@ -46,6 +46,17 @@ type fleetFlags struct {
 // --boot-spread), says every second how the boot storm goes until it is over, and powers
 // every phone off and on again at SIGHUP: a storm again.
 func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runFleetHooks(ctx, args, stdout, stderr, fleetHooks{})
+}
+
+// fleetHooks let a command built on the fleet (spa900 lab) run beside it.
+type fleetHooks struct {
+	// ready is called once the process-wide SIP knobs are set, before the phones run:
+	// SIP servers of the same process start then (sipgo reads the knobs unguarded).
+	ready func()
+}
+
+func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer, hooks fleetHooks) error {
 	var f phoneFlags
 	var ff fleetFlags
 	fs := flag.NewFlagSet("spa900 fleet", flag.ContinueOnError)
@@ -56,7 +67,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ff.file, "file", "", "fleet file, YAML or CSV: model, MAC, address, web server, name, seed and --set values per row, with {{templates}}")
 	fs.IntVar(&ff.ordinal, "ordinal", 0, "replica number: index and MACs continue past those of the replicas before it")
 	fs.BoolVar(&ff.ordinalFromHostname, "ordinal-from-hostname", false, "take --ordinal from the host name's trailing -N (a StatefulSet pod: spa900-fleet-3)")
-	fs.StringVar(&ff.listen, "listen", "", "address of the fleet's own listener: /metrics, /healthz, /readyz (e.g. 0.0.0.0:9100); empty: none")
+	fs.StringVar(&ff.listen, "listen", "", "address of the fleet's own listener: the portal (/), /api/v1/fleet, /phones/MAC/…, /metrics, /healthz, /readyz (e.g. 0.0.0.0:9100); empty: none")
 	fs.BoolVar(&ff.perPhone, "metrics-per-phone", false, "add one spa900_phone_info series per phone to /metrics (small fleets)")
 	fs.Uint64Var(&ff.seed, "seed", 0, "seed of the phones' random delays: phone index i gets seed+i, reproducible from run to run; 0: boot time and MAC")
 	fs.BoolVar(&ff.print, "print", false, "print the phones as CSV (index, row, model, mac, ip, http, name, seed, set) and exit")
@@ -138,6 +149,9 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sip.SetProcessLogger(log)
 	sip.SetProcessTimers(phone.ProcessSIPTimers(units, log))
 	sip.SetProcessReadBuffer(fleetSIPReadBuffer)
+	if hooks.ready != nil {
+		hooks.ready()
+	}
 	reportOpenFiles(log, fleet)
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
 		zap.String("first_ip", phones[0].IP), zap.String("listen", ff.listen), zap.String("flash", ff.flash),
@@ -146,11 +160,25 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
 	report := newStormReporter(log, units)
+	portalCycles := make(chan struct{}, 1) // the portal's power-cycle action
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)
 	if ff.listen != "" {
 		reg := metrics.Registry(metrics.New(metrics.Options{Units: units, HTTP: httpc, PerPhone: ff.perPhone}))
-		h := webui.NewFleetHandler(units, webui.FleetOptions{Metrics: metrics.Handler(reg), HTTP: httpc})
+		web := make([]string, len(phones))
+		for i, p := range phones {
+			web[i] = p.HTTP
+			if host, port, err := net.SplitHostPort(p.HTTP); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+				web[i] = net.JoinHostPort("127.0.0.1", port)
+			}
+		}
+		h := webui.NewFleetHandler(units, webui.FleetOptions{Metrics: metrics.Handler(reg), HTTP: httpc, Web: web, Logger: log,
+			PowerCycle: func() {
+				select {
+				case portalCycles <- struct{}{}:
+				default: // one is on its way
+				}
+			}})
 		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", ff.listen)
 		if err != nil {
 			return fmt.Errorf("fleet listener: %w", err)
@@ -189,7 +217,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// counted, and its storm never ended (9,996 of 10,000 booted).
 	report.begin(time.Now())
 	wg.Go(func() { report.run(ctx, cycles) })
-	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles) })
+	wg.Go(func() { powerCycles(ctx, log, fleet, ff.bootSpread, cycles, portalCycles) })
 	fleetDone := make(chan struct{})
 	go func() { fleet.Run(ctx); close(fleetDone) }()
 	select {

@@ -3,6 +3,7 @@
 //	spa900 [flags]                 run one phone (SPA942 on the embedded defaults)
 //	spa900 fleet [flags]           run many phones in one process
 //	spa900 health [flags]          exit 0 when a phone is in service (container health checks)
+//	spa900 lab [flags]             phones, a provisioning server and a registrar: a lab in one command
 //	spa900 profile encrypt|decrypt|compile|check ...
 //	spa900 firmware build|inspect ...
 //

@@ -34,6 +34,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runFleet(ctx, args[1:], stdout, stderr)
 		case "health":
 			return runHealth(ctx, args[1:], stdout, stderr)
+		case "lab":
+			return runLab(ctx, args[1:], stdout, stderr)
 		}
 	}
 	return runPhone(ctx, args, stderr)
@@ -74,6 +76,7 @@ func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
   spa900 [flags]                          run one phone (SPA942 on the embedded defaults)
   spa900 fleet [flags]                    run many phones, one IP address each (spa900 fleet -h)
   spa900 health [--http ADDR|--url URL]   exit 0 when the phone is in service (container health checks)
+  spa900 lab [flags]                      phones, a provisioning server and a registrar in one command (spa900 lab -h)
   spa900 profile encrypt|decrypt|compile|check ...
   spa900 firmware build|inspect ...
 
@@ -85,7 +88,7 @@ flags:
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (subcommands: fleet, health, profile, firmware)", fs.Arg(0))
+		return usagef("unexpected argument %q (subcommands: fleet, health, lab, profile, firmware)", fs.Arg(0))
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {

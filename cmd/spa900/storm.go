@@ -321,28 +321,31 @@ func (r *stormReporter) run(ctx context.Context, cycle <-chan chan struct{}) {
 }
 
 // powerCycles turns SIGHUP into power cycles of the fleet until ctx ends.
-func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- chan struct{}) {
+func powerCycles(ctx context.Context, log *zap.Logger, fleet *phone.Fleet, spread time.Duration, storm chan<- chan struct{}, asked <-chan struct{}) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	for {
+		reason := "SIGHUP"
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			log.Info("power cycle", zap.String("reason", "SIGHUP"), zap.Duration("boot_spread", spread))
-			ready := make(chan struct{})
-			select {
-			case storm <- ready:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case <-ready:
-			case <-ctx.Done():
-				return
-			}
-			fleet.PowerCycle()
+		case <-asked:
+			reason = "fleet portal"
 		}
+		log.Info("power cycle", zap.String("reason", reason), zap.Duration("boot_spread", spread))
+		ready := make(chan struct{})
+		select {
+		case storm <- ready:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return
+		}
+		fleet.PowerCycle()
 	}
 }

@@ -39,6 +39,11 @@ type KamailioOptions struct {
 	TCP bool
 	// Debug is Kamailio's log level (default 1).
 	Debug int
+	// Config, when not empty, is a whole configuration of the caller's (deploy/compose's)
+	// instead of the template: it must name no listen address (the instance is given -l
+	// udp:127.0.0.1:PORT) and load no ctl module of its own, and Bindings is not available.
+	// Users, Realm and the rest are then the config's business.
+	Config string
 }
 
 // Kamailio is a running Kamailio on 127.0.0.1.
@@ -92,7 +97,11 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 			qop = "1"
 		}
 		var cfg bytes.Buffer
-		if err := tmpl.Execute(&cfg, map[string]any{
+		extra := []string{}
+		if opts.Config != "" {
+			cfg.WriteString(opts.Config)
+			extra = append(extra, "-l", "udp:127.0.0.1:"+strconv.Itoa(port))
+		} else if err := tmpl.Execute(&cfg, map[string]any{
 			"Port": port, "Realm": opts.Realm, "Algorithm": opts.Algorithm, "QOP": qop,
 			"MinExpires": opts.MinExpires, "MaxExpires": opts.MaxExpires, "TCP": opts.TCP,
 			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug,
@@ -103,8 +112,8 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 		if err := os.WriteFile(cfgFile, cfg.Bytes(), 0o644); err != nil {
 			t.Fatalf("kamailio config: %v", err)
 		}
-		proc, err := provtest.StartProcess(bin, []string{"-f", cfgFile, "-DD", "-E", "-Y", dir,
-			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", "8"}, filepath.Join(dir, "kamailio.log"))
+		proc, err := provtest.StartProcess(bin, append([]string{"-f", cfgFile, "-DD", "-E", "-Y", dir,
+			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", "8"}, extra...), filepath.Join(dir, "kamailio.log"))
 		if err != nil {
 			t.Fatalf("kamailio: %v", err)
 		}
