@@ -58,7 +58,8 @@ func TestNoAllocationPerPacket(t *testing.T) {
 }
 
 // FuzzReceive feeds arbitrary datagrams to the RTP and RTCP receive paths of a started
-// session: no panic, the counters stay consistent, playout goes on.
+// session, with each loopback mode in turn: no panic, the counters stay consistent, playout
+// goes on.
 func FuzzReceive(f *testing.F) {
 	f.Add([]byte{0x80, 0x00, 0x00, 0x01, 0, 0, 0, 160, 0, 0, 0, 7, 0xff, 0xff})
 	f.Add([]byte{0x80, 0x65, 0x00, 0x02, 0, 0, 1, 64, 0, 0, 0, 7, 5, 0x8a, 0x03, 0x20})
@@ -76,6 +77,7 @@ func FuzzReceive(f *testing.F) {
 	from := netip.MustParseAddrPort("127.0.0.1:9")
 	at := int64(0)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		s.SetLoopback(Loopback(len(b) % 3)) // off, media or packet loopback: each receive path
 		s.mu.Lock()
 		at += int64(10 * time.Millisecond)
 		before := s.st.c.packetsRecv.Load()

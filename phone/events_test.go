@@ -39,13 +39,31 @@ func heapInUse() uint64 {
 // the number of events published (issue 9 item 1).
 func TestBusMemoryIsBounded(t *testing.T) {
 	const bound = 256 << 10
-	before := heapInUse()
-	b := NewBus(bound)
-	for i := range 4000 {
-		kind, data := typicalEvent(i)
-		b.Publish(kind, time.Now(), data)
+	// The heap is the process's: other goroutines of the package (a test's peer, a late
+	// timer) allocate and free beside this one. The bus is filled until three readings were
+	// taken (at most ten times) and the smallest kept; a reading below zero (their heap freed
+	// between the two reads) is not one.
+	var b *Bus
+	held := int64(-1)
+	for readings, tries := 0, 0; readings < 3 && tries < 10; tries++ {
+		before := heapInUse()
+		fb := NewBus(bound)
+		for i := range 4000 {
+			kind, data := typicalEvent(i)
+			fb.Publish(kind, time.Now(), data)
+		}
+		if h := int64(heapInUse()) - int64(before); h >= 0 {
+			readings++
+			if held < 0 || h < held {
+				held = h
+			}
+		}
+		runtime.KeepAlive(fb)
+		b = fb
 	}
-	held := heapInUse() - before
+	if held < 0 {
+		t.Fatal("the heap shrank in ten readings of ten: other goroutines freed more than a full bus keeps")
+	}
 	accounted, count := b.KeptBytes()
 	t.Logf("bus keeps %d events, %d accounted bytes, %d bytes of heap", count, accounted, held)
 	if accounted > bound {

@@ -138,7 +138,7 @@ func (st *state) requestGated(slot **pendingOp, op, reason string) Outcome {
 // restart is the warm restart: the voice application comes up again from the current
 // snapshot; no resync follows (DECISIONS 12).
 func (st *state) restart(reason string) {
-	st.p.log.Info("restart started", zap.String("reason", reason))
+	st.p.log.Debug("restart started", zap.String("reason", reason))
 	st.emit(EventStarted, map[string]any{"op": "restart", "reason": reason})
 	st.restarting = true
 	st.stopVoice(true, func() {

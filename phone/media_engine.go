@@ -242,7 +242,7 @@ func (st *state) startMedia() {
 		return
 	}
 	st.p.media.cur.Store(&phoneMedia{eng: eng, snap: st.snap})
-	st.p.log.Info("media started", zap.Uint16("rtp_port_min", cfg.PortMin), zap.Uint16("rtp_port_max", cfg.PortMax))
+	st.p.log.Debug("media started", zap.Uint16("rtp_port_min", cfg.PortMin), zap.Uint16("rtp_port_max", cfg.PortMax))
 }
 
 // stopMedia closes the engine (and every session still open), keeping its totals.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spa900/spa900/sip"
+	"github.com/spa900/spa900/sip/siptest"
 )
 
 // TestTorture sends RFC 4475-style messages (testdata/torture, written for this project) at
@@ -125,4 +126,86 @@ func callID(msg []byte) string {
 		}
 	}
 	return ""
+}
+
+// TestTortureSIPp sends the torture messages that get an answer through SIPp, a peer of its
+// own that checks the code: SIPp sends each (its own Call-ID and address put in) and expects
+// the same answer as TestTorture. Messages with folded header lines stay with TestTorture's raw
+// socket: SIPp trims the leading white space of every line it sends. The agent still answers
+// after them all.
+func TestTortureSIPp(t *testing.T) {
+	// invalid-cseqmethod and invalid-noto stay with TestTorture too: SIPp cannot match an
+	// answer whose CSeq method, or missing To, the message itself mangled to its request.
+	want := map[string]int{
+		"valid-options.sip": 200, "valid-wsinv.sip": 486,
+		"invalid-scheme.sip": 416, "invalid-require.sip": 420, "invalid-body.sip": 415,
+		"invalid-bye.sip": 481, "invalid-refer.sip": 405,
+	}
+	var a *sip.Agent
+	events := make(chan sip.Event, 16)
+	a = newAgent(t, sip.Config{Proxy: "spa900.test", UserID: "1001", Password: "secret1001", NotifyAuth: true,
+		Allow: []string{"INVITE", "ACK", "BYE", "CANCEL", "NOTIFY", "INFO", "OPTIONS"},
+		OnEvent: func(ev sip.Event) {
+			select {
+			case events <- ev:
+			default:
+			}
+		}})
+	ctx := t.Context()
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				if ic, ok := ev.(*sip.IncomingCall); ok {
+					a.Reject(ic.ID, 486, "Busy Here")
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	sent := 0
+	for name, code := range want {
+		msg := string(mustRead(t, name, "[local_ip]:[local_port]"))
+		lines := strings.Split(strings.TrimRight(msg, "\r\n"), "\r\n")
+		folded := false
+		for i, l := range lines {
+			if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "call-id") {
+				lines[i] = "Call-ID: [call_id]"
+			}
+			folded = folded || strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")
+		}
+		if folded {
+			continue
+		}
+		sent++
+		t.Run(name, func(t *testing.T) {
+			scen := fmt.Sprintf(`<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="torture %s">
+  <send><![CDATA[
+%s
+
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="%d"/>
+</scenario>
+`, name, strings.Join(lines, "\n"), code)
+			path := filepath.Join(t.TempDir(), name+".xml")
+			if err := os.WriteFile(path, []byte(scen), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := siptest.RunSIPp(t, siptest.SIPpRun{Scenario: path, Target: a.LocalAddr().String(), Timeout: 5 * time.Second})
+			if res.Err != nil {
+				t.Errorf("%s, want %d: %v\n%s", name, code, res.Err, res.Output)
+			}
+		})
+	}
+	if sent < 5 {
+		t.Errorf("only %d messages went through SIPp", sent)
+	}
+	res := siptest.RunSIPp(t, siptest.SIPpRun{Scenario: "notify-expect.xml", Target: a.LocalAddr().String(),
+		Service: "1001", Keys: map[string]string{"event": "resync"}, Replace: map[string]string{"CODE": "401"}})
+	if res.Err != nil {
+		t.Errorf("the agent does not answer after the torture: %v\n%s", res.Err, res.Output)
+	}
 }

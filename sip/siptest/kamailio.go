@@ -232,5 +232,25 @@ func (k *Kamailio) kamcmd(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// Stat returns one of Kamailio's statistics by its full name ("registrar:accepted_regs",
+// "usrloc:registered_users"), -1 when it has none of that name.
+func (k *Kamailio) Stat(t testing.TB, name string) int64 {
+	t.Helper()
+	_, short, _ := strings.Cut(name, ":") // kamcmd takes the name without its group
+	if short == "" {
+		short = name
+	}
+	out := k.kamcmd(t, "stats.get_statistics", short)
+	for _, line := range strings.Split(out, "\n") {
+		if n, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(n) == name {
+			x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return x
+			}
+		}
+	}
+	return -1
+}
+
 // Log returns what Kamailio logged, for failure messages.
 func (k *Kamailio) Log() string { return k.proc.Output() }
