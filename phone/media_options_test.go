@@ -64,7 +64,8 @@ func TestParseMediaFlags(t *testing.T) {
 // directory. In a call through Kamailio, B's Line 1 Call 1 Status shows the loss A's call
 // status says it injected (within 3 packets and 5%: the packets in flight between the two
 // reads, and a tail of drops the far end cannot count yet), and an RFC 3550 jitter within
-// 50% of the injected one; B's recording of the call holds the tone.
+// 50% of the injected one (plus what the machine adds, as A hears it); B's recording of the
+// call holds the tone.
 func TestImpairmentSeenByTheFarPhone(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
 	src, err := ParseAudioSource("tone:1000")
@@ -102,6 +103,11 @@ func TestImpairmentSeenByTheFarPhone(t *testing.T) {
 		}
 	}
 	bi := ub.Status().Info.Lines[0][0]
+	// The jitter B measures is the injected one plus the machine's own: late pacer wake-ups
+	// on a loaded machine. A hears B's unimpaired stream through the same machine, so A's
+	// jitter is that share; B's may exceed 1.5 times the injected by twice it (both ends'
+	// pacers) and the whole milliseconds the status rounds to.
+	natural := float64(atoiOr0(ua.Status().Info.Lines[0][0].Jitter))
 	if inj == nil || inj.Dropped == 0 || inj.JitterMS != 30 || inj.LossFraction != 0.1 {
 		t.Fatalf("A's injected counts %+v", inj)
 	}
@@ -109,8 +115,8 @@ func TestImpairmentSeenByTheFarPhone(t *testing.T) {
 	if d := math.Abs(lost - float64(inj.Dropped)); d > 3+0.05*float64(inj.Dropped) {
 		t.Errorf("B counts %v packets lost, A dropped %d (of %d)", lost, inj.Dropped, inj.PacketsSent)
 	}
-	if j := float64(atoiOr0(bi.Jitter)); j < 0.5*inj.JitterMS || j > 1.5*inj.JitterMS {
-		t.Errorf("B's jitter %v ms, A injected %v ms", j, inj.JitterMS)
+	if j := float64(atoiOr0(bi.Jitter)); j < 0.5*inj.JitterMS || j > 1.5*inj.JitterMS+2*natural+1 {
+		t.Errorf("B's jitter %v ms, A injected %v ms (A hears %v ms of the machine's own)", j, inj.JitterMS, natural)
 	}
 	pa.Hangup(ctx, call.ID)
 	waitCall(t, eb, bid, "Ended")

@@ -36,7 +36,7 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 		prepare(u)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	events := u.Bus().Subscribe(ctx, 0)
+	events := followBus(ctx, u.Bus())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
 	t.Cleanup(func() {
@@ -47,6 +47,43 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 	})
 	waitEvent(t, events, EventBoot)
 	return u, events
+}
+
+// followBus is every event of b in order, until ctx ends, however slowly the test reads: the
+// bus drops a subscriber that falls behind (a test descheduled on a loaded machine while its
+// phones are in a call), and followBus then subscribes again from the last event it has,
+// replayed from the bus's history, and keeps what it read in a queue of its own.
+func followBus(ctx context.Context, b *Bus) <-chan Event {
+	out := make(chan Event)
+	go func() {
+		in := b.Subscribe(ctx, 0)
+		var queue []Event
+		var last uint64
+		for {
+			var send chan<- Event
+			var next Event
+			if len(queue) > 0 {
+				send, next = out, queue[0]
+			}
+			select {
+			case e, ok := <-in:
+				if !ok {
+					if ctx.Err() != nil {
+						return
+					}
+					in = b.Subscribe(ctx, last)
+					continue
+				}
+				last = e.Seq
+				queue = append(queue, e)
+			case send <- next:
+				queue = queue[1:]
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // freeSIPPorts are factory defaults that put every extension of model ("" is the default
