@@ -55,8 +55,8 @@ func startUnit(t *testing.T, opts Options, prepare func(*Unit)) (*Unit, <-chan E
 // replayed from the bus's history, and keeps what it read in a queue of its own.
 func followBus(ctx context.Context, b *Bus) <-chan Event {
 	out := make(chan Event)
+	in := b.Subscribe(ctx, 0) // before the phone runs: its first events are new ones
 	go func() {
-		in := b.Subscribe(ctx, 0)
 		var queue []Event
 		var last uint64
 		for {
