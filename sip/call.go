@@ -514,6 +514,16 @@ func (c *call) inDialog(method sipmsg.RequestMethod, cseq uint32) *sipmsg.Reques
 	return req
 }
 
+// send sends req, a request in c's dialog, to the dialog's next hop (dest) and waits for its
+// final response, within Timer F.
+func (c *call) send(req *sipmsg.Request) (*sipmsg.Response, error) {
+	dest, err := c.dest()
+	if err != nil {
+		return nil, err
+	}
+	return c.a.exchange(context.Background(), req, dest, c.a.cfg.timerF())
+}
+
 // dest is where the call's in-dialog requests go: the outbound proxy when it is used in
 // dialogs, else the first route, else the remote target (RFC 3261 §12.2.1.1, §8.1.2).
 func (c *call) dest() (netip.AddrPort, error) {
@@ -642,11 +652,7 @@ func (c *call) byeNow(log *zap.Logger) {
 	if h := c.statsHeader(); h != nil {
 		req.AppendHeader(h)
 	}
-	dest, err := c.dest()
-	if err == nil {
-		_, err = c.a.exchange(context.Background(), req, dest, c.a.cfg.timerF())
-	}
-	if err != nil {
+	if _, err := c.send(req); err != nil {
 		log.Info("bye not answered", zap.Error(err))
 		return
 	}

@@ -580,11 +580,7 @@ func (a *Agent) SendDTMF(id string, digit rune, dur time.Duration) error {
 		}
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", mime))
 		req.SetBody([]byte(fmt.Sprintf("Signal=%c\r\nDuration=%d\r\n", digit, dur/time.Millisecond)))
-		dest, err := c.dest()
-		if err == nil {
-			_, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
-		}
-		if err != nil {
+		if _, err := c.send(req); err != nil {
 			a.log.Info("dtmf info not answered", zap.String("call_id", c.id), zap.Error(err))
 		}
 	}) {

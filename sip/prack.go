@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -80,11 +79,7 @@ func (c *call) onReliable(res *sipmsg.Response, rseq uint32, log *zap.Logger) bo
 		strconv.FormatUint(uint64(inviteCSeq), 10)+" INVITE"))
 	a := c.a
 	a.goCall(func() {
-		dest, err := c.dest()
-		var pr *sipmsg.Response
-		if err == nil {
-			pr, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
-		}
+		pr, err := c.send(req)
 		switch {
 		case err != nil:
 			log.Info("prack not answered", zap.Uint32("rseq", rseq), zap.Error(err))

@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -138,11 +137,7 @@ func (a *Agent) refer(id, referTo string) error {
 		req.AppendHeader(sipmsg.NewHeader("Refer-To", referTo))
 		by := a.aor()
 		req.AppendHeader(sipmsg.NewHeader("Referred-By", "<"+by.String()+">"))
-		dest, err := c.dest()
-		var res *sipmsg.Response
-		if err == nil {
-			res, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
-		}
+		res, err := c.send(req)
 		switch {
 		case err != nil:
 			a.emit(&ReferStatus{ID: c.id, Code: 408, Reason: err.Error(), Done: true})
@@ -229,11 +224,7 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 		req.AppendHeader(sipmsg.NewHeader("Subscription-State", state))
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
 		req.SetBody([]byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n"))
-		dest, err := c.dest()
-		if err == nil {
-			_, err = a.exchange(context.Background(), req, dest, a.cfg.timerF())
-		}
-		if err != nil {
+		if _, err := c.send(req); err != nil {
 			a.log.Info("refer notify not answered", zap.String("call_id", c.id), zap.Error(err))
 		}
 	}) {
