@@ -21,16 +21,7 @@ func TestCallMediaThroughKamailio(t *testing.T) {
 	ua, ub, ea, eb := twoPhones(t, k)
 	pa, pb := mustPhone(t, ua), mustPhone(t, ub)
 	ctx := t.Context()
-	call, err := pa.Dial(ctx, 1, "1002", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bid := waitCall(t, eb, "", CallRinging).Data["call"].(string)
-	if _, err := pb.Answer(ctx, bid); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, ea, call.ID, CallConnected)
-	waitCall(t, eb, bid, CallConnected)
+	call, bid := callAnswered(t, pa, ea, pb, eb, "1002")
 
 	rec := filepath.Join(t.TempDir(), "b-rx.wav")
 	if _, err := pb.CallRecord(ctx, bid, RecordRequest{RxFile: rec}); err != nil {

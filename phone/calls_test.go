@@ -67,6 +67,24 @@ func twoPhones(t *testing.T, k *siptest.Kamailio, setsB ...string) (a, b *Unit, 
 	return a, b, ea, eb
 }
 
+// callAnswered dials to from pa's extension 1 and answers, on pb, the call that rings there;
+// it returns once both ends are connected, with the caller's call and the callee's call id.
+func callAnswered(t *testing.T, pa *Phone, ea <-chan Event, pb *Phone, eb <-chan Event, to string) (DialResult, string) {
+	t.Helper()
+	ctx := t.Context()
+	call, err := pa.Dial(ctx, 1, to, false)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	bid := waitCall(t, eb, "", CallRinging).Data["call"].(string)
+	if _, err := pb.Answer(ctx, bid); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, call.ID, CallConnected)
+	waitCall(t, eb, bid, CallConnected)
+	return call, bid
+}
+
 func TestCallBetweenPhones(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
 	ua, ub, ea, eb := twoPhones(t, k)
@@ -201,21 +219,10 @@ func TestRebootWaitsForBye(t *testing.T) {
 func TestBlindTransfer(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
 	ua, ub, ea, eb := twoPhones(t, k)
-	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
-		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
-	waitRegistration(t, ec, 1, "Registered")
+	uc, ec := carol(t, k)
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
 	ctx := t.Context()
-	ab, err := pa.Dial(ctx, 1, "1002", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ba := waitCall(t, eb, "", CallRinging).Data["call"].(string)
-	if _, err := pb.Answer(ctx, ba); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, ea, ab.ID, CallConnected)
-	waitCall(t, eb, ba, CallConnected)
+	ab, ba := callAnswered(t, pa, ea, pb, eb, "1002")
 
 	if _, err := pb.Transfer(ctx, ba, "1003"); err != nil {
 		t.Fatalf("Transfer: %v", err)
@@ -244,35 +251,15 @@ func TestBlindTransfer(t *testing.T) {
 func TestAttendedTransfer(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
 	ua, ub, ea, eb := twoPhones(t, k)
-	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
-		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
-	waitRegistration(t, ec, 1, "Registered")
+	uc, ec := carol(t, k)
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
 	ctx := t.Context()
-	ab, err := pa.Dial(ctx, 1, "1002", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ba := waitCall(t, eb, "", CallRinging).Data["call"].(string)
-	if _, err := pb.Answer(ctx, ba); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, ea, ab.ID, CallConnected)
-	waitCall(t, eb, ba, CallConnected)
+	ab, ba := callAnswered(t, pa, ea, pb, eb, "1002")
 	if _, err := pb.Hold(ctx, ba); err != nil {
 		t.Fatal(err)
 	}
 	waitCall(t, eb, ba, CallHeld)
-	bc, err := pb.Dial(ctx, 1, "1003", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := waitCall(t, ec, "", CallRinging).Data["call"].(string)
-	if _, err := pc.Answer(ctx, cb); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, eb, bc.ID, CallConnected)
-	waitCall(t, ec, cb, CallConnected)
+	bc, cb := callAnswered(t, pb, eb, pc, ec, "1003")
 
 	if _, err := pb.TransferReplaces(ctx, ba, "nosuch"); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("TransferReplaces of an unknown call: %v", err)
@@ -309,9 +296,8 @@ func TestForwardBusyAndNoAnswer(t *testing.T) {
 	ub, eb := startUnit(t, Options{IP: "127.0.0.1", Clock: clockB, Defaults: sipDefaults(t, k,
 		"User_ID_1_", "1002", "Password_1_", "secret1002", "Display_Name_1_", "Bob",
 		"Cfwd_Busy_Dest", "1003", "Cfwd_No_Ans_Dest", "1003", "Cfwd_No_Ans_Delay", "20", "CW_Setting", "No")}, nil)
-	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart),
-		Defaults: sipDefaults(t, k, "User_ID_1_", "1003", "Password_1_", "secret1003", "Display_Name_1_", "Carol")}, nil)
-	for _, e := range []<-chan Event{ea, eb, ec} {
+	uc, ec := carol(t, k)
+	for _, e := range []<-chan Event{ea, eb} {
 		waitRegistration(t, e, 1, "Registered")
 	}
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)

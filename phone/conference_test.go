@@ -17,14 +17,8 @@ import (
 // conference; when C hangs up, A and B go on.
 func TestLocalConference(t *testing.T) {
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
-	ua, ea := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k)}, nil)
-	ub, eb := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k,
-		"User_ID_1_", "1002", "Password_1_", "secret1002")}, nil)
-	uc, ec := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: sipDefaults(t, k,
-		"User_ID_1_", "1003", "Password_1_", "secret1003")}, nil)
-	for _, e := range []<-chan Event{ea, eb, ec} {
-		waitRegistration(t, e, 1, "Registered")
-	}
+	ua, ub, ea, eb := twoPhones(t, k)
+	uc, ec := carol(t, k)
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
 	ctx := t.Context()
 	connect := func(to string, pf *Phone, ef <-chan Event) (aid, fid string) {
