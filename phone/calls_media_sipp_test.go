@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spa900/spa900/media"
+	"github.com/spa900/spa900/media/mediatest"
 	"github.com/spa900/spa900/provisioning/provtest"
 	"github.com/spa900/spa900/sip/siptest"
 )
@@ -55,46 +56,10 @@ func TestSIPpPlaysCapturesIntoACall(t *testing.T) {
 	// Every audible packet of the capture must be in the recording, sample for sample, in
 	// order; silence matches anywhere, and a playout gap of a stalled machine (silence
 	// inserted between two packets) does not shift what follows out of the comparison.
-	found, audible, pos := 0, 0, 0
-	for _, want := range captureAudio(t, audio) {
-		if !loudPacket(want) {
-			continue
-		}
-		audible++
-		if at := indexOfSamples(got[pos:], want); at >= 0 {
-			found++
-			pos += at + len(want)
-		}
-	}
+	found, audible := mediatest.FindInOrder(got, captureAudio(t, audio))
 	if audible == 0 || found != audible {
 		t.Errorf("the recording (%d samples) holds %d of the capture's %d audible packets", len(got), found, audible)
 	}
-}
-
-func loudPacket(x []int16) bool {
-	for _, v := range x {
-		if v > 256 || v < -256 {
-			return true
-		}
-	}
-	return false
-}
-
-// indexOfSamples finds want in x.
-func indexOfSamples(x, want []int16) int {
-	for i := 0; i+len(want) <= len(x); i++ {
-		if x[i] != want[0] {
-			continue
-		}
-		j := 1
-		for j < len(want) && x[i+j] == want[j] {
-			j++
-		}
-		if j == len(want) {
-			return i
-		}
-	}
-	return -1
 }
 
 func readRecording(t *testing.T, path string) []int16 {

@@ -31,6 +31,8 @@ func TestDependencyDirection(t *testing.T) {
 		"fleetfile":      {"provisioning/config"},
 		// testlog is the tests' logger (imported by _test files only), importing nothing in-module.
 		"internal/testlog": {},
+		// mediatest holds checks of recorded audio for tests (imported by _test files only).
+		"media/mediatest": {},
 		// lab: the peers of spa900 lab (a registrar, a provisioning server); peers of the
 		// phones, never parts of them.
 		"lab": {"fleetfile", "provisioning/config"},
