@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -199,20 +198,7 @@ func TestCompose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
-	logs := &logLines{wake: make(chan struct{})}
-	lr, lw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(lr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			logs.add(sc.Text())
-		}
-	}()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(runCtx, append(args, "--log-format", "json"), io.Discard, lw)
-		lw.Close()
-	}()
+	logs, done := runLogged(runCtx, append(args, "--log-format", "json"), io.Discard)
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -99,22 +99,8 @@ func TestLab(t *testing.T) {
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	logs := &logLines{wake: make(chan struct{})}
-	lr, lw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(lr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			logs.add(sc.Text())
-		}
-	}()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(runCtx, []string{"lab", "--phones", "2", "--ip", ip, "--http-port", port, "--sip", "127.0.0.1:0",
-			"--prov", "127.0.0.1:0", "--listen", freeAddr(t), "--data", t.TempDir(), "--log-format", "json"}, pw, lw)
-		pw.Close()
-		lw.Close()
-	}()
+	logs, done := runLogged(runCtx, []string{"lab", "--phones", "2", "--ip", ip, "--http-port", port, "--sip", "127.0.0.1:0",
+		"--prov", "127.0.0.1:0", "--listen", freeAddr(t), "--data", t.TempDir(), "--log-format", "json"}, pw)
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -147,6 +147,31 @@ func freeSIPPortArgs(t testing.TB, args []string) []string {
 	return out
 }
 
+// runLogged runs the command line args until ctx ends, with its standard output to stdout
+// (closed once run has returned, when it is an io.Closer), and keeps its log (JSON lines on
+// standard error) in logs; done has run's result once it returned.
+func runLogged(ctx context.Context, args []string, stdout io.Writer) (logs *logLines, done <-chan error) {
+	logs = &logLines{wake: make(chan struct{})}
+	lr, lw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(lr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			logs.add(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, lr) // a line too long for the scanner must not block run
+	}()
+	ch := make(chan error, 1)
+	go func() {
+		ch <- run(ctx, args, stdout, lw)
+		if c, ok := stdout.(io.Closer); ok {
+			c.Close()
+		}
+		lw.Close()
+	}()
+	return logs, ch
+}
+
 // startPhoneLogs is startPhone, keeping the log lines.
 func startPhoneLogs(t testing.TB, args ...string) (addr string, stop func(), logs *logLines) {
 	t.Helper()
