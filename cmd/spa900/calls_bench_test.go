@@ -42,6 +42,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zaf/g711"
+
 	"github.com/spa900/spa900/provisioning/provtest"
 )
 
@@ -331,7 +333,7 @@ func sippCalls(b *testing.B, bin string, n int, window time.Duration) {
 	dir := b.TempDir()
 	tone := make([]byte, 8000) // 1 s of 1 kHz at -20 dBFS, µ-law
 	for i := range tone {
-		tone[i] = ulaw(int16(3277 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
+		tone[i] = g711.EncodeUlawFrame(int16(3277 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "tone.ulaw"), tone, 0o644); err != nil {
 		b.Fatal(err)
@@ -402,22 +404,6 @@ func sippCalls(b *testing.B, bin string, n int, window time.Duration) {
 	}
 	b.Logf("SIPp caller's streams: %d of %d, %.0f RTP packets/s (%d expected), sequence gaps %d; send-interval error p50 %v p99 %v max %v",
 		c1.n, n, rate, 50*n, d.gaps, d.quantile(0.5), d.quantile(0.99), d.max)
-}
-
-// ulaw encodes one sample (G.711 µ-law, as SIPp's rtpstream wants the file).
-func ulaw(s int16) byte {
-	const bias, clip = 0x84, 32635
-	x := int(s)
-	sign := 0
-	if x < 0 {
-		sign, x = 0x80, -x
-	}
-	x = min(x, clip) + bias
-	exp := 7
-	for mask := 0x4000; exp > 0 && x&mask == 0; mask >>= 1 {
-		exp--
-	}
-	return ^byte(sign | exp<<4 | (x>>(exp+3))&0x0f)
 }
 
 type lockedBuffer struct {
