@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -65,16 +66,21 @@ func FreeUDPPort(t testing.TB) int {
 }
 
 // Process is a started peer program: its own process group, its output in a file, its exit
-// observed. The SIP peers of sip/siptest use it too: one place handles peer processes.
+// observed, and a reaper that kills the group if the test binary dies without stopping it.
+// The SIP peers of sip/siptest use it too: one place handles peer processes.
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // the exit status, valid after done
-	out  string        // file with stdout and stderr
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	err    error         // the exit status, valid after done
+	out    string        // file with stdout and stderr
+	reaper *reaper
 }
 
 // StartProcess starts bin with args in a new process group, in the directory of outFile,
 // with its standard output and error written to outFile. Stop it with [Process.Stop].
+//
+// If the test binary is killed first (a -timeout, a stopped CI job, kill -9), the group is
+// killed too: see [reaper].
 func StartProcess(bin string, args []string, outFile string) (*Process, error) {
 	out, err := os.Create(outFile)
 	if err != nil {
@@ -88,12 +94,63 @@ func StartProcess(bin string, args []string, outFile string) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), out: outFile}
+	r, err := startReaper(cmd.Process.Pid)
+	if err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("guard %s: %w", filepath.Base(bin), err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{}), out: outFile, reaper: r}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// reaper is a small shell process that kills a peer's process group when the test binary
+// dies. It blocks reading a pipe whose only write end the test binary holds: the kernel closes
+// that end when the binary exits for any reason, the read sees end of file, and the reaper
+// kills the group. A normal [Process.Stop] first writes a line, which disarms it.
+//
+// A parent-death signal (Pdeathsig) is not used: Linux sends it when the OS thread that forked
+// the child exits, not the process, and goroutines that lock their thread (the media pacers)
+// end their thread when they return, which would kill a peer in the middle of a test. A pipe
+// also covers the whole group (nginx's and Kamailio's workers, tftpd's transfers), where
+// Pdeathsig would reach only the leader.
+type reaper struct {
+	w    *os.File
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startReaper(pgid int) (*reaper, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// dash's kill takes a negative pid after -9, not after -s KILL.
+	cmd := exec.Command("/bin/sh", "-c", `if read _; then exit 0; fi; kill -9 "-$1" 2>/dev/null`, "reaper", strconv.Itoa(pgid))
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	rp := &reaper{w: w, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(rp.done)
+	}()
+	return rp, nil
+}
+
+// disarm tells the reaper that the group was stopped on purpose and waits for it to exit.
+func (r *reaper) disarm() {
+	_, _ = r.w.WriteString("stopped\n")
+	_ = r.w.Close()
+	<-r.done
 }
 
 // Exited reports whether the process has ended.
@@ -121,6 +178,7 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Stop ends the process group the process leads: SIGTERM, then SIGKILL if it is still there
 // after a grace period. Only the group started by StartProcess is signalled, by its id.
 func (p *Process) Stop() {
+	defer p.reaper.disarm()
 	pgid := p.cmd.Process.Pid
 	if !p.Exited() {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
