@@ -108,6 +108,17 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 		j.started = true
 	}
 	slack := int32(ts - j.play)
+	canGrow := j.cfg.Adapt == JitterAdaptUpDown || j.cfg.Adapt == JitterAdaptUp
+	if slack < 0 && int32(j.newest-j.play) <= 0 && int32(ts-j.newest) >= 0 && (!canGrow || int(-slack) > n) {
+		// Underrun: playout has run past everything received and this packet is new, not a
+		// straggler. The sender fell behind (its pacer stalled on a loaded machine, or its
+		// clock is slow) by more than growing the delay one packet at a time can make up
+		// (playout advances as fast as it grows), or the delay may not grow: playout restarts
+		// from this packet at the initial delay. Treating it as late would drop every packet
+		// from now on, the stream staying exactly as far behind.
+		j.play = ts - uint32(j.cfg.initial())
+		slack = int32(j.cfg.initial())
+	}
 	if slack < 0 {
 		j.late++
 		if j.cfg.Adapt == JitterAdaptUpDown || j.cfg.Adapt == JitterAdaptUp {

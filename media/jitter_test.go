@@ -106,3 +106,39 @@ func TestSeqTrackerRFC3550(t *testing.T) {
 		t.Errorf("cycles %d reordered %d", s.cycles, s.reordered)
 	}
 }
+
+// TestJitterBufferFollowsASenderThatFellBehind: a sender whose pacer stalled longer than the
+// playout delay (a loaded machine) sends on with contiguous timestamps; once the buffer has
+// run dry, its packets are no stragglers: playout restarts from them at the initial delay
+// instead of dropping every one as late from then on (even with adaptation off).
+func TestJitterBufferFollowsASenderThatFellBehind(t *testing.T) {
+	var j jitterBuffer
+	j.reset(JitterConfig{Initial: 40 * time.Millisecond, Adapt: JitterAdaptNone})
+	out := make([]int16, 160)
+	ts := uint32(5000)
+	for f := 0; f < 10; f++ { // steady: one packet in, one frame out
+		j.put(ts, packetOf(0x10), CodecPCMU, int64(f), 0)
+		ts += 160
+		j.read(out, int64(f))
+	}
+	for f := 0; f < 25; f++ { // the sender stalls half a second; playout runs dry
+		j.read(out, 10)
+	}
+	heard := 0
+	for f := 0; f < 10; f++ { // it sends on where it stopped
+		j.put(ts, packetOf(0x20), CodecPCMU, 20, 0)
+		ts += 160
+		j.read(out, 20)
+		if out[0] == decodeSample(CodecPCMU, 0x20) {
+			heard++
+		}
+	}
+	if heard < 7 {
+		t.Errorf("%d of 10 frames after the stall played the sender's audio (late %d), want all but the initial delay", heard, j.late)
+	}
+	// A straggler older than what the buffer holds is still late.
+	late := j.late
+	if j.put(5000, packetOf(0x30), CodecPCMU, 21, 0); j.late != late+1 {
+		t.Errorf("a straggler was not counted late")
+	}
+}
