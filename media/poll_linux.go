@@ -11,12 +11,21 @@ import (
 	"unsafe"
 )
 
-// On Linux the pacer reads each session's RTP socket itself, without a reader goroutine: at
-// every tick it takes what the kernel queued with one non-blocking recvmmsg, and the kernel's
-// receive timestamp (SO_TIMESTAMPNS) gives each packet its true arrival time for RFC 3550
-// jitter. A thousand calls then cost no goroutine wake-ups per packet. Everything is
-// preallocated in the session: the message header, the address and control buffers, and the
-// callback (a method value bound once).
+// On Linux the pacer reads and writes each session's RTP socket itself, without a reader
+// goroutine: at every tick it takes what the kernel queued with one non-blocking recvmmsg, and
+// the kernel's receive timestamp (SO_TIMESTAMPNS) gives each packet its true arrival time for
+// RFC 3550 jitter. A thousand calls then cost no goroutine wake-ups per packet. Everything is
+// preallocated in the session: the message headers, the address and control buffers, the
+// destination's sockaddr.
+//
+// The socket is taken out of the Go runtime's netpoller: the pacer never waits on it, and a
+// socket registered with epoll costs the kernel an epoll callback (and often a wake-up of the
+// runtime's epoll_wait thread, then a netpoll pass over it) on every datagram that arrives in
+// an empty queue — a third of the receive path's CPU at a thousand calls. initPoll duplicates
+// the bound socket's descriptor and closes the net.UDPConn (which deregisters it from epoll);
+// the duplicate, non-blocking, is read with recvmmsg and written with sendto as raw system
+// calls (neither blocks; a send that would block is counted as a send error, as a full
+// interface queue drops a datagram).
 
 // rxBatch is how many datagrams one recvmmsg takes: a 20 ms session finds one or two queued
 // at its tick, more only after a stall or from an impaired peer (the loop goes on until the
@@ -31,8 +40,11 @@ type mmsghdr struct {
 
 // poller is a session's receive state for polling.
 type poller struct {
-	rc    syscall.RawConn
-	fn    func(fd uintptr) bool
+	fd    int // the RTP socket, outside the netpoller; -1 once closed
+	v6    bool
+	dst   netip.AddrPort // the destination sa was built for
+	sa4   syscall.RawSockaddrInet4
+	sa6   syscall.RawSockaddrInet6
 	msgs  [rxBatch]mmsghdr
 	iov   [rxBatch]syscall.Iovec
 	name  [rxBatch]syscall.RawSockaddrInet6
@@ -43,22 +55,40 @@ type poller struct {
 	mono0 int64 // engine clock at the poll
 }
 
-// initPoll switches the session to polling; false leaves it to a reader goroutine.
+// initPoll switches the session to polling on a descriptor of its own; false leaves it to a
+// reader goroutine on the net.UDPConn.
 func (s *Session) initPoll() bool {
 	rc, err := s.rtp.SyscallConn()
 	if err != nil {
 		return false
 	}
+	fd, v6 := -1, false
 	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	if err := rc.Control(func(f uintptr) {
+		if serr = syscall.SetsockoptInt(int(f), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); serr != nil {
+			return
+		}
+		var sa syscall.Sockaddr
+		if sa, serr = syscall.Getsockname(int(f)); serr != nil {
+			return
+		}
+		_, v6 = sa.(*syscall.SockaddrInet6)
+		// F_DUPFD_CLOEXEC: the duplicate shares the open file (port, options, O_NONBLOCK).
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, f, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			serr = e
+			return
+		}
+		fd = int(r)
 	}); err != nil || serr != nil {
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
 		return false
 	}
+	s.rtp.Close() // deregisters the socket from epoll; the duplicate keeps it open and bound
 	p := &s.poll
-	p.rc = rc
-	p.fn = s.recvAll
-	p.ok = true
+	p.fd, p.v6, p.ok = fd, v6, true
 	return true
 }
 
@@ -67,14 +97,66 @@ func (s *Session) pollRTP() {
 	p := &s.poll
 	p.wall0 = time.Now().UnixNano()
 	p.mono0 = s.e.now()
-	_ = p.rc.Read(p.fn) // an error means the socket closed: the session is closing
+	s.recvAll()
 }
 
-// recvAll is the RawConn.Read callback: one recvmmsg takes up to rxBatch datagrams (one system
-// call per tick where recvmsg needed a second one to learn the socket was empty); it goes on
-// only while batches come back full, and returns true so that Read never blocks.
-func (s *Session) recvAll(fd uintptr) bool {
+// writeRaw sends one datagram on the session's descriptor (on the pacer, under s.mu).
+func (s *Session) writeRaw(pkt []byte, dst netip.AddrPort) error {
 	p := &s.poll
+	if p.fd < 0 {
+		return syscall.EBADF
+	}
+	if dst != p.dst {
+		p.setDest(dst)
+	}
+	sa, salen := unsafe.Pointer(&p.sa4), unsafe.Sizeof(p.sa4)
+	if p.v6 {
+		sa, salen = unsafe.Pointer(&p.sa6), unsafe.Sizeof(p.sa6)
+	}
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(p.fd), uintptr(unsafe.Pointer(&pkt[0])), uintptr(len(pkt)), 0, uintptr(sa), salen)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// setDest builds the destination's sockaddr for the socket's family (an IPv4 destination of
+// an IPv6 socket is v4-mapped).
+func (p *poller) setDest(dst netip.AddrPort) {
+	p.dst = dst
+	port := dst.Port()
+	if p.v6 {
+		p.sa6 = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: dst.Addr().As16()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p.sa6.Port))[:], port)
+		return
+	}
+	p.sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: dst.Addr().Unmap().As4()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p.sa4.Port))[:], port)
+}
+
+// closeRTP closes the session's RTP socket (after the pacer let go of it: s.closed is set).
+func (s *Session) closeRTP() error {
+	if !s.poll.ok {
+		return s.rtp.Close()
+	}
+	s.mu.Lock()
+	fd := s.poll.fd
+	s.poll.fd = -1
+	s.mu.Unlock()
+	if fd < 0 {
+		return nil
+	}
+	return syscall.Close(fd)
+}
+
+// recvAll takes the queued datagrams: one recvmmsg takes up to rxBatch (one system call per
+// tick where recvmsg needed a second one to learn the socket was empty); it goes on only while
+// batches come back full.
+func (s *Session) recvAll() {
+	p := &s.poll
+	if p.fd < 0 {
+		return
+	}
 	for {
 		for i := range p.msgs {
 			h := &p.msgs[i].hdr
@@ -88,9 +170,9 @@ func (s *Session) recvAll(fd uintptr) bool {
 			h.SetControllen(len(p.oob[i]))
 			h.Flags = 0
 		}
-		n, _, errno := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&p.msgs[0])), rxBatch, syscall.MSG_DONTWAIT, 0, 0)
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(p.fd), uintptr(unsafe.Pointer(&p.msgs[0])), rxBatch, syscall.MSG_DONTWAIT, 0, 0)
 		if errno != 0 {
-			return true // EAGAIN: empty (or an error: the next tick tries again)
+			return // EAGAIN: empty (or an error: the next tick tries again)
 		}
 		for i := 0; i < int(n); i++ {
 			at := p.mono0
@@ -100,7 +182,7 @@ func (s *Session) recvAll(fd uintptr) bool {
 			s.receive(p.buf[i][:p.msgs[i].n], p.from(i), at)
 		}
 		if int(n) < rxBatch {
-			return true
+			return
 		}
 	}
 }

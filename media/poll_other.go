@@ -2,7 +2,10 @@
 
 package media
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // poller is empty where the pacer cannot poll: a reader goroutine hands packets over.
 type poller struct{ ok bool }
@@ -10,6 +13,10 @@ type poller struct{ ok bool }
 func (s *Session) initPoll() bool { return false }
 
 func (s *Session) pollRTP() {}
+
+func (s *Session) writeRaw([]byte, netip.AddrPort) error { return ErrClosed }
+
+func (s *Session) closeRTP() error { return s.rtp.Close() }
 
 // preciseThread reports whether the pacer can wait precisely on its own thread; not here.
 func preciseThread() bool { return false }

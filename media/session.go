@@ -296,7 +296,7 @@ func (s *Session) Close() error {
 	err := s.stopRecordingLocked()
 	s.mu.Unlock()
 	s.e.forget(s)
-	err = errors.Join(err, s.rtp.Close(), s.rtcp.Close())
+	err = errors.Join(err, s.closeRTP(), s.rtcp.Close())
 	s.st.closedAt.Store(s.e.now())
 	s.log.Debug("media session closed", zap.Uint64("packets_sent", s.st.c.packetsSent.Load()),
 		zap.Uint64("packets_recv", s.st.c.packetsRecv.Load()), zap.Int64("packets_lost", s.st.lost.Load()))
@@ -499,7 +499,13 @@ func (s *Session) send(pkt []byte, now int64) {
 
 // write puts a packet on the wire and counts it.
 func (s *Session) write(pkt []byte, dst netip.AddrPort) {
-	if _, err := s.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+	var err error
+	if s.poll.ok {
+		err = s.writeRaw(pkt, dst)
+	} else {
+		_, err = s.rtp.WriteToUDPAddrPort(pkt, dst)
+	}
+	if err != nil {
 		s.st.sendErrors.Add(1)
 		return
 	}
