@@ -49,7 +49,7 @@ func (d *dtmfDetector) feed(x []int16, now int64, s *Session) {
 		for _, v := range x {
 			e += float64(v) * float64(v)
 		}
-		if e/float64(len(x)) < sq(32768*math.Pow(10, -50.0/20)) {
+		if e/float64(len(x)) < dtmfQuietFrame {
 			return // nothing to detect in a quiet frame: keeps the cost off silent calls
 		}
 	}
@@ -95,47 +95,71 @@ func (d *dtmfDetector) window(ev int8, s *Session) {
 	}
 }
 
-// detect returns the event the window holds, or −1.
+// Levels of the detector, as mean squares of 16-bit samples: a frame quieter than
+// −50 dBFS skips the filters, a window quieter than −45 dBFS holds no digit.
+var (
+	dtmfQuietFrame = sq(32768 * math.Pow(10, -50.0/20))
+	dtmfMinWindow  = sq(32768 * math.Pow(10, -45.0/20))
+)
+
+// detect returns the event the window holds, or −1. The four row filters run first, with the
+// energy, in one pass whose state fits the registers; the column filters run only for a
+// window whose row group passed (the common case, a window of speech or of a test tone, is
+// settled by the first pass). Each filter computes exactly what a single Goertzel does.
 func (d *dtmfDetector) detect() int8 {
-	// One pass computes the energy and the eight fundamental filters together.
-	var energy float64
-	var q1, q2 [8]float64
 	c := &goertzelCoef
-	for _, v := range d.buf {
-		energy += v * v
-		for k := 0; k < 8; k++ {
-			q1[k], q2[k] = c[k]*q1[k]-q2[k]+v, q1[k]
-		}
-	}
-	if energy/goertzelN < sq(32768*math.Pow(10, -45.0/20)) {
+	energy, pr := goertzel4(d.buf[:], c[0], c[1], c[2], c[3])
+	if energy/goertzelN < dtmfMinWindow {
 		return -1
 	}
-	var p [8]float64
-	for k := 0; k < 8; k++ {
-		p[k] = q1[k]*q1[k] + q2[k]*q2[k] - c[k]*q1[k]*q2[k]
-	}
-	row, col := argmax(p[0:4]), 4+argmax(p[4:8])
 	// Relative power: 1 for a pure tone at a filter's frequency.
 	norm := 2 / (goertzelN * energy)
-	rr, rc := p[row]*norm, p[col]*norm
-	if rr < 0.08 || rc < 0.08 || rr+rc < 0.7 {
+	row := argmax(pr[:])
+	rr := pr[row] * norm
+	if rr < 0.08 {
 		return -1
 	}
-	if p[row] > 6.3*p[col] || p[col] > 2.5*p[row] {
+	for i := 0; i < 4; i++ {
+		if i != row && pr[i]*4 > pr[row] {
+			return -1
+		}
+	}
+	_, pc := goertzel4(d.buf[:], c[4], c[5], c[6], c[7])
+	col := argmax(pc[:])
+	rc := pc[col] * norm
+	if rc < 0.08 || rr+rc < 0.7 {
+		return -1
+	}
+	if pr[row] > 6.3*pc[col] || pc[col] > 2.5*pr[row] {
 		return -1 // twist
 	}
 	for i := 0; i < 4; i++ {
-		if i != row && p[i]*4 > p[row] {
-			return -1
-		}
-		if 4+i != col && p[4+i]*4 > p[col] {
+		if i != col && pc[i]*4 > pc[col] {
 			return -1
 		}
 	}
-	if goertzel(d.buf[:], goertzelCoef[8+row])*norm > 0.1*rr || goertzel(d.buf[:], goertzelCoef[8+col])*norm > 0.1*rc {
+	if goertzel(d.buf[:], goertzelCoef[8+row])*norm > 0.1*rr || goertzel(d.buf[:], goertzelCoef[12+col])*norm > 0.1*rc {
 		return -1 // strong second harmonics: speech
 	}
-	return eventAt(row, col-4)
+	return eventAt(row, col)
+}
+
+// goertzel4 runs four Goertzel filters over x in one pass and returns the energy of x and
+// the power at each filter.
+func goertzel4(x []float64, c0, c1, c2, c3 float64) (energy float64, p [4]float64) {
+	var a1, a2, b1, b2, d1, d2, e1, e2 float64
+	for _, v := range x {
+		energy += v * v
+		a1, a2 = c0*a1-a2+v, a1
+		b1, b2 = c1*b1-b2+v, b1
+		d1, d2 = c2*d1-d2+v, d1
+		e1, e2 = c3*e1-e2+v, e1
+	}
+	p[0] = a1*a1 + a2*a2 - c0*a1*a2
+	p[1] = b1*b1 + b2*b2 - c1*b1*b2
+	p[2] = d1*d1 + d2*d2 - c2*d1*d2
+	p[3] = e1*e1 + e2*e2 - c3*e1*e2
+	return energy, p
 }
 
 func goertzel(x []float64, coef float64) float64 {
