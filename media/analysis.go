@@ -17,9 +17,14 @@ const fftEvery = 250 * time.Millisecond
 // levelWindow is the RMS window of the level (100 ms).
 const levelWindow = 800
 
+// fftHalf is the size of the complex FFT the real window is packed into.
+const fftHalf = fftSize / 2
+
 // Constant tables of the analysis, computed once.
 var (
-	fftTwiddle = func() (t [fftSize / 2]complex128) {
+	// fftTwiddle[i] is e^(−2πi·i/fftSize): the half-size FFT's twiddles at even indices, the
+	// real-input split's at every index.
+	fftTwiddle = func() (t [fftHalf]complex128) {
 		for i := range t {
 			t[i] = cmplx.Rect(1, -2*math.Pi*float64(i)/fftSize)
 		}
@@ -30,6 +35,15 @@ var (
 			w[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/(fftSize-1))
 		}
 		return w
+	}()
+	// fftRev is the bit reversal of the half-size FFT's input order.
+	fftRev = func() (r [fftHalf]uint8) {
+		for i := range r {
+			for b := 0; b < 8; b++ {
+				r[i] = r[i]<<1 | uint8(i>>b)&1
+			}
+		}
+		return r
 	}()
 )
 
@@ -42,7 +56,8 @@ type analyzer struct {
 	state     AudioState
 	win       [fftSize]float64
 	fill      int
-	fft       [fftSize]complex128
+	z         [fftHalf]complex128 // the packed window's FFT
+	spec      [fftHalf]complex128 // the window's spectrum, bins 0..fftHalf−1
 	lastFFT   int64
 	freq      float64
 	present   int // level windows completed in a row while audio was present
@@ -60,10 +75,13 @@ func (a *analyzer) init(silenceDB float64) {
 
 // feed takes one frame; active says packets arrive (rx) or are sent (tx).
 func (a *analyzer) feed(x []int16, now int64, active bool) {
+	// Integer squares summed exactly (a frame's sum stays far below 2^53), as float64 sums of
+	// int16 squares are exact too.
+	var sum int64
 	for _, v := range x {
-		f := float64(v)
-		a.sumSq += f * f
+		sum += int64(v) * int64(v)
 	}
+	a.sumSq += float64(sum)
 	a.n += len(x)
 	if a.n >= levelWindow {
 		ms := a.sumSq / float64(a.n)
@@ -116,25 +134,38 @@ func dbfs(meanSq float64) float64 {
 	return math.Max(-120, 10*math.Log10(meanSq/(32768.0*32768.0)))
 }
 
-// dominant returns the frequency of the strongest spectral peak of the window.
+// dominant returns the frequency of the strongest spectral peak of the window. The real
+// window is packed into a complex one of half the size (even samples real, odd imaginary),
+// transformed, and split into the real window's spectrum: half the work of a full-size
+// complex FFT.
 func (a *analyzer) dominant() float64 {
-	for i := range a.fft {
-		a.fft[bitrev9(i)] = complex(a.win[i]*hann[i], 0)
+	z := &a.z
+	for n := 0; n < fftHalf; n++ {
+		z[fftRev[n]] = complex(a.win[2*n]*hann[2*n], a.win[2*n+1]*hann[2*n+1])
 	}
-	for size := 2; size <= fftSize; size <<= 1 {
+	for size := 2; size <= fftHalf; size <<= 1 {
 		half, step := size/2, fftSize/size
-		for start := 0; start < fftSize; start += size {
+		for start := 0; start < fftHalf; start += size {
 			for k := 0; k < half; k++ {
-				t := fftTwiddle[k*step] * a.fft[start+k+half]
-				u := a.fft[start+k]
-				a.fft[start+k] = u + t
-				a.fft[start+k+half] = u - t
+				t := fftTwiddle[k*step] * z[start+k+half]
+				u := z[start+k]
+				z[start+k] = u + t
+				z[start+k+half] = u - t
 			}
 		}
 	}
+	// X[k] = E[k] + W^k·O[k], E and O the spectra of the even and odd samples:
+	// E[k] = (Z[k] + conj Z[N/2−k])/2, O[k] = (Z[k] − conj Z[N/2−k])/2i.
+	for k := 1; k < fftHalf; k++ {
+		zk, zc := z[k], cmplx.Conj(z[fftHalf-k])
+		even := (zk + zc) * 0.5
+		odd := (zk - zc) * complex(0, -0.5)
+		a.spec[k] = even + fftTwiddle[k]*odd
+	}
+	spec := &a.spec
 	best, bestMag := 0, 0.0
 	for k := 2; k < fftSize/2-1; k++ { // above 31 Hz
-		m := real(a.fft[k])*real(a.fft[k]) + imag(a.fft[k])*imag(a.fft[k])
+		m := real(spec[k])*real(spec[k]) + imag(spec[k])*imag(spec[k])
 		if m > bestMag {
 			best, bestMag = k, m
 		}
@@ -143,23 +174,14 @@ func (a *analyzer) dominant() float64 {
 		return 0
 	}
 	// Parabolic interpolation of the log magnitudes around the peak.
-	l := math.Log(cmplx.Abs(a.fft[best-1]) + 1e-9)
-	c := math.Log(cmplx.Abs(a.fft[best]) + 1e-9)
-	r := math.Log(cmplx.Abs(a.fft[best+1]) + 1e-9)
+	l := math.Log(cmplx.Abs(spec[best-1]) + 1e-9)
+	c := math.Log(cmplx.Abs(spec[best]) + 1e-9)
+	r := math.Log(cmplx.Abs(spec[best+1]) + 1e-9)
 	delta := 0.0
 	if den := l - 2*c + r; den != 0 {
 		delta = 0.5 * (l - r) / den
 	}
 	return (float64(best) + delta) * clockRate / fftSize
-}
-
-// bitrev9 reverses the 9 bits of i (the FFT's input order).
-func bitrev9(i int) int {
-	r := 0
-	for b := 0; b < 9; b++ {
-		r = r<<1 | (i>>b)&1
-	}
-	return r
 }
 
 // publish stores the flow's analysis for Stats and emits an event when it changed: at once
