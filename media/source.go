@@ -120,8 +120,11 @@ func (ts *toneSource) enter(sec int) {
 	}
 }
 
+// Read fills frame run by run: a run is the samples up to the end of the frame, of the
+// segment or of the section, the tone part of it generated in a tight loop (the per-sample
+// bookkeeping of the cadence was most of a tone's cost).
 func (ts *toneSource) Read(frame []int16) bool {
-	for i := range frame {
+	for i := 0; i < len(frame); {
 		if ts.ended {
 			clear(frame[i:])
 			return i > 0
@@ -129,20 +132,35 @@ func (ts *toneSource) Read(frame []int16) bool {
 		sec := &ts.t.Sections[ts.sec]
 		seg := &sec.Segments[ts.seg]
 		on, off := ts.on[ts.sec][ts.seg], ts.off[ts.sec][ts.seg]
-		var v float64
-		if ts.segPos < on {
-			for _, c := range seg.Components {
-				v += ts.ph[c].next()
+		run := min(len(frame)-i, max(on+off-ts.segPos, 1)) // an empty segment takes a sample
+		if ts.secLeft > 0 {
+			run = min(run, ts.secLeft)
+		}
+		tone := min(run, max(on-ts.segPos, 0))
+		out := frame[i : i+tone]
+		if len(seg.Components) == 1 {
+			p := &ts.ph[seg.Components[0]]
+			for k := range out {
+				out[k] = sat16(int32(p.next()))
+			}
+		} else {
+			for k := range out {
+				var v float64
+				for _, c := range seg.Components {
+					v += ts.ph[c].next()
+				}
+				out[k] = sat16(int32(v))
 			}
 		}
-		frame[i] = sat16(int32(v))
-		ts.segPos++
+		clear(frame[i+tone : i+run])
+		i += run
+		ts.segPos += run
 		if ts.segPos >= on+off {
 			ts.seg = (ts.seg + 1) % len(sec.Segments)
 			ts.segPos = 0
 		}
 		if ts.secLeft > 0 {
-			ts.secLeft--
+			ts.secLeft -= run
 			if ts.secLeft == 0 {
 				ts.enter(ts.sec + 1)
 			}

@@ -159,3 +159,64 @@ func FuzzParseToneScript(f *testing.F) {
 		}
 	})
 }
+
+// readPerSample is the tone source's reference: the cadence advanced one sample at a time.
+func readPerSample(ts *toneSource, frame []int16) bool {
+	for i := range frame {
+		if ts.ended {
+			clear(frame[i:])
+			return i > 0
+		}
+		sec := &ts.t.Sections[ts.sec]
+		seg := &sec.Segments[ts.seg]
+		on, off := ts.on[ts.sec][ts.seg], ts.off[ts.sec][ts.seg]
+		var v float64
+		if ts.segPos < on {
+			for _, c := range seg.Components {
+				v += ts.ph[c].next()
+			}
+		}
+		frame[i] = sat16(int32(v))
+		ts.segPos++
+		if ts.segPos >= on+off {
+			ts.seg = (ts.seg + 1) % len(sec.Segments)
+			ts.segPos = 0
+		}
+		if ts.secLeft > 0 {
+			ts.secLeft--
+			if ts.secLeft == 0 {
+				ts.enter(ts.sec + 1)
+			}
+		}
+	}
+	return true
+}
+
+// TestToneSourceRunsMatchSamples: generating a tone run by run gives the samples the
+// per-sample cadence gives, for every regional tone and frame sizes that cut segments anywhere.
+func TestToneSourceRunsMatchSamples(t *testing.T) {
+	for name, script := range regionalTones {
+		ts, err := ParseToneScript(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range []int{7, 160, 333} {
+			fast, ref := NewToneSource(ts).(*toneSource), NewToneSource(ts).(*toneSource)
+			a, b := make([]int16, size), make([]int16, size)
+			for n := 0; n < 4*clockRate; n += size { // 4 s: several periods of most cadences
+				okA, okB := fast.Read(a), readPerSample(ref, b)
+				if okA != okB {
+					t.Fatalf("%s, frames of %d, sample %d: Read %v, reference %v", name, size, n, okA, okB)
+				}
+				for i := range a {
+					if a[i] != b[i] {
+						t.Fatalf("%s, frames of %d, sample %d: %d, reference %d", name, size, n+i, a[i], b[i])
+					}
+				}
+				if !okA {
+					break
+				}
+			}
+		}
+	}
+}
