@@ -21,6 +21,30 @@ var (
 	}()
 )
 
+// The decoding tables (the 256 codes of each law, from zaf/g711).
+var (
+	ulawDecode = func() (t [256]int16) {
+		for i := range t {
+			t[i] = g711.DecodeUlawFrame(uint8(i))
+		}
+		return t
+	}()
+	alawDecode = func() (t [256]int16) {
+		for i := range t {
+			t[i] = g711.DecodeAlawFrame(uint8(i))
+		}
+		return t
+	}()
+)
+
+// decodeTable returns the law's decoding table.
+func decodeTable(c Codec) *[256]int16 {
+	if c == CodecPCMA {
+		return &alawDecode
+	}
+	return &ulawDecode
+}
+
 // encode writes the G.711 code of each sample (ITU-T G.711).
 func encode(c Codec, pcm []int16, out []byte) {
 	out = out[:len(pcm)]

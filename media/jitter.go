@@ -138,14 +138,23 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 		j.first = ts
 		slack = int32(j.cfg.initial())
 	}
-	for i := 0; i < n; i++ {
+	// Word by word of the presence bitmap (a word never straddles the ring's end: jbSize is
+	// a multiple of 64), each run decoded with the law's table.
+	dec := decodeTable(c)
+	for i := 0; i < n; {
 		idx := (ts + uint32(i)) & jbMask
-		w, bit := idx/64, uint64(1)<<(idx%64)
-		if j.have[w]&bit != 0 {
+		run := min(n-i, 64-int(idx%64))
+		mask := ^uint64(0) >> (64 - run) << (idx % 64)
+		w := idx / 64
+		if j.have[w]&mask != 0 {
 			dup = true
 		}
-		j.have[w] |= bit
-		j.pcm[idx] = decodeSample(c, payload[i])
+		j.have[w] |= mask
+		pcm := j.pcm[idx : int(idx)+run]
+		for k, b := range payload[i : i+run] {
+			pcm[k] = dec[b]
+		}
+		i += run
 	}
 	j.lastPut = at
 	if end := ts + uint32(n); int32(end-j.newest) > 0 || j.win == 0 && j.depth == 0 {
@@ -180,18 +189,30 @@ func (j *jitterBuffer) read(out []int16, now int64) (missing int) {
 		clear(out)
 		return 0
 	}
-	for i := range out {
-		idx := (j.play + uint32(i)) & jbMask
-		w, bit := idx/64, uint64(1)<<(idx%64)
-		if j.have[w]&bit != 0 {
-			out[i] = j.pcm[idx]
-			j.have[w] &^= bit
+	for i := 0; i < len(out); {
+		pos := j.play + uint32(i)
+		idx := pos & jbMask
+		run := min(len(out)-i, 64-int(idx%64))
+		mask := ^uint64(0) >> (64 - run) << (idx % 64)
+		w := idx / 64
+		got := j.have[w] & mask
+		o, pcm := out[i:i+run], j.pcm[idx:int(idx)+run]
+		if got == mask {
+			copy(o, pcm)
 		} else {
-			out[i] = 0
-			if int32(j.play+uint32(i)-j.first) >= 0 {
-				missing++
+			for k := range o {
+				if got&(1<<((idx+uint32(k))%64)) != 0 {
+					o[k] = pcm[k]
+				} else {
+					o[k] = 0
+					if int32(pos+uint32(k)-j.first) >= 0 {
+						missing++
+					}
+				}
 			}
 		}
+		j.have[w] &^= mask
+		i += run
 	}
 	j.play += uint32(len(out))
 	if now-j.lastPut > int64(time.Second) {
