@@ -225,15 +225,22 @@ type pacer struct {
 // session) until it is within tailWait of the next deadline, then waits the rest precisely:
 // with nanosleep on its own OS thread, whose timer slack it lowers (waitNanosleep, the default
 // on Linux), or by spinning with runtime.Gosched (waitSpin, for the benchmark's comparison).
-// waitTimer uses the Go timer alone. Sessions due within lookahead of now are sent in the
-// same pass: one wake-up serves a cluster of deadlines.
+// waitTimer uses the Go timer alone.
+//
+// Slots: the pacer wakes at most once per slot of the scheduler's clock, at the slot's start,
+// and sends every session due before the slot ends. A session's deadlines repeat at its
+// packet time, a whole number of slots, so each is served at the same point of its slot every
+// time: its packets leave up to a slot early, at exact intervals (the send-interval error is
+// the wake-up's precision, not the slot). A hundred calls then cost a pacer about one wake-up
+// per slot instead of one per call and packet (each wake-up a nanosleep and a context switch,
+// as dear as the packet's own system calls on a virtual machine).
 const (
 	waitTimer = iota
 	waitNanosleep
 	waitSpin
 
-	tailWait  = 1500 * time.Microsecond
-	lookahead = 50 * time.Microsecond
+	tailWait = 1500 * time.Microsecond
+	slot     = int64(time.Millisecond)
 )
 
 // schedule queues s at due unless it is queued or being run (the pacer re-queues it then).
@@ -278,13 +285,14 @@ func (pc *pacer) run() {
 	for {
 		pc.mu.Lock()
 		now := sc.now()
+		end := (now/slot + 1) * slot // the end of the current slot
 		due = due[:0]
-		for len(pc.heap) > 0 && pc.heap[0].due <= now+int64(lookahead) {
+		for len(pc.heap) > 0 && pc.heap[0].due < end {
 			due = append(due, pc.heap.pop()) // stays queued: the pacer owns it until re-pushed
 		}
 		wait := time.Duration(-1)
 		if len(due) == 0 && len(pc.heap) > 0 {
-			wait = time.Duration(pc.heap[0].due - now)
+			wait = time.Duration(pc.heap[0].due/slot*slot - now) // the start of its slot
 		}
 		pc.mu.Unlock()
 
