@@ -48,7 +48,9 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 	}
 	f.sched = sched
 	opts = slices.Clone(opts)
+	shared := new(sharedSnapshots)
 	for i := range opts {
+		opts[i].shared = shared
 		if opts[i].MediaScheduler == nil {
 			opts[i].MediaScheduler = sched
 		}

@@ -122,3 +122,30 @@ func TestLimiter(t *testing.T) {
 	}
 	nilLimiter.release()
 }
+
+// TestFleetSharesFactoryDefaults: units of a fleet with the same model and --set values hold
+// one snapshot of their factory defaults; a unit with values of its own holds its own.
+func TestFleetSharesFactoryDefaults(t *testing.T) {
+	dir := t.TempDir()
+	set := []config.Change{config.Set(config.ResyncOnReset, "No"), config.Set(config.ExtName(config.LineEnable, 1), "No")}
+	opts := make([]Options, 4)
+	for i := range opts {
+		opts[i] = Options{Flash: config.NewFileFlash(filepath.Join(dir, fmt.Sprint(i), "flash.json")),
+			MAC: fmt.Sprintf("000e0811%04x", i), IP: "127.0.0.1", Defaults: append([]config.Change(nil), set...)}
+	}
+	opts[3].Defaults = append(opts[3].Defaults, config.Set(config.StationName, "own"))
+	f, err := NewFleet(opts, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := f.Units()
+	if u[0].defaults != u[1].defaults || u[1].defaults != u[2].defaults {
+		t.Error("units with the same defaults hold copies of them")
+	}
+	if u[3].defaults == u[0].defaults || u[3].defaults.Get(config.StationName) != "own" || u[0].defaults.Get(config.StationName) == "own" {
+		t.Errorf("a unit with defaults of its own shares another's: Station_Name %q, %q", u[3].defaults.Get(config.StationName), u[0].defaults.Get(config.StationName))
+	}
+	if got := u[0].defaults.Get(config.ExtName(config.LineEnable, 1)); got != "No" {
+		t.Errorf("shared defaults: Line_Enable_1_ = %q, want No", got)
+	}
+}

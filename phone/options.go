@@ -73,6 +73,9 @@ type Options struct {
 	// nothing and takes the unsolicited NOTIFYs only: which settings made the real phone send
 	// that request is unknown, and a PBX that answers it 404 would only see retries.
 	MWIDomainSubscribe bool
+
+	// shared is what the units of a fleet share of their configurations (NewFleet sets it).
+	shared *sharedSnapshots
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

@@ -54,7 +54,9 @@ type call struct {
 }
 
 // newPhone boots a phone from its flash: identity, configuration, boot count.
-func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
+// base is the unit's factory defaults: the configuration is built on it, sharing the chunks
+// of values the flash repeats (config.FromOverridesOn); nil builds it on the catalogue's.
+func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
 	m, err := config.LookupModel(fl.Model)
 	if err != nil {
 		return nil, fmt.Errorf("flash: %w", err)
@@ -65,7 +67,7 @@ func newPhone(opts *Options, fl *config.Flash, bus *Bus, net fetcher, log *zap.L
 	}
 	id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
 	cat := config.CatalogFor(m)
-	snap, skipped := config.FromOverrides(cat, fl.Values, fl.Access)
+	snap, skipped := config.FromOverridesOn(base, cat, fl.Values, fl.Access)
 	if len(skipped) > 0 {
 		log.Warn("flash values ignored", zap.Strings("param", skipped), zap.String("reason", "unknown to this model or invalid"))
 	}

@@ -181,7 +181,11 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	if err != nil {
 		return work, withText("invalid profile: "+err.Error(), err)
 	}
-	res.changes = append(res.changes, changes...)
+	if res.changes == nil {
+		res.changes = changes // the profile's own: not copied (a 10 KB profile's are 20 KB)
+	} else {
+		res.changes = append(res.changes, changes...)
+	}
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil
 }

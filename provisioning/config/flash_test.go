@@ -220,3 +220,61 @@ func TestFlashRoundTrip(t *testing.T) {
 		t.Errorf("round trip lost data: skipped %v, GPP_A %q, access %s", skipped, s2.Get("GPP_A"), s2.Access("Speed_Dial_2"))
 	}
 }
+
+// TestFromOverridesOnSharesWithBase: a snapshot rebuilt from a flash on the unit's factory
+// defaults is the snapshot FromOverrides makes, value for value and access for access,
+// whatever the flash keeps of the defaults' changes (a value set back to the factory's, a
+// value changed again, an access changed back), and it shares base's chunks where it holds
+// base's values.
+func TestFromOverridesOnSharesWithBase(t *testing.T) {
+	cat := spa942(t)
+	base, _, err := NewSnapshot(cat).Apply([]Change{
+		Set("Line_Enable_1_", "No"), Set("Line_Enable_2_", "No"), Set("GPP_A", "fleet"), Set("Station_Name", "base"),
+		{Name: "Speed_Dial_2", Access: AccessNA}, {Name: "Speed_Dial_3", Access: AccessRO},
+	}, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		changes []Change
+	}{
+		{"the defaults as they are", nil},
+		{"a profile on top", []Change{Set("Station_Name", "spa0001"), Set("User_ID_1_", "0001"), Set("GPP_B", "x")}},
+		{"a value set back to the factory's", []Change{Set("Line_Enable_1_", "Yes"), Set("GPP_A", "")}},
+		{"accesses changed back and again", []Change{{Name: "Speed_Dial_2", Access: AccessRW}, {Name: "Speed_Dial_4", Access: AccessNA}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, err := base.Apply(tc.changes, ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			values, access := s.Overrides()
+			want, wantSkipped := FromOverrides(cat, values, access)
+			got, gotSkipped := FromOverridesOn(base, cat, values, access)
+			if len(gotSkipped) != len(wantSkipped) {
+				t.Errorf("skipped %v, want %v", gotSkipped, wantSkipped)
+			}
+			if d := want.Diff(got); !d.Empty() {
+				t.Errorf("FromOverridesOn differs from FromOverrides in %v", d)
+			}
+			for i := 0; i < cat.Len(); i++ {
+				if got.ValueAt(i) != s.ValueAt(i) || got.AccessAt(i) != s.AccessAt(i) {
+					t.Fatalf("parameter %d: %q %s, want %q %s", i, got.ValueAt(i), got.AccessAt(i), s.ValueAt(i), s.AccessAt(i))
+				}
+			}
+			shared := 0
+			for c := range got.values {
+				if &got.values[c][0] == &base.values[c][0] {
+					shared++
+				}
+			}
+			if differ := len(base.Diff(got).Values); shared < len(got.values)-differ {
+				t.Errorf("%d of %d chunks shared with base, want at least %d (%d values differ)", shared, len(got.values), len(got.values)-differ, differ)
+			}
+		})
+	}
+	if got, _ := FromOverridesOn(base, cat, map[string]string{}, map[string]string{}); !NewSnapshot(cat).Diff(got).Empty() {
+		t.Errorf("an empty flash on base: differs from the factory in %v", NewSnapshot(cat).Diff(got))
+	}
+}

@@ -255,7 +255,50 @@ func (s *Snapshot) Overrides() (values map[string]string, access map[string]stri
 // does not have and values it cannot take are skipped and returned, so a flash written by
 // another model or release still boots.
 func FromOverrides(cat *Catalog, values, access map[string]string) (*Snapshot, []string) {
-	b := newBuilder(NewSnapshot(cat))
+	return fromOverrides(newBuilder(NewSnapshot(cat)), cat, values, access)
+}
+
+// FromOverridesOn is [FromOverrides] made on base, a snapshot of the same catalogue (a unit's
+// factory defaults, which a fleet's units share): the snapshot it returns is the same, value
+// for value, but it shares with base every chunk in which it holds base's values, so that ten
+// thousand phones whose flashes repeat the fleet's --set values hold those chunks once.
+// A base of another catalogue is not used.
+func FromOverridesOn(base *Snapshot, cat *Catalog, values, access map[string]string) (*Snapshot, []string) {
+	if base == nil || base.cat != cat {
+		return FromOverrides(cat, values, access)
+	}
+	b := newBuilder(base)
+	// What base changed from the factory and the flash does not keep goes back to the
+	// factory's: the flash holds every value that differs from it.
+	for c, chunk := range base.values {
+		def := cat.defaults[c]
+		if &chunk[0] == &def[0] {
+			continue
+		}
+		for j := range chunk {
+			i := c*chunkSize + j
+			if chunk[j] == def[j] {
+				continue
+			}
+			if _, kept := values[cat.params[i].Name]; !kept {
+				b.set(i, def[j])
+			}
+		}
+	}
+	if len(base.access) > 0 && &base.access[0] != &cat.defaultsAccess[0] {
+		for i, a := range base.access {
+			if a == cat.defaultsAccess[i] {
+				continue
+			}
+			if _, kept := access[cat.params[i].Name]; !kept {
+				b.setAccess(i, cat.defaultsAccess[i])
+			}
+		}
+	}
+	return fromOverrides(b, cat, values, access)
+}
+
+func fromOverrides(b *builder, cat *Catalog, values, access map[string]string) (*Snapshot, []string) {
 	var skipped []string
 	for name, v := range values {
 		i, ok := cat.index[name]
