@@ -162,3 +162,44 @@ func TestBusCutsOffSubscriberBehindByBytes(t *testing.T) {
 		t.Fatalf("the cut-off subscriber still received %d events", got)
 	}
 }
+
+// TestBusRingHoldsNoDeadSlots: as the bound keeps the newest events of changing sizes, the
+// history's array stays within a small factor of what it holds, and every read (Since,
+// SinceN, a replay) gives the kept events in order.
+func TestBusRingHoldsNoDeadSlots(t *testing.T) {
+	b := NewBus(minEventHistoryBytes)
+	for i := range 5000 {
+		// Runs of small and large events: the count kept swings by about ten.
+		pad := strings.Repeat("x", 10+(i/100%2)*1000)
+		b.Publish("k", time.Time{}, map[string]any{"pad": pad})
+		b.mu.Lock()
+		n, size := b.kept.len(), len(b.kept.buf)
+		b.mu.Unlock()
+		if size > 16 && size > 4*n {
+			t.Fatalf("after %d events: an array of %d for %d events", i+1, size, n)
+		}
+		if i%97 == 0 {
+			all := b.Since(0)
+			if len(all) != n || all[len(all)-1].Seq != uint64(i+1) {
+				t.Fatalf("after %d events: Since(0) gives %d events up to %d, the ring holds %d", i+1, len(all), all[len(all)-1].Seq, n)
+			}
+			for j := 1; j < len(all); j++ {
+				if all[j].Seq != all[j-1].Seq+1 {
+					t.Fatalf("after %d events: %d follows %d", i+1, all[j].Seq, all[j-1].Seq)
+				}
+			}
+			if page := b.SinceN(all[0].Seq, 3); len(page) != min(3, n-1) || (len(page) > 0 && page[0].Seq != all[1].Seq) {
+				t.Fatalf("SinceN(%d, 3): %d events", all[0].Seq, len(page))
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	last := b.LastSeq()
+	replay := b.Subscribe(ctx, last-2)
+	for want := last - 1; want <= last; want++ {
+		if e := <-replay; e.Seq != want {
+			t.Fatalf("replay: event %d, want %d", e.Seq, want)
+		}
+	}
+}
