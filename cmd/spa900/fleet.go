@@ -36,6 +36,7 @@ type fleetFlags struct {
 	flash                    string        // flash layout: db or files
 	eventHistory             int           // bytes of events each phone keeps
 	bootSpread               time.Duration // power-on spread
+	memoryLimit              memoryLimit   // soft limit of the process's memory; 0: the runtime's
 }
 
 // runFleet runs many phones in one process: --count phones numbered from --ip and --mac (one
@@ -74,6 +75,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.StringVar(&ff.flash, "flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
 	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
 	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
+	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; 0: Go's default (GOMEMLIMIT)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -98,6 +100,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	defer log.Sync()
+	ff.memoryLimit.apply(log)
 	base, err := f.phoneOptions(log) // checks the shared flags once
 	if err != nil {
 		return err
