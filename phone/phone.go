@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Phone struct {
 
 	calls  chan call
 	status atomic.Pointer[Status]
+	// progress is the turn's Progress, stored by publish when it changed.
+	progress atomic.Pointer[Progress]
+	scratch  Progress // the loop's: publish builds the turn's Progress in it
 	// stale is set when the loop's state moved on since status was built: the status is
 	// built when someone reads it (on the loop, at their request), not at every turn.
 	stale atomic.Bool
@@ -110,6 +114,15 @@ func (p *Phone) Status() *Status {
 	p.media.counters(&s.Info.Counters)
 	s.refreshMedia()
 	return &s
+}
+
+// Progress returns the phone's Progress as of the end of the loop's last turn.
+func (p *Phone) Progress() Progress {
+	if pr := p.progress.Load(); pr != nil {
+		return *pr
+	}
+	st := p.Status()
+	return Progress{State: st.State, BootCount: st.BootCount} // before the first turn
 }
 
 // Run runs the phone until ctx ends (it returns nil) or the phone reboots (it returns
@@ -263,6 +276,12 @@ func (p *Phone) emit(kind string, data map[string]any) {
 // events: a reader who sees an event and reads the status finds the event's effect in it.
 func (p *Phone) publish() {
 	p.stale.Store(true)
+	p.st.progress(&p.scratch)
+	if last := p.progress.Load(); last == nil || !last.equal(&p.scratch) {
+		pr := p.scratch
+		pr.SIPDown = slices.Clone(pr.SIPDown)
+		p.progress.Store(&pr)
+	}
 	for _, e := range p.st.outbox {
 		p.bus.Publish(e.Kind, e.Time, e.Data)
 	}

@@ -317,3 +317,45 @@ func TestResyncPeriodicChangeAppliesLive(t *testing.T) {
 		t.Fatalf("Resync_Periodic 0 left a resync at %v", next)
 	}
 }
+
+// TestProgressIsTheStatus: the Progress a storm report reads holds what the status says,
+// after a failed resync and after a successful one.
+func TestProgressIsTheStatus(t *testing.T) {
+	net := newFakeNet()
+	net.fail("tftp://192.0.2.66:69/spa942.cfg", fmt.Errorf("timeout: %w", context.DeadlineExceeded))
+	u, clock, events := provUnit(t, net, config.ResyncRandomDelay, "0", config.ResyncErrorRetryDelay, "30")
+	check := func(when string) {
+		t.Helper()
+		st, pr := u.Status(), u.Progress()
+		p := st.Provisioning
+		want := Progress{State: st.State, BootCount: st.BootCount, Provisioning: p.State, NextReason: p.NextReason,
+			ResyncCount: p.ResyncCount, LastResult: p.LastResult, LastError: p.LastError}
+		for _, e := range st.Extensions {
+			if e.Enabled && e.SIPAddr == "" && e.LastError != "" {
+				want.SIPDown = append(want.SIPDown, e.LastError)
+			}
+		}
+		if len(want.SIPDown) == 0 {
+			want.SIPDown = pr.SIPDown[:0:0]
+		}
+		if !pr.equal(&want) || len(pr.SIPDown) != len(want.SIPDown) {
+			t.Errorf("%s: progress %+v, status says %+v", when, pr, want)
+		}
+	}
+	if res := waitEvent(t, events, EventResyncResult); res.Data["result"] != "failure" {
+		t.Fatalf("first resync: %v", res.Data)
+	}
+	check("after a failure")
+	if pr := u.Progress(); pr.LastResult != "failure" || pr.NextReason != "retry" || pr.ResyncCount != 1 || pr.State != StateRunning {
+		t.Errorf("after a failure: %+v", pr)
+	}
+	net.set("tftp://192.0.2.66:69/spa942.cfg", profile(`<GPP_B>ok</GPP_B>`))
+	clock.Advance(30 * time.Second)
+	if res := waitEvent(t, events, EventResyncResult); res.Data["result"] != "success" {
+		t.Fatalf("retry: %v", res.Data)
+	}
+	check("after a success")
+	if pr := u.Progress(); pr.LastResult != "success" || pr.LastError != "" || pr.ResyncCount != 2 || pr.Provisioning != "idle" {
+		t.Errorf("after a success: %+v", pr)
+	}
+}

@@ -329,6 +329,33 @@ func (st *state) snapshotStatus() *Status {
 	return s
 }
 
+// progress is the turn's Progress: what snapshotStatus would put in those fields.
+func (st *state) progress(into *Progress) {
+	*into = Progress{State: st.phase, BootCount: st.flash.BootCount, Provisioning: "idle",
+		ResyncCount: st.prov.count, LastResult: st.prov.lastResult, LastError: st.prov.err, SIPDown: into.SIPDown[:0]}
+	if !st.prov.due.IsZero() {
+		into.NextReason = st.prov.dueReason
+	}
+	if r := st.pending.resync; r != nil {
+		into.Provisioning = "waiting"
+		if r.running {
+			into.Provisioning = "fetching"
+		}
+	}
+	for i, l := range st.voice.lines {
+		if l.agent != nil {
+			continue
+		}
+		err := l.lastErr
+		if l.bindErr != "" {
+			err = l.bindErr
+		}
+		if err != "" && st.snap.Bool(config.ExtName(config.LineEnable, i+1)) {
+			into.SIPDown = append(into.SIPDown, err)
+		}
+	}
+}
+
 // info builds the live Info values (SPA-BEHAVIOUR §9).
 func (st *state) info(now time.Time) config.Info {
 	id := st.p.id

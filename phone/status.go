@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"slices"
 	"time"
 
 	"github.com/spa900/spa900/provisioning/config"
@@ -138,4 +139,30 @@ func (s *Status) tick(now, wall time.Time) {
 		}
 	}
 	s.Info.Ext = ext
+}
+
+// Progress is the little of a phone's status that a fleet's storm report reads of every
+// phone every second of a storm: the loop keeps it at the end of every turn (a few fields,
+// stored only when they changed), and a read neither wakes the loop nor builds a status (the
+// status a storm report rebuilt for each of ten thousand phones every second was 6% of the
+// fleet's CPU).
+type Progress struct {
+	State     State
+	BootCount int
+	// Provisioning is ProvisioningStatus.State (idle, waiting, fetching); NextReason is its
+	// NextReason, "" when no resync is scheduled.
+	Provisioning string
+	NextReason   string
+	ResyncCount  int
+	LastResult   string
+	LastError    string
+	// SIPDown holds the LastError of every enabled extension that is not in service (no
+	// SIP address, ExtensionStatus.SIPAddr empty, and an error).
+	SIPDown []string
+}
+
+func (a *Progress) equal(b *Progress) bool {
+	return a.State == b.State && a.BootCount == b.BootCount && a.Provisioning == b.Provisioning &&
+		a.NextReason == b.NextReason && a.ResyncCount == b.ResyncCount && a.LastResult == b.LastResult &&
+		a.LastError == b.LastError && slices.Equal(a.SIPDown, b.SIPDown)
 }

@@ -438,6 +438,16 @@ func (u *Unit) Status() *Status {
 	return u.booting.Load()
 }
 
+// Progress returns the running phone's Progress (see [Progress]); while booting, its state
+// and boot count.
+func (u *Unit) Progress() Progress {
+	if p := u.cur.Load(); p != nil {
+		return p.Progress()
+	}
+	st := u.booting.Load()
+	return Progress{State: st.State, BootCount: st.BootCount}
+}
+
 // FactoryReset resets the running phone's configuration and reboots it when idle.
 func (u *Unit) FactoryReset(ctx context.Context) (Outcome, error) {
 	p, err := u.Phone()

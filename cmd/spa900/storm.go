@@ -115,7 +115,7 @@ func reportOpenFiles(log *zap.Logger, fleet *phone.Fleet) {
 // stormReporter writes a summary line every second while a boot storm is on (from the
 // fleet's power-on, and again at every power cycle) and a report when it is over: how many
 // phones booted, resynced and failed, by reason, and at what rate. It reads the phones'
-// status snapshots; it costs the phones nothing.
+// Progress, which their loops keep; it costs the phones nothing.
 type stormReporter struct {
 	log       *zap.Logger
 	units     []*phone.Unit
@@ -161,7 +161,7 @@ func (r *stormReporter) allWebFailed() bool {
 func (r *stormReporter) begin(now time.Time) {
 	for i, u := range r.units {
 		// A booting unit shows the count of the boot before: the storm's boot is above it.
-		r.base[i] = u.Status().BootCount
+		r.base[i] = u.Progress().BootCount
 		r.done[i] = nil
 	}
 	r.start, r.lastAt, r.last, r.peak, r.finished = now, now, 0, 0, false
@@ -189,26 +189,23 @@ func (r *stormReporter) phone(i int) phoneTally {
 		return *d
 	}
 	var pt phoneTally
-	st := r.units[i].Status()
-	if st.State != phone.StateRunning || st.BootCount <= r.base[i] {
+	p := r.units[i].Progress() // kept by the phone's loop: reading it costs the phone nothing
+	if p.State != phone.StateRunning || p.BootCount <= r.base[i] {
 		return pt
 	}
 	pt.booted = true
-	for _, e := range st.Extensions {
-		if e.Enabled && e.SIPAddr == "" && e.LastError != "" { // could not bind (a restart unbinds for a moment)
-			reason := "sip: extension out of service"
-			if strings.Contains(e.LastError, "too many open files") {
-				reason = "sip: too many open files"
-			}
-			pt.sipDown = append(pt.sipDown, reason)
+	for _, e := range p.SIPDown { // could not bind (a restart unbinds for a moment)
+		reason := "sip: extension out of service"
+		if strings.Contains(e, "too many open files") {
+			reason = "sip: too many open files"
 		}
+		pt.sipDown = append(pt.sipDown, reason)
 	}
-	p := st.Provisioning
 	pt.resyncs = p.ResyncCount
-	if p.State == "fetching" {
+	if p.Provisioning == "fetching" {
 		pt.resyncs--
 	}
-	pt.settled = p.State == "idle" && p.NextReason != "boot"
+	pt.settled = p.Provisioning == "idle" && p.NextReason != "boot"
 	switch {
 	case pt.resyncs == 0:
 	case p.LastResult == "success":
