@@ -68,7 +68,8 @@ type pcall struct {
 
 	transferring bool      // this phone REFERred the far end (transferor)
 	xferWith     *pcall    // attended: the call the far end's new call replaces
-	byeAt        time.Time // Referor_Bye_Delay runs out after the REFER was accepted
+	byeAt        time.Time // a transfer's BYE delay runs out (Referor, Referee or Refer_Target_Bye_Delay)
+	byeWhy       string    // which delay byeAt is, for the log line
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
 
 	conf *pcall // the other leg of the local three-way conference this call is in (conference.go)
@@ -135,6 +136,7 @@ func (st *state) setCallState(c *pcall, state string) {
 		case CallConnected:
 			st.referNotify(r, 200, "OK")
 			c.referOf = nil
+			st.refereeBye(r)
 		}
 	}
 	from := c.state
@@ -508,9 +510,11 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 }
 
 // onReplaces takes an INVITE that replaces one of the extension's calls (the phone is the
-// target of an attended transfer, RFC 3891, SPA-BEHAVIOUR §13.6): the old call ends with BYE
-// (Refer_Target_Bye_Delay is 0 by default: at once) and the new one, in its appearance, is
-// answered without ringing, as the user already talks to that party's transferor.
+// target of an attended transfer, RFC 3891, SPA-BEHAVIOUR §13.6): the new one is answered
+// without ringing, as the user already talks to that party's transferor, and the old call
+// ends with BYE after Refer_Target_Bye_Delay_n_ (transfer.go: 0, the default, is at once; n
+// keeps it n seconds on the phone's clock, in its appearance, when the extension has another
+// one free for the new call).
 func (st *state) onReplaces(l *line, gen int, ev *sip.IncomingCall, log *zap.Logger) {
 	old := st.findSIPCall(l.n, gen, ev.Replaces)
 	if old == nil {
@@ -518,9 +522,11 @@ func (st *state) onReplaces(l *line, gen int, ev *sip.IncomingCall, log *zap.Log
 		l.agent.Reject(ev.ID, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	l.agent.Hangup(old.sipID)
-	st.endCall(old, "replaced", 0)
+	st.replacedBye(l, old)
 	c := &pcall{ext: l.n, app: st.freeAppearance(l.n), gen: gen, sipID: ev.ID, peer: ev.From, created: st.p.clock.Now()}
+	if c.app == 0 {
+		c.app = old.app // the replaced call waits for its BYE in the same appearance
+	}
 	st.addCall(c)
 	log.Info("call replaces", zap.String("replaced", old.id), zap.String("call", c.id))
 	st.emit(EventCall, st.callEvent(c, map[string]any{"state": CallRinging, "from_state": "", "replaces": old.id}))
@@ -725,8 +731,12 @@ func (st *state) callDeadlines(consider func(time.Time)) {
 func (st *state) callFire(now time.Time) {
 	for _, c := range append([]*pcall(nil), st.calls.order...) {
 		if !c.byeAt.IsZero() && !now.Before(c.byeAt) {
-			c.byeAt = time.Time{}
-			st.callLog(c).Info("transfer done", zap.String("reason", "Referor_Bye_Delay ran out"))
+			why := c.byeWhy
+			if why == "" {
+				why = config.ReferorByeDelay
+			}
+			c.byeAt, c.byeWhy = time.Time{}, ""
+			st.callLog(c).Info("transfer done", zap.String("reason", why+" ran out"))
 			st.hangup(c)
 			st.leaveReplaced(c)
 		}
@@ -868,15 +878,23 @@ func (st *state) referNotify(c *pcall, code int, reason string) {
 // up (or Referor_Bye_Delay runs out), this phone hangs up c; the target ends other itself
 // when the new call replaces it, and the phone hangs it up if it has not after another
 // Referor_Bye_Delay.
+//
+// A target still ringing (other Calling or Proceeding) makes it a semi-attended transfer, and
+// Blind_Attn-Xfer_Enable_n_ = Yes completes every attended transfer blind: both go through
+// semiAttended (transfer.go).
 func (st *state) transferReplaces(c, other *pcall) error {
 	up := func(x *pcall) bool { return x.state == CallConnected || x.state == CallHeld }
+	ringing := other.outgoing && (other.state == CallCalling || other.state == CallProceeding)
 	switch {
 	case c == other:
 		return fmt.Errorf("%w: a call cannot replace itself", ErrInvalidRequest)
-	case !up(c) || !up(other):
-		return fmt.Errorf("%w: both calls must be connected or held (they are %s and %s)", ErrCallState, c.state, other.state)
+	case !up(c) || !(up(other) || ringing):
+		return fmt.Errorf("%w: the call must be connected or held and the target's connected, held or ringing (they are %s and %s)", ErrCallState, c.state, other.state)
 	case c.transferring || other.transferring:
 		return fmt.Errorf("%w: a transfer is pending", ErrCallState)
+	}
+	if ringing || st.snap.Bool(config.ExtName(config.BlindAttnXferEnable, c.ext)) {
+		return st.semiAttended(c, other)
 	}
 	l, err := st.lineAgent(c.ext)
 	if err != nil {

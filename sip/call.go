@@ -56,6 +56,12 @@ type call struct {
 	hung         bool
 	reinviting   bool
 	stats        func() string // P-RTP-Stat of BYE and its 200 (call_stats.go)
+	// referAnswered is closed once the answer to the far end's last REFER is sent: the
+	// refer NOTIFYs wait for it (refer.go).
+	referAnswered chan struct{}
+	// notifies counts the refer NOTIFYs still in flight: a BYE of the call waits for them, so
+	// that the transferor hears the outcome before the dialog ends (refer.go).
+	notifies sync.WaitGroup
 
 	// RFC 3262 (prack.go). Outgoing: the last RSeq PRACKed in each early dialog (by the far
 	// end's tag). Incoming: whether the caller takes reliable 1xx, the RSeq of the last one
@@ -648,6 +654,7 @@ func (c *call) byeNow(log *zap.Logger) {
 	cseq := c.cseq
 	c.mu.Unlock()
 	c.a.dropCall(c)
+	c.notifies.Wait() // each is bounded by Timer F
 	req := c.inDialog(sipmsg.BYE, cseq)
 	if h := c.statsHeader(); h != nil {
 		req.AppendHeader(h)

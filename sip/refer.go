@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -185,6 +186,11 @@ func (a *Agent) onRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	target.Headers = nil // other embedded headers are not taken
 	ev := &Refer{ID: c.id, Target: target.String(), Replaces: replaces,
 		ReferredBy: headerValue(req, "Referred-By", "b"), reply: newReplier()}
+	answered := make(chan struct{})
+	c.mu.Lock()
+	c.referAnswered = answered
+	c.mu.Unlock()
+	defer close(answered)
 	code, reason := a.decide(&ev.reply, func() { a.emit(ev) }, tx)
 	a.respond(req, tx, code, reason)
 }
@@ -213,8 +219,22 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 	c.mu.Lock()
 	c.cseq++
 	cseq := c.cseq
+	answered := c.referAnswered
 	c.mu.Unlock()
+	c.notifies.Add(1)
 	if !a.goCall(func() {
+		defer c.notifies.Done()
+		// The REFER's 202 goes first: a NOTIFY that overtakes it is legal (RFC 3515 §2.4.4)
+		// but trips transferors that expect the answer first.
+		if answered != nil {
+			t := time.NewTimer(ControlTimeout)
+			select {
+			case <-answered:
+			case <-t.C:
+			case <-a.closing:
+			}
+			t.Stop()
+		}
 		req := c.inDialog(sipmsg.NOTIFY, cseq)
 		req.AppendHeader(sipmsg.NewHeader("Event", "refer"))
 		state := "active;expires=60"
@@ -228,6 +248,7 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 			a.log.Info("refer notify not answered", zap.String("call_id", c.id), zap.Error(err))
 		}
 	}) {
+		c.notifies.Done()
 		return ErrClosed
 	}
 	return nil
