@@ -59,6 +59,9 @@ type call struct {
 	// referAnswered is closed once the answer to the far end's last REFER is sent: the
 	// refer NOTIFYs wait for it (refer.go).
 	referAnswered chan struct{}
+	// referSent is closed once the last refer NOTIFY queued has been answered (or given
+	// up): the next one waits for it.
+	referSent chan struct{}
 	// notifies counts the refer NOTIFYs still in flight: a BYE of the call waits for them, so
 	// that the transferor hears the outcome before the dialog ends (refer.go).
 	notifies sync.WaitGroup

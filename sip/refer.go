@@ -219,13 +219,18 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 	c.mu.Lock()
 	c.cseq++
 	cseq := c.cseq
-	answered := c.referAnswered
+	answered, prev := c.referAnswered, c.referSent
+	sent := make(chan struct{})
+	c.referSent = sent
 	c.mu.Unlock()
 	c.notifies.Add(1)
 	if !a.goCall(func() {
 		defer c.notifies.Done()
+		defer close(sent)
 		// The REFER's 202 goes first: a NOTIFY that overtakes it is legal (RFC 3515 §2.4.4)
-		// but trips transferors that expect the answer first.
+		// but trips transferors that expect the answer first. And the NOTIFYs go one after
+		// the other, in CSeq order (a far end refuses a lower CSeq, RFC 3261 §12.2.2); each
+		// waits at most Timer F.
 		if answered != nil {
 			t := time.NewTimer(ControlTimeout)
 			select {
@@ -234,6 +239,12 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 			case <-a.closing:
 			}
 			t.Stop()
+		}
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-a.closing:
+			}
 		}
 		req := c.inDialog(sipmsg.NOTIFY, cseq)
 		req.AppendHeader(sipmsg.NewHeader("Event", "refer"))
@@ -249,6 +260,7 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 		}
 	}) {
 		c.notifies.Done()
+		close(sent)
 		return ErrClosed
 	}
 	return nil
