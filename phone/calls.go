@@ -49,6 +49,7 @@ type pcall struct {
 	state    string
 	peer     sip.Party
 	dialled  string
+	target   string // what the INVITE was sent to
 	created  time.Time
 	since    time.Time // in the current state since
 	answered time.Time
@@ -73,6 +74,9 @@ type pcall struct {
 	referOf      *pcall    // the call whose REFER this call carries out (transferee)
 
 	conf *pcall // the other leg of the local three-way conference this call is in (conference.go)
+
+	sharedID  string // its dialog id in the shared line's documents (shared.go)
+	published bool   // the shared-line server heard of it: it must hear of its end
 }
 
 // callsState is the loop's calls.
@@ -108,7 +112,8 @@ func (st *state) findSIPCall(ext, gen int, sipID string) *pcall {
 	return nil
 }
 
-// freeAppearance returns the lowest free appearance of ext, or 0.
+// freeAppearance returns the lowest free appearance of ext, or 0: no call of this phone on it,
+// and, on a shared line, no other phone's either (SPA-BEHAVIOUR §13.8).
 func (st *state) freeAppearance(ext int) int {
 	used := [appearances + 1]bool{}
 	for _, c := range st.calls.order {
@@ -117,7 +122,7 @@ func (st *state) freeAppearance(ext int) int {
 		}
 	}
 	for m := 1; m <= appearances; m++ {
-		if !used[m] {
+		if !used[m] && !st.remoteBusy(ext, m) {
 			return m
 		}
 	}
@@ -146,6 +151,7 @@ func (st *state) setCallState(c *pcall, state string) {
 	}
 	st.callLog(c).Info("call state", zap.String("from_state", from), zap.String("to_state", state))
 	st.emit(EventCall, st.callEvent(c, map[string]any{"state": state, "from_state": from}))
+	st.sharedCall(c, false)
 }
 
 func (st *state) callLog(c *pcall) *zap.Logger {
@@ -192,6 +198,7 @@ func (st *state) endCall(c *pcall, reason string, code int) {
 	}
 	st.callLog(c).Info("call ended", zap.String("reason", reason), zap.Int("code", code))
 	st.emit(EventCall, st.callEvent(c, map[string]any{"state": "Ended", "from_state": c.state, "reason": reason, "code": code}))
+	st.sharedCall(c, true)
 }
 
 // lineAgent returns the agent of extension n, ready for calls.
@@ -243,7 +250,9 @@ func (st *state) dial(ext int, to string, uri bool, reply func(DialResult, error
 }
 
 // placeCall sends the INVITE of a call from extension ext to target (a number at the proxy,
-// user@host or a URI); dialled is what the user dialled, o the per-call overrides.
+// user@host or a URI); dialled is what the user dialled, o the per-call overrides. On a shared
+// extension the appearance is seized first (shared.go): the call is Dialing until the server
+// grants it.
 func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall, error) {
 	l, err := st.lineAgent(ext)
 	if err != nil {
@@ -254,9 +263,21 @@ func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall,
 	}
 	app := st.freeAppearance(ext)
 	if app == 0 {
-		return nil, fmt.Errorf("%w: both call appearances of extension %d are in use", ErrCallState, ext)
+		why := "both call appearances of extension %d are in use"
+		if st.remoteBusy(ext, 1) || st.remoteBusy(ext, 2) {
+			why += " (shared line: by another phone)"
+		}
+		return nil, fmt.Errorf("%w: "+why, ErrCallState, ext)
 	}
-	c := &pcall{ext: ext, app: app, gen: st.voice.gen, outgoing: true, dialled: dialled, created: st.p.clock.Now(), opts: o}
+	return st.startCall(l, app, target, dialled, o, true)
+}
+
+// startCall sets up call c on appearance app of line l and sends its INVITE, or, when seize
+// and the line is shared, seizes the appearance first.
+func (st *state) startCall(l *line, app int, target, dialled string, o callOpts, seize bool) (*pcall, error) {
+	ext := l.n
+	c := &pcall{ext: ext, app: app, gen: st.voice.gen, outgoing: true, dialled: dialled, created: st.p.clock.Now(), opts: o,
+		target: target}
 	st.calls.seq++
 	c.id = strconv.Itoa(st.calls.seq)
 	if err := st.openMedia(c); err != nil {
@@ -269,23 +290,59 @@ func (st *state) placeCall(ext int, target, dialled string, o callOpts) (*pcall,
 		return nil, fmt.Errorf("sdp offer: %w", err)
 	}
 	c.offer = offer
-	id, err := l.agent.Dial(sip.DialRequest{To: target, SDP: offer,
+	c.peer = sip.Party{URI: target, User: dialled}
+	if u, err := l.agent.TargetURI(target); err == nil {
+		c.peer = sip.Party{URI: u.String(), User: u.User}
+	} else if seize && l.shared.active() {
+		c.sess.Close()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	if seize && st.seize(l, c) {
+		st.addCall(c)
+		st.setCallState(c, CallDialing)
+		return c, nil
+	}
+	if err := st.invite(l, c); err != nil {
+		c.sess.Close()
+		return nil, err
+	}
+	st.addCall(c)
+	st.setCallState(c, CallCalling)
+	return c, nil
+}
+
+// invite sends call c's INVITE.
+func (st *state) invite(l *line, c *pcall) error {
+	o := c.opts
+	id, err := l.agent.Dial(sip.DialRequest{To: c.target, SDP: c.offer,
 		Expires:      time.Duration(st.snap.Int(config.InviteExpires)) * time.Second,
 		MaxRedirects: int(st.snap.Int(config.MaxRedirection)),
 		Anonymous:    o.anonymous.or(st.snap.Bool(config.BlockCIDSetting)),
 		Replaces:     o.replaces, ReferredBy: o.referredBy})
 	if err != nil {
-		c.sess.Close()
-		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	c.sipID = id
-	c.peer = sip.Party{URI: target, User: dialled}
-	if u, err := l.agent.TargetURI(target); err == nil {
-		c.peer = sip.Party{URI: u.String(), User: u.User}
+	return nil
+}
+
+// seized sends the INVITE of call c, Dialing, once its shared appearance is granted (or the
+// line turned out private).
+func (st *state) seized(c *pcall) {
+	if st.calls.byID[c.id] != c || c.state != CallDialing {
+		return
 	}
-	st.addCall(c)
+	l, err := st.lineAgent(c.ext)
+	if err == nil && c.gen == st.voice.gen {
+		err = st.invite(l, c)
+	} else if err == nil {
+		err = fmt.Errorf("%w: the extension restarted", ErrCallState)
+	}
+	if err != nil {
+		st.endCall(c, err.Error(), 500)
+		return
+	}
 	st.setCallState(c, CallCalling)
-	return c, nil
 }
 
 // dialled is what the dial plan made of the keys: a target to call, or a vertical service

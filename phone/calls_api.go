@@ -68,6 +68,7 @@ func (st *state) callInfo(lines [][2]config.CallInfo, now time.Time) {
 			callMediaInfo(ci, c.sess.Stats(), c.sess.Loopback())
 		}
 	}
+	st.sharedInfo(lines)
 }
 
 func yesNo(b bool) string {

@@ -81,6 +81,9 @@ type ExtensionStatus struct {
 	MessageWaiting   bool       `json:"message_waiting"`
 	// MWISubscription is the extension's message-summary subscription, when it has one.
 	MWISubscription *SubscriptionStatus `json:"mwi_subscription,omitempty"`
+	// SharedLine is the extension's shared line appearance, when it is one (SPA-BEHAVIOUR
+	// §13.8).
+	SharedLine *SharedLineStatus `json:"shared_line,omitempty"`
 }
 
 // ProvisioningStatus is the state of the resync machinery (SPA-BEHAVIOUR §4.4).

@@ -61,9 +61,10 @@ type line struct {
 	lastCode int
 	mapped   netip.AddrPort
 
-	keepAlive time.Time // next NAT keep-alive; zero: off
-	mwi       bool      // Message_Waiting_n_
-	mwiSub    subState  // the message-summary subscription (mwi.go)
+	keepAlive time.Time   // next NAT keep-alive; zero: off
+	mwi       bool        // Message_Waiting_n_
+	mwiSub    subState    // the message-summary subscription (mwi.go)
+	shared    *sharedLine // the shared line appearance (shared.go); nil: private
 }
 
 // voiceState is the loop's voice application.
@@ -103,6 +104,7 @@ func (st *state) startVoice() {
 		}
 		cfg.Logger = log
 		cfg.RegCSeq = v.regCSeq[n]
+		cfg.Shared = st.sharedConfig(n)
 		gen := v.gen
 		cfg.OnEvent = func(ev sip.Event) { st.p.post(func(st *state) { st.onSIPEvent(n, gen, ev) }) }
 		a, err := sip.NewAgent(cfg)
@@ -125,6 +127,7 @@ func (st *state) startVoice() {
 			l.next = now
 		}
 		st.mwiStart(l, now)
+		st.sharedStart(l, cfg.Shared, now)
 		if st.snap.Bool(config.ExtName(config.NATKeepAliveEnable, n)) {
 			if d := time.Duration(st.snap.Int(config.NATKeepAliveIntvl)) * time.Second; d > 0 {
 				l.keepAlive = now.Add(d)
@@ -214,6 +217,7 @@ func (st *state) voiceDeadlines(consider func(time.Time)) {
 			consider(l.mwiSub.next)
 		}
 		consider(l.keepAlive)
+		st.sharedDeadlines(l, consider)
 	}
 }
 
@@ -229,6 +233,7 @@ func (st *state) voiceFire(now time.Time) {
 		if s := &l.mwiSub; !s.inFlight && !s.next.IsZero() && !now.Before(s.next) {
 			st.startSubscribe(l)
 		}
+		st.sharedFire(l, now)
 		if !l.keepAlive.IsZero() && !now.Before(l.keepAlive) {
 			l.keepAlive = now.Add(time.Duration(max(st.snap.Int(config.NATKeepAliveIntvl), 1)) * time.Second)
 			a, log := l.agent, st.lineLog(l.n)
@@ -285,6 +290,7 @@ func (st *state) regDone(l *line, gen int, reg *sip.Registration, err error) {
 		}
 		st.emitRegistration(l, in)
 		st.mwiRegistered(l, now)
+		st.sharedRegistered(l, now, prev != regOK)
 		return
 	}
 	if err == nil {
@@ -422,6 +428,8 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 		st.onMWI(l, ev)
 	case *sip.SubscriptionEnded:
 		st.subEnded(l, ev)
+	case *sip.SharedLineState:
+		st.onSharedState(l, ev)
 	}
 }
 
@@ -503,6 +511,7 @@ func (st *state) lineStatus(n int) ExtensionStatus {
 	}
 	es.MessageWaiting = l.mwi
 	es.MWISubscription = st.mwiStatus(l)
+	es.SharedLine = st.sharedStatus(n)
 	return es
 }
 

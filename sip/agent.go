@@ -40,10 +40,12 @@ type Agent struct {
 	res      resolver
 	nonceKey [32]byte // signs the nonces of the agent's own challenges
 
-	mu    sync.Mutex // guards reg, calls and mwi
+	mu    sync.Mutex // guards reg, calls, mwi and shared
 	reg   regDialog
 	calls map[string]*call // by Call-ID
 	mwi   subDialog        // the message-summary subscription
+	// shared is the dialog NOTIFYs' Call-ID, tag and CSeq (shared.go; sipsla).
+	shared sharedPub
 
 	closed    atomic.Bool
 	closing   chan struct{} // closed when Close forces the handlers out

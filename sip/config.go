@@ -142,6 +142,10 @@ type Config struct {
 	// Sub_Max_Expires); 0 means no bound.
 	SubMinExpires, SubMaxExpires time.Duration
 
+	// Shared, when not nil, makes the extension a shared line appearance (Share_Ext_n_
+	// shared, SPA-BEHAVIOUR §13.8): see shared.go and [Agent.PublishShared].
+	Shared *SharedLine
+
 	// NotifyAuth challenges control NOTIFYs with 401 and acts only on a retry that answers
 	// with this extension's credentials (Auth_Resync-Reboot_n_, SPA-BEHAVIOUR §6).
 	NotifyAuth bool

@@ -3,7 +3,9 @@
 // (SPA-BEHAVIOUR §8.5, DECISIONS 5). It registers (with digest on 401/407, MD5 and SHA-256),
 // answers the control NOTIFYs the provisioning servers send (SPA-BEHAVIOUR §6, DECISIONS 18)
 // behind a digest challenge of its own, subscribes to message-summary and receives its
-// NOTIFYs (subscribed or not, RFC 3842, RFC 6665: subscribe.go), sends NAT
+// NOTIFYs (subscribed or not, RFC 3842, RFC 6665: subscribe.go), speaks the SPA9000 form of
+// the shared line appearance (dialog-info NOTIFYs to and from the state agent, RFC 4235:
+// shared.go), sends NAT
 // keep-alives, and shapes every message it originates as the device does (§7.2, §13.10: Via
 // branch, Call-ID, tags, CSeq, Contact with the display name, User-Agent and Server).
 //

@@ -7,7 +7,8 @@ import (
 
 // Event is what an agent tells its owner. The set is closed: [*ControlRequest],
 // [*MessageWaiting], and the calls' [*IncomingCall], [*CallProgress], [*CallAnswered],
-// [*CallFailed], [*CallEnded], [*CallReinvite], [*CallReinvited], [*DTMF].
+// [*CallFailed], [*CallEnded], [*CallReinvite], [*CallReinvited], [*DTMF], and the shared line's
+// [*SharedLineState].
 type Event interface{ sipEvent() }
 
 // ControlAction is a device action a NOTIFY asks for (SPA-BEHAVIOUR §6, DECISIONS 18).

@@ -66,17 +66,26 @@ func (a *Agent) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	raw := headerValue(req, "Event", "o")
 	pkg, params := parseEvent(raw)
-	if pkg == "message-summary" {
+	switch pkg {
+	case "message-summary":
 		if mw := a.onMessageSummary(req, tx); mw != nil && a.cfg.OnEvent != nil {
 			a.cfg.OnEvent(mw)
 		}
+		return
+	case "dialog":
+		a.onSharedNotify(req, tx) // shared line appearance, the SPA9000 form (shared.go)
+		return
+	case "call-info", "line-seize":
+		a.log.Info("notify refused", zap.String("event", raw), zap.String("remote", req.Source()), zap.Int("code", 489),
+			zap.String("reason", "BroadSoft shared call appearance (call-info, line-seize) is not supported; shared lines use the SPA9000 dialog form"))
+		a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", a.allowEvents()))
 		return
 	}
 	action, alias := controlAction(pkg, params)
 	log := a.log.With(zap.String("event", raw), zap.String("remote", req.Source()))
 	if action == ControlUnknown {
 		log.Info("notify refused", zap.Int("code", 489), zap.String("reason", "unknown event"))
-		a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", allowEvents))
+		a.respond(req, tx, 489, "Bad Event", sipmsg.NewHeader("Allow-Events", a.allowEvents()))
 		return
 	}
 	authed := false

@@ -16,7 +16,10 @@ import (
 //	                                        "*72 1003") answers 200 {"feature": {…}} when it
 //	                                        places no call, 201 with the call and its "feature"
 //	                                        when it does (*81 1003, *69); 501 for a code of a
-//	                                        feature spa900 does not have (*66)
+//	                                        feature spa900 does not have (*66);
+//	                                        {"extension": 2, "resume_appearance": 1} takes over
+//	                                        the call another phone holds on shared appearance 1
+//	                                        (INVITE with Replaces, SPA-BEHAVIOUR §13.8)
 //	POST /api/v1/calls/{id}/answer|hangup|hold|resume
 //	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
 //	POST /api/v1/calls/{id}/transfer        {"to": "1003"}: blind transfer by REFER
@@ -38,9 +41,22 @@ func (h *handler) apiCalls(w http.ResponseWriter, r *http.Request) error {
 		Extension int    `json:"extension"`
 		To        string `json:"to"`
 		URI       string `json:"uri"`
+		Resume    int    `json:"resume_appearance"`
 	}
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
+	}
+	if req.Resume != 0 {
+		p, err := h.unit.Phone()
+		if err != nil {
+			return err
+		}
+		c, err := p.ResumeShared(r.Context(), max(req.Extension, 1), req.Resume)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, c)
+		return nil
 	}
 	if (req.To == "") == (req.URI == "") {
 		return httpError(http.StatusBadRequest, nil, `give one of "to" (dialled through the dial plan) or "uri"`)
