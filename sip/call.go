@@ -60,11 +60,9 @@ type call struct {
 	// refer NOTIFYs wait for it (refer.go).
 	referAnswered chan struct{}
 	// referSent is closed once the last refer NOTIFY queued has been answered (or given
-	// up): the next one waits for it.
+	// up): the next one waits for it, and so does a BYE of the call, so that the transferor
+	// hears the outcome before the dialog ends (refer.go).
 	referSent chan struct{}
-	// notifies counts the refer NOTIFYs still in flight: a BYE of the call waits for them, so
-	// that the transferor hears the outcome before the dialog ends (refer.go).
-	notifies sync.WaitGroup
 
 	// RFC 3262 (prack.go). Outgoing: the last RSeq PRACKed in each early dialog (by the far
 	// end's tag). Incoming: whether the caller takes reliable 1xx, the RSeq of the last one
@@ -655,9 +653,15 @@ func (c *call) byeNow(log *zap.Logger) {
 	c.phase = phaseEnded
 	c.cseq++
 	cseq := c.cseq
+	notified := c.referSent
 	c.mu.Unlock()
 	c.a.dropCall(c)
-	c.notifies.Wait() // each is bounded by Timer F
+	if notified != nil { // each NOTIFY is bounded by Timer F
+		select {
+		case <-notified:
+		case <-c.a.closing:
+		}
+	}
 	req := c.inDialog(sipmsg.BYE, cseq)
 	if h := c.statsHeader(); h != nil {
 		req.AppendHeader(h)

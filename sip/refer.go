@@ -223,9 +223,7 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 	sent := make(chan struct{})
 	c.referSent = sent
 	c.mu.Unlock()
-	c.notifies.Add(1)
 	if !a.goCall(func() {
-		defer c.notifies.Done()
 		defer close(sent)
 		// The REFER's 202 goes first: a NOTIFY that overtakes it is legal (RFC 3515 §2.4.4)
 		// but trips transferors that expect the answer first. And the NOTIFYs go one after
@@ -259,7 +257,6 @@ func (a *Agent) ReferNotify(id string, code int, reason string) error {
 			a.log.Info("refer notify not answered", zap.String("call_id", c.id), zap.Error(err))
 		}
 	}) {
-		c.notifies.Done()
 		close(sent)
 		return ErrClosed
 	}
