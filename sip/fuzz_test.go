@@ -44,12 +44,14 @@ func (c *fakeConn) finals() (n int, codes []int) {
 }
 
 // fuzzAgent is an agent (never served: requests go straight to its handlers) whose phone
-// answers at once: control NOTIFYs 200, incoming calls 486, re-INVITEs 488.
+// answers at once: control NOTIFYs 200, incoming calls 486, re-INVITEs 488. It is a shared
+// line, so that dialog NOTIFYs are parsed.
 func fuzzAgent(t testing.TB) *Agent {
 	var a *Agent
 	cfg := Config{Ext: 1, IP: netip.MustParseAddr("127.0.0.1"), Proxy: "spa900.test", UserID: "1001",
 		Password: "secret1001", NotifyAuth: true, ServerName: "Linksys/SPA942-5.1.10", Logger: zap.NewNop(),
-		Allow: []string{"INVITE", "ACK", "BYE", "CANCEL", "NOTIFY", "INFO", "OPTIONS"},
+		Allow:  []string{"INVITE", "ACK", "BYE", "CANCEL", "NOTIFY", "INFO", "OPTIONS"},
+		Shared: &SharedLine{User: "2000"}, // dialog NOTIFYs reach the shared line's parser
 		OnEvent: func(ev Event) {
 			switch ev := ev.(type) {
 			case *ControlRequest:
@@ -122,6 +124,34 @@ func FuzzRequest(f *testing.F) {
 		}
 		if n != 1 {
 			t.Fatalf("%s answered with %v, want exactly one final response\n%s", req.Method, codes, data)
+		}
+	})
+}
+
+// FuzzDialogInfo feeds arbitrary bodies to the dialog-info parser (a shared-line server's
+// NOTIFY, SPA-BEHAVIOUR §13.8): no panic, and whatever it takes writes out and reads back.
+func FuzzDialogInfo(f *testing.F) {
+	for _, s := range []SharedState{
+		{Full: true},
+		{Entity: "sip:5031@pbx", Dialogs: []SharedDialog{{ID: "a", LineID: 0, State: "trying", Initiator: true, Local: "sip:5031@pbx"}}},
+		{Version: 7, Dialogs: []SharedDialog{{ID: "b", LineID: 1, State: "confirmed", Held: true, CallID: "c@h", LocalTag: "l",
+			RemoteTag: "r", Local: "sip:5032@pbx", Remote: "sip:100@pbx", RemoteTarget: "sip:100@10.0.0.1"}}},
+	} {
+		b, _ := MarshalDialogInfo(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := ParseDialogInfo(body)
+		if err != nil {
+			return
+		}
+		b, err := MarshalDialogInfo(s)
+		if err != nil {
+			t.Fatalf("read %+v, cannot write it: %v", s, err)
+		}
+		again, err := ParseDialogInfo(b)
+		if err != nil || again.Full != s.Full || len(again.Dialogs) != len(s.Dialogs) {
+			t.Fatalf("written %s, read back %+v, %v; want %+v", b, again, err, s)
 		}
 	})
 }
