@@ -53,6 +53,14 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+	// SIPTLSInsecure accepts any certificate from the proxy of an extension on TLS
+	// (SIP_Transport_n_ = TLS), for labs with a self-signed PBX (--sip-tls-insecure). Off, the
+	// proxy's certificate must chain to Provisioning.CAFile (else the host's roots) and name
+	// the proxy (sip/stream.go has the decision and its reason).
+	SIPTLSInsecure bool
+	// sipTLS is the trust and device certificate the unit loaded from Provisioning, which
+	// SIP over TLS uses too.
+	sipTLS tlsMaterial
 	// Media is the phone's default audio for every call (--audio-source, --record-dir,
 	// --impair).
 	Media MediaOptions

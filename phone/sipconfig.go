@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -59,6 +60,16 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		SubMinExpires: time.Duration(sn.Int(config.SubMinExpires)) * time.Second,
 		SubMaxExpires: time.Duration(sn.Int(config.SubMaxExpires)) * time.Second,
 		Counters:      st.p.sipCounters, Totals: st.p.opts.Counters.sipTotals(), Trace: st.p.opts.SIPTrace,
+	}
+	if tr == sip.TransportTLS {
+		// SIP over TLS trusts what HTTPS provisioning trusts and presents the device's
+		// certificate to those who connect to it (sip/stream.go).
+		m := st.p.opts.sipTLS
+		if m.roots != nil {
+			cfg.TLS = &tls.Config{RootCAs: m.roots}
+		}
+		cfg.TLSCertificate = m.cert
+		cfg.TLSInsecure = st.p.opts.SIPTLSInsecure
 	}
 	if cfg.MWIServer != "" || cfg.MWIDomain {
 		cfg.Allow = allowSubscribe

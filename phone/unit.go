@@ -89,6 +89,7 @@ func NewUnit(opts Options) (*Unit, error) {
 	if u.tls, err = loadTLS(opts.Provisioning); err != nil {
 		return nil, err
 	}
+	u.opts.sipTLS = u.tls
 	u.warnIdentityFlags(fl)
 	if opts.FactoryReset {
 		fl.Values, fl.Access = u.defaults.Overrides()

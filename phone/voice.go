@@ -61,10 +61,15 @@ type line struct {
 	lastCode int
 	mapped   netip.AddrPort
 
-	keepAlive time.Time   // next NAT keep-alive; zero: off
-	mwi       bool        // Message_Waiting_n_
-	mwiSub    subState    // the message-summary subscription (mwi.go)
-	shared    *sharedLine // the shared line appearance (shared.go); nil: private
+	keepAlive time.Time // next NAT keep-alive; zero: off
+	// reconnect says the registration's TCP/TLS connection was lost while a REGISTER was in
+	// flight: register again when it ends. reconnectAt is when the last such registration
+	// was due (connLost).
+	reconnect   bool
+	reconnectAt time.Time
+	mwi         bool        // Message_Waiting_n_
+	mwiSub      subState    // the message-summary subscription (mwi.go)
+	shared      *sharedLine // the shared line appearance (shared.go); nil: private
 }
 
 // voiceState is the loop's voice application.
@@ -274,6 +279,10 @@ func (st *state) regDone(l *line, gen int, reg *sip.Registration, err error) {
 	l.inFlight = false
 	now := st.p.clock.Now()
 	log := st.lineLog(l.n)
+	if l.reconnect {
+		l.reconnect = false
+		defer st.reregisterAt(l, now)
+	}
 	prev := l.state
 	if err == nil && reg.Expires > 0 {
 		l.state, l.lastOK, l.granted, l.failures, l.lastErr, l.lastCode = regOK, now, reg.Expires, 0, "", 200
@@ -430,7 +439,44 @@ func (st *state) onSIPEvent(n, gen int, ev sip.Event) {
 		st.subEnded(l, ev)
 	case *sip.SharedLineState:
 		st.onSharedState(l, ev)
+	case *sip.ConnectionLost:
+		st.connLost(l, ev)
 	}
+}
+
+// connLost registers again at once a line whose registration went over a TCP or TLS
+// connection the far end closed: a proxy that reaches the phone over the connection it
+// registered on cannot until then, and the REGISTER opens a new one (sip/stream.go). A
+// REGISTER in flight when the connection went registers again when it ends, whatever its
+// outcome. A proxy that closes every connection would have the phone register in a loop:
+// one such registration per Reg_Retry_Intvl at most (the sources say nothing of the
+// device's behaviour; this is the decision).
+func (st *state) connLost(l *line, ev *sip.ConnectionLost) {
+	if !l.register || l.agent == nil {
+		return
+	}
+	now := st.p.clock.Now()
+	at := now
+	if gap := time.Duration(max(st.snap.Int(config.RegRetryIntvl), 1)) * time.Second; !l.reconnectAt.IsZero() && now.Sub(l.reconnectAt) < gap {
+		at = l.reconnectAt.Add(gap)
+	}
+	l.reconnectAt = at
+	st.lineLog(l.n).Info("connection to the registrar lost, registering again",
+		zap.String("remote", ev.Remote.String()), zap.NamedError("reason", ev.Err), zap.Duration("in", at.Sub(now)))
+	if l.inFlight {
+		l.reconnect = true
+		return
+	}
+	st.reregisterAt(l, now)
+}
+
+// reregisterAt starts the registration connLost asked for, now or at l.reconnectAt.
+func (st *state) reregisterAt(l *line, now time.Time) {
+	if now.Before(l.reconnectAt) {
+		l.next = l.reconnectAt
+		return
+	}
+	st.startRegister(l)
 }
 
 // onControl acts on a control NOTIFY (SPA-BEHAVIOUR §6, DECISIONS 18), always through the idle

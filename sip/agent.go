@@ -28,7 +28,9 @@ type Agent struct {
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
 	cli      *sipgo.Client
-	conn     *packetConn
+	conn     *packetConn // UDP; nil on TCP and TLS
+	streams  *streams    // TCP and TLS; nil on UDP
+	wire     *wire
 	laddr    sipmsg.Addr    // the bound address, as sipgo names connections
 	local    netip.AddrPort // the same, as the phone sees it
 	contact  sipmsg.ContactHeader
@@ -40,10 +42,13 @@ type Agent struct {
 	res      resolver
 	nonceKey [32]byte // signs the nonces of the agent's own challenges
 
-	mu    sync.Mutex // guards reg, calls, mwi and shared
-	reg   regDialog
-	calls map[string]*call // by Call-ID
-	mwi   subDialog        // the message-summary subscription
+	mu     sync.Mutex // guards reg, regSrv, proxyAddrs, calls, mwi and shared
+	reg    regDialog
+	regSrv netip.AddrPort // the registrar that last accepted the binding
+	// proxyAddrs are the addresses the proxy resolved to, with its domain (TLS names).
+	proxyAddrs map[netip.AddrPort]string
+	calls      map[string]*call // by Call-ID
+	mwi        subDialog        // the message-summary subscription
 	// shared is the dialog NOTIFYs' Call-ID, tag and CSeq (shared.go; sipsla).
 	shared sharedPub
 
@@ -112,9 +117,6 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.Transport == TransportUnknown {
 		cfg.Transport = TransportUDP
 	}
-	if cfg.Transport != TransportUDP {
-		return nil, fmt.Errorf("sip: transport %s: not supported yet, use UDP", cfg.Transport)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -135,40 +137,68 @@ func NewAgent(cfg Config) (*Agent, error) {
 	}
 	a.res = resolver{r: cfg.Resolver, srv: cfg.DNSSRV, autoPfx: cfg.SRVAutoPrefix, transport: cfg.Transport}
 
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: cfg.IP.AsSlice(), Port: cfg.Port})
-	if err != nil {
-		return nil, fmt.Errorf("sip: bind extension %d: %w", cfg.Ext, err)
+	a.wire = &wire{counters: cfg.Counters, totals: cfg.Totals, trace: cfg.Trace, log: cfg.Logger}
+	var port int
+	if cfg.Transport == TransportUDP {
+		udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: cfg.IP.AsSlice(), Port: cfg.Port})
+		if err != nil {
+			return nil, fmt.Errorf("sip: bind extension %d: %w", cfg.Ext, err)
+		}
+		port = udp.LocalAddr().(*net.UDPAddr).Port
+		a.conn = &packetConn{PacketConn: udp, w: a.wire}
+	} else {
+		st, err := newStreams(a, cfg.IP, cfg.Port)
+		if err != nil {
+			return nil, fmt.Errorf("sip: bind extension %d (%s): %w", cfg.Ext, cfg.Transport, err)
+		}
+		port = st.ln.Addr().(*net.TCPAddr).Port
+		a.streams = st
 	}
-	la := udp.LocalAddr().(*net.UDPAddr)
-	a.local = netip.AddrPortFrom(cfg.IP, uint16(la.Port))
-	a.laddr = sipmsg.Addr{IP: la.IP, Port: la.Port, Hostname: cfg.IP.String()}
-	a.conn = &packetConn{PacketConn: udp, w: &wire{counters: cfg.Counters, totals: cfg.Totals, trace: cfg.Trace, log: cfg.Logger}}
+	a.local = netip.AddrPortFrom(cfg.IP, uint16(port))
+	a.laddr = sipmsg.Addr{IP: cfg.IP.AsSlice(), Port: port, Hostname: cfg.IP.String()}
 
 	slog := sipgoLogger(cfg.Logger)
-	a.ua, err = sipgo.NewUA(
+	txOpts := []sipmsg.TransactionLayerOption{
+		sipmsg.WithTransactionLayerLogger(slog),
+		sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
+	}
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(cfg.IP.String()),
-		sipgo.WithUserAgentTransactionLayerOptions(
-			sipmsg.WithTransactionLayerLogger(slog),
-			sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
-		),
 		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(slog)),
-	)
+	}
+	// A transaction whose connection drops is left to Timer B or F, not ended at the drop
+	// (sipgo's WithTransactionLayerTerminateOnConnClose): the final answer a proxy sends
+	// just before it closes would lose the race to the close.
+	if a.streams != nil && a.streams.tls {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(a.streams.cliTLS))
+	}
+	uaOpts = append(uaOpts, sipgo.WithUserAgentTransactionLayerOptions(txOpts...))
+	var err error
+	a.ua, err = sipgo.NewUA(uaOpts...)
 	if err != nil {
-		udp.Close()
+		a.closeSockets()
 		return nil, fmt.Errorf("sip: %w", err)
 	}
-	// The socket is sipgo's listener from now on, before Run serves it: a request sent
-	// before the first read goes out through it, not through a socket sipgo would open.
-	addr := udp.LocalAddr().String()
-	a.ua.TransportLayer().Pool("udp").Add(addr, &sipmsg.UDPConnection{PacketConn: a.conn, PacketAddr: addr, Listener: true})
+	if a.conn != nil {
+		// The socket is sipgo's listener from now on, before Run serves it: a request sent
+		// before the first read goes out through it, not through a socket sipgo would open.
+		addr := a.conn.LocalAddr().String()
+		a.ua.TransportLayer().Pool("udp").Add(addr, &sipmsg.UDPConnection{PacketConn: a.conn, PacketAddr: addr, Listener: true})
+	}
 	a.srv, _ = sipgo.NewServer(a.ua, sipgo.WithServerLogger(slog))
 	a.cli, _ = sipgo.NewClient(a.ua, sipgo.WithClientLogger(slog),
-		sipgo.WithClientHostname(cfg.IP.String()), sipgo.WithClientPort(la.Port))
+		sipgo.WithClientHostname(cfg.IP.String()), sipgo.WithClientPort(port))
 
 	a.contact = sipmsg.ContactHeader{
 		DisplayName: cfg.DisplayName,
-		Address:     sipmsg.Uri{Scheme: "sip", User: cfg.UserID, Host: cfg.IP.String(), Port: la.Port},
+		Address:     sipmsg.Uri{Scheme: "sip", User: cfg.UserID, Host: cfg.IP.String(), Port: port},
+	}
+	if a.streams != nil {
+		// RFC 3261 §19.1.1: the Contact says how to reach the phone; a sip: URI with
+		// transport=tls is the SPA's form (it has no sips: URIs), as for tcp.
+		a.contact.Address.UriParams = sipmsg.NewParams()
+		a.contact.Address.UriParams.Add("transport", cfg.Transport.String())
 	}
 	a.reg = regDialog{callID: newCallID(cfg.IP.String()), fromTag: newTag('o', cfg.Ext), cseq: newCSeq()}
 	if cfg.CallIDSeed != "" {
@@ -197,7 +227,12 @@ func (a *Agent) LocalAddr() netip.AddrPort { return a.local }
 func (a *Agent) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { a.Close() })
 	defer stop()
-	err := a.srv.ServeUDP(a.conn)
+	var err error
+	if a.streams != nil {
+		err = a.streams.serve()
+	} else {
+		err = a.srv.ServeUDP(a.conn)
+	}
 	if a.closed.Load() {
 		return nil
 	}
@@ -218,11 +253,23 @@ func (a *Agent) Close() error {
 		}
 		t.Stop()
 		close(a.closing) // the handlers still waiting give up
+		if a.streams != nil {
+			a.streams.close() // before sipgo's: its read loops end on closed connections
+		}
 		a.ua.Close()
 		<-done
-		a.conn.Close()
+		a.closeSockets()
 	})
 	return nil
+}
+
+func (a *Agent) closeSockets() {
+	if a.conn != nil {
+		a.conn.Close()
+	}
+	if a.streams != nil {
+		a.streams.close()
+	}
 }
 
 // closeGrace bounds how long Close waits for the handlers' answers.
@@ -393,8 +440,9 @@ func (a *Agent) exchange(ctx context.Context, req *sipmsg.Request, dest netip.Ad
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	req.SetDestination(dest.String())
-	req.Laddr = a.laddr
+	if err := a.prepare(ctx, req, dest); err != nil {
+		return nil, err
+	}
 	if req.Body() == nil {
 		req.SetBody(nil)
 	}
@@ -441,7 +489,61 @@ func (a *Agent) targets(ctx context.Context) ([]netip.AddrPort, error) {
 	} else if !a.hasProxy {
 		return nil, ErrNoProxy
 	}
-	return a.res.resolve(ctx, spec)
+	ts, err := a.res.resolve(ctx, spec)
+	if err == nil && a.streams != nil && a.streams.tls {
+		a.mu.Lock()
+		if a.proxyAddrs == nil {
+			a.proxyAddrs = map[netip.AddrPort]string{}
+		}
+		for _, t := range ts {
+			a.proxyAddrs[t] = spec.host
+		}
+		a.mu.Unlock()
+	}
+	return ts, err
+}
+
+// prepare addresses req to dest: on UDP from the extension's socket; on TCP and TLS over the
+// connection to dest, opened now when there is none (stream.go).
+func (a *Agent) prepare(ctx context.Context, req *sipmsg.Request, dest netip.AddrPort) error {
+	req.SetDestination(dest.String())
+	if a.streams == nil {
+		req.Laddr = a.laddr
+		return nil
+	}
+	// sipgo finds the connection by the destination in its pool: no local address, which
+	// on a stream transport would name the listener's accepted connections.
+	req.Laddr = sipmsg.Addr{}
+	if err := a.streams.connect(ctx, dest, a.tlsName(dest)); err != nil {
+		return fmt.Errorf("send %s to %s: %w", req.Method, dest, err)
+	}
+	return nil
+}
+
+// prepareWithin is prepare, the connection (if one is opened) bounded by limit.
+func (a *Agent) prepareWithin(req *sipmsg.Request, dest netip.AddrPort, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	return a.prepare(ctx, req, dest)
+}
+
+// tlsName is the name a TLS server at dest must prove: the proxy's domain for an address
+// the proxy (or the outbound proxy) resolved to, else the address itself (RFC 5922 §7).
+func (a *Agent) tlsName(dest netip.AddrPort) string {
+	a.mu.Lock()
+	name, ok := a.proxyAddrs[dest]
+	a.mu.Unlock()
+	if ok {
+		return name
+	}
+	return dest.Addr().String()
+}
+
+// regServer is the registrar that last accepted the binding.
+func (a *Agent) regServer() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.regSrv
 }
 
 // headerValue returns the value of the first header named name (or its compact form).

@@ -337,8 +337,9 @@ var (
 // provisional answer has come, and waits for the INVITE to end.
 func (c *call) runInvite(inv *sipmsg.Request, dest netip.AddrPort, expiry <-chan time.Time, log *zap.Logger) (*sipmsg.Response, error) {
 	a := c.a
-	inv.SetDestination(dest.String())
-	inv.Laddr = a.laddr
+	if err := a.prepareWithin(inv, dest, a.cfg.timerF()); err != nil {
+		return nil, err
+	}
 	tx, err := a.cli.TransactionRequest(context.Background(), inv, noBuild)
 	if err != nil {
 		return nil, err
@@ -491,8 +492,10 @@ func (c *call) sendAck(res *sipmsg.Response) {
 		return
 	}
 	ack.SetBody(nil)
-	ack.SetDestination(dest.String())
-	ack.Laddr = c.a.laddr
+	if err := c.a.prepareWithin(ack, dest, c.a.cfg.timerF()); err != nil {
+		c.a.log.Debug("ack not sent", zap.String("call_id", c.id), zap.Error(err))
+		return
+	}
 	if err := c.a.cli.WriteRequest(ack, noBuild); err != nil {
 		c.a.log.Debug("ack not sent", zap.String("call_id", c.id), zap.Error(err))
 	}

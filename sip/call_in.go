@@ -501,10 +501,13 @@ func (c *call) reinvite(sdp []byte, cseq uint32, limit time.Duration) {
 		report(&CallReinvited{ID: c.id, Code: 503, Reason: err.Error()})
 		return
 	}
-	req.SetDestination(dest.String())
-	req.Laddr = a.laddr
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
+	if err := a.prepare(ctx, req, dest); err != nil {
+		reported = true
+		report(&CallReinvited{ID: c.id, Code: 503, Reason: err.Error()})
+		return
+	}
 	tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
 	if err != nil {
 		reported = true

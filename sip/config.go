@@ -72,8 +72,13 @@ type Config struct {
 	// connections the phone opens (SIP_TCP_Port_Min/Max); 0 lets the system choose.
 	Transport              Transport
 	TCPPortMin, TCPPortMax int
-	// TLS is the client configuration of TLS connections (trust); nil uses the system roots.
-	TLS *tls.Config
+	// TLS is the client configuration of TLS connections (trust: RootCAs; a client
+	// certificate); nil uses the system roots. TLSInsecure accepts any server certificate
+	// (labs). TLSCertificate is what the phone presents to those who connect to it; nil: a
+	// self-signed one made at start. See stream.go for the decisions.
+	TLS            *tls.Config
+	TLSInsecure    bool
+	TLSCertificate *tls.Certificate
 
 	// Proxy is Proxy_n_ as configured: host, host:port, or the static SRV list
 	// "name:SRV=host:port:p=0:w=1|host2:port:p=1" (SPA-BEHAVIOUR §8.5).

@@ -2,6 +2,9 @@ package sip
 
 import (
 	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -76,10 +79,15 @@ func (c *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // streamConn is a TCP or TLS connection as sipgo sees it. Stream reads are not messages; the
 // counters count bytes exactly and messages by the reads and writes that carry them (sipgo
-// writes one message per Write).
+// writes one message per Write). When reading it ends, its streams learns why, once.
 type streamConn struct {
 	net.Conn
-	w *wire
+	w      *wire
+	s      *streams
+	own    bool           // the agent opened it
+	remote netip.AddrPort // the far end, unmapped
+	ended  atomic.Bool
+	once   sync.Once
 }
 
 // Read reads from the stream.
@@ -87,6 +95,9 @@ func (c *streamConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.w.recv(c.LocalAddr(), c.RemoteAddr(), b[:n])
+	}
+	if err != nil {
+		c.end(err)
 	}
 	return n, err
 }
@@ -97,5 +108,25 @@ func (c *streamConn) Write(b []byte) (int, error) {
 	if n > 0 {
 		c.w.sent(c.LocalAddr(), c.RemoteAddr(), b[:n])
 	}
+	if err != nil {
+		c.ended.Store(true) // the next request opens a new connection
+	}
 	return n, err
 }
+
+// Close closes the connection.
+func (c *streamConn) Close() error {
+	c.ended.Store(true)
+	return c.Conn.Close()
+}
+
+func (c *streamConn) end(err error) {
+	c.ended.Store(true)
+	c.once.Do(func() {
+		if c.s != nil {
+			c.s.lost(c, err)
+		}
+	})
+}
+
+func (c *streamConn) dead() bool { return c.ended.Load() }

@@ -5,8 +5,10 @@
 // behind a digest challenge of its own, subscribes to message-summary and receives its
 // NOTIFYs (subscribed or not, RFC 3842, RFC 6665: subscribe.go), speaks the SPA9000 form of
 // the shared line appearance (dialog-info NOTIFYs to and from the state agent, RFC 4235:
-// shared.go), sends NAT
-// keep-alives, and shapes every message it originates as the device does (§7.2, §13.10: Via
+// shared.go), sends NAT keep-alives, speaks UDP, TCP or TLS as SIP_Transport_n_ says
+// (stream.go: a listener on the extension's port, its own connections reused per destination,
+// a lost registration connection reported as [ConnectionLost]), and shapes every message it
+// originates as the device does (§7.2, §13.10: Via
 // branch, Call-ID, tags, CSeq, Contact with the display name, User-Agent and Server).
 //
 // It speaks plain structs: [Config] carries addresses, credentials, timers and feature

@@ -35,7 +35,12 @@ func (a *Agent) KeepAlive(ctx context.Context) error {
 	case "$OPTIONS":
 		method = sipmsg.OPTIONS
 	default:
-		_, err := a.conn.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(dest))
+		var err error
+		if a.streams != nil {
+			err = a.streams.write(ctx, dest, a.tlsName(dest), []byte(msg))
+		} else {
+			_, err = a.conn.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(dest))
+		}
 		if err != nil {
 			return fmt.Errorf("keep-alive to %s: %w", dest, err)
 		}
@@ -50,8 +55,9 @@ func (a *Agent) KeepAlive(ctx context.Context) error {
 		req.AppendHeader(sipmsg.NewHeader("Event", "keep-alive"))
 	}
 	req.SetBody(nil)
-	req.SetDestination(dest.String())
-	req.Laddr = a.laddr
+	if err := a.prepare(ctx, req, dest); err != nil {
+		return fmt.Errorf("keep-alive: %w", err)
+	}
 	if err := a.cli.WriteRequest(req, noBuild); err != nil {
 		return fmt.Errorf("keep-alive to %s: %w", dest, err)
 	}

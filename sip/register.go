@@ -59,6 +59,10 @@ func (a *Agent) Register(ctx context.Context, expires time.Duration) (*Registrat
 			if err == nil {
 				a.mu.Lock()
 				a.reg.target = idx
+				a.regSrv = dests[idx]
+				if expires == 0 {
+					a.regSrv = netip.AddrPort{} // nothing to lose any more
+				}
 				a.mu.Unlock()
 			}
 			return reg, err

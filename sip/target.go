@@ -185,7 +185,7 @@ func (rs *resolver) resolve(ctx context.Context, p proxySpec) ([]netip.AddrPort,
 		var out []netip.AddrPort
 		var firstErr error
 		for _, t := range ts {
-			addrs, err := rs.lookupA(ctx, t.host, cmp.Or(t.port, 5060))
+			addrs, err := rs.lookupA(ctx, t.host, cmp.Or(t.port, rs.defaultPort()))
 			if err != nil {
 				firstErr = cmp.Or(firstErr, err)
 				continue
@@ -204,7 +204,7 @@ func (rs *resolver) resolve(ctx context.Context, p proxySpec) ([]netip.AddrPort,
 			}
 		}
 	}
-	return rs.lookupA(ctx, p.host, cmp.Or(p.port, 5060))
+	return rs.lookupA(ctx, p.host, cmp.Or(p.port, rs.defaultPort()))
 }
 
 func (rs *resolver) lookupSRV(ctx context.Context, host string) ([]netip.AddrPort, error) {
@@ -259,4 +259,12 @@ func (rs *resolver) net() *net.Resolver {
 		return rs.r
 	}
 	return net.DefaultResolver
+}
+
+// defaultPort is the port of a proxy given without one: 5061 for TLS, else 5060 (RFC 3263 §4.2).
+func (rs *resolver) defaultPort() int {
+	if rs.transport == TransportTLS {
+		return 5061
+	}
+	return 5060
 }

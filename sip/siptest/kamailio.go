@@ -37,6 +37,9 @@ type KamailioOptions struct {
 	MinExpires, MaxExpires int
 	// TCP listens on TCP too, on the same port.
 	TCP bool
+	// TLSCert and TLSKey, when set (PEM), make it listen on TLS too, on a port of its own
+	// (Kamailio.TLSAddr), with that certificate (the tls module, kamailio-tls-modules).
+	TLSCert, TLSKey []byte
 	// Debug is Kamailio's log level (default 1).
 	Debug int
 	// PkgMemoryMB is each process's private memory (-M; default 8): a configuration that
@@ -55,6 +58,8 @@ type Kamailio struct {
 	Addr string
 	// Port is the port of Addr.
 	Port int
+	// TLSAddr is where it listens on TLS, when asked.
+	TLSAddr string
 	// Realm is its digest realm.
 	Realm string
 	dir   string
@@ -96,9 +101,22 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	}
 	tmpl := template.Must(template.New("kamailio").Parse(kamailioTemplate))
 	dir := t.TempDir()
+	if opts.TLSCert != nil {
+		requireTLSModule(t)
+		if err := os.WriteFile(filepath.Join(dir, "tls-cert.pem"), opts.TLSCert, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "tls-key.pem"), opts.TLSKey, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port := provtest.FreeUDPPort(t)
+		tlsPort := 0
+		if opts.TLSCert != nil {
+			tlsPort = provtest.FreeTCPPort(t)
+		}
 		qop := "0"
 		if opts.QOP {
 			qop = "1"
@@ -111,7 +129,7 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 		} else if err := tmpl.Execute(&cfg, map[string]any{
 			"Port": port, "Realm": opts.Realm, "Algorithm": opts.Algorithm, "QOP": qop,
 			"MinExpires": opts.MinExpires, "MaxExpires": opts.MaxExpires, "TCP": opts.TCP,
-			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug,
+			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug, "TLSPort": tlsPort,
 		}); err != nil {
 			t.Fatalf("kamailio config: %v", err)
 		}
@@ -126,6 +144,9 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 		}
 		k := &Kamailio{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Realm: opts.Realm,
 			dir: dir, proc: proc, ctl: "unix:" + filepath.Join(dir, "kamailio.ctl")}
+		if tlsPort != 0 {
+			k.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+		}
 		if err := k.waitReady(); err != nil {
 			proc.Stop()
 			lastErr = fmt.Errorf("%w\n%s", err, proc.Output())
@@ -136,6 +157,22 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	}
 	t.Fatalf("kamailio: not ready: %v", lastErr)
 	return nil
+}
+
+// requireTLSModule skips the test (fails it under CI) when Kamailio's tls module is not
+// installed.
+func requireTLSModule(t testing.TB) {
+	t.Helper()
+	for _, pattern := range []string{"/usr/lib/*/kamailio/modules/tls.so", "/usr/lib/kamailio/modules/tls.so", "/usr/local/lib*/kamailio/modules/tls.so"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return
+		}
+	}
+	const msg = "kamailio's tls module is not installed (apt-get install kamailio-tls-modules)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // waitReady sends OPTIONS until Kamailio answers (or exits).
@@ -216,6 +253,14 @@ func (k *Kamailio) Bindings(t testing.TB) []Binding {
 	return bs
 }
 
+// CloseAfterNextRegister makes Kamailio close the TCP or TLS connection the next accepted
+// REGISTER came over, once its 200 is sent (set_reply_close), as a proxy that restarts or
+// sheds connections does.
+func (k *Kamailio) CloseAfterNextRegister(t testing.TB) {
+	t.Helper()
+	k.kamcmd(t, "htable.seti", "ctl", "s:close", "1")
+}
+
 // SetPassword changes (or adds) an account's password while Kamailio runs.
 func (k *Kamailio) SetPassword(t testing.TB, user, password string) {
 	t.Helper()
@@ -254,3 +299,6 @@ func (k *Kamailio) Stat(t testing.TB, name string) int64 {
 
 // Log returns what Kamailio logged, for failure messages.
 func (k *Kamailio) Log() string { return k.proc.Output() }
+
+// Stop stops Kamailio before the test ends (its connections close with it).
+func (k *Kamailio) Stop() { k.proc.Stop() }

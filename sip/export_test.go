@@ -1,0 +1,18 @@
+package sip
+
+import "net/netip"
+
+// StreamConns returns the local and remote addresses of the agent's live TCP or TLS
+// connections (tests only).
+func (a *Agent) StreamConns() (local, remote []netip.AddrPort) {
+	if a.streams == nil {
+		return nil, nil
+	}
+	a.streams.mu.Lock()
+	defer a.streams.mu.Unlock()
+	for r, c := range a.streams.live {
+		l, _ := netip.ParseAddrPort(c.LocalAddr().String())
+		local, remote = append(local, l), append(remote, r)
+	}
+	return local, remote
+}
