@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,7 +83,22 @@ func TestCallSIPpCallsPhoneOverTCP(t *testing.T) {
 	u, events := startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: defaults(base...)}, nil)
 	uac := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "uac-call.xml", Target: "127.0.0.1:" + port, Service: "1001",
 		Keys: map[string]string{"header": "Subject: over TCP"}, Args: []string{"-t", "t1"}})
-	id := waitCall(t, events, "", CallRinging).Data["call"].(string)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	var id string
+	for id == "" {
+		select {
+		case e := <-events:
+			if e.Kind == EventCall && e.Data["state"] == CallRinging {
+				id = e.Data["call"].(string)
+			}
+		case <-uac.Done():
+			t.Fatalf("sipp ended before the phone rang: %s", uac.Wait(time.Second).Output)
+		case <-ctx.Done():
+			uac.Stop()
+			t.Fatalf("the phone never rang; sipp: %s", uac.Wait(time.Second).Output)
+		}
+	}
 	if _, err := mustPhone(t, u).Answer(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}

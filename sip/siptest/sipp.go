@@ -177,3 +177,9 @@ func (s *SIPpProc) Wait(d time.Duration) SIPpResult {
 	}
 	return res
 }
+
+// Done is closed when SIPp has ended.
+func (s *SIPpProc) Done() <-chan struct{} { return s.proc.Done() }
+
+// Stop stops SIPp now.
+func (s *SIPpProc) Stop() { s.proc.Stop() }
