@@ -113,7 +113,8 @@ func TestCallSIPpAuthInviteAndInfoDTMF(t *testing.T) {
 	if _, err := p.Answer(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
-	// SIPp's INFO follows its ACK at once: the digit may be reported before the call is.
+	// SIPp's INFO follows its ACK at once; the digit is reported after the call is connected,
+	// never before (sip/call_order.go).
 	for connected, digit := false, false; !connected || !digit; {
 		select {
 		case ev := <-events:
@@ -122,6 +123,9 @@ func TestCallSIPpAuthInviteAndInfoDTMF(t *testing.T) {
 				connected = true
 			case ev.Kind == EventDTMF:
 				digit = true
+				if !connected {
+					t.Fatalf("dtmf event %v before the call was connected", ev.Data)
+				}
 				if ev.Data["digit"] != "5" || ev.Data["method"] != "info" || ev.Data["call"] != id {
 					t.Errorf("dtmf event %v, want 5 by info", ev.Data)
 				}

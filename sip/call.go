@@ -52,6 +52,10 @@ type call struct {
 	answer       *sipmsg.Response // the 2xx that set up the dialog
 	cmds         chan callCmd     // to the handler of an incoming INVITE, until its final answer
 	acked        chan struct{}    // closed when the ACK of our 2xx arrived
+	// connected is closed once CallAnswered is on its way to the phone (or the call could
+	// not get there); reported orders the in-dialog events after it (call_order.go).
+	connected chan struct{}
+	connOnce  sync.Once
 	hangup       chan struct{}    // closed when the phone hangs up an outgoing call early
 	hung         bool
 	reinviting   bool
@@ -210,7 +214,7 @@ func (a *Agent) Dial(req DialRequest) (string, error) {
 	}
 	c := &call{a: a, id: newCallID(a.cfg.IP.String()), outgoing: true, localTag: newTag('o', a.cfg.Ext),
 		local: a.aor(), localDisplay: a.cfg.DisplayName, remote: ruri, target: ruri, cseq: newCSeq(),
-		hangup: make(chan struct{})}
+		hangup: make(chan struct{}), connected: make(chan struct{})}
 	if req.Anonymous {
 		c.local = sipmsg.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}
 		c.localDisplay = "Anonymous"
@@ -456,6 +460,7 @@ func (c *call) established(res *sipmsg.Response, log *zap.Logger) {
 	c.sendAck(res)
 	log.Info("call answered", zap.String("remote", c.remote.String()))
 	c.a.emit(&CallAnswered{ID: c.id, SDP: sdpBody(res)})
+	c.markConnected()
 	if hung {
 		c.byeNow(log)
 	}

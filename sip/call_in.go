@@ -70,6 +70,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	c := &call{a: a, id: cid, localTag: newTag('i', a.cfg.Ext), cmds: make(chan callCmd, 4), acked: make(chan struct{}),
+		connected: make(chan struct{}),
 		invite: req, target: req.Contact().Address, remoteCSeq: req.CSeq().SeqNo, cseq: newCSeq()}
 	// Every answer of this INVITE carries our tag; the 487 sipgo sends on CANCEL too.
 	req.To().Params.Add("tag", c.localTag)
@@ -217,6 +218,7 @@ func (c *call) answerInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, sd
 	defer timer.Stop()
 	giveUp := time.NewTimer(64 * t1)
 	defer giveUp.Stop()
+	defer c.markConnected() // after CallAnswered, or when it will never come
 	for {
 		select {
 		case <-acked:
@@ -609,7 +611,7 @@ func (a *Agent) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	a.respond(req, tx, 200, "OK")
-	if ok {
+	if ok && c.afterConnected() {
 		a.emit(&DTMF{ID: c.id, Digit: digit, Duration: dur})
 	}
 }
