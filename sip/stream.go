@@ -332,9 +332,9 @@ func (s *streams) dial(ctx context.Context, dest netip.AddrPort, serverName stri
 }
 
 // dialFromRange connects from a source port of SIP_TCP_Port_Min..Max (SPA-BEHAVIOUR §8.2),
-// the next free one in turn. When every port of the range is taken (the listeners of the
-// phone's own extensions are in it with the factory values, and a closed connection keeps
-// its port for a while) it lets the system choose, and says so at debug level: a phone that
+// the next free one in turn (reuseAddr: a port is shared by connections to different
+// destinations). When every port of the range is taken (by listeners: the phone's own
+// extensions are in it with the factory values) it lets the system choose, and says so at debug level: a phone that
 // cannot reach its proxy at all would be worse than one on another port.
 func (s *streams) dialFromRange(ctx context.Context, dest netip.AddrPort) (net.Conn, error) {
 	lo, hi := s.a.cfg.TCPPortMin, s.a.cfg.TCPPortMax
@@ -347,7 +347,7 @@ func (s *streams) dialFromRange(ctx context.Context, dest netip.AddrPort) (net.C
 		s.mu.Unlock()
 		for i := range n {
 			port := lo + (start+i)%n
-			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))}
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))), Control: reuseAddr}
 			c, err := d.DialContext(ctx, "tcp", dest.String())
 			if err == nil {
 				s.mu.Lock()

@@ -261,6 +261,30 @@ func (k *Kamailio) CloseAfterNextRegister(t testing.TB) {
 	k.kamcmd(t, "htable.seti", "ctl", "s:close", "1")
 }
 
+// KeepAlives returns how many NAT keep-alives (NOTIFY with Event: keep-alive) Kamailio has
+// received, and where the last came from ("udp:127.0.0.1:5070"; "" before the first).
+func (k *Kamailio) KeepAlives(t testing.TB) (int, string) {
+	t.Helper()
+	n, _ := strconv.Atoi(k.htable(t, "keepalives"))
+	return n, k.htable(t, "keepalive_src")
+}
+
+// htable returns an item of the ctl table, "" when it has none.
+func (k *Kamailio) htable(t testing.TB, key string) string {
+	t.Helper()
+	bin := provtest.RequirePeer(t, "kamcmd", "kamailio")
+	out, err := exec.Command(bin, "-s", k.ctl, "htable.get", "ctl", key).CombinedOutput()
+	if err != nil {
+		return "" // kamcmd fails for a key not set
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if name, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && name == "value" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // SetPassword changes (or adds) an account's password while Kamailio runs.
 func (k *Kamailio) SetPassword(t testing.TB, user, password string) {
 	t.Helper()
