@@ -52,10 +52,6 @@ type call struct {
 	answer       *sipmsg.Response // the 2xx that set up the dialog
 	cmds         chan callCmd     // to the handler of an incoming INVITE, until its final answer
 	acked        chan struct{}    // closed when the ACK of our 2xx arrived
-	// connected is closed once CallAnswered is on its way to the phone (or the call could
-	// not get there); reported orders the in-dialog events after it (call_order.go).
-	connected chan struct{}
-	connOnce  sync.Once
 	hangup       chan struct{}    // closed when the phone hangs up an outgoing call early
 	hung         bool
 	reinviting   bool
@@ -67,6 +63,11 @@ type call struct {
 	// up): the next one waits for it, and so does a BYE of the call, so that the transferor
 	// hears the outcome before the dialog ends (refer.go).
 	referSent chan struct{}
+
+	// connected is closed once CallAnswered is on its way to the phone (or the call could
+	// not get there): afterConnected orders the in-dialog events after it (call_order.go).
+	connected chan struct{}
+	connOnce  sync.Once
 
 	// RFC 3262 (prack.go). Outgoing: the last RSeq PRACKed in each early dialog (by the far
 	// end's tag). Incoming: whether the caller takes reliable 1xx, the RSeq of the last one

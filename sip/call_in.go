@@ -70,8 +70,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	c := &call{a: a, id: cid, localTag: newTag('i', a.cfg.Ext), cmds: make(chan callCmd, 4), acked: make(chan struct{}),
-		connected: make(chan struct{}),
-		invite: req, target: req.Contact().Address, remoteCSeq: req.CSeq().SeqNo, cseq: newCSeq()}
+		invite: req, target: req.Contact().Address, remoteCSeq: req.CSeq().SeqNo, cseq: newCSeq(), connected: make(chan struct{})}
 	// Every answer of this INVITE carries our tag; the 487 sipgo sends on CANCEL too.
 	req.To().Params.Add("tag", c.localTag)
 	c.local, c.localDisplay = req.To().Address, a.cfg.DisplayName
