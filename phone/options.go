@@ -53,6 +53,10 @@ type Options struct {
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).
 	SIPTrace bool
+	// SIPFreshNonce sends every REGISTER without credentials, to answer a new challenge
+	// (--sip-fresh-nonce); off, a refresh answers the registrar's last challenge again
+	// (sip.Config.ReuseNonce), one exchange instead of two.
+	SIPFreshNonce bool
 	// SIPTLSInsecure accepts any certificate from the proxy of an extension on TLS
 	// (SIP_Transport_n_ = TLS), for labs with a self-signed PBX (--sip-tls-insecure). Off, the
 	// proxy's certificate must chain to Provisioning.CAFile (else the host's roots) and name

@@ -52,7 +52,10 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		RegMinExpires: time.Duration(sn.Int(config.RegMinExpires)) * time.Second,
 		RegMaxExpires: time.Duration(sn.Int(config.RegMaxExpires)) * time.Second,
 		Rport:         sn.Bool(config.InsertVIARport),
-		Allow:         allowMethods, Supported: supported,
+		// A refresh answers the registrar's last challenge again (sip.Config.ReuseNonce: one
+		// exchange per refresh instead of two where the registrar keeps its nonces).
+		ReuseNonce: !st.p.opts.SIPFreshNonce,
+		Allow:      allowMethods, Supported: supported,
 		NotifyAuth: extBool(config.AuthResyncReboot),
 		InviteAuth: extBool(config.AuthINVITE), DTMFMime: sn.Get(config.DTMFRelayMIMEType),
 		KeepAliveMsg: ext(config.NATKeepAliveMsg), KeepAliveDest: ext(config.NATKeepAliveDest),

@@ -108,7 +108,8 @@ type regDialog struct {
 	callID  string
 	fromTag string
 	cseq    uint32
-	target  int // index of the address that answered last, in the resolved list
+	target  int        // index of the address that answered last, in the resolved list
+	auth    *digestUse // the challenge the last accepted REGISTER answered (Config.ReuseNonce)
 }
 
 // NewAgent binds the extension's socket and prepares its handlers. Nothing is served until

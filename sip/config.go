@@ -125,6 +125,15 @@ type Config struct {
 	// (SPA-BEHAVIOUR §13.10; the phone decides them).
 	Allow, Supported []string
 
+	// ReuseNonce answers a registrar's last challenge again in the next REGISTER, its nonce
+	// count one up, instead of sending it without credentials to be challenged anew (RFC
+	// 3261 §22.1 lets a UA cache credentials; RFC 7616 §3.4 the nonce count). The sources do
+	// not say what the SPA942 does (SPA-BEHAVIOUR §8.2 is silent); the phone decides. A
+	// registrar that takes each nonce once answers 401 (stale) and the REGISTER answers that
+	// challenge as it would have: one exchange more for such a server, one less for the
+	// others on every refresh.
+	ReuseNonce bool
+
 	// InviteAuth challenges incoming INVITEs with 401 (Auth_INVITE_n_).
 	InviteAuth bool
 	// Rel100 turns on reliable provisional responses (RFC 3262, SIP_100REL_Enable_n_):

@@ -90,13 +90,22 @@ func (a *Agent) registerAt(ctx context.Context, dest netip.AddrPort, expires tim
 		ua = a.cfg.UserAgent
 	}
 	var auth []sipmsg.Header
+	var used *digestUse // the challenge the request answers, when it answers one
 	challenges, briefs := 0, 0
 	for {
 		a.mu.Lock()
 		a.reg.cseq++
 		callID, tag, cseq := a.reg.callID, a.reg.fromTag, a.reg.cseq
+		cached := a.reg.auth
 		a.mu.Unlock()
 		req := a.newRequest(sipmsg.REGISTER, ruri, a.aor(), callID, tag, cseq, ua)
+		if auth == nil && cached != nil && a.cfg.ReuseNonce {
+			// The last challenge answered again, its nonce count one up (RFC 3261 §22.1,
+			// RFC 7616 §3.4): a registrar that still takes the nonce answers at once.
+			if h, u, err := a.reuseChallenge(cached, req); err == nil {
+				auth, used = []sipmsg.Header{h}, u
+			}
+		}
 		req.AppendHeader(sipmsg.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 		if len(a.cfg.Allow) > 0 {
 			req.AppendHeader(a.allowHeader())
@@ -110,18 +119,24 @@ func (a *Agent) registerAt(ctx context.Context, dest netip.AddrPort, expires tim
 		}
 		switch code := res.StatusCode; {
 		case code >= 200 && code < 300:
+			a.mu.Lock()
+			a.reg.auth = used
+			a.mu.Unlock()
 			return a.granted(res, dest, expires), nil
 		case code == sipmsg.StatusUnauthorized || code == sipmsg.StatusProxyAuthRequired:
+			a.mu.Lock()
+			a.reg.auth = nil
+			a.mu.Unlock()
 			if challenges >= a.maxAuth() {
 				return nil, fmt.Errorf("%w: REGISTER challenged %d times: %w", ErrAuth, challenges+1,
 					&ResponseError{Method: "REGISTER", Code: code, Reason: res.Reason})
 			}
 			challenges++
-			h, err := a.answerChallenge(res, req)
+			h, u, err := a.answerChallengeUse(res, req)
 			if err != nil {
 				return nil, err
 			}
-			auth = []sipmsg.Header{h}
+			auth, used = []sipmsg.Header{h}, u
 		case code == 423 && briefs == 0:
 			briefs++
 			min, err := strconv.Atoi(strings.TrimSpace(headerValue(res, "Min-Expires", "")))
@@ -146,12 +161,39 @@ func (a *Agent) maxAuth() int {
 // answers res for req: the first challenge whose algorithm the phone knows, in the server's
 // order (RFC 8760 §2.4), with the extension's digest user name and password.
 func (a *Agent) answerChallenge(res *sipmsg.Response, req *sipmsg.Request) (sipmsg.Header, error) {
+	h, _, err := a.answerChallengeUse(res, req)
+	return h, err
+}
+
+// digestUse is a challenge answered, kept for the next REGISTER (Config.ReuseNonce).
+type digestUse struct {
+	chal   *digest.Challenge
+	header string // Authorization or Proxy-Authorization
+	count  int    // the nonce count last sent
+}
+
+// reuseChallenge answers a kept challenge again for req, the nonce count one up. The kept
+// value is not changed: the count is taken when the registrar accepts it.
+func (a *Agent) reuseChallenge(u *digestUse, req *sipmsg.Request) (sipmsg.Header, *digestUse, error) {
+	next := &digestUse{chal: u.chal, header: u.header, count: u.count + 1}
+	cred, err := digest.Digest(u.chal, digest.Options{
+		Method: req.Method.String(), URI: req.Recipient.String(), Count: next.count,
+		Username: a.cfg.authUser(), Password: a.cfg.Password,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return sipmsg.NewHeader(u.header, cred.String()), next, nil
+}
+
+// answerChallengeUse is answerChallenge, and says which challenge it answered.
+func (a *Agent) answerChallengeUse(res *sipmsg.Response, req *sipmsg.Request) (sipmsg.Header, *digestUse, error) {
 	ask, answer := "WWW-Authenticate", "Authorization"
 	if res.StatusCode == sipmsg.StatusProxyAuthRequired {
 		ask, answer = "Proxy-Authenticate", "Proxy-Authorization"
 	}
 	if a.cfg.Password == "" && a.cfg.authUser() == "" {
-		return nil, fmt.Errorf("%w: %s challenged and the extension has no credentials", ErrAuth, req.Method)
+		return nil, nil, fmt.Errorf("%w: %s challenged and the extension has no credentials", ErrAuth, req.Method)
 	}
 	var algs []string
 	for _, h := range res.GetHeaders(ask) {
@@ -165,15 +207,15 @@ func (a *Agent) answerChallenge(res *sipmsg.Response, req *sipmsg.Request) (sipm
 			continue
 		}
 		cred, err := digest.Digest(chal, digest.Options{
-			Method: req.Method.String(), URI: req.Recipient.String(),
+			Method: req.Method.String(), URI: req.Recipient.String(), Count: 1,
 			Username: a.cfg.authUser(), Password: a.cfg.Password,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrAuth, err)
+			return nil, nil, fmt.Errorf("%w: %v", ErrAuth, err)
 		}
-		return sipmsg.NewHeader(answer, cred.String()), nil
+		return sipmsg.NewHeader(answer, cred.String()), &digestUse{chal: chal, header: answer, count: 1}, nil
 	}
-	return nil, fmt.Errorf("%w: %s challenge with no digest the phone can answer (algorithms %v)", ErrAuth, req.Method, algs)
+	return nil, nil, fmt.Errorf("%w: %s challenge with no digest the phone can answer (algorithms %v)", ErrAuth, req.Method, algs)
 }
 
 // granted reads the binding's lifetime from a 2xx: the expires parameter of the phone's own

@@ -126,3 +126,40 @@ func TestRegisterTimeoutAndFailover(t *testing.T) {
 		t.Errorf("Register to a silent proxy = %v, want ErrTimeout", err)
 	}
 }
+
+// TestRegisterReusesNonce: with ReuseNonce a refresh answers the registrar's last challenge
+// again (nonce count one up) and is accepted in one exchange; a registrar that takes each
+// nonce once challenges it, and the refresh answers the new challenge (sip.Config.ReuseNonce).
+func TestRegisterReusesNonce(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     siptest.KamailioOptions
+		exchange uint64 // messages sent by a refresh
+	}{
+		{"md5", siptest.KamailioOptions{}, 1},
+		{"sha-256 qop=auth", siptest.KamailioOptions{Algorithm: "SHA-256", QOP: true}, 1},
+		{"one-time nonce", siptest.KamailioOptions{QOP: true, OneTimeNonce: true}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := siptest.StartKamailio(t, tt.opts)
+			counters := &sip.Counters{}
+			a := newAgent(t, sip.Config{Proxy: k.Addr, UserID: "1001", Password: "secret1001", ReuseNonce: true, Counters: counters})
+			if _, err := a.Register(t.Context(), 600*time.Second); err != nil {
+				t.Fatalf("Register: %v\n%s", err, k.Log())
+			}
+			for i := range 3 {
+				before := counters.Load().MessagesSent
+				if _, err := a.Register(t.Context(), 600*time.Second); err != nil {
+					t.Fatalf("refresh %d: %v\n%s", i, err, k.Log())
+				}
+				if sent := counters.Load().MessagesSent - before; sent != tt.exchange {
+					t.Fatalf("refresh %d sent %d REGISTERs, want %d", i, sent, tt.exchange)
+				}
+			}
+			if bs := k.Bindings(t); len(bs) != 1 {
+				t.Fatalf("bindings = %+v", bs)
+			}
+		})
+	}
+}

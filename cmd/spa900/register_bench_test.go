@@ -9,9 +9,12 @@ package main
 // BenchmarkFleetRegister drives the registrations as fast as the phones make them: the
 // fleet's policy clock runs SPA900_REG_CLOCK times fast (60000 by default), so each extension
 // refreshes its 3600 s registration every 0.06 s of real time, far more than one process can
-// send; the rate is Kamailio's count of accepted registrations (each a REGISTER, its 401 and
-// the REGISTER with digest, as the phone does) over the window. sip's BenchmarkRegisterSIPp
-// is SIPp's rate on the same Kamailio configuration.
+// send; the rate is Kamailio's count of accepted registrations over the window, and the CPU
+// is the fleet process's per accepted registration. A phone's refresh answers the last
+// challenge again (sip.Config.ReuseNonce), one REGISTER and its 200, where SIPp's scenario
+// (sip's BenchmarkRegisterSIPp, on the same Kamailio configuration) sends a REGISTER, takes
+// the 401 and sends the REGISTER with digest every time; SPA900_SIP_FRESH_NONCE=1 (the
+// fleet's --sip-fresh-nonce) makes the fleet do the same, for a like-for-like comparison.
 //
 // BenchmarkFleetIdleExtension is what an idle registered extension costs in the full phone:
 // the fleet's goroutines and heap in use (its /metrics) with the 1,000 extensions registered,

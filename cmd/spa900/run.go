@@ -60,6 +60,7 @@ type phoneFlags struct {
 	caFile, clientCert, clientKey          string
 	insecure                               bool
 	sipTrace, mwiDomain, sipTLSInsecure    bool
+	sipFreshNonce                          bool
 	acceptSHA256                           bool
 	allowHosts                             multiFlag
 	maxConns, maxConnsPerClient            int
@@ -161,6 +162,7 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.clientKey, "client-key", "", "PEM private key of --client-cert")
 	fs.BoolVar(&f.insecure, "insecure-provisioning", false, "do not verify HTTPS provisioning servers (labs only)")
 	fs.BoolVar(&f.sipTrace, "sip-trace", false, "log every SIP message sent and received, whole")
+	fs.BoolVar(&f.sipFreshNonce, "sip-fresh-nonce", false, "send every REGISTER without credentials and answer the registrar's new challenge (default: a refresh answers the last challenge again, one exchange)")
 	fs.BoolVar(&f.sipTLSInsecure, "sip-tls-insecure", false, "accept any certificate from the proxy of an extension on SIP over TLS (labs; off: it must chain to --ca-file and name the proxy)")
 	fs.BoolVar(&f.mwiDomain, "mwi-subscribe-domain", false, "an extension without Voice_Mail_Server_n_ subscribes to message-summary at its proxy's bare domain (as a SPA962 6.1.5 does)")
 	fs.BoolVar(&f.acceptSHA256, "accept-sha256-profiles", false,
@@ -277,7 +279,7 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 		Clock: phone.NewScaledClock(f.clockSpeed), BootTime: f.bootTime, TFTPServer: f.tftpServer,
 		Provisioning: phone.ProvisioningOptions{CAFile: f.caFile, ClientCert: f.clientCert, ClientKey: f.clientKey,
 			Insecure: f.insecure, AcceptSHA256: f.acceptSHA256},
-		Logger: log, SIPTrace: f.sipTrace, SIPTLSInsecure: f.sipTLSInsecure, MWIDomainSubscribe: f.mwiDomain,
+		Logger: log, SIPTrace: f.sipTrace, SIPTLSInsecure: f.sipTLSInsecure, SIPFreshNonce: f.sipFreshNonce, MWIDomainSubscribe: f.mwiDomain,
 	}, nil
 }
 

@@ -33,6 +33,9 @@ type KamailioOptions struct {
 	Algorithm string
 	// QOP asks for qop=auth in the challenges.
 	QOP bool
+	// OneTimeNonce takes each nonce once (the auth module's one_time_nonce): a REGISTER that
+	// answers an old challenge is challenged again.
+	OneTimeNonce bool
 	// MinExpires and MaxExpires bound the expiry it grants, in seconds.
 	MinExpires, MaxExpires int
 	// TCP listens on TCP too, on the same port.
@@ -130,6 +133,7 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 			"Port": port, "Realm": opts.Realm, "Algorithm": opts.Algorithm, "QOP": qop,
 			"MinExpires": opts.MinExpires, "MaxExpires": opts.MaxExpires, "TCP": opts.TCP,
 			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug, "TLSPort": tlsPort,
+			"OneTimeNonce": opts.OneTimeNonce,
 		}); err != nil {
 			t.Fatalf("kamailio config: %v", err)
 		}
