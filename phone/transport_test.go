@@ -2,6 +2,9 @@ package phone
 
 import (
 	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,4 +110,37 @@ func TestCallSIPpCallsPhoneOverTCP(t *testing.T) {
 	if res := uac.Wait(10 * time.Second); res.Err != nil {
 		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
 	}
+}
+
+// TestCallOverTLSKamailio: two phones on TLS (SIP_Transport_1_ = TLS) register with
+// Kamailio's tls module by its domain, trusting the CA of the phone's CA file (the one HTTPS
+// provisioning uses), and call each other: Kamailio reaches the callee over a TLS connection
+// to its listener, which presents the phone's own certificate.
+func TestCallOverTLSKamailio(t *testing.T) {
+	pki := siptest.NewPKI(t, "spa900.test")
+	k := siptest.StartKamailio(t, siptest.KamailioOptions{TCP: true, TLSCert: pki.CertPEM, TLSKey: pki.KeyPEM})
+	dns := siptest.StartDNS(t)
+	dns.SetA("spa900.test", netip.MustParseAddr("127.0.0.1"))
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pki.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, tlsPort, _ := strings.Cut(k.TLSAddr, ":")
+	start := func(sets ...string) (*Unit, <-chan Event) {
+		port := strconv.Itoa(provtest.FreeTCPPort(t))
+		sets = append([]string{"SIP_Transport_1_", "TLS", "SIP_Port_1_", port, "Proxy_1_", "spa900.test:" + tlsPort}, sets...)
+		return startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Resolver: dns.Resolver(),
+			Provisioning: ProvisioningOptions{CAFile: caFile}, Defaults: sipDefaults(t, k, sets...)}, nil)
+	}
+	ua, ea := start()
+	ub, eb := start("User_ID_1_", "1002", "Password_1_", "secret1002", "Display_Name_1_", "Bob")
+	waitRegistration(t, ea, 1, "Registered")
+	waitRegistration(t, eb, 1, "Registered")
+	pa, pb := mustPhone(t, ua), mustPhone(t, ub)
+	call, bid := callAnswered(t, pa, ea, pb, eb, "1002")
+	if _, err := pa.Hangup(t.Context(), call.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, call.ID, "Ended")
+	waitCall(t, eb, bid, "Ended")
 }

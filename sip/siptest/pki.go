@@ -15,8 +15,9 @@ import (
 
 // PKI is a test certificate authority made at run time and one server certificate it signed.
 type PKI struct {
-	// Roots holds the CA, for the phone's trust.
+	// Roots holds the CA, for the phone's trust; CAPEM is the same CA as PEM (a CA file).
 	Roots *x509.CertPool
+	CAPEM []byte
 	// CertPEM and KeyPEM are the server's certificate and key (for Kamailio's tls module).
 	CertPEM, KeyPEM []byte
 }
@@ -64,7 +65,7 @@ func NewPKI(t testing.TB, names ...string) *PKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &PKI{Roots: x509.NewCertPool(),
+	p := &PKI{Roots: x509.NewCertPool(), CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}
 	p.Roots.AddCert(caCert)
