@@ -103,6 +103,7 @@ func BenchmarkRegisterSIPp(b *testing.B) {
 		b.Fatalf("sipp: %v\n%s", res.Err, res.Output)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "reg/s")
+	b.ReportMetric(float64(res.CPU.Microseconds())/float64(b.N), "cpu-µs/reg")
 }
 
 // BenchmarkIdleExtension measures what one idle registered extension costs: heap and

@@ -66,6 +66,8 @@ type SIPpResult struct {
 	Err error
 	// Output is SIPp's console output and its error trace, for failure messages.
 	Output string
+	// CPU is the user and system time SIPp used (RunSIPp only).
+	CPU time.Duration
 }
 
 // RunSIPp runs SIPp on 127.0.0.1 (a free port) to completion, or skips the test (fails under
@@ -107,6 +109,9 @@ func RunSIPp(t testing.TB, r SIPpRun) SIPpResult {
 	out, err := cmd.CombinedOutput()
 	errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
 	res := SIPpResult{Output: string(out) + "\n" + string(errs)}
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		res.Err = fmt.Errorf("sipp exit status %d", ee.ExitCode())
