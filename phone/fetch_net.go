@@ -133,6 +133,7 @@ func newNetFetcher(o *Options, m tlsMaterial, id Identity, log *zap.Logger) (fet
 	cfg := provisioning.FetcherConfig{
 		UserAgent: id.HTTPUserAgent(), RootCAs: m.roots, ClientCert: m.cert,
 		InsecureSkipVerify: o.Provisioning.Insecure, Logger: log.Named("fetch"),
+		Timeout: max(o.Provisioning.FetchTimeout, 0),
 	}
 	if ip, err := netip.ParseAddr(o.IP); err == nil && !ip.IsUnspecified() {
 		cfg.LocalAddr = ip

@@ -116,4 +116,9 @@ type ProvisioningOptions struct {
 	// AcceptSHA256 accepts encrypted profiles whose key was derived with SHA-256 (openssl
 	// 1.1's default), an extension: a real 5.1 phone fails the resync (DECISIONS 6).
 	AcceptSHA256 bool
+	// FetchTimeout bounds one whole download or upload (connection, request, body) in real
+	// time, as a protocol timer (DECISIONS 20); 0 means provisioning.DefaultFetchTimeout.
+	// A server that stalls fails the resync once it runs out, and the retry schedule counts
+	// from then.
+	FetchTimeout time.Duration
 }
