@@ -3,10 +3,14 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +149,13 @@ func TestFailureReason(t *testing.T) {
 	}
 	if got := phone.FailureReason(fmt.Errorf("x: %w", context.DeadlineExceeded)); got != phone.ReasonTimeout {
 		t.Errorf("deadline: %q", got)
+	}
+	// A fleet above its open file limit: the metric says so, not "other".
+	if got := phone.FailureReason(&net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}); got != phone.ReasonOpenFiles {
+		t.Errorf("EMFILE: %q", got)
+	}
+	if got := phone.FailureReason(fmt.Errorf("get: %w", io.EOF)); got != phone.ReasonConnection {
+		t.Errorf("closed before an answer: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -63,7 +64,9 @@ func triggerIndex(reason string) int {
 const (
 	ReasonNotFound       = "not_found"       // file not found, and Resync_Fails_On_FNF is Yes
 	ReasonTimeout        = "timeout"         // the server stopped answering
-	ReasonConnection     = "connection"      // refused, reset, unreachable
+	ReasonConnection     = "connection"      // refused, reset, closed before an answer, unreachable
+	ReasonOpenFiles      = "open_files"      // the process had no file descriptor left (EMFILE, ENFILE)
+	ReasonLocalPorts     = "local_ports"     // no local address or port to connect from (EADDRNOTAVAIL)
 	ReasonDNS            = "dns"             // host not found
 	ReasonTLS            = "tls"             // untrusted server, refused client certificate
 	ReasonHTTPStatus     = "http_status"     // an HTTP answer other than 2xx and 404
@@ -82,7 +85,7 @@ const (
 )
 
 var reasons = [...]string{
-	ReasonNotFound, ReasonTimeout, ReasonConnection, ReasonDNS, ReasonTLS, ReasonHTTPStatus,
+	ReasonNotFound, ReasonTimeout, ReasonConnection, ReasonOpenFiles, ReasonLocalPorts, ReasonDNS, ReasonTLS, ReasonHTTPStatus,
 	ReasonTFTPError, ReasonTooLarge, ReasonTruncated, ReasonCorrupt, ReasonInvalidProfile,
 	ReasonRule, ReasonUnsupported, ReasonBadImage, ReasonWrongModel, ReasonDowngrade,
 	ReasonCanceled, ReasonOther,
@@ -134,8 +137,12 @@ func FailureReason(err error) string {
 		return ReasonBadImage
 	case errors.Is(err, context.Canceled):
 		return ReasonCanceled
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return ReasonOpenFiles
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ReasonLocalPorts
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EPIPE):
+		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF):
 		return ReasonConnection
 	case errors.As(err, &de):
 		return ReasonDNS

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -158,7 +159,8 @@ func (e *tlsError) Unwrap() []error {
 //   - "file not found" for a file-not-found ([ErrNotFound], §2.3);
 //   - "<op> failed (<detail>)" otherwise, where op is [FetchError.Op] ("tftp_get",
 //     "http_get", "https_post", "tftp_put"…) and the detail, when known, is one of "timeout",
-//     "too large", "truncated", "canceled", "connection refused", "host not found",
+//     "too large", "truncated", "canceled", "connection refused", "connection reset",
+//     "connection closed", "too many open files", "no local address or port", "host not found",
 //     "tls: <reason>", the HTTP status ("403 Forbidden") or the TFTP error ("tftp error 2:
 //     Access violation");
 //   - for an error that is not a [*FetchError]: its own ErrText() string if it has such a
@@ -230,6 +232,14 @@ func errDetail(err error) string {
 		return "connection reset"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return "unreachable"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		// The phone's own process is out of file descriptors (a fleet above its open
+		// file limit): the server never saw a connection.
+		return "too many open files"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no local address or port"
+	case errors.Is(err, io.EOF):
+		return "connection closed" // by the server, before it answered
 	case errors.As(err, &de):
 		return "host not found"
 	}

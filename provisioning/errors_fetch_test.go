@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -40,6 +43,9 @@ func TestErrText(t *testing.T) {
 		{"tls over a status", fe("https_get", &tlsError{detail: "server requires a client certificate", err: &StatusError{Code: 400}}), "https_get failed (tls: server requires a client certificate)"},
 		{"canceled", fe("http_get", context.Canceled), "http_get failed (canceled)"},
 		{"refused", fe("http_get", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "http_get failed (connection refused)"},
+		{"open files", fe("http_get", &net.OpError{Op: "dial", Err: os.NewSyscallError("socket", syscall.EMFILE)}), "http_get failed (too many open files)"},
+		{"no local port", fe("http_get", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}), "http_get failed (no local address or port)"},
+		{"closed before an answer", fe("http_get", &url.Error{Op: "Get", URL: "http://10.0.0.1/", Err: io.EOF}), "http_get failed (connection closed)"},
 		{"dns", fe("http_get", &net.DNSError{Err: "no such host", Name: "prov.example", IsNotFound: true}), "http_get failed (host not found)"},
 		{"unsupported", fe("tftp_post", ErrUnsupported), "tftp_post failed (not supported)"},
 		{"no detail", fe("http_get", errors.New("something odd")), "http_get failed"},
