@@ -25,3 +25,7 @@ var ErrInvalidRequest = errors.New("invalid request")
 // service code of a feature spa900 does not have, such as call back on busy); the HTTP layer
 // answers 501.
 var ErrNotSupported = errors.New("not supported")
+
+// ErrOpenFiles is returned when a fleet's phones need more open files than the process may
+// have ([Fleet.PlanFiles]).
+var ErrOpenFiles = errors.New("open file limit too low for the fleet")

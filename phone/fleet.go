@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,89 @@ func (f *Fleet) LimitTransfers(n int) {
 	for _, u := range f.units {
 		u.opts.Transfers = l
 	}
+}
+
+// FilesPerCall is what a call holds of its phone's open files: the RTP and the RTCP socket
+// of its media session.
+const FilesPerCall = 2
+
+// FileBudget is what [Fleet.PlanFiles] shares out: the process's open file limit, what
+// the process keeps for itself, and what the phones may be doing at once.
+type FileBudget struct {
+	// Limit is the process's open file limit (the soft one, once raised to the hard one).
+	Limit int
+	// Reserve is what the process keeps besides its phones: standard streams, the flash
+	// database, listeners, connections to the phones' web servers.
+	Reserve int
+	// WebPerPhone is the files each phone's web server holds idle (its listener), when the
+	// command runs one per phone; 0: none.
+	WebPerPhone int
+	// Calls is how many calls may be in progress at once in the fleet, counted at each
+	// phone (a call between two phones of the fleet counts twice); each holds
+	// FilesPerCall. Negative: one per phone.
+	Calls int
+	// MinTransfers is the fewest provisioning transfers the fleet must be able to run at
+	// once (at least 1).
+	MinTransfers int
+}
+
+// FilePlan is how a fleet's phones share the open files: what they hold idle, what their
+// calls take, and how many provisioning transfers the rest leaves.
+type FilePlan struct {
+	Limit, Phones int
+	Web, SIP      int // the files of all the phones' web servers and SIP sockets
+	Calls         int // the calls budgeted; CallFiles = Calls × FilesPerCall
+	CallFiles     int
+	Reserve       int
+	// Transfers is how many provisioning transfers the remainder runs at once (Limit minus
+	// everything above), at least MinTransfers when the fleet fits.
+	Transfers int
+	// Extensions is the enabled extensions of a phone, on average, rounded up; PerPhone the
+	// files a phone of that shape holds with its share of the calls, rounded up; Fit how many
+	// such phones the limit holds with MinTransfers transfers.
+	Extensions, PerPhone, Fit int
+}
+
+// need is the files the fleet needs with minTransfers transfers in flight.
+func (p FilePlan) need(minTransfers int) int {
+	return p.Web + p.SIP + p.CallFiles + p.Reserve + minTransfers
+}
+
+// PlanFiles shares the process's open files among the fleet's phones: each phone's web
+// server, a SIP socket per enabled extension, FilesPerCall for each call budgeted and one
+// file per provisioning transfer in flight. When they fit, it bounds the fleet's transfers
+// to what is left (when that is fewer than the phones: [Fleet.LimitTransfers]), so that a
+// boot storm waits for files rather than failing with "too many open files". When they do
+// not fit it changes nothing and returns the plan with an error wrapping [ErrOpenFiles]
+// that says how many phones fit: a fleet that starts anyway fails mid-run, a socket here and
+// a fetch there. Call it before Run.
+func (f *Fleet) PlanFiles(b FileBudget) (FilePlan, error) {
+	n := len(f.units)
+	p := FilePlan{Limit: b.Limit, Phones: n, Reserve: b.Reserve, Calls: b.Calls}
+	if p.Calls < 0 {
+		p.Calls = n
+	}
+	p.CallFiles = p.Calls * FilesPerCall
+	for _, u := range f.units {
+		p.SIP += u.SIPSockets()
+		p.Web += b.WebPerPhone
+	}
+	minT := max(b.MinTransfers, 1)
+	if n > 0 {
+		p.Extensions = (p.SIP + n - 1) / n
+		p.PerPhone = (p.Web + p.SIP + p.CallFiles + n - 1) / n
+	}
+	p.Fit = max(0, (b.Limit-b.Reserve-minT)/max(p.PerPhone, 1))
+	p.Transfers = b.Limit - p.Web - p.SIP - p.CallFiles - p.Reserve
+	if need := p.need(minT); need > b.Limit {
+		p.Transfers = max(p.Transfers, 0)
+		return p, fmt.Errorf("%w: %d phones need %d files (each about %d: %d for its web server, %d SIP sockets for its enabled extensions, its share of %d calls at %d files each; plus %d for the process and %d transfers at once), the limit is %d: %d such phones fit",
+			ErrOpenFiles, n, need, p.PerPhone, b.WebPerPhone, p.Extensions, p.Calls, FilesPerCall, p.Reserve, minT, b.Limit, p.Fit)
+	}
+	if p.Transfers < n {
+		f.LimitTransfers(p.Transfers)
+	}
+	return p, nil
 }
 
 // offset is unit i's share of the spread.

@@ -2,9 +2,11 @@ package phone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -147,5 +149,52 @@ func TestFleetSharesFactoryDefaults(t *testing.T) {
 	}
 	if got := u[0].defaults.Get(config.ExtName(config.LineEnable, 1)); got != "No" {
 		t.Errorf("shared defaults: Line_Enable_1_ = %q, want No", got)
+	}
+}
+
+// TestFleetPlanFiles: the budget counts each phone's web server, a SIP socket per enabled
+// extension and the calls' RTP and RTCP sockets; the transfers get what is left, and a fleet
+// that does not fit is refused with how many phones would.
+func TestFleetPlanFiles(t *testing.T) {
+	dir := t.TempDir()
+	opts := make([]Options, 10)
+	for i := range opts {
+		opts[i] = Options{Flash: config.NewFileFlash(filepath.Join(dir, fmt.Sprint(i), "flash.json")), MAC: fmt.Sprintf("000e0820%04x", i),
+			// SPA942: four extensions, two of them switched off.
+			Defaults: []config.Change{config.Set(config.ExtName(config.LineEnable, 3), "No"), config.Set(config.ExtName(config.LineEnable, 4), "No")}}
+	}
+	f, err := NewFleet(opts, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := FileBudget{Limit: 100, Reserve: 20, WebPerPhone: 1, Calls: -1, MinTransfers: 4}
+	// 10 × (1 web + 2 SIP + 2 for a call each) = 50, + 20 reserved: 30 left for transfers.
+	p, err := f.PlanFiles(budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SIP != 20 || p.Web != 10 || p.CallFiles != 20 || p.Extensions != 2 || p.PerPhone != 5 || p.Transfers != 30 || p.Fit != 15 {
+		t.Errorf("plan %+v", p)
+	}
+	if tr := f.Units()[0].opts.Transfers; tr != nil {
+		t.Errorf("transfers bounded to %d with files for every phone's", tr.Size())
+	}
+	budget.Limit = 74 // 4 transfers left: bounded
+	if p, err = f.PlanFiles(budget); err != nil || p.Transfers != 4 {
+		t.Fatalf("plan %+v: %v", p, err)
+	}
+	for _, u := range f.Units() {
+		if u.opts.Transfers == nil || u.opts.Transfers.Size() != 4 || u.opts.Transfers != f.Units()[0].opts.Transfers {
+			t.Fatal("the units do not share a limiter of 4 transfers")
+		}
+	}
+	budget.Limit = 73 // (73 - 20 - 4) / 5
+	p, err = f.PlanFiles(budget)
+	if !errors.Is(err, ErrOpenFiles) || p.Fit != 9 || !strings.Contains(err.Error(), "9 such phones fit") {
+		t.Errorf("limit 73: %+v, %v", p, err)
+	}
+	budget.Calls = 0 // a fleet that never calls: 3 files a phone
+	if p, err = f.PlanFiles(budget); err != nil || p.PerPhone != 3 || p.Transfers != 73-30-20 {
+		t.Errorf("no calls: %+v, %v", p, err)
 	}
 }

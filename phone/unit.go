@@ -31,6 +31,7 @@ type Unit struct {
 	booting atomic.Pointer[Status]
 	timers  sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
 	files   int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
+	sipExts int        // its enabled extensions, each a SIP socket (SIPSockets)
 
 	// powerMu guards cut and powerDelay: the power switch of the boot in progress.
 	powerMu    sync.Mutex
@@ -102,6 +103,7 @@ func NewUnit(opts Options) (*Unit, error) {
 	snap, _ := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
 	u.files = openFiles(snap)
+	u.sipExts = u.files - 2
 	return u, nil
 }
 
@@ -415,6 +417,11 @@ func openFiles(snap *config.Snapshot) int {
 // OpenFiles returns how many file descriptors the unit holds when it runs, idle, as its
 // flash stood when the unit was made: what a fleet budgets against its open file limit.
 func (u *Unit) OpenFiles() int { return u.files }
+
+// SIPSockets returns how many SIP sockets the unit holds when it runs: one per extension
+// enabled in its flash as it stood when the unit was made (SPA-BEHAVIOUR §8.5). A profile
+// that enables more lines later opens more.
+func (u *Unit) SIPSockets() int { return u.sipExts }
 
 // Counters returns the unit's event counts (shared with the rest of its fleet when the fleet
 // gave them, [Options.Counters]); they survive reboots.

@@ -74,42 +74,36 @@ const webReserve = 1024
 // the flash database, the fleet's own listener, a margin for the runtime.
 const openFileReserve = 64
 
-// reportOpenFiles says how many phones the open file limit allows (Go raises the soft limit
-// to the hard one at start; raiseOpenFiles makes sure) and warns when the fleet needs more.
-// It bounds the fleet's provisioning transfers to the files its phones leave free (a storm
-// of all phones fetching at once needs a file each), and says so.
-func reportOpenFiles(log *zap.Logger, fleet *phone.Fleet) {
-	units := fleet.Units()
+// planOpenFiles raises the open file limit to the hard one (Go does so at start; this makes
+// sure) and shares it among the phones (phone.Fleet.PlanFiles): each phone's web server, a
+// SIP socket per enabled extension, an RTP and an RTCP socket for each of calls calls in
+// progress at once (negative: one per phone), a file per provisioning transfer. It says in one
+// line how many phones of this shape the limit fits, and bounds the transfers to the files
+// left; a fleet that does not fit is refused with the way out, rather than failing with
+// "too many open files" mid-run (a SIP socket here, a profile fetch there).
+func planOpenFiles(log *zap.Logger, fleet *phone.Fleet, calls int) error {
 	soft, hard, was, err := raiseOpenFiles()
 	if err != nil {
 		log.Warn("open file limit unknown", zap.Error(err))
-		return
+		return nil
 	}
-	idle := openFileReserve
-	for _, u := range units {
-		idle += u.OpenFiles() - 1 // its transfer in flight is counted below
+	plan, err := fleet.PlanFiles(phone.FileBudget{Limit: int(min(soft, 1<<31)), Reserve: openFileReserve + webReserve,
+		WebPerPhone: 1, Calls: calls, MinTransfers: minTransfers})
+	if err != nil {
+		return fmt.Errorf("%w; raise the hard limit (ulimit -Hn, docker --ulimit nofile=, systemd LimitNOFILE=, "+
+			"Kubernetes: the container runtime's), run fewer phones, switch extensions off (--set Line_Enable_n_=No) "+
+			"or budget fewer calls (--max-calls)", err)
 	}
-	transfers := max(minTransfers, int(min(soft, 1<<31))-idle-webReserve)
-	if transfers < len(units) {
-		fleet.LimitTransfers(transfers)
-		log.Info("provisioning transfers bounded", zap.Int("at_once", transfers),
-			zap.String("reason", "the open file limit leaves this many files once every phone holds its own"))
-	}
-	need := openFileReserve
-	for _, u := range units {
-		need += u.OpenFiles()
-	}
-	per := max(1, (need-openFileReserve+len(units)-1)/max(len(units), 1))
-	allowed := max(0, (int(min(soft, 1<<31))-openFileReserve)/per)
 	fields := []zap.Field{zap.Uint64("limit", soft), zap.Uint64("was", was), zap.Uint64("hard", hard),
-		zap.Int("files_per_phone", per), zap.Int("phones_allowed", allowed), zap.Int("phones", len(units))}
-	if uint64(need) <= soft {
-		log.Info("open file limit", fields...)
-		return
+		zap.Int("phones", plan.Phones), zap.Int("extensions_per_phone", plan.Extensions), zap.Int("calls", plan.Calls),
+		zap.Int("files_per_phone", plan.PerPhone), zap.Int("phones_fit", plan.Fit),
+		zap.Int("files_web", plan.Web), zap.Int("files_sip", plan.SIP), zap.Int("files_calls", plan.CallFiles),
+		zap.Int("files_reserved", plan.Reserve), zap.Int("transfers", plan.Transfers)}
+	if plan.Transfers < plan.Phones {
+		fields = append(fields, zap.String("transfers_bounded", "the open file limit leaves this many files for provisioning transfers at once"))
 	}
-	log.Warn("open file limit too low for the fleet", append(fields,
-		zap.String("reason", "phones beyond the limit will not serve their pages or bind SIP; raise the hard limit "+
-			"(ulimit -Hn, systemd LimitNOFILE=, docker --ulimit nofile=) or switch extensions off (Line_Enable_n_=No)"))...)
+	log.Info("open file budget", fields...)
+	return nil
 }
 
 // stormReporter writes a summary line every second while a boot storm is on (from the
