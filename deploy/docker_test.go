@@ -187,8 +187,9 @@ func startDocker(t *testing.T) *docker {
 		t.Cleanup(cancel)
 		d.ctx = ctx
 	}
+	sweepStaleDockerRoots(t)
 	// A short path: the engine's sockets must fit in a sockaddr_un.
-	root, err := os.MkdirTemp("", "spa900-docker-")
+	root, err := os.MkdirTemp("", strings.TrimSuffix(dockerRootPattern, "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
