@@ -217,11 +217,21 @@ type Binding struct {
 	CSeq      int
 }
 
-// Bindings returns the registered contacts (kamcmd ul.dump).
-func (k *Kamailio) Bindings(t testing.TB) []Binding {
+// Bindings returns the registered contacts (kamcmd ul.dump). The dump is one RPC reply,
+// which ctl bounds (binrpc_max_body_size, 32 KB by default, far below the dump of thousands of contacts): a table
+// larger than that fails the test with Kamailio's error rather than reading as empty; count a
+// large table with [Kamailio.Stat] ("usrloc:registered_users", "usrloc:location_contacts").
+func (k *Kamailio) Bindings(t testing.TB) (bs []Binding) {
 	t.Helper()
 	out := k.kamcmd(t, "ul.dump")
-	var bs []Binding
+	defer func() {
+		// A reply too big reads as no contact at all: the registrar's own count tells.
+		if len(bs) == 0 {
+			if n := k.Stat(t, "usrloc:location_contacts"); n > 0 {
+				t.Fatalf("kamcmd ul.dump lists no contact, usrloc holds %d (a reply too big for ctl?): %.300q", n, out)
+			}
+		}
+	}()
 	var aor string
 	var cur *Binding
 	for _, line := range strings.Split(out, "\n") {
