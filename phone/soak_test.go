@@ -129,8 +129,12 @@ func soakSchedules() []soakSchedule {
 
 // soakRequest is one request the server answered.
 type soakRequest struct {
-	at    time.Time // the phone's policy time
-	file  byte      // 'a' (Profile_Rule) or 'b' (Profile_Rule_B)
+	at time.Time // the phone's policy time as the server read it
+	// tag is the attempt the phone says the request is of: its $UPGTMR, seconds since boot
+	// (no upgrade runs), which the rules put in the URL. A request the phone gave up on
+	// may reach the server after the attempt's result: the tag files it where it belongs.
+	tag   int
+	file  byte // 'a' (Profile_Rule) or 'b' (Profile_Rule_B)
 	fault soakFault
 	// gpp and sched are what a good answer carried: the GPP_A or GPP_B value and (file a)
 	// the schedules (an index in soakSchedules).
@@ -141,7 +145,8 @@ type soakRequest struct {
 // soakRecord is what the server knows of one phone.
 type soakRecord struct {
 	clock *ManualClock
-	rrd   int // the phone's Resync_Random_Delay
+	boot  time.Time // when it booted, on its clock
+	rrd   int       // the phone's Resync_Random_Delay
 	// requests are those of the attempt running now: the driver checks them as it ends and
 	// forgets them, so that the server's memory stays flat as the phones' must.
 	requests []soakRequest
@@ -183,9 +188,10 @@ func (s *soakServer) pick(rng *rand.Rand) soakFault {
 // ServeHTTP answers GET /{mac}/{a|b}.xml.
 func (s *soakServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mac, file, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	tag, err := strconv.Atoi(r.URL.Query().Get("t"))
 	s.mu.Lock()
 	rec := s.phones[mac]
-	if rec == nil || (file != "a.xml" && file != "b.xml") {
+	if rec == nil || (file != "a.xml" && file != "b.xml") || err != nil {
 		s.mu.Unlock()
 		http.Error(w, "not a soak phone", http.StatusBadRequest)
 		return
@@ -193,7 +199,7 @@ func (s *soakServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := rec.served
 	rec.served++
 	rng := rand.New(rand.NewPCG(s.cfg.seed, macSeedString(mac)<<20|uint64(n)))
-	req := soakRequest{at: rec.clock.Now(), file: file[0], fault: s.pick(rng), sched: rec.sched}
+	req := soakRequest{at: rec.clock.Now(), tag: tag, file: file[0], fault: s.pick(rng), sched: rec.sched}
 	var body []byte
 	if req.fault == faultGood {
 		// Most good answers repeat the values the phone has; a third bring new ones, and one
@@ -296,6 +302,7 @@ type soakReport struct {
 	afterFailure  int // of those, retries after a failure
 	faults        [soakFaults]int
 	configChecks  int
+	late          int // requests that reached the server after their attempt's result
 	wall          time.Duration
 	errors        []string
 }
@@ -322,13 +329,13 @@ func runSoak(tb testing.TB, cfg soakConfig) *soakReport {
 	macs := make([]string, cfg.phones)
 	for i := range opts {
 		mac := fmt.Sprintf("000e08%06x", 0x500000+i)
-		rec := &soakRecord{clock: NewManualClock(start), rrd: i % 7, sched: i % len(scheds), prev: start}
+		rec := &soakRecord{clock: NewManualClock(start), boot: start, rrd: i % 7, sched: i % len(scheds), prev: start}
 		srv.phones[mac] = rec
 		macs[i] = mac
 		sch := scheds[rec.sched]
 		sets := []string{
-			config.ProfileRule, hs.URL + "/$MA/a.xml",
-			config.ProfileRuleB, hs.URL + "/$MA/b.xml",
+			config.ProfileRule, hs.URL + "/$MA/a.xml?t=$UPGTMR",
+			config.ProfileRuleB, hs.URL + "/$MA/b.xml?t=$UPGTMR",
 			config.ResyncRandomDelay, strconv.Itoa(rec.rrd),
 			config.ResyncPeriodic, formatSteps(sch.periodic),
 			config.ResyncErrorRetryDelay, formatSteps(sch.retry),
@@ -564,16 +571,36 @@ func (d *soakDriver) waitFor(ok func(Event) bool) error {
 // schedules in force after it; it returns the attempt's outcome. The server's lock is held.
 func (s *soakServer) check(mac string, rec *soakRecord, res Event, rep *soakReport, fail func(string, ...any)) (ok bool) {
 	scheds := soakSchedules()
-	reqs := rec.requests
-	if errText, _ := res.Data["err"].(string); res.Data["result"] == "failure" && strings.Contains(errText, "timeout") {
-		// The phone gave up waiting: on its last request, or before its first reached the
-		// server. Policy time stands still during an attempt, so the clock says when it was.
+	// This attempt's requests; those of earlier attempts that came late are dropped (the
+	// phone had given up on them, and has its result).
+	now := rec.clock.Now()
+	cur := int(now.Sub(rec.boot) / time.Second)
+	var reqs []soakRequest
+	for _, r := range rec.requests {
 		switch {
-		case len(reqs) == 0:
-			reqs = append(reqs, soakRequest{at: rec.clock.Now(), file: 'a', fault: faultLost})
+		case r.tag == cur:
+			reqs = append(reqs, r)
+		case r.tag < cur:
+			rep.late++
+		default:
+			fail("%s: a request of the attempt at %d s came before it, at %d s", mac, r.tag, cur)
+		}
+	}
+	if errText, _ := res.Data["err"].(string); res.Data["result"] == "failure" && strings.Contains(errText, "timeout") {
+		// The phone gave up waiting on the request its result names, which the server may
+		// have answered in time, late, or not seen yet. Policy time stands still during an
+		// attempt, so the clock says when it was.
+		file := byte('a')
+		if u, _ := res.Data["url"].(string); strings.Contains(u, "/b.xml") {
+			file = 'b'
+		}
+		i := slices.IndexFunc(reqs, func(r soakRequest) bool { return r.file == file })
+		switch {
+		case i < 0:
+			reqs = append(reqs, soakRequest{at: now, tag: cur, file: file, fault: faultLost})
 			rep.faults[faultLost]++
-		case reqs[len(reqs)-1].fault != faultStall:
-			reqs[len(reqs)-1].fault = faultLost
+		case reqs[i].fault != faultStall:
+			reqs[i].fault = faultLost
 			rep.faults[faultLost]++
 		}
 	}
@@ -654,7 +681,7 @@ func (r *soakReport) log(tb testing.TB, cfg soakConfig) {
 	for f, n := range r.faults {
 		kinds = append(kinds, fmt.Sprintf("%v %d", soakFault(f), n))
 	}
-	tb.Logf("soak: answers served: %s", strings.Join(kinds, ", "))
+	tb.Logf("soak: answers served: %s; %d requests came after their attempt's result", strings.Join(kinds, ", "), r.late)
 	for _, s := range r.samples {
 		tb.Logf("soak: at %6v: %5d goroutines, heap %6.1f MiB alloc %6.1f MiB in use, %6d attempts %6d requests, event buses %5.1f MiB (%d events), %v real",
 			s.at, s.goroutines, float64(s.heapAlloc)/(1<<20), float64(s.heapInuse)/(1<<20), s.attempts, s.requests,
