@@ -40,7 +40,11 @@ import (
 // result and reads the status (which waits for the loop's turn, so the phone's timer is
 // armed again before the clock moves). Policy time stands still during a fetch, so an
 // interval is exactly the schedule's delay, to the second, and a server stall (which the
-// phone ends by its real-time fetch timeout) delays only its own phone's timeline.
+// phone ends by its real-time fetch timeout) delays only its own phone's timeline. The rule
+// URLs carry $UPGTMR (seconds since boot: no upgrade runs), which names the attempt a request
+// belongs to however late it reaches the server; an answer the phone gave up on although the
+// server sent it (a machine too loaded for the fetch timeout) counts as what the phone lived
+// through, a timeout, and is reported as "lost to load".
 
 // soakFault is what the server answers to one request.
 type soakFault int
