@@ -516,6 +516,7 @@ func (st *state) seize(l *line, c *pcall) bool {
 	if !l.shared.active() {
 		return false
 	}
+	st.sharedFire(l, st.p.clock.Now()) // a full state that is due goes first
 	c.sharedID, c.published = st.newSharedID(), true
 	d := sip.SharedDialog{ID: c.sharedID, LineID: c.app - 1, State: "trying", Initiator: true, Local: l.shared.primary}
 	st.sharedPublish(l, sharedPub{state: sip.SharedState{Dialogs: []sip.SharedDialog{d}}, seize: c})

@@ -184,3 +184,29 @@ func TestSharedLineBroadSoftRefused(t *testing.T) {
 		t.Errorf("call on the now private line: %+v, %v", c.CallStatus, err)
 	}
 }
+
+// TestSharedLineSeizeRefused: the state agent refuses the seize (403: another phone took the
+// key first); the call ends without an INVITE, and the phone releases the appearance with a
+// terminated NOTIFY.
+func TestSharedLineSeizeRefused(t *testing.T) {
+	uc, _, targetC := notifyPhone(t)
+	server := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-deny.xml"})
+	ua, ea := sharedPhone(t, "1001", strconv.Itoa(provtest.FreeUDPPort(t)), server.Addr)
+	waitEvent(t, ea, EventSharedLine)
+	c, err := mustPhone(t, ua).Dial(t.Context(), 2, "sip:1003@"+targetC, true)
+	if err != nil || c.State != CallDialing {
+		t.Fatalf("Dial on the shared line: %+v, %v", c.CallStatus, err)
+	}
+	if ev := waitCall(t, ea, c.ID, "Ended"); ev.Data["code"] != 403 {
+		t.Errorf("refused seize ended the call %v, want 403", ev.Data)
+	}
+	if res := server.Wait(10 * time.Second); res.Err != nil {
+		t.Fatalf("state agent: %v\n%s", res.Err, res.Output)
+	}
+	if st := uc.Status(); len(st.Calls) != 0 || st.Info.Counters.SIPMessagesRecv != 0 {
+		t.Errorf("the far end heard of the call: %d messages, calls %+v", st.Info.Counters.SIPMessagesRecv, st.Calls)
+	}
+	if st := ua.Status().Extensions[1].SharedLine; st == nil || st.Appearances[0].State == LEDLocalSeized {
+		t.Errorf("shared line after the refusal: %+v", st)
+	}
+}
