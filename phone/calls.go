@@ -75,6 +75,7 @@ type pcall struct {
 
 	conf *pcall // the other leg of the local three-way conference this call is in (conference.go)
 
+	joinWith  *pcall // the call an INVITE with Join asked this one to be conferenced with (shared.go)
 	sharedID  string // its dialog id in the shared line's documents (shared.go)
 	published bool   // the shared-line server heard of it: it must hear of its end
 }
@@ -152,6 +153,9 @@ func (st *state) setCallState(c *pcall, state string) {
 	st.callLog(c).Info("call state", zap.String("from_state", from), zap.String("to_state", state))
 	st.emit(EventCall, st.callEvent(c, map[string]any{"state": state, "from_state": from}))
 	st.sharedCall(c, false)
+	if state == CallConnected && c.joinWith != nil {
+		st.joined(c)
+	}
 }
 
 func (st *state) callLog(c *pcall) *zap.Logger {
@@ -318,7 +322,7 @@ func (st *state) invite(l *line, c *pcall) error {
 		Expires:      time.Duration(st.snap.Int(config.InviteExpires)) * time.Second,
 		MaxRedirects: int(st.snap.Int(config.MaxRedirection)),
 		Anonymous:    o.anonymous.or(st.snap.Bool(config.BlockCIDSetting)),
-		Replaces:     o.replaces, ReferredBy: o.referredBy})
+		Replaces:     o.replaces, ReferredBy: o.referredBy, Join: o.join})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
@@ -508,6 +512,10 @@ func (st *state) onIncoming(l *line, gen int, ev *sip.IncomingCall) {
 	}
 	if ev.Replaces != "" {
 		st.onReplaces(l, gen, ev, log)
+		return
+	}
+	if ev.Join != "" {
+		st.onJoin(l, gen, ev, log)
 		return
 	}
 	if !ev.Anonymous {

@@ -169,6 +169,8 @@ type callOpts struct {
 	// replaces and referredBy are the Replaces and Referred-By of the call a transferee
 	// places for an attended transfer (RFC 3891, RFC 3892; calls.go onRefer).
 	replaces, referredBy string
+	// join is the Join of a barge-in on a shared line (RFC 3911; shared.go).
+	join string
 }
 
 // vscCodes are the codes of the snapshot for the matcher, and the entry of vscTable each

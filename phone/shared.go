@@ -48,10 +48,12 @@ import (
 //     is how shared-appearance systems do it (RFC 7463 §5.3 retrieves a held call the same
 //     way), it needs nothing of the server, and every phone that takes an attended transfer
 //     (spa900 among them) honours it.
-//   - SCA_Barge-In_Enable (joining a call in progress on another phone) is not built: a
-//     barge needs a conference at the far end or the server, which the SPA9000 form of the
-//     sources does not show. ResumeShared of an appearance that is active (not held)
-//     elsewhere is refused with that reason.
+//   - With SCA_Barge-In_Enable Yes, a user adds himself to a call in progress on another
+//     phone ([Phone.BargeShared]): an INVITE with Join (RFC 3911) of that dialog to its far
+//     end, which conferences the new call with the old. Decision: the sources say only what
+//     the feature does; Join is the standard way to enter a call one is not part of, and the
+//     phone, as that far end, takes it (onJoin: answered at once, local three-way conference,
+//     SPA-BEHAVIOUR §13.5). With No, BargeShared is refused with the reason.
 
 // Line-key LED states of a shared appearance (SPA-BEHAVIOUR §12.5, the *_LED names without
 // the suffix).
@@ -559,7 +561,7 @@ func (st *state) retrieveShared(ext, app int) (*pcall, error) {
 	case d == nil:
 		return nil, fmt.Errorf("%w: no call is held on appearance %d of extension %d", ErrCallState, app, ext)
 	case d.State != "confirmed" || !d.Held:
-		return nil, fmt.Errorf("%w: the call on appearance %d is not held (barge-in, SCA_Barge-In_Enable, is not supported)", ErrCallState, app)
+		return nil, fmt.Errorf("%w: the call on appearance %d is not held (a call in progress is joined with barge-in)", ErrCallState, app)
 	case d.CallID == "" || d.LocalTag == "" || d.RemoteTag == "":
 		return nil, fmt.Errorf("%w: the server did not say which dialog is held on appearance %d", ErrCallState, app)
 	}
@@ -571,4 +573,90 @@ func (st *state) retrieveShared(ext, app int) (*pcall, error) {
 	rep := d.CallID + ";to-tag=" + d.RemoteTag + ";from-tag=" + d.LocalTag
 	st.lineLog(ext).Info("shared call resumed", zap.Int("appearance", app), zap.String("held_by", d.Local), zap.String("to", target))
 	return st.startCall(l, app, target, target, callOpts{replaces: rep}, false)
+}
+
+// BargeShared adds this phone to the call in progress on another phone on appearance app of
+// shared extension ext (SCA_Barge-In_Enable, SPA-BEHAVIOUR §13.8): an INVITE with Join of
+// that dialog to its far end. It returns the new call.
+func (p *Phone) BargeShared(ctx context.Context, ext, app int) (CallStatus, error) {
+	var cs CallStatus
+	err := p.do(ctx, func(st *state) error {
+		c, err := st.bargeShared(ext, app)
+		if err != nil {
+			return err
+		}
+		cs = st.callStatus(c)
+		return nil
+	})
+	return cs, err
+}
+
+// bargeShared places the call that joins the one active elsewhere on appearance app.
+func (st *state) bargeShared(ext, app int) (*pcall, error) {
+	l, err := st.lineAgent(ext)
+	if err != nil {
+		return nil, err
+	}
+	if app < 1 || app > appearances {
+		return nil, fmt.Errorf("%w: appearance %d does not exist", ErrInvalidRequest, app)
+	}
+	switch {
+	case !l.shared.active():
+		return nil, fmt.Errorf("%w: extension %d is not a shared line", ErrCallState, ext)
+	case !st.snap.Bool(config.SCABargeInEnable):
+		return nil, fmt.Errorf("%w: barge-in is off (SCA_Barge-In_Enable is No)", ErrCallState)
+	case st.appearanceCall(ext, app) != nil:
+		return nil, fmt.Errorf("%w: appearance %d of extension %d is in use on this phone", ErrCallState, app, ext)
+	}
+	d := l.shared.apps[app].dialog
+	switch {
+	case d == nil || d.State != "confirmed" || d.Held:
+		return nil, fmt.Errorf("%w: no call is in progress on appearance %d of extension %d", ErrCallState, app, ext)
+	case d.CallID == "" || d.LocalTag == "" || d.RemoteTag == "":
+		return nil, fmt.Errorf("%w: the server did not say which dialog is on appearance %d", ErrCallState, app)
+	}
+	target := d.RemoteTarget
+	if target == "" {
+		target = d.Remote
+	}
+	join := d.CallID + ";to-tag=" + d.RemoteTag + ";from-tag=" + d.LocalTag
+	st.lineLog(ext).Info("shared call barged", zap.Int("appearance", app), zap.String("in_use_by", d.Local), zap.String("to", target))
+	return st.startCall(l, app, target, target, callOpts{join: join}, false)
+}
+
+// onJoin takes an INVITE with Join of one of the extension's calls (RFC 3911: another phone
+// of a shared line barges in): answered at once, and conferenced with that call once up.
+func (st *state) onJoin(l *line, gen int, ev *sip.IncomingCall, log *zap.Logger) {
+	old := st.findSIPCall(l.n, gen, ev.Join)
+	app := st.freeAppearance(l.n)
+	switch {
+	case old == nil || (old.state != CallConnected && old.state != CallHeld):
+		log.Info("call refused", zap.Int("code", 481), zap.String("reason", "the call it joins is not up"))
+		l.agent.Reject(ev.ID, 481, "Call/Transaction Does Not Exist")
+		return
+	case app == 0 || old.conf != nil:
+		log.Info("call refused", zap.Int("code", 486), zap.String("reason", "no appearance left for a conference"))
+		l.agent.Reject(ev.ID, 486, "Busy Here")
+		return
+	}
+	c := &pcall{ext: l.n, app: app, gen: gen, sipID: ev.ID, peer: ev.From, created: st.p.clock.Now(), joinWith: old}
+	st.addCall(c)
+	log.Info("call joins", zap.String("joined", old.id), zap.String("call", c.id))
+	st.emit(EventCall, st.callEvent(c, map[string]any{"state": CallRinging, "from_state": "", "joins": old.id}))
+	c.state, c.since = CallRinging, st.p.clock.Now()
+	if err := st.answerIncoming(c, ev.SDP); err != nil {
+		st.callLog(c).Warn("joining call not answered", zap.Error(err))
+	}
+}
+
+// joined conferences call c, up, with the call its Join named.
+func (st *state) joined(c *pcall) {
+	old := c.joinWith
+	c.joinWith = nil
+	if st.calls.byID[old.id] != old {
+		return
+	}
+	if err := st.conference(c, old.id); err != nil {
+		st.callLog(c).Warn("joined call not conferenced", zap.String("joined", old.id), zap.Error(err))
+	}
 }

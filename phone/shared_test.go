@@ -13,15 +13,15 @@ import (
 // sharedPhone starts a phone whose Ext 1 is user (no proxy) and whose Ext 2, on port, is the
 // shared account 2000 with its dialog NOTIFYs going to the state agent stateAgent, shown on
 // line key 2 as a shared appearance.
-func sharedPhone(t *testing.T, user, port, stateAgent string) (*Unit, <-chan Event) {
+func sharedPhone(t *testing.T, user, port, stateAgent string, sets ...string) (*Unit, <-chan Event) {
 	t.Helper()
-	return startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: defaults(
+	return startUnit(t, Options{IP: "127.0.0.1", Clock: NewManualClock(voiceStart), Defaults: defaults(append([]string{
 		"Resync_On_Reset", "No", "SIP_Timer_F", "2",
 		"Proxy_1_", "", "User_ID_1_", user, "SIP_Port_1_", strconv.Itoa(provtest.FreeUDPPort(t)),
 		"Line_Enable_2_", "Yes", "Proxy_2_", "", "User_ID_2_", "2000", "Display_Name_2_", "Sales", "SIP_Port_2_", port,
 		"Share_Ext_2_", "shared", "Shared_User_ID_2_", "2000", "State_Agent_2_", stateAgent,
 		"Extension_2_", "2", "Share_Call_Appearance_2_", "shared",
-		"Line_Enable_3_", "No", "Line_Enable_4_", "No")}, nil)
+		"Line_Enable_3_", "No", "Line_Enable_4_", "No"}, sets...)...)}, nil)
 }
 
 // waitShared reads events until appearance app of extension 2 reaches the LED state.
@@ -208,5 +208,64 @@ func TestSharedLineSeizeRefused(t *testing.T) {
 	}
 	if st := ua.Status().Extensions[1].SharedLine; st == nil || st.Appearances[0].State == LEDLocalSeized {
 		t.Errorf("shared line after the refusal: %+v", st)
+	}
+}
+
+// TestSharedLineBargeIn: with SCA_Barge-In_Enable Yes, B adds itself to A's call in progress
+// on the shared appearance (SPA-BEHAVIOUR §13.8): an INVITE with Join (RFC 3911) of A's
+// dialog to C, which answers it and conferences both legs; when A hangs up, B and C go on.
+// Without the switch, the barge is refused.
+func TestSharedLineBargeIn(t *testing.T) {
+	uc, ec, targetC := notifyPhone(t)
+	ack := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-ack.xml", Timeout: 60 * time.Second})
+	aPort, bPort := strconv.Itoa(provtest.FreeUDPPort(t)), strconv.Itoa(provtest.FreeUDPPort(t))
+	ub, eb := sharedPhone(t, "1002", bPort, ack.Addr, "SCA_Barge-In_Enable", "Yes")
+	waitShared(t, eb, 1, LEDRemoteUndefined)
+	server := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-barge.xml", Replace: map[string]string{"APORT": aPort, "BPORT": bPort}})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("state agent: %s", server.Wait(time.Second).Output)
+		}
+	})
+	ua, ea := sharedPhone(t, "1001", aPort, server.Addr)
+	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
+	ctx := t.Context()
+	waitShared(t, ea, 2, LEDRemoteActive)
+	waitShared(t, eb, 2, LEDRemoteActive)
+
+	ab, err := pa.Dial(ctx, 2, "sip:1003@"+targetC, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ea, ab.ID, CallProceeding)
+	ca := answerNext(t, pc, ec)
+	waitCall(t, ea, ab.ID, CallConnected)
+	waitShared(t, eb, 1, LEDRemoteActive)
+	if _, err := pa.BargeShared(ctx, 2, 2); !errors.Is(err, ErrCallState) {
+		t.Errorf("A barged with SCA_Barge-In_Enable No: %v", err)
+	}
+
+	bc, err := pb.BargeShared(ctx, 2, 1)
+	if err != nil {
+		t.Fatalf("BargeShared: %v", err)
+	}
+	waitCall(t, eb, bc.ID, CallConnected)
+	cb := waitCall(t, ec, "", CallConnected).Data["call"].(string)
+	if cb == ca {
+		t.Fatal("C's call with A connected again")
+	}
+	st := uc.Status()
+	if len(st.Calls) != 2 || st.Calls[0].Conference == "" || st.Calls[1].Conference == "" {
+		t.Errorf("C's calls once B joined: %+v", st.Calls)
+	}
+	if _, err := pa.Hangup(ctx, ab.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, ec, ca, "Ended")
+	if st := uc.Status().Calls; len(st) != 1 || st[0].ID != cb || st[0].State != CallConnected {
+		t.Errorf("C's calls after A left: %+v", st)
+	}
+	if res := server.Wait(10 * time.Second); res.Err != nil {
+		t.Fatalf("state agent: %v\n%s", res.Err, res.Output)
 	}
 }

@@ -172,6 +172,9 @@ type DialRequest struct {
 	// Replaces, when set, asks the target to replace that dialog (RFC 3891, attended
 	// transfer); ReferredBy is the transferor (RFC 3892).
 	Replaces, ReferredBy string
+	// Join, when set, asks the target to join this call to that dialog (RFC 3911: a
+	// barge-in on a shared line).
+	Join string
 	// Anonymous hides the caller's identity (Block_CID): From anonymous (RFC 3323).
 	Anonymous bool
 }
@@ -264,6 +267,10 @@ func (c *call) dial(req DialRequest, ruri sipmsg.Uri) {
 		if req.Replaces != "" {
 			inv.AppendHeader(sipmsg.NewHeader("Replaces", req.Replaces))
 			inv.AppendHeader(sipmsg.NewHeader("Require", "replaces"))
+		}
+		if req.Join != "" {
+			inv.AppendHeader(sipmsg.NewHeader("Join", req.Join))
+			inv.AppendHeader(sipmsg.NewHeader("Require", "join"))
 		}
 		if req.ReferredBy != "" {
 			inv.AppendHeader(sipmsg.NewHeader("Referred-By", req.ReferredBy))

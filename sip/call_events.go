@@ -27,6 +27,10 @@ type IncomingCall struct {
 	// header names one of its calls (481, 603 or 486 otherwise, RFC 3891 §3); the phone
 	// answers the new call at once and ends the old one.
 	Replaces string
+	// Join is the ID of the agent's call this one joins (RFC 3911: a barge-in on a shared
+	// line, SPA-BEHAVIOUR §13.8), checked as Replaces is; "" if none. The phone answers it
+	// and conferences it with that call.
+	Join string
 	// ReferredBy is the Referred-By of a call made on a transfer's behalf, if any.
 	ReferredBy string
 	// Authenticated says the caller answered the extension's challenge (Auth_INVITE).

@@ -35,7 +35,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if rq := headerValue(req, "Require", ""); rq != "" {
 		for _, opt := range strings.Split(rq, ",") {
 			o := strings.TrimSpace(strings.ToLower(opt))
-			if o != "replaces" && o != "" && (o != opt100rel || !a.cfg.Rel100) {
+			if o != "replaces" && o != "join" && o != "" && (o != opt100rel || !a.cfg.Rel100) {
 				a.respond(req, tx, 420, "Bad Extension", sipmsg.NewHeader("Unsupported", o))
 				return
 			}
@@ -64,6 +64,19 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		replaces = id
 	}
+	join := ""
+	if jh := headerValue(req, "Join", ""); jh != "" {
+		id, code, reason := "", 400, "Replaces and Join Together" // RFC 3911 §4
+		if replaces == "" {
+			id, code, reason = a.matchReplaces(jh) // the same dialog rules (RFC 3911 §3)
+		}
+		if code != 0 {
+			a.log.Info("call refused", zap.Int("code", code), zap.String("reason", reason), zap.String("join", jh))
+			a.respond(req, tx, code, reason)
+			return
+		}
+		join = id
+	}
 	cid := string(*req.CallID())
 	if old, _ := a.call(cid); old != nil {
 		a.respond(req, tx, 482, "Loop Detected")
@@ -91,7 +104,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 	ev := &IncomingCall{ID: cid, From: party(req.From().DisplayName, req.From().Address),
 		To: party(req.To().DisplayName, req.To().Address), SDP: sdpBody(req), Authenticated: authed,
-		Replaces: replaces, ReferredBy: headerValue(req, "Referred-By", "b")}
+		Replaces: replaces, Join: join, ReferredBy: headerValue(req, "Referred-By", "b")}
 	ev.Anonymous = isAnonymous(req)
 	ev.AutoAnswer = isAutoAnswer(req)
 	log := a.log.With(zap.String("call_id", cid))

@@ -19,7 +19,9 @@ import (
 //	                                        feature spa900 does not have (*66);
 //	                                        {"extension": 2, "resume_appearance": 1} takes over
 //	                                        the call another phone holds on shared appearance 1
-//	                                        (INVITE with Replaces, SPA-BEHAVIOUR §13.8)
+//	                                        (INVITE with Replaces, SPA-BEHAVIOUR §13.8);
+//	                                        {"extension": 2, "barge_appearance": 1} joins the
+//	                                        call in progress there (SCA_Barge-In_Enable; Join)
 //	POST /api/v1/calls/{id}/answer|hangup|hold|resume
 //	POST /api/v1/calls/{id}/dtmf            {"digits": "159#"}
 //	POST /api/v1/calls/{id}/transfer        {"to": "1003"}: blind transfer by REFER
@@ -42,16 +44,21 @@ func (h *handler) apiCalls(w http.ResponseWriter, r *http.Request) error {
 		To        string `json:"to"`
 		URI       string `json:"uri"`
 		Resume    int    `json:"resume_appearance"`
+		Barge     int    `json:"barge_appearance"`
 	}
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
-	if req.Resume != 0 {
+	if req.Resume != 0 || req.Barge != 0 {
 		p, err := h.unit.Phone()
 		if err != nil {
 			return err
 		}
-		c, err := p.ResumeShared(r.Context(), max(req.Extension, 1), req.Resume)
+		act, app := p.ResumeShared, req.Resume
+		if req.Barge != 0 {
+			act, app = p.BargeShared, req.Barge
+		}
+		c, err := act(r.Context(), max(req.Extension, 1), app)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ func TestCallsAPIErrors(t *testing.T) {
 		{"unknown action", "POST", "/api/v1/calls/42/juggle", "", 404, "juggle"},
 		{"extension out of service", "POST", "/api/v1/calls", `{"extension":1,"to":"1002"}`, 409, "not in service"},
 		{"resume on an extension out of service", "POST", "/api/v1/calls", `{"extension":1,"resume_appearance":1}`, 409, "not in service"},
+		{"barge on an extension out of service", "POST", "/api/v1/calls", `{"extension":1,"barge_appearance":1}`, 409, "not in service"},
 		{"both to and uri", "POST", "/api/v1/calls", `{"to":"1","uri":"sip:a@b"}`, 400, "one of"},
 		{"unknown field", "POST", "/api/v1/calls", `{"number":"1"}`, 400, "bad JSON"},
 		{"dtmf without digits", "POST", "/api/v1/calls/1/dtmf", `{}`, 400, "digits"},
