@@ -32,29 +32,26 @@ const (
 	EventShutdown       = "shutdown"        // the phone stops: reason
 )
 
-// Event is one thing the phone did, as the event stream and tests see it. An event from a
-// [Bus] carries its encoding, made once when it was published: a stream to many subscribers
-// encodes it once, not once per subscriber. Its Data must not change after Publish.
+// Event is one thing the phone did, as the event stream and tests see it. Its Data must not
+// change after Publish. A bus keeps events as their Data, not their encoding: a phone of a
+// fleet keeps its history at about half the memory, and an event is encoded (a microsecond
+// or two, appendEventJSON) by the streams that send it, when someone watches.
 type Event struct {
 	Seq  uint64
 	Time time.Time
 	Kind string
 	Data map[string]any
-
-	raw []byte // the encoding of the published event; nil for an event built elsewhere
 }
 
 // MarshalJSON writes the event as one object: "seq", "time", "kind" and the Data fields.
-func (e Event) MarshalJSON() ([]byte, error) {
-	if e.raw != nil {
-		return e.raw, nil
-	}
-	return e.encode()
-}
+func (e Event) MarshalJSON() ([]byte, error) { return e.encode() }
 
-// JSON returns the event encoded as [Event.MarshalJSON] does; for a published event, the
-// encoding made once at Publish (do not modify it).
+// JSON returns the event encoded as [Event.MarshalJSON] does.
 func (e Event) JSON() ([]byte, error) { return e.MarshalJSON() }
+
+// AppendJSON appends the event's encoding to dst: for a stream that sends many, into a buffer
+// of its own.
+func (e Event) AppendJSON(dst []byte) ([]byte, error) { return appendEventJSON(dst, e) }
 
 func (e Event) encode() ([]byte, error) {
 	var arr [512]byte // most events fit: one allocation, of the encoding's own size
@@ -63,6 +60,12 @@ func (e Event) encode() ([]byte, error) {
 		return nil, err
 	}
 	return bytes.Clone(b), nil
+}
+
+// encodedLen is the length of e's encoding, made in a buffer of the caller's.
+func (e Event) encodedLen(scratch []byte) (int, error) {
+	b, err := appendEventJSON(scratch[:0], e)
+	return len(b), err
 }
 
 // Limits of a bus. A fleet keeps one bus per phone, ten thousand in a process: what a bus
@@ -213,35 +216,36 @@ func NewBus(maxBytes int) *Bus {
 // MaxBytes returns the size bound of what the bus keeps (see [Bus]).
 func (b *Bus) MaxBytes() int { return b.maxBytes }
 
-// EventSize is the size an event counts for in a bus's bounds: its encoding, kept with it,
-// twice (once as bytes, once as the Data it was made from, of about the same weight) plus a
-// fixed overhead.
+// EventSize is the size an event counts for in a bus's bounds: twice the length of its
+// encoding (the Data it is kept as, its maps and boxed values, weighs up to that) plus a fixed
+// overhead.
 func EventSize(e Event) int {
-	data, err := e.MarshalJSON()
+	var scratch [512]byte
+	n, err := e.encodedLen(scratch[:])
 	if err != nil {
 		return eventOverhead
 	}
-	return 2*len(data) + eventOverhead
+	return 2*n + eventOverhead
 }
 
-// Publish stamps, encodes and distributes an event. The encoding is made under the bus's
-// lock, so that events go out in the order of their numbers; it is a few microseconds.
+// Publish stamps, sizes and distributes an event: its encoding is made (in a buffer on the
+// stack, and dropped) to weigh it and to be sure every stream can send it.
 func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
+	var scratch [1024]byte
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
 	e := Event{Seq: b.seq, Time: at, Kind: kind, Data: data}
-	raw, err := e.encode()
-	if err == nil && 2*len(raw)+eventOverhead > b.maxEvent {
-		e.Data = clipped(data, len(raw))
-		raw, err = e.encode()
+	n, err := e.encodedLen(scratch[:])
+	if err == nil && 2*n+eventOverhead > b.maxEvent {
+		e.Data = clipped(data, n)
+		n, err = e.encodedLen(scratch[:])
 	}
 	if err != nil { // a value JSON cannot carry: say so rather than lose the event
 		e.Data = map[string]any{"error": "event not encodable: " + err.Error()}
-		raw, _ = e.encode()
+		n, _ = e.encodedLen(scratch[:])
 	}
-	e.raw = raw
-	size := 2*len(raw) + eventOverhead
+	size := 2*n + eventOverhead
 	b.keep(e, size)
 	for s := range b.subs {
 		if !s.push(e, size, b.maxBytes) { // too slow: cut off; it reconnects and replays

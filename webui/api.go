@@ -345,7 +345,7 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
-	var buf bytes.Buffer
+	var buf []byte
 	sent := after
 	var werr error // why a write failed
 	defer func() {
@@ -355,14 +355,14 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 	send := func(e phone.Event) bool {
-		buf.Reset()
-		data, err := e.JSON() // encoded once by the bus, for every subscriber
-		if err != nil {
+		buf = fmt.Appendf(buf[:0], "id: %d\nevent: %s\ndata: ", e.Seq, e.Kind)
+		var err error
+		if buf, err = e.AppendJSON(buf); err != nil { // encoded here, into the stream's buffer
 			return false
 		}
-		fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)
+		buf = append(buf, "\n\n"...)
 		deadline()
-		if _, werr = w.Write(buf.Bytes()); werr != nil {
+		if _, werr = w.Write(buf); werr != nil {
 			return false
 		}
 		sent = e.Seq
