@@ -36,6 +36,8 @@ type Phone struct {
 
 	calls  chan call
 	status atomic.Pointer[Status]
+	// config is the configuration in force at the end of the loop's last turn (Config).
+	config atomic.Pointer[config.Snapshot]
 	// progress is the turn's Progress, stored by publish when it changed.
 	progress atomic.Pointer[Progress]
 	scratch  Progress // the loop's: publish builds the turn's Progress in it
@@ -84,6 +86,7 @@ func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, 
 		calls: make(chan call, 64), done: make(chan struct{}), sipCounters: &sip.Counters{},
 	}
 	p.st = newState(p, snap, fl)
+	p.config.Store(snap)
 	p.build()
 	return p, nil
 }
@@ -115,6 +118,10 @@ func (p *Phone) Status() *Status {
 	s.refreshMedia()
 	return &s
 }
+
+// Config returns the configuration in force, as Status().Config has it, without building a
+// status: what a web request reads first (its host names, access, passwords).
+func (p *Phone) Config() *config.Snapshot { return p.config.Load() }
 
 // Progress returns the phone's Progress as of the end of the loop's last turn.
 func (p *Phone) Progress() Progress {
@@ -276,6 +283,7 @@ func (p *Phone) emit(kind string, data map[string]any) {
 // events: a reader who sees an event and reads the status finds the event's effect in it.
 func (p *Phone) publish() {
 	p.stale.Store(true)
+	p.config.Store(p.st.snap)
 	p.st.progress(&p.scratch)
 	if last := p.progress.Load(); last == nil || !last.equal(&p.scratch) {
 		pr := p.scratch

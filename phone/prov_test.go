@@ -318,8 +318,9 @@ func TestResyncPeriodicChangeAppliesLive(t *testing.T) {
 	}
 }
 
-// TestProgressIsTheStatus: the Progress a storm report reads holds what the status says,
-// after a failed resync and after a successful one.
+// TestProgressIsTheStatus: the Progress a storm report reads, and the Config, Model and
+// HostName a web request reads, hold what the status says, after a failed resync and after
+// a successful one (which changes the configuration).
 func TestProgressIsTheStatus(t *testing.T) {
 	net := newFakeNet()
 	net.fail("tftp://192.0.2.66:69/spa942.cfg", fmt.Errorf("timeout: %w", context.DeadlineExceeded))
@@ -340,6 +341,10 @@ func TestProgressIsTheStatus(t *testing.T) {
 		}
 		if !pr.equal(&want) || len(pr.SIPDown) != len(want.SIPDown) {
 			t.Errorf("%s: progress %+v, status says %+v", when, pr, want)
+		}
+		if host, domain := u.HostName(); u.Config() != st.Config || u.Model() != st.Model || host != st.Info.HostName || domain != st.Info.Domain {
+			t.Errorf("%s: Config, Model, HostName differ from the status's: %q %q %q, status %q %q %q", when, u.Model(), host, domain,
+				st.Model, st.Info.HostName, st.Info.Domain)
 		}
 	}
 	if res := waitEvent(t, events, EventResyncResult); res.Data["result"] != "failure" {

@@ -392,8 +392,10 @@ func (st *state) info(now time.Time) config.Info {
 
 // hostName is the phone's host name: HostName, or the factory one shown by real units
 // (SPA-BEHAVIOUR §9).
-func (st *state) hostName() string {
-	if h := st.snap.Get(config.HostName); h != "" {
+func (st *state) hostName() string { return hostNameOf(st.snap) }
+
+func hostNameOf(snap *config.Snapshot) string {
+	if h := snap.Get(config.HostName); h != "" {
 		return h
 	}
 	return "SipuraSPA"

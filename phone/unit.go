@@ -446,6 +446,33 @@ func (u *Unit) Status() *Status {
 	return u.booting.Load()
 }
 
+// Config returns the configuration in force, as Status().Config has it (nil until the first
+// boot's phone runs), without building a status.
+func (u *Unit) Config() *config.Snapshot {
+	if p := u.cur.Load(); p != nil {
+		return p.Config()
+	}
+	return u.booting.Load().Config
+}
+
+// HostName returns the phone's host name and domain as the status's Info has them
+// (Info.HostName, Info.Domain), without building a status; "" before the first boot.
+func (u *Unit) HostName() (host, domain string) {
+	snap := u.Config()
+	if snap == nil {
+		return "", ""
+	}
+	return hostNameOf(snap), snap.Get(config.Domain)
+}
+
+// Model returns the model's name, as Status().Model has it, without building a status.
+func (u *Unit) Model() string {
+	if p := u.cur.Load(); p != nil {
+		return p.id.Model.Name
+	}
+	return u.booting.Load().Model
+}
+
 // Progress returns the running phone's Progress (see [Progress]); while booting, its state
 // and boot count.
 func (u *Unit) Progress() Progress {

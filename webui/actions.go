@@ -149,8 +149,8 @@ func actionMethod(w http.ResponseWriter, r *http.Request) error {
 
 // actionPage answers an action URL at once with a short page (DECISIONS 17).
 func (h *handler) actionPage(w http.ResponseWriter, title, msg string) {
-	if st := h.unit.Status(); st != nil {
-		title = st.Model + " " + title
+	if m := h.unit.Model(); m != "" {
+		title = m + " " + title
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeHTML(w, http.StatusOK, title, msg)

@@ -33,14 +33,14 @@ const nonceLifetime = 5 * time.Minute
 // empty. The admin may open the user pages too. Both HTTP Digest (RFC 7616, MD5, qop=auth)
 // and Basic credentials are accepted; wrong ones get the challenge again.
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, need Account) (Account, bool) {
-	st := h.unit.Status()
-	if st == nil || st.Config == nil {
+	cfg := h.unit.Config() // the status's Config, read without building a status
+	if cfg == nil {
 		writeError(w, r, errorStatus(phone.ErrBooting), phone.ErrBooting.Error())
 		return 0, false
 	}
-	adminPw := st.Config.Get(config.AdminPasswd)
-	userPw := st.Config.Get(config.UserPassword)
-	realm := authRealm(st)
+	adminPw := cfg.Get(config.AdminPasswd)
+	userPw := cfg.Get(config.UserPassword)
+	realm := authRealm(h.unit.Model())
 
 	// Who may answer, with which password.
 	type cand struct {
@@ -108,8 +108,8 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, need Acco
 }
 
 // authRealm is the realm of the challenges: the product name, as the browser prompt shows it.
-func authRealm(st *phone.Status) string {
-	return "Linksys " + st.Model
+func authRealm(model string) string {
+	return "Linksys " + model
 }
 
 // safeName keeps a user name fit for a log line: the two account names, or "other".

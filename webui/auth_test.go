@@ -164,7 +164,7 @@ func TestDigestNonce(t *testing.T) {
 	u := testUnit(t, phone.Options{Defaults: []config.Change{config.Set(config.AdminPasswd, "pw")}})
 	h, srv := testHandler(t, u)
 	other := newHandler(u, Options{})
-	realm := authRealm(u.Status())
+	realm := authRealm(u.Status().Model)
 	const uri = "/api/v1/status"
 	tests := []struct {
 		name      string

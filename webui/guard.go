@@ -80,10 +80,10 @@ func (g hostGuard) allowed(host string, names ...string) bool {
 // checkHost answers 403 and returns false when the request's Host does not name the phone.
 func (h *handler) checkHost(w http.ResponseWriter, r *http.Request) bool {
 	var names []string
-	if st := h.unit.Status(); st != nil {
-		names = append(names, st.Info.HostName)
-		if st.Info.HostName != "" && st.Info.Domain != "" {
-			names = append(names, st.Info.HostName+"."+st.Info.Domain)
+	if host, domain := h.unit.HostName(); host != "" { // read without building a status
+		names = append(names, host)
+		if domain != "" {
+			names = append(names, host+"."+domain)
 		}
 	}
 	if h.hosts.allowed(r.Host, names...) {

@@ -94,8 +94,8 @@ func (h *handler) adminOnly(fn handlerFunc) handlerFunc {
 // No it answers 403 with the reason and returns false. The user pages still work then
 // (SPA-BEHAVIOUR §5.1). The automation API is not the device's and is not affected.
 func (h *handler) adminAllowed(w http.ResponseWriter, r *http.Request) bool {
-	st := h.unit.Status()
-	if st == nil || st.Config == nil || st.Config.Bool(config.EnableWebAdminAccess) {
+	cfg := h.unit.Config()
+	if cfg == nil || cfg.Bool(config.EnableWebAdminAccess) {
 		return true // while booting, authenticate answers 503
 	}
 	writeError(w, r, http.StatusForbidden, "admin access is disabled (Enable_Web_Admin_Access is No)")
