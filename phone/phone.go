@@ -34,7 +34,10 @@ type Phone struct {
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
 
-	calls  chan call
+	calls chan call
+	// status is the status built since the loop's last turn, nil when the loop moved on
+	// since: the status is built when someone reads it (on the loop, at their request), not
+	// at every turn, and a phone nobody reads keeps none (5 KB a phone of a resyncing fleet).
 	status atomic.Pointer[Status]
 	// config is the configuration in force at the end of the loop's last turn (Config).
 	config atomic.Pointer[config.Snapshot]
@@ -101,15 +104,22 @@ func (p *Phone) Identity() Identity { return p.id }
 // The status is built when it is read after the loop moved on: a read then waits for the
 // loop's turn (microseconds), and a phone nobody watches builds none.
 func (p *Phone) Status() *Status {
-	if p.stale.Load() {
-		c := call{fn: func(*state) error { p.build(); return nil }, read: true, reply: make(chan error, 1)}
+	built := p.status.Load()
+	if built == nil {
+		var fresh *Status // the loop's build, seen after its reply
+		c := call{fn: func(*state) error { fresh = p.build(); return nil }, read: true, reply: make(chan error, 1)}
 		select {
 		case p.calls <- c:
-			awaitReply(context.Background(), c.reply, p.done)
-		case <-p.done: // the loop built its last status as it ended
+			if awaitReply(context.Background(), c.reply, p.done) == nil {
+				built = fresh
+			}
+		case <-p.done:
+		}
+		if built == nil { // the loop ended: it built its last status as it did
+			built = p.status.Load()
 		}
 	}
-	s := *p.status.Load()
+	s := *built
 	s.tick(p.clock.Now(), time.Now())
 	c := p.sipCounters.Load()
 	s.Info.Counters.SIPMessagesSent, s.Info.Counters.SIPBytesSent = c.MessagesSent, c.BytesSent
@@ -266,9 +276,10 @@ func (p *Phone) goTracked(fn func()) {
 }
 
 // build stores a status snapshot built from the loop's state. Only the loop calls it.
-func (p *Phone) build() {
-	p.stale.Store(false)
-	p.status.Store(p.st.snapshotStatus())
+func (p *Phone) build() *Status {
+	s := p.st.snapshotStatus()
+	p.status.Store(s)
+	return s
 }
 
 // emit publishes an event on the unit's bus.
@@ -279,10 +290,10 @@ func (p *Phone) emit(kind string, data map[string]any) {
 	p.bus.Publish(kind, p.clock.Now(), data)
 }
 
-// publish marks the status stale (it is built when read, see Status), then sends the turn's
+// publish drops the status (it is built when read, see Status), then sends the turn's
 // events: a reader who sees an event and reads the status finds the event's effect in it.
 func (p *Phone) publish() {
-	p.stale.Store(true)
+	p.status.Store(nil) // built again when read
 	p.config.Store(p.st.snap)
 	p.st.progress(&p.scratch)
 	if last := p.progress.Load(); last == nil || !last.equal(&p.scratch) {

@@ -83,7 +83,7 @@ func NewUnit(opts Options) (*Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flash %s: %w", opts.Flash.Path(), err)
 	}
-	u.log = opts.Logger.With(zap.String("phone", fl.MAC))
+	u.log = opts.Logger.WithLazy(zap.String("phone", fl.MAC)) // lazy: a logger that writes nothing (a fleet at warn) holds no encoder of its own
 	if u.defaults, err = opts.shared.factoryDefaults(m, opts.Defaults); err != nil {
 		return nil, err
 	}

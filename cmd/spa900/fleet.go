@@ -141,7 +141,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if p.Name != "" {
 			fields = append(fields, zap.String("name", p.Name))
 		}
-		o.Logger = log.With(fields...)
+		o.Logger = log.WithLazy(fields...) // lazy: 5 KB a phone (an encoder and its buffer per logger) only once it writes
 		opts[i] = o
 	}
 	fleet, err := phone.NewFleet(opts, log)
@@ -210,7 +210,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 			// Made here, on the server's own goroutine: building a phone's routes is
 			// the larger part of its start, and the fleet's phones start side by side.
 			o := wopts
-			o.Logger, o.HTTP = opts[i].Logger.With(zap.String("phone", u.Status().MAC)), httpc
+			o.Logger, o.HTTP = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc
 			err := webui.NewServer(u, phones[i].HTTP, o).Run(ctx)
 			if err == nil || ctx.Err() != nil {
 				return
