@@ -170,12 +170,21 @@ type digestUse struct {
 	chal   *digest.Challenge
 	header string // Authorization or Proxy-Authorization
 	count  int    // the nonce count last sent
+	// value is the answer as sent, for a challenge without qop: the same request answers it
+	// with the same value (no nonce count, no cnonce), so it is not computed again.
+	value  string
+	method string
+	uri    string
 }
 
 // reuseChallenge answers a kept challenge again for req, the nonce count one up. The kept
 // value is not changed: the count is taken when the registrar accepts it.
 func (a *Agent) reuseChallenge(u *digestUse, req *sipmsg.Request) (sipmsg.Header, *digestUse, error) {
-	next := &digestUse{chal: u.chal, header: u.header, count: u.count + 1}
+	method, uri := req.Method.String(), req.Recipient.String()
+	if u.value != "" && u.method == method && u.uri == uri {
+		return sipmsg.NewHeader(u.header, u.value), u, nil
+	}
+	next := &digestUse{chal: u.chal, header: u.header, count: u.count + 1, method: method, uri: uri}
 	cred, err := digest.Digest(u.chal, digest.Options{
 		Method: req.Method.String(), URI: req.Recipient.String(), Count: next.count,
 		Username: a.cfg.authUser(), Password: a.cfg.Password,
@@ -183,7 +192,11 @@ func (a *Agent) reuseChallenge(u *digestUse, req *sipmsg.Request) (sipmsg.Header
 	if err != nil {
 		return nil, nil, err
 	}
-	return sipmsg.NewHeader(u.header, cred.String()), next, nil
+	v := cred.String()
+	if len(u.chal.QOP) == 0 {
+		next.value = v
+	}
+	return sipmsg.NewHeader(u.header, v), next, nil
 }
 
 // answerChallengeUse is answerChallenge, and says which challenge it answered.
@@ -213,7 +226,12 @@ func (a *Agent) answerChallengeUse(res *sipmsg.Response, req *sipmsg.Request) (s
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrAuth, err)
 		}
-		return sipmsg.NewHeader(answer, cred.String()), &digestUse{chal: chal, header: answer, count: 1}, nil
+		v := cred.String()
+		u := &digestUse{chal: chal, header: answer, count: 1, method: req.Method.String(), uri: req.Recipient.String()}
+		if len(chal.QOP) == 0 {
+			u.value = v
+		}
+		return sipmsg.NewHeader(answer, v), u, nil
 	}
 	return nil, nil, fmt.Errorf("%w: %s challenge with no digest the phone can answer (algorithms %v)", ErrAuth, req.Method, algs)
 }
