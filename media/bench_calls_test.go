@@ -40,7 +40,7 @@ func benchWaitMode() (int, error) {
 // benchReport is what each side of the benchmark measured over the window.
 type benchReport struct {
 	Sent, Recv, Lost, Overruns, Stalls uint64
-	Pacing                             [401]uint64
+	Pacing                             [pacingBuckets]uint64
 	PacingMax                          time.Duration
 	CPU                                time.Duration // user + system of the process
 	Wall                               time.Duration
@@ -117,10 +117,7 @@ func (bs *benchSide) snapshot() benchReport {
 		r.Overruns += st.Overruns
 		r.Stalls += st.Stalls
 	}
-	for i := range r.Pacing {
-		r.Pacing[i] = bs.e.sched.pacing.buckets[i].Load()
-	}
-	r.PacingMax = time.Duration(bs.e.sched.pacing.max.Load())
+	r.Pacing, r.PacingMax = bs.e.sched.pacingCounts()
 	r.CPU = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r

@@ -68,14 +68,22 @@ type Engine struct {
 	// closing is closed, readable without mu (the pacers read it).
 	closing atomic.Bool
 
-	// atomic: totals over every session since the engine started (Phone Status RTP_*).
-	totals  counters
+	// atomic: totals over every session since the engine started (Phone Status RTP_*), a
+	// shard per pacer of the scheduler (set at NewEngine): a session adds to its pacer's, so
+	// pacers on different cores never write the same cache line per packet.
+	totals  []paddedCounters
 	evDrops atomic.Uint64
 }
 
 // counters are the packet and byte counters a session and the engine keep.
 type counters struct {
 	packetsSent, bytesSent, packetsRecv, bytesRecv atomic.Uint64
+}
+
+// paddedCounters is one shard of the totals, alone on its cache lines.
+type paddedCounters struct {
+	counters
+	_ [128 - 32]byte
 }
 
 // NewEngine checks cfg; the engine's pacing and event goroutines start with its first session.
@@ -114,6 +122,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		ownSched: own,
 		sessions: map[*Session]struct{}{},
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		totals:   make([]paddedCounters, len(sched.pacers)),
 	}
 	e.cursor = e.cfg.PortMin + uint16(e.rnd.UintN(uint(cfg.PortMax-cfg.PortMin)))
 	e.cursor -= e.cursor % 2
@@ -221,15 +230,19 @@ func (e *Engine) Stats() EngineStats {
 	e.mu.Lock()
 	n := len(e.sessions)
 	e.mu.Unlock()
-	return EngineStats{
-		PacketsSent:   e.totals.packetsSent.Load(),
-		PacketsRecv:   e.totals.packetsRecv.Load(),
-		BytesSent:     e.totals.bytesSent.Load(),
-		BytesRecv:     e.totals.bytesRecv.Load(),
+	st := EngineStats{
 		Sessions:      n,
-		Pacing:        e.sched.pacing.stats(),
+		Pacing:        e.sched.pacingStats(),
 		EventsDropped: e.evDrops.Load(),
 	}
+	for i := range e.totals {
+		t := &e.totals[i]
+		st.PacketsSent += t.packetsSent.Load()
+		st.PacketsRecv += t.packetsRecv.Load()
+		st.BytesSent += t.bytesSent.Load()
+		st.BytesRecv += t.bytesRecv.Load()
+	}
+	return st
 }
 
 // Close closes every session and stops the engine's goroutines; it is idempotent.

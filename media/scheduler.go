@@ -117,7 +117,6 @@ type Scheduler struct {
 	closed  bool
 
 	closing atomic.Bool // Close began, readable without mu (the pacers read it)
-	pacing  pacingHist  // send-interval errors of every packet the scheduler's sessions sent
 }
 
 // NewScheduler returns a scheduler of n pacing goroutines; 0 is GOMAXPROCS.
@@ -129,8 +128,8 @@ func NewScheduler(n int) (*Scheduler, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	sc := &Scheduler{epoch: time.Now(), waitMode: waitNanosleep, done: make(chan struct{})}
-	for range n {
-		sc.pacers = append(sc.pacers, &pacer{sc: sc, wake: make(chan struct{}, 1)})
+	for i := range n {
+		sc.pacers = append(sc.pacers, &pacer{sc: sc, idx: i, wake: make(chan struct{}, 1)})
 	}
 	return sc, nil
 }
@@ -185,8 +184,25 @@ func (sc *Scheduler) Stats() SchedulerStats {
 		st.Sessions += pc.load
 	}
 	sc.mu.Unlock()
-	st.Pacing = sc.pacing.stats()
+	st.Pacing = sc.pacingStats()
 	return st
+}
+
+// pacingCounts merges the pacers' histograms.
+func (sc *Scheduler) pacingCounts() (counts [pacingBuckets]uint64, maxErr time.Duration) {
+	for _, pc := range sc.pacers {
+		for i := range counts {
+			counts[i] += pc.pacing.buckets[i].Load()
+		}
+		maxErr = max(maxErr, time.Duration(pc.pacing.max.Load()))
+	}
+	return counts, maxErr
+}
+
+// pacingStats summarises the send-interval errors of every packet the scheduler sent.
+func (sc *Scheduler) pacingStats() PacingStats {
+	counts, maxErr := sc.pacingCounts()
+	return pacingSummary(&counts, maxErr)
 }
 
 // Close stops the pacing goroutines; sessions still on the scheduler stop sending, and
@@ -208,7 +224,12 @@ func (sc *Scheduler) Close() {
 // session stays on the pacer it was given at Open, so its packets never race each other.
 type pacer struct {
 	sc   *Scheduler
+	idx  int // its index in sc.pacers: the shard of the engines' totals its sessions add to
 	wake chan struct{}
+
+	// pacing is the send-interval errors of the packets this pacer sent (its own, so that
+	// pacers on different cores do not share the histogram's cache lines).
+	pacing pacingHist
 
 	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.hidx,
 	// due, next, queued).
@@ -352,14 +373,17 @@ func (pc *pacer) run() {
 }
 
 // pacingHist is a histogram of send-interval errors |actual interval − packet time| in 50 µs
-// buckets up to 20 ms (the last bucket takes everything above), updated with atomics.
+// buckets up to 20 ms (the last bucket takes everything above), updated with atomics (by its
+// pacer; a test may tick a session from its own goroutine).
 type pacingHist struct {
-	buckets [401]atomic.Uint64
-	count   atomic.Uint64
+	buckets [pacingBuckets]atomic.Uint64
 	max     atomic.Int64
 }
 
-const pacingBucket = 50 * time.Microsecond
+const (
+	pacingBucket  = 50 * time.Microsecond
+	pacingBuckets = 401
+)
 
 func (h *pacingHist) add(err time.Duration) {
 	if err < 0 {
@@ -370,7 +394,6 @@ func (h *pacingHist) add(err time.Duration) {
 		b = len(h.buckets) - 1
 	}
 	h.buckets[b].Add(1)
-	h.count.Add(1)
 	for {
 		m := h.max.Load()
 		if int64(err) <= m || h.max.CompareAndSwap(m, int64(err)) {
@@ -387,14 +410,12 @@ type PacingStats struct {
 	Max      time.Duration
 }
 
-func (h *pacingHist) stats() PacingStats {
-	var counts [401]uint64
+func pacingSummary(counts *[pacingBuckets]uint64, maxErr time.Duration) PacingStats {
 	var total uint64
-	for i := range h.buckets {
-		counts[i] = h.buckets[i].Load()
-		total += counts[i]
+	for _, c := range counts {
+		total += c
 	}
-	ps := PacingStats{Count: total, Max: time.Duration(h.max.Load())}
+	ps := PacingStats{Count: total, Max: maxErr}
 	if total == 0 {
 		return ps
 	}

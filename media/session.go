@@ -491,7 +491,7 @@ func (s *Session) send(pkt []byte, now int64) {
 		return
 	}
 	if s.lastTx > 0 {
-		s.e.sched.pacing.add(time.Duration(now-s.lastTx) - s.ptime)
+		s.pc.pacing.add(time.Duration(now-s.lastTx) - s.ptime)
 	}
 	s.lastTx = now
 	s.imp.send(s, pkt, dst, now)
@@ -511,16 +511,18 @@ func (s *Session) write(pkt []byte, dst netip.AddrPort) {
 	}
 	s.st.c.packetsSent.Add(1)
 	s.st.c.bytesSent.Add(uint64(len(pkt)))
-	s.e.totals.packetsSent.Add(1)
-	s.e.totals.bytesSent.Add(uint64(len(pkt)))
+	t := &s.e.totals[s.pc.idx]
+	t.packetsSent.Add(1)
+	t.bytesSent.Add(uint64(len(pkt)))
 }
 
 // receive handles one datagram on the pacer.
 func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 	s.st.c.packetsRecv.Add(1)
 	s.st.c.bytesRecv.Add(uint64(len(b)))
-	s.e.totals.packetsRecv.Add(1)
-	s.e.totals.bytesRecv.Add(uint64(len(b)))
+	t := &s.e.totals[s.pc.idx]
+	t.packetsRecv.Add(1)
+	t.bytesRecv.Add(uint64(len(b)))
 	h := &s.rx.hdr
 	hl, err := h.Unmarshal(b)
 	if err != nil || hl > len(b) {
