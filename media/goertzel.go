@@ -31,7 +31,7 @@ var goertzelCoef = func() (c [16]float64) {
 }()
 
 type dtmfDetector struct {
-	buf     [goertzelN]float64
+	buf     [goertzelN]int16 // the samples as received: a quarter of float64's cache lines
 	fill    int
 	cur     int8 // event being confirmed or held, −1 none
 	run     int  // consecutive windows with cur
@@ -54,7 +54,7 @@ func (d *dtmfDetector) feed(x []int16, now int64, s *Session) {
 		}
 	}
 	for _, v := range x {
-		d.buf[d.fill] = float64(v)
+		d.buf[d.fill] = v
 		d.fill++
 		if d.fill == goertzelN {
 			d.window(d.detect(), s)
@@ -146,9 +146,10 @@ func (d *dtmfDetector) detect() int8 {
 
 // goertzel4 runs four Goertzel filters over x in one pass and returns the energy of x and
 // the power at each filter.
-func goertzel4(x []float64, c0, c1, c2, c3 float64) (energy float64, p [4]float64) {
+func goertzel4(x []int16, c0, c1, c2, c3 float64) (energy float64, p [4]float64) {
 	var a1, a2, b1, b2, d1, d2, e1, e2 float64
-	for _, v := range x {
+	for _, s := range x {
+		v := float64(s)
 		energy += v * v
 		a1, a2 = c0*a1-a2+v, a1
 		b1, b2 = c1*b1-b2+v, b1
@@ -162,10 +163,10 @@ func goertzel4(x []float64, c0, c1, c2, c3 float64) (energy float64, p [4]float6
 	return energy, p
 }
 
-func goertzel(x []float64, coef float64) float64 {
+func goertzel(x []int16, coef float64) float64 {
 	var q1, q2 float64
 	for _, v := range x {
-		q1, q2 = coef*q1-q2+v, q1
+		q1, q2 = coef*q1-q2+float64(v), q1
 	}
 	return q1*q1 + q2*q2 - coef*q1*q2
 }

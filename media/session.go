@@ -392,10 +392,13 @@ func (s *Session) frame(now int64) {
 	if s.recRx != nil {
 		s.recRx.write(rx)
 	}
-	s.mixMu.Lock()
-	copy(s.mix[:n], rx)
-	s.mixN = n
-	s.mixMu.Unlock()
+	if s.conf != nil {
+		// The conference peer mixes what this session played into what it sends.
+		s.mixMu.Lock()
+		copy(s.mix[:n], rx)
+		s.mixN = n
+		s.mixMu.Unlock()
+	}
 	arrived := now-s.rx.lastAt < int64(500*time.Millisecond) && s.rx.lastAt > 0
 	if s.cfg.Analyze {
 		s.anRx.feed(rx, now, arrived)

@@ -36,6 +36,13 @@ func (s *Session) SetEcho(on bool) {
 	}
 }
 
+// clearMix empties the frame a conference peer mixes in.
+func (s *Session) clearMix() {
+	s.mixMu.Lock()
+	s.mixN = 0
+	s.mixMu.Unlock()
+}
+
 // Conference mixes peer's received audio into what this session sends and this session's
 // received audio into what peer sends: the phone's local three-way conference (SPA-BEHAVIOUR
 // §13.5), each far party hearing the other plus the phone's own source. nil ends it.
@@ -47,10 +54,14 @@ func (s *Session) Conference(peer *Session) {
 	old := s.conf
 	s.conf = peer
 	s.mu.Unlock()
+	// Each side's mix is written only while it is in a conference: what either holds from an
+	// earlier one is not mixed in.
+	s.clearMix()
 	if peer != nil {
 		peer.mu.Lock()
 		peer.conf = s
 		peer.mu.Unlock()
+		peer.clearMix()
 	} else if old != nil {
 		old.mu.Lock()
 		if old.conf == s {
