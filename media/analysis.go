@@ -48,16 +48,15 @@ var (
 )
 
 // analyzer measures one flow: level, silence, dominant frequency, and publishes changes.
+// The fields every frame uses come first, together on a few cache lines; the window and the
+// FFT's arrays, used a few times a second, last.
 type analyzer struct {
 	silenceDB float64
 	sumSq     float64
 	n         int
 	level     float64
 	state     AudioState
-	win       [fftSize]float64
 	fill      int
-	z         [fftHalf]complex128 // the packed window's FFT
-	spec      [fftHalf]complex128 // the window's spectrum, bins 0..fftHalf−1
 	lastFFT   int64
 	freq      float64
 	present   int // level windows completed in a row while audio was present
@@ -67,6 +66,10 @@ type analyzer struct {
 	pubLevel float64
 	pubAt    int64
 	pubOnce  bool
+
+	win  [fftSize]float64
+	z    [fftHalf]complex128 // the packed window's FFT
+	spec [fftHalf]complex128 // the window's spectrum, bins 0..fftHalf−1
 }
 
 func (a *analyzer) init(silenceDB float64) {

@@ -74,8 +74,6 @@ const (
 // position that trails the newest timestamp by the delay. Missing samples play as silence.
 type jitterBuffer struct {
 	cfg      JitterConfig
-	pcm      [jbSize]int16
-	have     [jbSize / 64]uint64
 	started  bool
 	play     uint32 // timestamp of the next sample to play
 	minSlack int32
@@ -85,6 +83,9 @@ type jitterBuffer struct {
 	lastPut  int64
 	newest   uint32 // end timestamp of the newest packet
 	first    uint32 // timestamp of the first packet: playout before it is not concealment
+	// the ring, after the fields every packet uses
+	have [jbSize / 64]uint64
+	pcm  [jbSize]int16
 }
 
 func (j *jitterBuffer) reset(cfg JitterConfig) {
