@@ -106,8 +106,8 @@ func (s *Session) writeRaw(pkt []byte, dst netip.AddrPort) error {
 	if p.fd < 0 {
 		return syscall.EBADF
 	}
-	if dst != p.dst {
-		p.setDest(dst)
+	if dst != p.dst && !p.setDest(dst) {
+		return syscall.EAFNOSUPPORT // an IPv6 destination for an IPv4 socket
 	}
 	sa, salen := unsafe.Pointer(&p.sa4), unsafe.Sizeof(p.sa4)
 	if p.v6 {
@@ -121,17 +121,23 @@ func (s *Session) writeRaw(pkt []byte, dst netip.AddrPort) error {
 }
 
 // setDest builds the destination's sockaddr for the socket's family (an IPv4 destination of
-// an IPv6 socket is v4-mapped).
-func (p *poller) setDest(dst netip.AddrPort) {
-	p.dst = dst
+// an IPv6 socket is v4-mapped); false for an IPv6 destination of an IPv4 socket.
+func (p *poller) setDest(dst netip.AddrPort) bool {
 	port := dst.Port()
 	if p.v6 {
 		p.sa6 = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: dst.Addr().As16()}
 		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p.sa6.Port))[:], port)
-		return
+		p.dst = dst
+		return true
 	}
-	p.sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: dst.Addr().Unmap().As4()}
+	a := dst.Addr().Unmap()
+	if !a.Is4() {
+		return false
+	}
+	p.sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: a.As4()}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p.sa4.Port))[:], port)
+	p.dst = dst
+	return true
 }
 
 // closeRTP closes the session's RTP socket (after the pacer let go of it: s.closed is set).

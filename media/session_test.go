@@ -622,3 +622,43 @@ func TestSharedScheduler(t *testing.T) {
 		t.Errorf("NewScheduler(-1): %v", err)
 	}
 }
+
+// TestRTPAddressFamilies: an IPv4 session whose far end is an IPv6 address counts each packet
+// as a send error (and sends nothing, and does not fail); an IPv6 session pair on ::1 carries
+// RTP both ways (the sockaddr the raw send builds for each family).
+func TestRTPAddressFamilies(t *testing.T) {
+	e, _ := testEngine(t, SessionConfig{})
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pcmu20
+	n.Remote = netip.MustParseAddrPort("[2001:db8::1]:4000")
+	if err := s.Start(n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "send errors", func() bool { return s.st.sendErrors.Load() >= 3 })
+	if sent := s.Stats().PacketsSent; sent != 0 {
+		t.Errorf("%d packets sent to an IPv6 address from an IPv4 socket", sent)
+	}
+
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Logf("no IPv6 loopback here (%v): the IPv6 half is not run", err)
+		return
+	}
+	probe.Close()
+	base := uint16(20000 + 2*rand.IntN(19000))
+	e6, err := NewEngine(EngineConfig{IP: netip.IPv6Loopback(), PortMin: base, PortMax: base + 199, Logger: testlog.New(t), Seed: uint64(base)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e6.Close()
+	a, b := pair(t, e6, e6, pcmu20)
+	waitFor(t, 10*time.Second, "RTP both ways over IPv6", func() bool {
+		return a.Stats().PacketsRecv >= 5 && b.Stats().PacketsRecv >= 5
+	})
+	if a.st.sendErrors.Load() != 0 || b.st.sendErrors.Load() != 0 {
+		t.Errorf("send errors over IPv6: %d, %d", a.st.sendErrors.Load(), b.st.sendErrors.Load())
+	}
+}
