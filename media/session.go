@@ -355,7 +355,10 @@ func (s *Session) tick(due int64) int64 {
 		s.frame(now)
 		s.frameAt += int64(s.ptime)
 	}
-	s.imp.flush(s, now)
+	// Delayed packets leave with their slot, as frames do: the pacer runs a session up to a
+	// slot before its deadline (scheduler.go), and one due later in the slot than now would
+	// otherwise be its next deadline again at once.
+	s.imp.flush(s, max(now, due))
 	if s.cfg.RTCPInterval > 0 && now >= s.rtcpAt {
 		s.sendRTCP(now)
 		s.rtcpAt = now + int64(s.cfg.RTCPInterval)

@@ -662,3 +662,38 @@ func TestRTPAddressFamilies(t *testing.T) {
 		t.Errorf("send errors over IPv6: %d, %d", a.st.sendErrors.Load(), b.st.sendErrors.Load())
 	}
 }
+
+// TestImpairedPacketLeavesWithItsSlot: the pacer runs a session up to a slot before a delayed
+// packet is due; the packet then leaves, and the session's next deadline is its next frame
+// (not the same packet's deadline again, which had the pacer run it over and over until the
+// clock reached it).
+func TestImpairedPacketLeavesWithItsSlot(t *testing.T) {
+	e, _ := testEngine(t, SessionConfig{Impair: Impairment{Delay: 10 * time.Millisecond}})
+	far, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	n := pcmu20
+	n.Remote = far.LocalAddr().(*net.UDPAddr).AddrPort()
+	s := manual(t, e, n) // started, but not on the pacer's schedule: the test runs it
+	s.mu.Lock()
+	s.frameAt = s.e.now()
+	first := s.frameAt
+	s.mu.Unlock()
+	next := s.tick(first) // the frame's packet goes into the delay line
+	s.mu.Lock()
+	at, ok := s.imp.nextAt()
+	frameAt := s.frameAt
+	s.mu.Unlock()
+	if !ok || next != at {
+		t.Fatalf("after the frame: next %d, delayed packet at %d (%v)", next, at, ok)
+	}
+	// The pacer runs it at the start of the packet's slot, before the packet is due.
+	if next = s.tick(at); next == at || s.st.c.packetsSent.Load() != 1 {
+		t.Fatalf("run early in its slot: next %d (the packet's %d), %d sent", next, at, s.st.c.packetsSent.Load())
+	}
+	if next != frameAt {
+		t.Errorf("next deadline %d, want the next frame's %d", next, frameAt)
+	}
+}
