@@ -467,8 +467,15 @@ type soakDriver struct {
 func (d *soakDriver) run(start time.Time, period time.Duration, samples int, arrived chan<- struct{}, release []chan struct{}) {
 	mac := d.u.Status().MAC
 	clock := d.rec.clock
+	reached := 0
+	defer func() { // a driver that gave up still counts at every sample, so that the soak ends
+		for ; reached < samples; reached++ {
+			arrived <- struct{}{}
+		}
+	}()
 	if err := d.waitFor(func(e Event) bool { return e.Kind == EventBoot }); err != nil {
 		d.fail("%s: %v", mac, err)
+		return
 	}
 	for k := range samples {
 		end := start.Add(time.Duration(k+1) * period)
@@ -505,6 +512,7 @@ func (d *soakDriver) run(start time.Time, period time.Duration, samples int, arr
 		clock.Advance(end.Sub(clock.Now()))
 		d.u.Status() // the loop has seen the time
 		arrived <- struct{}{}
+		reached++
 		select {
 		case <-release[k]:
 		case <-d.ctx.Done():
