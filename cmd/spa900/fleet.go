@@ -38,6 +38,7 @@ type fleetFlags struct {
 	bootSpread               time.Duration // power-on spread
 	memoryLimit              memoryLimit   // soft limit of the process's memory; 0: the runtime's
 	maxCalls                 int           // calls at once the open file budget keeps RTP files for; -1: one per phone
+	overcommitFiles          bool          // start a fleet its open file limit does not fit
 }
 
 // runFleet runs many phones in one process: --count phones numbered from --ip and --mac (one
@@ -77,6 +78,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
 	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; 0: Go's default (GOMEMLIMIT)")
+	fs.BoolVar(&ff.overcommitFiles, "overcommit-files", false, "start even when the open file limit does not fit the fleet (warned): phones beyond it fail to open sockets with \"too many open files\"")
 	fs.IntVar(&ff.maxCalls, "max-calls", -1, "calls in progress at once, counted at each phone, that the open file budget keeps RTP and RTCP sockets for; -1: one per phone")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -160,7 +162,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if hooks.ready != nil {
 		hooks.ready()
 	}
-	if err := planOpenFiles(log, fleet, ff.maxCalls); err != nil {
+	if err := planOpenFiles(log, fleet, ff.maxCalls, ff.overcommitFiles); err != nil {
 		return err
 	}
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
