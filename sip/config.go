@@ -34,6 +34,18 @@ func (t Transport) String() string {
 	return "unknown"
 }
 
+// srvPrefix returns the service and protocol labels of the transport's SRV records (RFC
+// 3263 §4.1): "_sip._udp.", "_sip._tcp.", and "_sips._tcp." for TLS, which runs over TCP.
+func (t Transport) srvPrefix() string {
+	switch t {
+	case TransportTCP:
+		return "_sip._tcp."
+	case TransportTLS:
+		return "_sips._tcp."
+	}
+	return "_sip._udp."
+}
+
 // via returns the transport as a Via header names it.
 func (t Transport) via() string {
 	switch t {
@@ -88,7 +100,8 @@ type Config struct {
 	OutboundProxy    string
 	OutboundInDialog bool
 	// DNSSRV looks the proxy up with DNS SRV (Use_DNS_SRV_n_); SRVAutoPrefix prepends
-	// "_sip._udp." (or _tcp, _tls) to the name first (DNS_SRV_Auto_Prefix_n_).
+	// "_sip._udp." ("_sip._tcp.", "_sips._tcp." for TLS) to the name first
+	// (DNS_SRV_Auto_Prefix_n_).
 	DNSSRV, SRVAutoPrefix bool
 	// Resolver resolves proxy names; nil is the system's.
 	Resolver *net.Resolver

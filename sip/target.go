@@ -210,7 +210,7 @@ func (rs *resolver) resolve(ctx context.Context, p proxySpec) ([]netip.AddrPort,
 func (rs *resolver) lookupSRV(ctx context.Context, host string) ([]netip.AddrPort, error) {
 	name := host
 	if rs.autoPfx {
-		name = "_sip._" + rs.transport.String() + "." + host
+		name = rs.transport.srvPrefix() + host
 	}
 	_, srvs, err := rs.net().LookupSRV(ctx, "", "", name)
 	if err != nil {
