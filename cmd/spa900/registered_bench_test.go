@@ -115,7 +115,7 @@ func BenchmarkRegisteredFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	webPort := provtest.FreeTCPPort(b)
+	webPort := stormWebPort(b, benchFirstIP)
 	listen := fmt.Sprintf("127.0.0.1:%d", provtest.FreeTCPPort(b))
 	for b.Loop() {
 		start := time.Now()
@@ -216,7 +216,7 @@ func BenchmarkPowerCycleSpread(b *testing.B) {
 	n := stormPhones(b)
 	macs := stormMACs(n)
 	ng := stormServer(b, macs)
-	webPort := provtest.FreeTCPPort(b)
+	webPort := stormWebPort(b, benchFirstIP)
 	for b.Loop() {
 		log, err := os.Open(ng.AccessLogFile)
 		if err != nil {

@@ -328,12 +328,12 @@ func rssBytes(pid int) int64 {
 }
 
 // stormWebPort returns a port for the phones' web servers, chosen at run time below the
-// kernel's ephemeral range (ip_local_port_range) and free on the fleet's first address: the
+// kernel's ephemeral range (ip_local_port_range) and free on the fleet's first address ip: the
 // phones' own outgoing connections (their fetches, bound to their addresses) and the bare
 // client's take source ports in that range, and a web server that starts after one of them
 // took its port on its address cannot listen ("address already in use": 2 of 10,000 phones
 // once, the re-triggered storm's refused requests).
-func stormWebPort(b *testing.B) int {
+func stormWebPort(b *testing.B, ip string) int {
 	low := 32768
 	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(r)); len(f) == 2 {
@@ -347,7 +347,7 @@ func stormWebPort(b *testing.B) int {
 	}
 	for range 1000 {
 		port := 10000 + rand.IntN(low-10000)
-		ln, err := net.Listen("tcp", net.JoinHostPort(stormFirstIP, strconv.Itoa(port)))
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 		if err != nil {
 			continue
 		}
@@ -535,7 +535,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 	for i, mac := range macs {
 		urls[i] = ng.HTTPURL("/spa" + mac + ".xml")
 	}
-	webPort := stormWebPort(b)
+	webPort := stormWebPort(b, stormFirstIP)
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
 		var bare, bareCPU []float64 // fetches/s and CPU-s a fetch (the client's and nginx's) of each run
@@ -669,7 +669,7 @@ func mibsF(v []float64) []int {
 func BenchmarkFleetStart(b *testing.B) {
 	n := stormPhones(b)
 	ips := stormIPs(n)
-	webPort := stormWebPort(b)
+	webPort := stormWebPort(b, stormFirstIP)
 	for b.Loop() {
 		start := time.Now()
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
@@ -731,7 +731,7 @@ func BenchmarkSteadyResync(b *testing.B) {
 	}
 	macs := stormMACs(n)
 	ng := stormServer(b, macs)
-	webPort := stormWebPort(b)
+	webPort := stormWebPort(b, stormFirstIP)
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
