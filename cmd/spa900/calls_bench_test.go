@@ -64,20 +64,8 @@ type callsSnapshot struct {
 }
 
 func BenchmarkFleetCalls(b *testing.B) {
-	n := 250
-	if s := os.Getenv("SPA900_CALLS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > 60000 {
-			b.Fatalf("SPA900_CALLS=%q: want a count", s)
-		}
-	}
-	window := 10 * time.Second
-	if s := os.Getenv("SPA900_CALLS_WINDOW"); s != "" {
-		var err error
-		if window, err = time.ParseDuration(s); err != nil {
-			b.Fatalf("SPA900_CALLS_WINDOW=%q: %v", s, err)
-		}
-	}
+	n := envCount(b, "SPA900_CALLS", 250, 60000)
+	window := envDuration(b, "SPA900_CALLS_WINDOW", 10*time.Second)
 	for range b.N {
 		fleetCalls(b, n, window)
 	}
@@ -310,20 +298,8 @@ func procCPU(b *testing.B, pid int) time.Duration {
 //	SPA900_CALLS=250 go test -run '^$' -bench SIPpCalls -benchtime 1x ./cmd/spa900
 func BenchmarkSIPpCalls(b *testing.B) {
 	bin := provtest.RequirePeer(b, "sipp", "sip-tester")
-	n := 250
-	if s := os.Getenv("SPA900_CALLS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("SPA900_CALLS=%q: want a count", s)
-		}
-	}
-	window := 10 * time.Second
-	if s := os.Getenv("SPA900_CALLS_WINDOW"); s != "" {
-		var err error
-		if window, err = time.ParseDuration(s); err != nil {
-			b.Fatalf("SPA900_CALLS_WINDOW=%q: %v", s, err)
-		}
-	}
+	n := envCount(b, "SPA900_CALLS", 250, 0)
+	window := envDuration(b, "SPA900_CALLS_WINDOW", 10*time.Second)
 	for range b.N {
 		sippCalls(b, bin, n, window)
 	}
@@ -404,23 +380,6 @@ func sippCalls(b *testing.B, bin string, n int, window time.Duration) {
 	}
 	b.Logf("SIPp caller's streams: %d of %d, %.0f RTP packets/s (%d expected), sequence gaps %d; send-interval error p50 %v p99 %v max %v",
 		c1.n, n, rate, 50*n, d.gaps, d.quantile(0.5), d.quantile(0.99), d.max)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // rtpCounter receives RTP streams on one socket and keeps, per SSRC, the last sequence

@@ -35,20 +35,8 @@ import (
 )
 
 func BenchmarkCallSetup(b *testing.B) {
-	n := 50
-	if s := os.Getenv("SPA900_SETUP_PHONES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > 1000 {
-			b.Fatalf("SPA900_SETUP_PHONES=%q: want a count up to 1000", s)
-		}
-	}
-	window := 10 * time.Second
-	if s := os.Getenv("SPA900_SETUP_WINDOW"); s != "" {
-		var err error
-		if window, err = time.ParseDuration(s); err != nil {
-			b.Fatalf("SPA900_SETUP_WINDOW=%q: %v", s, err)
-		}
-	}
+	n := envCount(b, "SPA900_SETUP_PHONES", 50, 1000)
+	window := envDuration(b, "SPA900_SETUP_WINDOW", 10*time.Second)
 	for range b.N {
 		callSetup(b, n, window)
 	}

@@ -104,14 +104,7 @@ func stormChild(argsJSON string) int {
 
 // stormPhones is the fleet size: SPA900_STORM_PHONES, 1,000 by default.
 func stormPhones(tb testing.TB) int {
-	n := 1000
-	if s := os.Getenv("SPA900_STORM_PHONES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			tb.Fatalf("SPA900_STORM_PHONES=%q: want a count", s)
-		}
-	}
-	return n
+	return envCount(tb, "SPA900_STORM_PHONES", 1000, 0)
 }
 
 // stormFirstMAC and stormFirstIP number the fleet's phones.
@@ -361,8 +354,7 @@ func stormWebPort(b *testing.B, ip string) int {
 // stormFleet is the fleet child process.
 type stormFleet struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
-	mu  *sync.Mutex
+	out lockedBuffer
 }
 
 // startStormFleet runs `spa900 fleet` with args as a child process; the test stops it.
@@ -384,9 +376,8 @@ func startStormFleet(b *testing.B, args []string) *stormFleet {
 	js, _ := json.Marshal(args)
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), stormChildEnv+"="+string(js))
-	f := &stormFleet{cmd: cmd, out: new(bytes.Buffer), mu: new(sync.Mutex)}
-	w := &lockedWriter{w: f.out, mu: f.mu}
-	cmd.Stdout, cmd.Stderr = w, w
+	f := &stormFleet{cmd: cmd}
+	cmd.Stdout, cmd.Stderr = &f.out, &f.out
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -394,21 +385,8 @@ func startStormFleet(b *testing.B, args []string) *stormFleet {
 	return f
 }
 
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // output returns what the fleet printed so far.
 func (f *stormFleet) output() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	return f.out.String()
 }
 
@@ -718,17 +696,8 @@ func BenchmarkFleetStart(b *testing.B) {
 //
 //	SPA900_STORM_PHONES=3000 go test -run '^$' -bench SteadyResync -benchtime 1x -timeout 30m ./cmd/spa900
 func BenchmarkSteadyResync(b *testing.B) {
-	n := 3000
-	if os.Getenv("SPA900_STORM_PHONES") != "" {
-		n = stormPhones(b)
-	}
-	dur := 5 * time.Minute
-	if s := os.Getenv("SPA900_STEADY_DURATION"); s != "" {
-		var err error
-		if dur, err = time.ParseDuration(s); err != nil {
-			b.Fatalf("SPA900_STEADY_DURATION=%q: %v", s, err)
-		}
-	}
+	n := envCount(b, "SPA900_STORM_PHONES", 3000, 0)
+	dur := envDuration(b, "SPA900_STEADY_DURATION", 5*time.Minute)
 	macs := stormMACs(n)
 	ng := stormServer(b, macs)
 	webPort := stormWebPort(b, stormFirstIP)
