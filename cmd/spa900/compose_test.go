@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,22 +217,8 @@ func TestCompose(t *testing.T) {
 		webs = append(webs, web)
 		events = append(events, labEvents(t, ctx, web))
 	}
-	for i, ch := range events {
-		waitLabEvent(t, ctx, ch, fmt.Sprintf("phone %d registered", i+1), func(e labEvent) bool {
-			return e.Kind == "registration" && e.State == "Registered"
-		})
-	}
-	res := postJSON(t, "http://"+webs[0]+"/api/v1/calls", `{"extension":1,"to":"1004"}`)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("dial 1004: %s %s", res.Status, body)
-	}
-	ring := waitLabEvent(t, ctx, events[3], "phone 4 ringing", func(e labEvent) bool { return e.Kind == "call" && e.State == "Ringing" })
-	res = postJSON(t, "http://"+webs[3]+"/api/v1/calls/"+ring.Call+"/answer", `{}`)
-	res.Body.Close()
-	caller := waitLabEvent(t, ctx, events[0], "phone 1 connected", func(e labEvent) bool { return e.Kind == "call" && e.State == "Connected" })
-	waitLabEvent(t, ctx, events[3], "phone 4 connected", func(e labEvent) bool { return e.Kind == "call" && e.State == "Connected" })
+	waitLabRegistered(t, ctx, events)
+	caller, _ := labCall(t, ctx, webs, events, 0, 3, "1004")
 	// The fleet listener sees the four registrations and the call (the status a scrape reads
 	// follows the phones' loops: read until it has caught up, or the deadline).
 	want := []string{`spa900_registrations{state="registered"} 4`, `spa900_calls{state="connected"} 2`}
@@ -250,7 +235,7 @@ func TestCompose(t *testing.T) {
 		case <-tick.C:
 		}
 	}
-	res = postJSON(t, "http://"+webs[0]+"/api/v1/calls/"+caller.Call+"/hangup", `{}`)
+	res := postJSON(t, "http://"+webs[0]+"/api/v1/calls/"+caller+"/hangup", `{}`)
 	res.Body.Close()
 	waitLabEvent(t, ctx, events[3], "phone 4's call ended", func(e labEvent) bool { return e.Kind == "call" && e.State == "Ended" })
 }

@@ -77,6 +77,45 @@ func waitLabEvent(t *testing.T, ctx context.Context, ch <-chan labEvent, what st
 	}
 }
 
+// waitLabRegistered waits until each phone's stream reports its registration.
+func waitLabRegistered(t *testing.T, ctx context.Context, events []<-chan labEvent) {
+	t.Helper()
+	for i, ch := range events {
+		waitLabEvent(t, ctx, ch, fmt.Sprintf("phone %d registered", i+1), func(e labEvent) bool {
+			return e.Kind == "registration" && e.State == "Registered"
+		})
+	}
+}
+
+// labCall dials number from phone from (an index into webs and events) through the API,
+// answers where phone to rings, and waits until both see the call connected. It returns the
+// caller's and the callee's call ids.
+func labCall(t *testing.T, ctx context.Context, webs []string, events []<-chan labEvent, from, to int, number string) (caller, callee string) {
+	t.Helper()
+	res := postJSON(t, "http://"+webs[from]+"/api/v1/calls", `{"extension":1,"to":"`+number+`"}`)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("dial %s: %s %s", number, res.Status, body)
+	}
+	ring := waitLabEvent(t, ctx, events[to], fmt.Sprintf("phone %d ringing", to+1), func(e labEvent) bool {
+		return e.Kind == "call" && e.State == "Ringing"
+	})
+	res = postJSON(t, "http://"+webs[to]+"/api/v1/calls/"+ring.Call+"/answer", `{}`)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("answer: %s %s", res.Status, body)
+	}
+	c := waitLabEvent(t, ctx, events[from], fmt.Sprintf("phone %d connected", from+1), func(e labEvent) bool {
+		return e.Kind == "call" && e.State == "Connected"
+	})
+	waitLabEvent(t, ctx, events[to], fmt.Sprintf("phone %d connected", to+1), func(e labEvent) bool {
+		return e.Kind == "call" && e.Call == ring.Call && e.State == "Connected"
+	})
+	return c.Call, ring.Call
+}
+
 func postJSON(t *testing.T, url, body string) *http.Response {
 	t.Helper()
 	res, err := http.Post(url, "application/json", strings.NewReader(body))
@@ -140,34 +179,9 @@ func TestLab(t *testing.T) {
 		logs.waitFor(t, `"addr":"`+web+`","boot_count"`, 30*time.Second) // the web server listening
 		events[i] = labEvents(t, ctx, web)
 	}
-	for i, ch := range events {
-		waitLabEvent(t, ctx, ch, fmt.Sprintf("phone %d registered", i+1), func(e labEvent) bool {
-			return e.Kind == "registration" && e.State == "Registered"
-		})
-	}
-
-	res := postJSON(t, "http://"+webs[0]+"/api/v1/calls", `{"extension":1,"to":"1002"}`)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("dial: %s %s", res.Status, body)
-	}
-	ring := waitLabEvent(t, ctx, events[1], "phone 2 ringing", func(e labEvent) bool {
-		return e.Kind == "call" && e.State == "Ringing"
-	})
-	res = postJSON(t, "http://"+webs[1]+"/api/v1/calls/"+ring.Call+"/answer", `{}`)
-	body, _ = io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("answer: %s %s", res.Status, body)
-	}
-	caller := waitLabEvent(t, ctx, events[0], "phone 1 connected", func(e labEvent) bool {
-		return e.Kind == "call" && e.State == "Connected"
-	})
-	waitLabEvent(t, ctx, events[1], "phone 2 connected", func(e labEvent) bool {
-		return e.Kind == "call" && e.Call == ring.Call && e.State == "Connected"
-	})
-	res = postJSON(t, "http://"+webs[0]+"/api/v1/calls/"+caller.Call+"/hangup", `{}`)
+	waitLabRegistered(t, ctx, events)
+	caller, _ := labCall(t, ctx, webs, events, 0, 1, "1002")
+	res := postJSON(t, "http://"+webs[0]+"/api/v1/calls/"+caller+"/hangup", `{}`)
 	res.Body.Close()
 	for i, ch := range events {
 		waitLabEvent(t, ctx, ch, fmt.Sprintf("phone %d's call ended", i+1), func(e labEvent) bool {
