@@ -11,29 +11,60 @@ import (
 
 // consultation: A calls B, B holds A and calls C; it returns once C rings (answered when
 // answer), with B's calls to A and to C, and C's ringing (or connected) call.
-func consultation(t *testing.T, answer bool, setsB, setsC []string) (pa, pb, pc *Phone, ea, eb, ec <-chan Event, ab, ba, bc, cb string, ua, ub *Unit) {
+func consultation(t *testing.T, answer bool, setsB, setsC []string) consult {
 	t.Helper()
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{})
-	ua, ub, ea, eb = twoPhones(t, k, setsB...)
+	var x consult
+	x.ua, x.ub, x.ea, x.eb = twoPhones(t, k, setsB...)
 	uc, ec := carol(t, k, setsC...)
-	pa, pb, pc = mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
+	x.ec = ec
+	x.pa, x.pb, x.pc = mustPhone(t, x.ua), mustPhone(t, x.ub), mustPhone(t, uc)
 	ctx := t.Context()
-	abc, ba := callAnswered(t, pa, ea, pb, eb, "1002")
-	if _, err := pb.Hold(ctx, ba); err != nil {
+	abc, ba := callAnswered(t, x.pa, x.ea, x.pb, x.eb, "1002")
+	x.ab, x.ba = abc.ID, ba
+	if _, err := x.pb.Hold(ctx, ba); err != nil {
 		t.Fatal(err)
 	}
-	waitCall(t, eb, ba, CallHeld)
+	waitCall(t, x.eb, ba, CallHeld)
 	if answer {
-		bcc, cb := callAnswered(t, pb, eb, pc, ec, "1003")
-		return pa, pb, pc, ea, eb, ec, abc.ID, ba, bcc.ID, cb, ua, ub
+		bcc, cb := callAnswered(t, x.pb, x.eb, x.pc, x.ec, "1003")
+		x.bc, x.cb = bcc.ID, cb
+		return x
 	}
-	bcc, err := pb.Dial(ctx, 1, "1003", false)
+	bcc, err := x.pb.Dial(ctx, 1, "1003", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb = waitCall(t, ec, "", CallRinging).Data["call"].(string)
-	waitCall(t, eb, bcc.ID, CallProceeding)
-	return pa, pb, pc, ea, eb, ec, abc.ID, ba, bcc.ID, cb, ua, ub
+	x.bc = bcc.ID
+	x.cb = waitCall(t, x.ec, "", CallRinging).Data["call"].(string)
+	waitCall(t, x.eb, bcc.ID, CallProceeding)
+	return x
+}
+
+// consult is A (1001) on hold at B (1002) while B consults C (1003): the three phones, their
+// event streams, and the calls by who holds them (ab: A's call to B, ba: B's of it; bc: B's
+// call to C, cb: C's of it).
+type consult struct {
+	pa, pb, pc     *Phone
+	ea, eb, ec     <-chan Event
+	ab, ba, bc, cb string
+	ua, ub         *Unit
+}
+
+// talkAC answers at C the call ca that the transfer made, and waits until A and C talk and B
+// has no call left with either: C connected, B's calls ended, A's old call ended, and A's one
+// call connected to 1003.
+func (x consult) talkAC(t *testing.T, ca string) {
+	t.Helper()
+	if _, err := x.pc.Answer(t.Context(), ca); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, x.ec, ca, CallConnected)
+	waitEnded(t, x.eb, x.bc, x.ba)
+	waitCall(t, x.ea, x.ab, "Ended")
+	if st := x.ua.Status().Calls; len(st) != 1 || st[0].State != CallConnected || st[0].PeerPhone != "1003" {
+		t.Errorf("transferee's calls after the transfer: %+v", st)
+	}
 }
 
 // endedAndRings reads events until call old has ended and another call rings, in either
@@ -59,25 +90,16 @@ func endedAndRings(t *testing.T, events <-chan Event, old string) (Event, string
 // (SPA-BEHAVIOUR §13.6): B CANCELs its call to C and REFERs A to C blind; C rings again, now
 // with A's call, and A and C talk once C answers.
 func TestSemiAttendedTransfer(t *testing.T) {
-	_, pb, pc, ea, eb, ec, ab, ba, bc, cb, ua, ub := consultation(t, false, nil, nil)
-	ctx := t.Context()
-	if _, err := pb.TransferReplaces(ctx, ba, bc); err != nil {
+	x := consultation(t, false, nil, nil)
+	if _, err := x.pb.TransferReplaces(t.Context(), x.ba, x.bc); err != nil {
 		t.Fatalf("TransferReplaces of a ringing target: %v", err)
 	}
-	ev, ca := endedAndRings(t, ec, cb)
+	ev, ca := endedAndRings(t, x.ec, x.cb)
 	if ev.Data["code"] != 487 {
 		t.Errorf("C's ringing call from B ended %v, want 487 (CANCEL)", ev.Data)
 	}
-	if _, err := pc.Answer(ctx, ca); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, ec, ca, CallConnected)
-	waitEnded(t, eb, bc, ba)
-	waitCall(t, ea, ab, "Ended")
-	if st := ua.Status().Calls; len(st) != 1 || st[0].State != CallConnected || st[0].PeerPhone != "1003" {
-		t.Errorf("transferee's calls after the transfer: %+v", st)
-	}
-	if calls := ub.Status().Calls; len(calls) != 0 {
+	x.talkAC(t, ca)
+	if calls := x.ub.Status().Calls; len(calls) != 0 {
 		t.Errorf("transferor's calls after the transfer: %+v", calls)
 	}
 }
@@ -86,24 +108,15 @@ func TestSemiAttendedTransfer(t *testing.T) {
 // transfer blind (SPA-BEHAVIOUR §13.6 [inf]): the consultation call ends, A is REFERred to C
 // without Replaces, and C rings with A's call.
 func TestBlindAttnXferEnable(t *testing.T) {
-	_, pb, pc, ea, eb, ec, ab, ba, bc, cb, ua, _ := consultation(t, true, []string{"Blind_Attn-Xfer_Enable_1_", "Yes"}, nil)
-	ctx := t.Context()
-	if _, err := pb.TransferReplaces(ctx, ba, bc); err != nil {
+	x := consultation(t, true, []string{"Blind_Attn-Xfer_Enable_1_", "Yes"}, nil)
+	if _, err := x.pb.TransferReplaces(t.Context(), x.ba, x.bc); err != nil {
 		t.Fatalf("TransferReplaces: %v", err)
 	}
-	ev, ca := endedAndRings(t, ec, cb) // no Replaces: A's call rings
+	ev, ca := endedAndRings(t, x.ec, x.cb) // no Replaces: A's call rings
 	if ev.Data["reason"] != "remote hang-up" {
 		t.Errorf("C's consultation call ended %v, want B's BYE", ev.Data)
 	}
-	if _, err := pc.Answer(ctx, ca); err != nil {
-		t.Fatal(err)
-	}
-	waitCall(t, ec, ca, CallConnected)
-	waitEnded(t, eb, bc, ba)
-	waitCall(t, ea, ab, "Ended")
-	if st := ua.Status().Calls; len(st) != 1 || st[0].State != CallConnected || st[0].PeerPhone != "1003" {
-		t.Errorf("transferee's calls after the transfer: %+v", st)
-	}
+	x.talkAC(t, ca)
 }
 
 // TestReferTargetByeDelay: the target of an attended transfer with Refer_Target_Bye_Delay_1_
