@@ -35,6 +35,37 @@ func waitShared(t *testing.T, events <-chan Event, app int, state string) Event 
 	}
 }
 
+// sharingPair starts the far end C (a plain phone), then B (1002) sharing its line through a
+// SIPp state agent that only acknowledges, with B's extra settings setsB, and, once B has
+// told it its full state, the state agent of scenario that relays between A and B, and A
+// (1001) sharing through it.
+func sharingPair(t *testing.T, scenario string, setsB ...string) sharing {
+	t.Helper()
+	var x sharing
+	x.uc, x.ec, x.targetC = notifyPhone(t)
+	ack := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-ack.xml", Timeout: 60 * time.Second})
+	aPort, bPort := strconv.Itoa(provtest.FreeUDPPort(t)), strconv.Itoa(provtest.FreeUDPPort(t))
+	x.ub, x.eb = sharedPhone(t, "1002", bPort, ack.Addr, setsB...)
+	waitShared(t, x.eb, 1, LEDRemoteUndefined)
+	x.server = siptest.StartSIPp(t, siptest.SIPpRun{Scenario: scenario, Replace: map[string]string{"APORT": aPort, "BPORT": bPort}})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("state agent: %s", x.server.Wait(time.Second).Output)
+		}
+	})
+	x.ua, x.ea = sharedPhone(t, "1001", aPort, x.server.Addr)
+	return x
+}
+
+// sharing is what sharingPair started: A and B sharing, the far end C (at targetC), and the
+// state agent between A and B.
+type sharing struct {
+	ua, ub, uc *Unit
+	ea, eb, ec <-chan Event
+	targetC    string
+	server     *siptest.SIPpProc
+}
+
 // TestSharedLineSPA9000: two phones share the account 2000 on their Ext 2 behind a SIPp
 // playing the SPA9000's state agent (SPA-BEHAVIOUR §13.8). A registers nothing and sends its
 // full-state NOTIFY at once; the server's full state shows appearance 2 in use by a third
@@ -42,18 +73,8 @@ func waitShared(t *testing.T, events <-chan Event, app int, state string) Event 
 // seize nothing), then B sees the call progress, go up and be held; B resumes it with an
 // INVITE with Replaces to C, which drops A: the call moved from A to B.
 func TestSharedLineSPA9000(t *testing.T) {
-	uc, ec, targetC := notifyPhone(t)
-	ack := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-ack.xml", Timeout: 60 * time.Second})
-	aPort, bPort := strconv.Itoa(provtest.FreeUDPPort(t)), strconv.Itoa(provtest.FreeUDPPort(t))
-	ub, eb := sharedPhone(t, "1002", bPort, ack.Addr)
-	waitShared(t, eb, 1, LEDRemoteUndefined)
-	server := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-server.xml", Replace: map[string]string{"APORT": aPort, "BPORT": bPort}})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("state agent: %s", server.Wait(time.Second).Output)
-		}
-	})
-	ua, ea := sharedPhone(t, "1001", aPort, server.Addr)
+	x := sharingPair(t, "sla-server.xml")
+	ua, ea, ub, eb, uc, ec, targetC, server := x.ua, x.ea, x.ub, x.eb, x.uc, x.ec, x.targetC, x.server
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
 	ctx := t.Context()
 
@@ -216,18 +237,8 @@ func TestSharedLineSeizeRefused(t *testing.T) {
 // dialog to C, which answers it and conferences both legs; when A hangs up, B and C go on.
 // Without the switch, the barge is refused.
 func TestSharedLineBargeIn(t *testing.T) {
-	uc, ec, targetC := notifyPhone(t)
-	ack := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-ack.xml", Timeout: 60 * time.Second})
-	aPort, bPort := strconv.Itoa(provtest.FreeUDPPort(t)), strconv.Itoa(provtest.FreeUDPPort(t))
-	ub, eb := sharedPhone(t, "1002", bPort, ack.Addr, "SCA_Barge-In_Enable", "Yes")
-	waitShared(t, eb, 1, LEDRemoteUndefined)
-	server := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "sla-barge.xml", Replace: map[string]string{"APORT": aPort, "BPORT": bPort}})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("state agent: %s", server.Wait(time.Second).Output)
-		}
-	})
-	ua, ea := sharedPhone(t, "1001", aPort, server.Addr)
+	x := sharingPair(t, "sla-barge.xml", "SCA_Barge-In_Enable", "Yes")
+	ua, ea, ub, eb, uc, ec, targetC, server := x.ua, x.ea, x.ub, x.eb, x.uc, x.ec, x.targetC, x.server
 	pa, pb, pc := mustPhone(t, ua), mustPhone(t, ub), mustPhone(t, uc)
 	ctx := t.Context()
 	waitShared(t, ea, 2, LEDRemoteActive)
