@@ -113,6 +113,13 @@ func safeHost(h string) string {
 
 // crossOrigin returns why a browser request comes from another origin, or "".
 func (h *handler) crossOrigin(r *http.Request) string {
+	return crossSite(r, func(host string) bool { return h.hosts.allow[normHost(host)] })
+}
+
+// crossSite says why a browser request comes from another site, or "": its Sec-Fetch-Site,
+// or, from a browser that sends none, an Origin that is neither the host it asked for nor one
+// that allowed (may be nil) accepts. The phone's pages and the fleet portal share it.
+func crossSite(r *http.Request, allowed func(host string) bool) string {
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "same-origin", "none":
 		return ""
@@ -128,7 +135,7 @@ func (h *handler) crossOrigin(r *http.Request) string {
 	if err != nil || u.Host == "" {
 		return "Origin is " + safeHost(o)
 	}
-	if strings.EqualFold(u.Host, r.Host) || h.hosts.allow[normHost(u.Host)] {
+	if strings.EqualFold(u.Host, r.Host) || (allowed != nil && allowed(u.Host)) {
 		return ""
 	}
 	return "Origin is another host"

@@ -296,26 +296,9 @@ func (p *portal) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fleetCrossSite says why a browser request to the portal comes from another site, or "".
-func fleetCrossSite(r *http.Request) string {
-	switch site := r.Header.Get("Sec-Fetch-Site"); site {
-	case "same-origin", "none":
-		return ""
-	case "":
-	default:
-		return "Sec-Fetch-Site is " + site
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
-			return "Origin is another host"
-		}
-	}
-	return ""
-}
-
 // action runs a fleet-wide action on every phone and answers how many took it.
 func (p *portal) action(w http.ResponseWriter, r *http.Request) {
-	if why := fleetCrossSite(r); why != "" {
+	if why := crossSite(r, nil); why != "" {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": "cross-site request refused: " + why})
 		return
 	}
@@ -382,7 +365,7 @@ func (p *portal) proxy(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no phone "+safeHost(mac)+" in this fleet", http.StatusNotFound)
 		return
 	}
-	if why := fleetCrossSite(r); why != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if why := crossSite(r, nil); why != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "cross-site request refused: "+why, http.StatusForbidden)
 		return
 	}
