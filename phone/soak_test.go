@@ -529,8 +529,7 @@ func (d *soakDriver) checkAttempt(mac string, res Event, st *Status) {
 	defer d.srv.mu.Unlock()
 	rec := d.rec
 	reqs := slices.Clone(rec.requests)
-	ok := d.srv.check(mac, rec, res, d.rep, d.fail)
-	rec.requests = rec.requests[:0]
+	ok := d.srv.check(mac, rec, res, d.rep, d.fail) // keeps only the requests of later attempts
 	want := "failure"
 	if ok {
 		want = "success"
@@ -585,19 +584,22 @@ func (s *soakServer) check(mac string, rec *soakRecord, res Event, rep *soakRepo
 	scheds := soakSchedules()
 	// This attempt's requests; those of earlier attempts that came late are dropped (the
 	// phone had given up on them, and has its result).
-	now := rec.clock.Now()
+	// The result's own time, not the clock's: an attempt the phone ran before its driver
+	// moved the clock (a boot resync with no random delay) is read after the move.
+	now := res.Time
 	cur := int(now.Sub(rec.boot) / time.Second)
-	var reqs []soakRequest
+	var reqs, later []soakRequest
 	for _, r := range rec.requests {
 		switch {
 		case r.tag == cur:
 			reqs = append(reqs, r)
 		case r.tag < cur:
 			rep.late++
-		default:
-			fail("%s: a request of the attempt at %d s came before it, at %d s", mac, r.tag, cur)
+		default: // an attempt after this one, whose result the driver reads next
+			later = append(later, r)
 		}
 	}
+	rec.requests = append(rec.requests[:0], later...)
 	if errText, _ := res.Data["err"].(string); res.Data["result"] == "failure" && strings.Contains(errText, "timeout") {
 		// The phone gave up waiting on the request its result names, which the server may
 		// have answered in time, late, or not seen yet. Policy time stands still during an
