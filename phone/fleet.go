@@ -104,11 +104,11 @@ type FileBudget struct {
 	// Limit is the process's open file limit (the soft one, once raised to the hard one).
 	Limit int
 	// Reserve is what the process keeps besides its phones: standard streams, the flash
-	// database, listeners, connections to the phones' web servers.
+	// database, its own listeners, connections to the phones' web servers.
 	Reserve int
-	// WebPerPhone is the files each phone's web server holds idle (its listener), when the
-	// command runs one per phone; 0: none.
-	WebPerPhone int
+	// WebListeners is the listening sockets of the phones' web servers: one per port their
+	// fleet shares (webui.Hub), one per phone that listens on its own.
+	WebListeners int
 	// Calls is how many calls may be in progress at once in the fleet, counted at each
 	// phone (a call between two phones of the fleet counts twice); each holds
 	// FilesPerCall. Negative: one per phone.
@@ -122,16 +122,18 @@ type FileBudget struct {
 // calls take, and how many provisioning transfers the rest leaves.
 type FilePlan struct {
 	Limit, Phones int
-	Web, SIP      int // the files of all the phones' web servers and SIP sockets
+	Web, SIP      int // the web listeners, and the files of all the phones' SIP extensions
 	Calls         int // the calls budgeted; CallFiles = Calls × FilesPerCall
 	CallFiles     int
 	Reserve       int
 	// Transfers is how many provisioning transfers the remainder runs at once (Limit minus
 	// everything above), at least MinTransfers when the fleet fits.
 	Transfers int
-	// Extensions is the enabled extensions of a phone, on average, rounded up; PerPhone the
-	// files a phone of that shape holds with its share of the calls, rounded up; Fit how many
-	// such phones the limit holds with MinTransfers transfers.
+	// Extensions is the files a phone's SIP extensions hold, on average, rounded up (one per
+	// enabled extension on UDP; on TCP or TLS a listener and a connection per destination);
+	// PerPhone the files a phone of that shape holds with its share of the calls, rounded up;
+	// Fit how many such phones the limit holds with the web listeners and MinTransfers
+	// transfers.
 	Extensions, PerPhone, Fit int
 }
 
@@ -140,9 +142,10 @@ func (p FilePlan) need(minTransfers int) int {
 	return p.Web + p.SIP + p.CallFiles + p.Reserve + minTransfers
 }
 
-// PlanFiles shares the process's open files among the fleet's phones: each phone's web
-// server, a SIP socket per enabled extension, FilesPerCall for each call budgeted and one
-// file per provisioning transfer in flight. When they fit, it bounds the fleet's transfers
+// PlanFiles shares the process's open files among the fleet's phones: the web servers'
+// listeners, each phone's SIP extensions (a socket per enabled extension on UDP; on TCP or
+// TLS its listener and a connection per destination, [Unit.SIPFiles]), FilesPerCall for each
+// call budgeted and one file per provisioning transfer in flight. When they fit, it bounds the fleet's transfers
 // to what is left (when that is fewer than the phones: [Fleet.LimitTransfers]), so that a
 // boot storm waits for files rather than failing with "too many open files". When they do
 // not fit it changes nothing and returns the plan with an error wrapping [ErrOpenFiles]
@@ -150,26 +153,25 @@ func (p FilePlan) need(minTransfers int) int {
 // a fetch there. Call it before Run.
 func (f *Fleet) PlanFiles(b FileBudget) (FilePlan, error) {
 	n := len(f.units)
-	p := FilePlan{Limit: b.Limit, Phones: n, Reserve: b.Reserve, Calls: b.Calls}
+	p := FilePlan{Limit: b.Limit, Phones: n, Reserve: b.Reserve, Calls: b.Calls, Web: b.WebListeners}
 	if p.Calls < 0 {
 		p.Calls = n
 	}
 	p.CallFiles = p.Calls * FilesPerCall
 	for _, u := range f.units {
-		p.SIP += u.SIPSockets()
-		p.Web += b.WebPerPhone
+		p.SIP += u.SIPFiles()
 	}
 	minT := max(b.MinTransfers, 1)
 	if n > 0 {
 		p.Extensions = (p.SIP + n - 1) / n
-		p.PerPhone = (p.Web + p.SIP + p.CallFiles + n - 1) / n
+		p.PerPhone = (p.SIP + p.CallFiles + n - 1) / n
 	}
-	p.Fit = max(0, (b.Limit-b.Reserve-minT)/max(p.PerPhone, 1))
+	p.Fit = max(0, (b.Limit-b.Reserve-p.Web-minT)/max(p.PerPhone, 1))
 	p.Transfers = b.Limit - p.Web - p.SIP - p.CallFiles - p.Reserve
 	if need := p.need(minT); need > b.Limit {
 		p.Transfers = max(p.Transfers, 0)
-		return p, fmt.Errorf("%w: %d phones need %d files (each about %d: %d for its web server, %d SIP sockets for its enabled extensions, its share of %d calls at %d files each; plus %d for the process and %d transfers at once), the limit is %d: %d such phones fit",
-			ErrOpenFiles, n, need, p.PerPhone, b.WebPerPhone, p.Extensions, p.Calls, FilesPerCall, p.Reserve, minT, b.Limit, p.Fit)
+		return p, fmt.Errorf("%w: %d phones need %d files (each about %d: %d for its SIP extensions, its share of %d calls at %d files each; plus %d web listeners, %d for the process and %d transfers at once), the limit is %d: %d such phones fit",
+			ErrOpenFiles, n, need, p.PerPhone, p.Extensions, p.Calls, FilesPerCall, p.Web, p.Reserve, minT, b.Limit, p.Fit)
 	}
 	if p.Transfers < n {
 		f.LimitTransfers(p.Transfers)

@@ -167,19 +167,20 @@ func TestFleetPlanFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	budget := FileBudget{Limit: 100, Reserve: 20, WebPerPhone: 1, Calls: -1, MinTransfers: 4}
-	// 10 × (1 web + 2 SIP + 2 for a call each) = 50, + 20 reserved: 30 left for transfers.
+	budget := FileBudget{Limit: 100, Reserve: 20, WebListeners: 1, Calls: -1, MinTransfers: 4}
+	// 1 shared web listener + 10 × (2 SIP + 2 for a call each) = 41, + 20 reserved: 39 left
+	// for transfers.
 	p, err := f.PlanFiles(budget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.SIP != 20 || p.Web != 10 || p.CallFiles != 20 || p.Extensions != 2 || p.PerPhone != 5 || p.Transfers != 30 || p.Fit != 15 {
+	if p.SIP != 20 || p.Web != 1 || p.CallFiles != 20 || p.Extensions != 2 || p.PerPhone != 4 || p.Transfers != 39 || p.Fit != 18 {
 		t.Errorf("plan %+v", p)
 	}
 	if tr := f.Units()[0].opts.Transfers; tr != nil {
 		t.Errorf("transfers bounded to %d with files for every phone's", tr.Size())
 	}
-	budget.Limit = 74 // 4 transfers left: bounded
+	budget.Limit = 65 // 4 transfers left: bounded
 	if p, err = f.PlanFiles(budget); err != nil || p.Transfers != 4 {
 		t.Fatalf("plan %+v: %v", p, err)
 	}
@@ -188,13 +189,50 @@ func TestFleetPlanFiles(t *testing.T) {
 			t.Fatal("the units do not share a limiter of 4 transfers")
 		}
 	}
-	budget.Limit = 73 // (73 - 20 - 4) / 5
+	budget.Limit = 64 // (64 - 20 - 1 - 4) / 4
 	p, err = f.PlanFiles(budget)
 	if !errors.Is(err, ErrOpenFiles) || p.Fit != 9 || !strings.Contains(err.Error(), "9 such phones fit") {
-		t.Errorf("limit 73: %+v, %v", p, err)
+		t.Errorf("limit 64: %+v, %v", p, err)
 	}
-	budget.Calls = 0 // a fleet that never calls: 3 files a phone
-	if p, err = f.PlanFiles(budget); err != nil || p.PerPhone != 3 || p.Transfers != 73-30-20 {
+	budget.Calls = 0 // a fleet that never calls: 2 files a phone
+	if p, err = f.PlanFiles(budget); err != nil || p.PerPhone != 2 || p.Transfers != 64-1-20-20 {
 		t.Errorf("no calls: %+v, %v", p, err)
+	}
+}
+
+// TestUnitSIPFiles: an extension on UDP holds its socket; on TCP or TLS its listener and a
+// connection per destination (SIP_Transport_n_, sip/stream.go).
+func TestUnitSIPFiles(t *testing.T) {
+	set := config.Set
+	tests := []struct {
+		name string
+		set  []config.Change
+		want int
+	}{
+		{"four lines on UDP", nil, 4},
+		{"TCP, its proxy and another voice mail server", []config.Change{
+			set(config.ExtName(config.SIPTransport, 1), "TCP"), set(config.ExtName(config.Proxy, 1), "pbx.example.com"), set(config.ExtName(config.VoiceMailServer, 1), "vm.example.com"),
+			set(config.ExtName(config.LineEnable, 2), "No"), set(config.ExtName(config.LineEnable, 3), "No"), set(config.ExtName(config.LineEnable, 4), "No")}, 3},
+		{"TLS through an outbound proxy, voice mail on the proxy", []config.Change{
+			set(config.ExtName(config.SIPTransport, 1), "TLS"), set(config.ExtName(config.Proxy, 1), "pbx.example.com"), set(config.ExtName(config.UseOutboundProxy, 1), "Yes"),
+			set(config.ExtName(config.OutboundProxy, 1), "sbc.example.com"), set(config.ExtName(config.VoiceMailServer, 1), "sbc.example.com"),
+			set(config.ExtName(config.LineEnable, 2), "No"), set(config.ExtName(config.LineEnable, 3), "No"), set(config.ExtName(config.LineEnable, 4), "No")}, 2},
+		{"TCP before any proxy is provisioned, and a UDP line", []config.Change{
+			set(config.ExtName(config.SIPTransport, 1), "TCP"), set(config.ExtName(config.LineEnable, 3), "No"), set(config.ExtName(config.LineEnable, 4), "No")}, 2 + 1},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := NewUnit(Options{Flash: config.NewFileFlash(filepath.Join(t.TempDir(), "flash.json")),
+				MAC: fmt.Sprintf("000e0821%04x", i), Defaults: tc.set, Logger: zap.NewNop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := u.SIPFiles(); got != tc.want {
+				t.Errorf("SIPFiles = %d, want %d", got, tc.want)
+			}
+			if got := u.OpenFiles(); got != tc.want+1 {
+				t.Errorf("OpenFiles = %d, want %d (and a provisioning transfer)", got, tc.want+1)
+			}
+		})
 	}
 }

@@ -27,11 +27,11 @@ type Unit struct {
 	tls      tlsMaterial      // HTTPS trust and client certificate, loaded once
 	net      fetcher          // a network for tests; nil: a fetcher per boot with its User-Agent
 
-	cur     atomic.Pointer[Phone]
-	booting atomic.Pointer[Status]
-	timers  sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
-	files   int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
-	sipExts int        // its enabled extensions, each a SIP socket (SIPSockets)
+	cur      atomic.Pointer[Phone]
+	booting  atomic.Pointer[Status]
+	timers   sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
+	files    int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
+	sipFiles int        // its extensions' part (SIPFiles)
 
 	// powerMu guards cut and powerDelay: the power switch of the boot in progress.
 	powerMu    sync.Mutex
@@ -102,8 +102,7 @@ func NewUnit(opts Options) (*Unit, error) {
 	u.booting.Store(bootingStatus(fl, opts.IP))
 	snap, _ := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
-	u.files = openFiles(snap)
-	u.sipExts = u.files - 2
+	u.files, u.sipFiles = openFiles(snap)
 	return u, nil
 }
 
@@ -401,27 +400,54 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	return newPhone(&u.opts, fl, u.defaults, u.bus, net, u.log)
 }
 
-// openFiles is how many file descriptors a running phone of this configuration holds: its
-// web server's listener, one SIP socket per enabled extension (as the device listens on
-// SIP_Port_n_ of each, SPA-BEHAVIOUR §8.5), and one provisioning connection in flight.
-func openFiles(snap *config.Snapshot) int {
-	n := 2
+// openFiles is how many file descriptors a running phone of this configuration holds, its
+// web server's listener aside (a fleet shares one per port, a single phone has its own):
+// per enabled extension its SIP socket (it listens on SIP_Port_n_ of each, SPA-BEHAVIOUR
+// §8.5) and, on TCP or TLS (SIP_Transport_n_), a connection to each place its requests go,
+// and one provisioning connection in flight. It returns that total and the extensions' part.
+func openFiles(snap *config.Snapshot) (total, sip int) {
 	for ext := 1; ext <= snap.Catalog().Model().Extensions; ext++ {
 		if snap.Bool(config.ExtName(config.LineEnable, ext)) {
-			n++
+			sip += sipFiles(snap, ext)
 		}
 	}
-	return n
+	return sip + 1, sip
+}
+
+// sipFiles is what extension ext holds open: on UDP one socket; on TCP or TLS its listener
+// (for the connections a proxy opens to its Contact) and one connection per destination,
+// reused by every request to it (sip/stream.go, RFC 5923 §4): the proxy, or the outbound
+// proxy that carries everything when Use_Outbound_Proxy_n_ is Yes, and the voice mail server
+// when it is another. An extension with no destination yet (a fresh flash, provisioned
+// later) is counted as one: its registrar's.
+func sipFiles(snap *config.Snapshot, ext int) int {
+	get := func(base string) string { return snap.Get(config.ExtName(base, ext)) }
+	if tr, ok := sip.ParseTransport(get(config.SIPTransport)); !ok || tr == sip.TransportUDP {
+		return 1
+	}
+	dest := map[string]bool{}
+	first := get(config.Proxy)
+	if snap.Bool(config.ExtName(config.UseOutboundProxy, ext)) && get(config.OutboundProxy) != "" {
+		first = get(config.OutboundProxy)
+	}
+	for _, d := range []string{first, get(config.VoiceMailServer)} {
+		if d != "" {
+			dest[d] = true
+		}
+	}
+	return 1 + max(len(dest), 1)
 }
 
 // OpenFiles returns how many file descriptors the unit holds when it runs, idle, as its
-// flash stood when the unit was made: what a fleet budgets against its open file limit.
+// flash stood when the unit was made, its web server's listener aside: what a fleet budgets
+// against its open file limit.
 func (u *Unit) OpenFiles() int { return u.files }
 
-// SIPSockets returns how many SIP sockets the unit holds when it runs: one per extension
-// enabled in its flash as it stood when the unit was made (SPA-BEHAVIOUR §8.5). A profile
-// that enables more lines later opens more.
-func (u *Unit) SIPSockets() int { return u.sipExts }
+// SIPFiles returns how many files the unit's SIP extensions hold when it runs: a socket per
+// extension enabled in its flash as it stood when the unit was made (SPA-BEHAVIOUR §8.5),
+// and on TCP or TLS a listener and a connection per destination instead. A profile that
+// enables more lines, or moves them to TCP, later opens more.
+func (u *Unit) SIPFiles() int { return u.sipFiles }
 
 // Counters returns the unit's event counts (shared with the rest of its fleet when the fleet
 // gave them, [Options.Counters]); they survive reboots.

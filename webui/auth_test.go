@@ -18,8 +18,8 @@ import (
 // withProbes adds two routes that answer the account authenticate found, at each level.
 func withProbes(h *handler) {
 	for path, need := range map[string]Account{"/test/admin": AccountAdmin, "/test/user": AccountUser} {
-		h.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
-			acct, ok := h.authenticate(w, r, need)
+		h.table().mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			acct, ok := handlerOf(r).authenticate(w, r, need)
 			if ok {
 				w.Write([]byte(acct.String()))
 			}

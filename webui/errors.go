@@ -84,16 +84,31 @@ func errorMessage(code int, err error) string {
 	return err.Error()
 }
 
-// handlerFunc is a handler that returns its error; [handler.handle] answers it.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+// route is a handler of the route table ([routeTable]) that returns its error: it serves r
+// as phone h's; [serve] answers the error.
+type route func(h *handler, w http.ResponseWriter, r *http.Request) error
 
-// handle adapts a handlerFunc: one place turns errors into statuses and log lines, for every
+// handlerKey is the request context key of the phone a request is for (handlerOf).
+type handlerKey struct{}
+
+// handlerOf returns the phone's handler that ServeHTTP gave the request to the route table.
+func handlerOf(r *http.Request) *handler {
+	return r.Context().Value(handlerKey{}).(*handler)
+}
+
+// plain adapts a handler of the route table that writes its whole answer itself.
+func plain(fn func(h *handler, w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fn(handlerOf(r), w, r) })
+}
+
+// serve adapts a route: one place turns errors into statuses and log lines, for every
 // handler of the package (Tailscale's tsweb.ReturnHandler). An error after the response has
 // started can only be logged.
-func (h *handler) handle(fn handlerFunc) http.Handler {
+func serve(fn route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := handlerOf(r)
 		rw := &trackingWriter{ResponseWriter: w}
-		err := fn(rw, r)
+		err := fn(h, rw, r)
 		if err == nil {
 			return
 		}

@@ -60,8 +60,8 @@ type problem struct {
 }
 
 // submit handles Submit All Changes of the admin's (admin) or the user's pages.
-func (h *handler) submit(admin bool) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+func submit(admin bool) route {
+	return func(h *handler, w http.ResponseWriter, r *http.Request) error {
 		st := h.allow(w, r, admin)
 		if st == nil {
 			return nil

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"strings"
@@ -46,6 +47,10 @@ type Options struct {
 	HTTP *HTTPCounters
 	// Metrics is served at /metrics with the admin credentials; nil: /metrics answers 404.
 	Metrics http.Handler
+	// Hub is what the phone's server shares with the other phones of its fleet: the
+	// listener of its port and the route table (hub.go); nil: a listener and routes of its
+	// own, as a single phone has.
+	Hub *Hub
 }
 
 // handler serves one unit's web pages, action URLs and automation API.
@@ -53,10 +58,9 @@ type handler struct {
 	// Immutable after New.
 	unit   *phone.Unit
 	log    *zap.Logger
-	mux    *http.ServeMux // the device's own pages and action URLs
-	api    *http.ServeMux // the automation API under /api/ (routes.go)
-	limits Limits         // with the defaults filled in
-	hosts  hostGuard      // the names the server answers to besides the phone's own
+	shared *routeTable // the fleet's route table (Options.Hub); nil: own
+	limits Limits      // with the defaults filled in
+	hosts  hostGuard   // the names the server answers to besides the phone's own
 	// nonceKey signs the Digest nonces of this handler (auth.go); random per handler.
 	nonceKey [32]byte
 	// heartbeat is the interval of the comment lines that keep an event stream open.
@@ -64,11 +68,13 @@ type handler struct {
 	counters  *HTTPCounters // nil: not counted (httpmetrics.go)
 	metrics   http.Handler  // nil: no /metrics
 
-	// routesOnce registers the routes of mux and api at the first request, not in New
-	// (they are not changed after): it costs about 0.2 ms of CPU and 20 KB a phone (net/http
-	// parses and records every pattern with its caller), which was a fifth of a 10,000-phone
-	// fleet's start, most of whose phones are never browsed.
+	// routesOnce builds the route table of a phone without a hub (own) at its first
+	// request, not in New: it costs about 0.2 ms of CPU and 20 KB (routes.go), and most of
+	// a fleet's phones are never browsed. A hub's phones share the hub's.
 	routesOnce sync.Once
+	own        *routeTable // written once under routesOnce
+
+	views viewCache // the rendered tabs of the phone's latest configuration (pages.go)
 
 	// Safe for concurrent use; bounded.
 	nonces         *nonceTable    // the Digest nonce counts seen (auth.go)
@@ -87,7 +93,7 @@ func New(unit *phone.Unit, opts Options) http.Handler {
 }
 
 func newHandler(unit *phone.Unit, opts Options) *handler {
-	h := &handler{unit: unit, log: opts.Logger, mux: http.NewServeMux(), api: http.NewServeMux(),
+	h := &handler{unit: unit, log: opts.Logger,
 		limits: opts.Limits.withDefaults(), hosts: newHostGuard(opts.AllowHosts),
 		heartbeat: 15 * time.Second, nonces: newNonceTable(), logins: newLoginThrottle(),
 		counters: opts.HTTP, metrics: opts.Metrics}
@@ -95,6 +101,9 @@ func newHandler(unit *phone.Unit, opts Options) *handler {
 		h.log = zap.NewNop()
 	}
 	h.log = h.log.Named("webui")
+	if opts.Hub != nil {
+		h.shared = opts.Hub.routes
+	}
 	h.uploads = make(chan struct{}, h.limits.MaxUploads)
 	h.loginRefused = newRateLog(h.log, "login refused", logEvery)
 	h.loginThrottled = newRateLog(h.log, "login throttled", logEvery)
@@ -140,10 +149,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.checkHost(w, r) {
 		return
 	}
-	h.routesOnce.Do(h.routes)
+	t := h.table()
+	r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		h.api.ServeHTTP(w, r)
+		t.api.ServeHTTP(w, r)
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	t.mux.ServeHTTP(w, r)
+}
+
+// table returns the route table the handler serves: its fleet's, or its own, built now at
+// the first request.
+func (h *handler) table() *routeTable {
+	if h.shared != nil {
+		return h.shared
+	}
+	h.routesOnce.Do(func() { h.own = newRouteTable() })
+	return h.own
 }

@@ -88,22 +88,21 @@ func (v view) tabs(snap *config.Snapshot) []string {
 }
 
 // pageRoutes registers the device's pages on the handler's mux.
-func (h *handler) pageRoutes() {
+func (t *routeTable) pageRoutes() {
 	user, userAdv := view{}, view{advanced: true}
 	admin, adminAdv := view{admin: true}, view{admin: true, advanced: true}
-	cache := &viewCache{}
-	h.mux.Handle("GET /{$}", h.handle(h.viewPage(user, cache)))
-	h.mux.Handle("GET /basic", h.handle(h.viewPage(user, cache)))
-	h.mux.Handle("GET /advanced", h.handle(h.viewPage(userAdv, cache)))
-	h.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	h.mux.Handle("GET /admin/{$}", h.handle(h.viewPage(admin, cache)))
-	h.mux.Handle("GET /admin/basic", h.handle(h.viewPage(admin, cache)))
-	h.mux.Handle("GET /admin/advanced", h.handle(h.viewPage(adminAdv, cache)))
-	h.mux.Handle("POST /bsipura.spa", h.handle(h.submit(false)))
-	h.mux.Handle("POST /admin/bsipura.spa", h.handle(h.submit(true)))
-	h.mux.Handle("GET /pdir.htm", h.handle(h.pdirPage))
-	h.mux.Handle("GET /calllog.htm", h.handle(h.callLogPage))
-	h.mux.HandleFunc("GET "+stylePath, serveStyle)
+	t.mux.Handle("GET /{$}", serve(viewPage(user)))
+	t.mux.Handle("GET /basic", serve(viewPage(user)))
+	t.mux.Handle("GET /advanced", serve(viewPage(userAdv)))
+	t.mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	t.mux.Handle("GET /admin/{$}", serve(viewPage(admin)))
+	t.mux.Handle("GET /admin/basic", serve(viewPage(admin)))
+	t.mux.Handle("GET /admin/advanced", serve(viewPage(adminAdv)))
+	t.mux.Handle("POST /bsipura.spa", serve(submit(false)))
+	t.mux.Handle("POST /admin/bsipura.spa", serve(submit(true)))
+	t.mux.Handle("GET /pdir.htm", serve((*handler).pdirPage))
+	t.mux.Handle("GET /calllog.htm", serve((*handler).callLogPage))
+	t.mux.HandleFunc("GET "+stylePath, serveStyle)
 }
 
 // allow authenticates a request for a page of level admin (or user): for the admin pages
@@ -129,8 +128,8 @@ func (h *handler) allow(w http.ResponseWriter, r *http.Request, admin bool) *pho
 }
 
 // viewPage serves one view, showing first the tab named by ?tab= (Info when absent).
-func (h *handler) viewPage(v view, cache *viewCache) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+func viewPage(v view) route {
+	return func(h *handler, w http.ResponseWriter, r *http.Request) error {
 		st := h.allow(w, r, v.admin)
 		if st == nil {
 			return nil
@@ -139,7 +138,7 @@ func (h *handler) viewPage(v view, cache *viewCache) handlerFunc {
 		if tab == "" {
 			tab = infoTabName
 		}
-		vp, err := cache.panels(st.Config, v)
+		vp, err := h.views.panels(st.Config, v)
 		if err != nil {
 			return httpError(http.StatusInternalServerError, err, "render page")
 		}

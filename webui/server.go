@@ -35,6 +35,7 @@ type Server struct {
 	addr    string
 	log     *zap.Logger
 	handler *handler
+	hub     *Hub // nil: the server listens on a socket of its own
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -69,7 +70,7 @@ func NewServer(unit *phone.Unit, addr string, opts Options) *Server {
 	}
 	return &Server{
 		unit: unit, addr: addr, log: opts.Logger.Named("webui"), handler: newHandler(unit, opts),
-		changed: make(chan struct{}),
+		hub: opts.Hub, changed: make(chan struct{}),
 	}
 }
 
@@ -255,13 +256,20 @@ func (s *Server) listen(ctx context.Context, boot int) (*generation, error) {
 	addr, fromFlag, err := s.listenAddr(snap)
 	if err == nil {
 		var ln net.Listener
-		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		if s.hub != nil {
+			ln, err = s.hub.listen(ctx, addr)
+		} else {
+			ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		}
 		if err == nil {
 			return s.serve(ln, boot, fromFlag), nil
 		}
 	}
+	var shared *sharedListenError
 	err = fmt.Errorf("web server listen %s: %w", addr, err)
-	s.log.Error("web server not listening", zap.Int("boot_count", boot), zap.Error(err))
+	if !errors.As(err, &shared) { // the hub logs a shared listener's failure once for all its phones
+		s.log.Error("web server not listening", zap.Int("boot_count", boot), zap.Error(err))
+	}
 	s.setState(listenState{boot: boot, settled: true, reason: err.Error()})
 	return nil, err
 }

@@ -162,7 +162,11 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if hooks.ready != nil {
 		hooks.ready()
 	}
-	if err := planOpenFiles(log, fleet, ff.maxCalls, ff.overcommitFiles); err != nil {
+	webAddrs := make([]string, len(phones))
+	for i, p := range phones {
+		webAddrs[i] = p.HTTP
+	}
+	if err := planOpenFiles(log, fleet, webui.Listeners(webAddrs), ff.maxCalls, ff.overcommitFiles); err != nil {
 		return err
 	}
 	log.Info("fleet starting", zap.Int("count", len(units)), zap.Int("ordinal", ff.ordinal), zap.String("file", ff.file),
@@ -204,15 +208,17 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 		}()
 		log.Info("fleet listener", zap.String("addr", ln.Addr().String()))
 	}
-	// A web server that cannot start is reported (its own error line, the storm lines'
-	// web_failed and failed_by) and the rest of the fleet goes on; none at all is fatal.
+	// A web server that cannot start is reported (its own error line, or the hub's one line
+	// for all the phones of a port that cannot be bound; the storm lines' web_failed and
+	// failed_by) and the rest of the fleet goes on; none at all is fatal. The phones share
+	// one listener per port and one route table (webui.Hub): 10,000 phones hold one
+	// listening socket, not 10,000.
 	var webFailed atomic.Int64
+	hub := webui.NewHub(log)
 	for i, u := range units {
 		wg.Go(func() {
-			// Made here, on the server's own goroutine: building a phone's routes is
-			// the larger part of its start, and the fleet's phones start side by side.
 			o := wopts
-			o.Logger, o.HTTP = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc
+			o.Logger, o.HTTP, o.Hub = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc, hub
 			err := webui.NewServer(u, phones[i].HTTP, o).Run(ctx)
 			if err == nil || ctx.Err() != nil {
 				return

@@ -122,6 +122,9 @@ func BenchmarkRegisteredFleet(b *testing.B) {
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", benchFirstIP, "--mac", stormFirstMAC,
 			"--http-port", strconv.Itoa(webPort), "--data", b.TempDir(), "--log-format", "json", "--log-level", "warn",
 			"--listen", listen, "--boot-time", "0",
+			// An idle fleet that places no calls: no RTP files budgeted, so that 10,000
+			// phones fit a hard limit of 20,000 (one web listener, a SIP socket each).
+			"--max-calls", "0",
 			// A fetch the storm fails is tried again 10 s later, not the factory hour.
 			"--set", "Resync_Error_Retry_Delay=10",
 			"--set", "Profile_Rule=" + ng.HTTPURL("/spa$MA.xml"), "--set", "Resync_Random_Delay=0",

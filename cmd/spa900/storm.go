@@ -75,8 +75,9 @@ const webReserve = 1024
 const openFileReserve = 64
 
 // planOpenFiles raises the open file limit to the hard one (Go does so at start; this makes
-// sure) and shares it among the phones (phone.Fleet.PlanFiles): each phone's web server, a
-// SIP socket per enabled extension, an RTP and an RTCP socket for each of calls calls in
+// sure) and shares it among the phones (phone.Fleet.PlanFiles): the web listeners (one per
+// port the phones share, webui.Listeners), each phone's SIP extensions (a socket each on UDP;
+// on TCP or TLS a listener and a connection per destination), an RTP and an RTCP socket for each of calls calls in
 // progress at once (negative: one per phone), a file per provisioning transfer. It says in one
 // line how many phones of this shape the limit fits, and bounds the transfers to the files
 // left; a fleet that does not fit is refused with the way out, rather than failing with
@@ -84,14 +85,14 @@ const openFileReserve = 64
 //
 // With overcommit the fleet starts anyway, warned, its transfers bounded to the few files
 // left: what a benchmark on a machine whose hard limit cannot be raised does.
-func planOpenFiles(log *zap.Logger, fleet *phone.Fleet, calls int, overcommit bool) error {
+func planOpenFiles(log *zap.Logger, fleet *phone.Fleet, webListeners, calls int, overcommit bool) error {
 	soft, hard, was, err := raiseOpenFiles()
 	if err != nil {
 		log.Warn("open file limit unknown", zap.Error(err))
 		return nil
 	}
 	plan, err := fleet.PlanFiles(phone.FileBudget{Limit: int(min(soft, 1<<31)), Reserve: openFileReserve + webReserve,
-		WebPerPhone: 1, Calls: calls, MinTransfers: minTransfers})
+		WebListeners: webListeners, Calls: calls, MinTransfers: minTransfers})
 	if err != nil {
 		err = fmt.Errorf("%w; raise the hard limit (ulimit -Hn, docker --ulimit nofile=, systemd LimitNOFILE=, "+
 			"Kubernetes: the container runtime's), run fewer phones, switch extensions off (--set Line_Enable_n_=No) "+
@@ -104,7 +105,7 @@ func planOpenFiles(log *zap.Logger, fleet *phone.Fleet, calls int, overcommit bo
 		return nil
 	}
 	fields := []zap.Field{zap.Uint64("limit", soft), zap.Uint64("was", was), zap.Uint64("hard", hard),
-		zap.Int("phones", plan.Phones), zap.Int("extensions_per_phone", plan.Extensions), zap.Int("calls", plan.Calls),
+		zap.Int("phones", plan.Phones), zap.Int("sip_files_per_phone", plan.Extensions), zap.Int("calls", plan.Calls),
 		zap.Int("files_per_phone", plan.PerPhone), zap.Int("phones_fit", plan.Fit),
 		zap.Int("files_web", plan.Web), zap.Int("files_sip", plan.SIP), zap.Int("files_calls", plan.CallFiles),
 		zap.Int("files_reserved", plan.Reserve), zap.Int("transfers", plan.Transfers)}

@@ -321,7 +321,8 @@ func rssBytes(pid int) int64 {
 }
 
 // stormWebPort returns a port for the phones' web servers, chosen at run time below the
-// kernel's ephemeral range (ip_local_port_range) and free on the fleet's first address ip: the
+// kernel's ephemeral range (ip_local_port_range) and free on every address (ip, the fleet's
+// first, is among them; its phones share one wildcard listener): the
 // phones' own outgoing connections (their fetches, bound to their addresses) and the bare
 // client's take source ports in that range, and a web server that starts after one of them
 // took its port on its address cannot listen ("address already in use": 2 of 10,000 phones
@@ -340,7 +341,9 @@ func stormWebPort(b *testing.B, ip string) int {
 	}
 	for range 1000 {
 		port := 10000 + rand.IntN(low-10000)
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		// Free on every address: the fleet's phones share a listener on the wildcard
+		// address (webui.Hub); free on ip alone, the port may be another's elsewhere.
+		ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
 		if err != nil {
 			continue
 		}
