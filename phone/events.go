@@ -33,9 +33,10 @@ const (
 )
 
 // Event is one thing the phone did, as the event stream and tests see it. Its Data must not
-// change after Publish. A bus keeps events as their Data, not their encoding: a phone of a
-// fleet keeps its history at about half the memory, and an event is encoded (a microsecond
-// or two, appendEventJSON) by the streams that send it, when someone watches.
+// change after Publish. A bus keeps events as their Data packed (event_pack.go), not as
+// their encoding nor as the map: a phone of a fleet keeps its history in a third of the
+// memory, and an event is encoded (a microsecond or two, appendEventJSON) by the streams
+// that send it, when someone watches.
 type Event struct {
 	Seq  uint64
 	Time time.Time
@@ -84,10 +85,15 @@ const (
 	// subscriberQueue is how many events a subscriber may fall behind by before it is cut
 	// off (it is also cut off when those events weigh more than the history bound).
 	subscriberQueue = 256
-	// eventOverhead is added to the size of every event (EventSize): what an event costs in
-	// memory beyond its JSON (the Event value, its map's groups, the slices of its list
-	// fields), so that the bound is close to the heap a full bus holds. Measured by
-	// TestBusMemoryIsBounded.
+	// packedOverhead is added to the length of the encoding of every event the bus keeps
+	// packed (EventSize): what it costs in memory beyond its packed fields (its slot in the
+	// ring, whose array is up to twice what it holds, and the packing's allocation), so that
+	// the bound is at least the heap a full bus holds and at least what a replay of all of it
+	// streams. Measured by TestBusMemoryIsBounded.
+	packedOverhead = 112
+	// eventOverhead is added to twice the length of the encoding of an event kept as its map
+	// (a field of a type the packing does not know): the Event value, its map's groups, the
+	// slices of its list fields.
 	eventOverhead = 448
 )
 
@@ -158,7 +164,7 @@ func (r *eventRing) resize(size int) {
 // since returns a copy of the events with a sequence number above after, oldest first, at
 // most n of them (all when n is 0).
 func (r *eventRing) since(after uint64, n int) []keptEvent {
-	i := sort.Search(r.n, func(i int) bool { return r.at(i).e.Seq > after })
+	i := sort.Search(r.n, func(i int) bool { return r.at(i).seq > after })
 	count := r.n - i
 	if n > 0 {
 		count = min(count, n)
@@ -170,10 +176,33 @@ func (r *eventRing) since(after uint64, n int) []keptEvent {
 	return out
 }
 
-// keptEvent is an event with its accounted size.
+// keptEvent is an event as the bus keeps it: its Data packed (packData), or as its map
+// when it cannot be, and its accounted size.
 type keptEvent struct {
-	e    Event
-	size int
+	seq    uint64
+	at     time.Time
+	kind   string
+	packed []byte
+	data   map[string]any // when not packed
+	size   int
+}
+
+// keptOf is e as the bus keeps it; packed is e.Data's packing, nil when it has none.
+func keptOf(e Event, packed []byte, size int) keptEvent {
+	k := keptEvent{seq: e.Seq, at: e.Time, kind: e.Kind, packed: packed, size: size}
+	if packed == nil {
+		k.data = e.Data
+	}
+	return k
+}
+
+// event returns the kept event, its Data unpacked.
+func (k *keptEvent) event() Event {
+	e := Event{Seq: k.seq, Time: k.at, Kind: k.kind, Data: k.data}
+	if k.packed != nil {
+		e.Data = unpackData(k.packed)
+	}
+	return e
 }
 
 // subscriber is one Subscribe call: its channel, and the running total of the sizes of the
@@ -216,20 +245,31 @@ func NewBus(maxBytes int) *Bus {
 // MaxBytes returns the size bound of what the bus keeps (see [Bus]).
 func (b *Bus) MaxBytes() int { return b.maxBytes }
 
-// EventSize is the size an event counts for in a bus's bounds: twice the length of its
-// encoding (the Data it is kept as, its maps and boxed values, weighs up to that) plus a fixed
-// overhead.
+// EventSize is the size an event counts for in a bus's bounds: the length of its encoding
+// plus a fixed overhead when its Data packs (every kind a phone publishes), or twice that
+// length plus a larger overhead when it is kept as its map (the map, its boxed values,
+// weighs up to that). Either way at least the memory it holds and the bytes a replay of it
+// streams.
 func EventSize(e Event) int {
 	var scratch [512]byte
 	n, err := e.encodedLen(scratch[:])
 	if err != nil {
 		return eventOverhead
 	}
+	return eventSize(n, packs(e.Data))
+}
+
+// eventSize is the accounted size of an event whose encoding has n bytes.
+func eventSize(n int, packed bool) int {
+	if packed {
+		return n + packedOverhead
+	}
 	return 2*n + eventOverhead
 }
 
 // Publish stamps, sizes and distributes an event: its encoding is made (in a buffer on the
-// stack, and dropped) to weigh it and to be sure every stream can send it.
+// stack, and dropped) to weigh it and to be sure every stream can send it, and its Data is
+// packed for the history.
 func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	var scratch [1024]byte
 	b.mu.Lock()
@@ -237,7 +277,7 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	b.seq++
 	e := Event{Seq: b.seq, Time: at, Kind: kind, Data: data}
 	n, err := e.encodedLen(scratch[:])
-	if err == nil && 2*n+eventOverhead > b.maxEvent {
+	if err == nil && eventSize(n, packs(e.Data)) > b.maxEvent {
 		e.Data = clipped(data, n)
 		n, err = e.encodedLen(scratch[:])
 	}
@@ -245,8 +285,14 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 		e.Data = map[string]any{"error": "event not encodable: " + err.Error()}
 		n, _ = e.encodedLen(scratch[:])
 	}
-	size := 2*n + eventOverhead
-	b.keep(e, size)
+	packed, ok := packData(scratch[:0], e.Data)
+	if ok {
+		packed = bytes.Clone(packed)
+	} else {
+		packed = nil
+	}
+	size := eventSize(n, ok)
+	b.keep(keptOf(e, packed, size))
 	for s := range b.subs {
 		if !s.push(e, size, b.maxBytes) { // too slow: cut off; it reconnects and replays
 			b.dropLocked(s)
@@ -255,10 +301,10 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	return e
 }
 
-// keep appends e to the history and drops the oldest events beyond the bounds.
-func (b *Bus) keep(e Event, size int) {
-	b.kept.push(keptEvent{e, size})
-	b.bytes += size
+// keep appends k to the history and drops the oldest events beyond the bounds.
+func (b *Bus) keep(k keptEvent) {
+	b.kept.push(k)
+	b.bytes += k.size
 	for b.kept.len() > 1 && (b.bytes > b.maxBytes || b.kept.len() > busMaxEvents) {
 		b.bytes -= b.kept.pop()
 	}
@@ -307,8 +353,8 @@ func (b *Bus) SubscribeQueue(ctx context.Context, after uint64, queue int) <-cha
 	}
 	s := &subscriber{ch: make(chan Event, max(queue, 1)+len(replay))}
 	s.cum = make([]int64, cap(s.ch)+1)
-	for _, k := range replay {
-		s.push(k.e, k.size, b.maxBytes) // the history is within the bound: it all fits
+	for i := range replay {
+		s.push(replay[i].event(), replay[i].size, b.maxBytes) // the history is within the bound: it all fits
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -333,7 +379,7 @@ func (b *Bus) SinceN(after uint64, n int) []Event {
 	kept := b.kept.since(after, n)
 	out := make([]Event, len(kept))
 	for i := range kept {
-		out[i] = kept[i].e
+		out[i] = kept[i].event()
 	}
 	return out
 }

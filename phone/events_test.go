@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spa900/spa900/provisioning/config"
 )
 
 // typicalEvents are events of the kinds a phone publishes most, with realistic fields.
@@ -201,5 +205,79 @@ func TestBusRingHoldsNoDeadSlots(t *testing.T) {
 		if e := <-replay; e.Seq != want {
 			t.Fatalf("replay: event %d, want %d", e.Seq, want)
 		}
+	}
+}
+
+// The history gives back the Data that was published, every value of its own Go type (an
+// int stays an int, a nil list nil, an empty one empty), whether the event was packed or,
+// with a value of a type the packing does not know, kept as its map; and a replay sends it
+// as the live stream did.
+func TestBusHistoryKeepsData(t *testing.T) {
+	b := NewBus(64 << 10)
+	type point struct{ X, Y int }
+	published := []map[string]any{
+		{"s": "x<&>\u2028\xff", "empty": "", "t": true, "f": false, "nil": nil, "i": -1 << 40, "i64": int64(3600),
+			"i32": int32(-7), "u64": uint64(1<<64 - 1), "u32": uint32(1 << 31), "fl": 0.25,
+			"list": []string{"GPP_A", "", "Station_Name"}, "none": []string(nil), "zero": []string{},
+			"skipped": []config.Skipped{{Name: "Time_Zone", Value: "GMT+25:00", Reason: "want one of …", Line: 12}, {Name: "Password_1_", Reason: "secret"}},
+			"noskip":  []config.Skipped{}, "nilskip": []config.Skipped(nil)},
+		{},
+		{"point": point{1, 2}, "n": 3}, // kept as its map
+		{"op": "resync", "result": "success"},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	first := b.Publish("first", time.Now(), nil) // a replay is of the events after one seen
+	live := b.Subscribe(ctx, 0)
+	var sent []Event
+	for i, d := range published {
+		sent = append(sent, b.Publish("k"+strconv.Itoa(i), time.Unix(1700000000, int64(i)), d))
+	}
+	kept := b.Since(first.Seq)
+	if len(kept) != len(published) {
+		t.Fatalf("kept %d events, want %d", len(kept), len(published))
+	}
+	replay := b.Subscribe(ctx, first.Seq) // the kept events are queued on it at once
+	for i, e := range kept {
+		if e.Seq != sent[i].Seq || e.Kind != sent[i].Kind || !e.Time.Equal(sent[i].Time) {
+			t.Errorf("event %d: kept %d %s %v, published %d %s %v", i, e.Seq, e.Kind, e.Time, sent[i].Seq, sent[i].Kind, sent[i].Time)
+		}
+		if !reflect.DeepEqual(e.Data, published[i]) {
+			t.Errorf("event %d: kept Data %#v, published %#v", i, e.Data, published[i])
+		}
+		want, _ := (<-live).JSON()
+		for _, got := range []Event{e, <-replay} {
+			if j, _ := got.JSON(); string(j) != string(want) {
+				t.Errorf("event %d: kept encodes as %s, the live stream sent %s", i, j, want)
+			}
+		}
+	}
+	if n := EventSize(sent[2]); n < 2*len(mustJSON(t, sent[2])) {
+		t.Errorf("an event kept as its map counts %d bytes, want at least twice its encoding", n)
+	}
+}
+
+func mustJSON(t *testing.T, e Event) []byte {
+	t.Helper()
+	j, err := e.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// Unpacking a packing cut short gives the fields read before the cut, and never panics.
+func TestUnpackCutShort(t *testing.T) {
+	full, ok := packData(nil, map[string]any{"a": "xyz", "l": []string{"p", "q"}, "s": []config.Skipped{{Name: "N"}}, "f": 1.5})
+	if !ok {
+		t.Fatal("not packed")
+	}
+	for i := range full {
+		if got := unpackData(full[:i]); len(got) > 4 {
+			t.Fatalf("%d bytes: %v", i, got)
+		}
+	}
+	if got := unpackData(full); len(got) != 4 {
+		t.Fatalf("whole: %v", got)
 	}
 }

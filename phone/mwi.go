@@ -100,7 +100,7 @@ func (st *state) subDone(l *line, gen int, sub *sip.Subscription, err error) {
 	s := &l.mwiSub
 	s.inFlight = false
 	now := st.p.clock.Now()
-	log := st.lineLog(l.n).With(zap.String("event", "message-summary"), zap.String("target", s.target))
+	log := st.lineLog(l.n).WithLazy(zap.String("event", "message-summary"), zap.String("target", s.target))
 	if err == nil && sub.Expires > 0 {
 		if !s.active || sub.New {
 			log.Info("subscribed", zap.Duration("expires", sub.Expires), zap.Bool("new", sub.New))

@@ -236,7 +236,7 @@ func (st *state) sharedDone(l *line, gen int, err error) {
 	s := l.shared
 	p := s.queue[0]
 	s.queue = s.queue[1:]
-	log := st.lineLog(l.n).With(zap.String("event", "dialog"))
+	log := st.lineLog(l.n).WithLazy(zap.String("event", "dialog"))
 	code := 202
 	var re *sip.ResponseError
 	if errors.As(err, &re) {

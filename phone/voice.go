@@ -208,8 +208,12 @@ func (st *state) agentStopped() {
 	}
 }
 
+// lineLog is the logger of extension n's agent and of what the loop does for it.
+// The logger is lazy (zap's WithLazy): an agent's logger that writes nothing, as in a fleet
+// at warn, holds no encoder of its own. With, on the phone's lazy logger, built both the
+// phone's encoder and the line's, a 1 KiB buffer each: 17 MB of 3,000 SPA942s' heap.
 func (st *state) lineLog(n int) *zap.Logger {
-	return st.p.log.Named("sip").With(zap.Int("line", n))
+	return st.p.log.Named("sip").WithLazy(zap.Int("line", n))
 }
 
 // voiceDeadlines adds the lines' policy timers to consider.
