@@ -52,6 +52,7 @@ type call struct {
 	answer       *sipmsg.Response // the 2xx that set up the dialog
 	cmds         chan callCmd     // to the handler of an incoming INVITE, until its final answer
 	acked        chan struct{}    // closed when the ACK of our 2xx arrived
+	ackCSeq      uint32           // the CSeq of the INVITE whose 2xx acked waits for
 	hangup       chan struct{}    // closed when the phone hangs up an outgoing call early
 	hung         bool
 	reinviting   bool

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -82,7 +84,7 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		a.respond(req, tx, 482, "Loop Detected")
 		return
 	}
-	c := &call{a: a, id: cid, localTag: newTag('i', a.cfg.Ext), cmds: make(chan callCmd, 4), acked: make(chan struct{}),
+	c := &call{a: a, id: cid, localTag: newTag('i', a.cfg.Ext), cmds: make(chan callCmd, 4), acked: make(chan struct{}), ackCSeq: req.CSeq().SeqNo,
 		invite: req, target: req.Contact().Address, remoteCSeq: req.CSeq().SeqNo, cseq: newCSeq(), connected: make(chan struct{})}
 	// Every answer of this INVITE carries our tag; the 487 sipgo sends on CANCEL too.
 	req.To().Params.Add("tag", c.localTag)
@@ -98,9 +100,16 @@ func (a *Agent) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.rel100, c.pracks = true, make(chan uint32, 1)
 	}
 	a.addCall(c)
-	a.respond(req, tx, 100, "Trying")
+	// The CANCEL's callback before the 100: a caller may CANCEL as soon as it has the 100
+	// (RFC 3261 §9.1), and one taken before the callback was there would call nothing (the
+	// call would end only with its transaction, as "transaction ended").
 	canceled := make(chan struct{})
-	tx.OnCancel(func(*sipmsg.Request) { close(canceled) })
+	var cancelOnce sync.Once
+	cancel := func() { cancelOnce.Do(func() { close(canceled) }) }
+	if !tx.OnCancel(func(*sipmsg.Request) { cancel() }) && errors.Is(tx.Err(), sipmsg.ErrTransactionCanceled) {
+		cancel()
+	}
+	a.respond(req, tx, 100, "Trying")
 
 	ev := &IncomingCall{ID: cid, From: party(req.From().DisplayName, req.From().Address),
 		To: party(req.To().DisplayName, req.To().Address), SDP: sdpBody(req), Authenticated: authed,
@@ -386,7 +395,10 @@ func (a *Agent) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	c.mu.Lock()
-	if c.acked != nil {
+	// An ACK of an earlier 2xx (the far end ACKs each retransmission of it, and an ACK may
+	// come after the re-INVITE that followed it) does not acknowledge the 2xx waiting now:
+	// the ACK's CSeq is its INVITE's (RFC 3261 §13.2.2.4).
+	if c.acked != nil && req.CSeq().SeqNo == c.ackCSeq {
 		select {
 		case <-c.acked:
 		default:
@@ -404,6 +416,9 @@ func (a *Agent) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	a.respond(req, tx, 200, "OK", c.statsHeader())
+	if !c.afterConnected() { // the call is reported connected first (call_order.go)
+		return
+	}
 	c.mu.Lock()
 	was := c.phase
 	c.phase = phaseEnded
@@ -424,6 +439,12 @@ func (a *Agent) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // onReinvite handles a re-INVITE: the phone answers its offer (hold, resume, …).
 func (c *call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	a := c.a
+	// The call is reported connected first, and the ACK of the INVITE that set it up is
+	// taken before this re-INVITE makes its own (call_order.go).
+	if !c.afterConnected() {
+		a.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
 	c.mu.Lock()
 	if c.phase != phaseConfirmed || c.reinviting {
 		c.mu.Unlock()
@@ -439,7 +460,7 @@ func (c *call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if ct := req.Contact(); ct != nil {
 		c.target = ct.Address // a target refresh (RFC 3261 §12.2.2)
 	}
-	c.acked = make(chan struct{})
+	c.acked, c.ackCSeq = make(chan struct{}), req.CSeq().SeqNo
 	c.mu.Unlock()
 	a.respond(req, tx, 100, "Trying")
 	ev := &CallReinvite{ID: c.id, SDP: sdpBody(req), rep: reinviteReply{ch: make(chan reinviteAnswer, 1)}}

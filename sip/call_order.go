@@ -5,7 +5,13 @@ package sip
 // call is answered does) can be handled before the ACK's consequence, the call's
 // CallAnswered, is reported. The phone must see the call connected before a digit in it:
 // afterConnected makes the INFO handler wait for it, so the order is the network's whatever
-// the goroutines' timing.
+// the goroutines' timing. The same holds for the far end's other requests in the dialog: a
+// BYE right behind the ACK (a caller that hangs up as it is answered, an auto-test's
+// scenario) was reported CallEnded before CallAnswered, a REFER (a PBX transferring the call
+// it just answered) reached the phone for a call not yet connected, and a re-INVITE (a PBX
+// moving the media as soon as the call is up) could replace the ACK channel of the 2xx
+// before that ACK was taken, leaving the answer retransmitted until it gave up; BYE, REFER
+// and re-INVITE wait too (RFC 3261 §13.3.1.4: such a request stands for a lost ACK).
 
 // markConnected says CallAnswered has been emitted (or never will be). Idempotent.
 func (c *call) markConnected() {

@@ -174,6 +174,10 @@ func (a *Agent) onRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		a.respond(req, tx, 500, "Server Internal Error")
 		return
 	}
+	if !c.afterConnected() { // the call is reported connected first (call_order.go)
+		a.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
 	target := rt.Address
 	replaces := ""
 	for _, kv := range target.Headers { // an attended transfer's Replaces (RFC 3891 §5)
