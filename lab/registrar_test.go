@@ -186,12 +186,17 @@ func TestRegistrarRoutesCalls(t *testing.T) {
 	answer := func(srv *sipgo.Server) {
 		srv.OnInvite(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			invites <- req
-			tx.Respond(sipmsg.NewResponseFromRequest(req, 180, "Ringing", nil))
 			if req.GetHeader("X-Wait") != nil {
-				tx.(*sipmsg.ServerTx).OnCancel(func(*sipmsg.Request) { cancels <- struct{}{} })
+				// OnCancel before the 180: the caller cancels as soon as it sees the 180, and a
+				// CANCEL that came before the callback was registered would call nothing.
+				if !tx.(*sipmsg.ServerTx).OnCancel(func(*sipmsg.Request) { cancels <- struct{}{} }) {
+					cancels <- struct{}{} // already canceled
+				}
+				tx.Respond(sipmsg.NewResponseFromRequest(req, 180, "Ringing", nil))
 				<-tx.Done()
 				return
 			}
+			tx.Respond(sipmsg.NewResponseFromRequest(req, 180, "Ringing", nil))
 			res := sipmsg.NewResponseFromRequest(req, 200, "OK", nil)
 			res.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "1002", Host: "127.0.0.1", Port: calleePort}})
 			tx.Respond(res)

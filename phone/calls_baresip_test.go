@@ -33,13 +33,22 @@ type baresip struct {
 }
 
 // startBaresip writes baresip's config for the test and starts it. source is the WAV it plays.
+//
+// Its ports are chosen free a moment before baresip binds them, and anything on the machine
+// may take one meanwhile (another test's ephemeral port): baresip then exits ("ua: init
+// failed") or, for its ctrl_tcp port, runs without its control socket. Either shows in its
+// log before it registers (ctrl_tcp is loaded before the account), so such a start is
+// stopped and made again on other ports, as siptest.StartKamailio does.
 func startBaresip(t *testing.T, k *siptest.Kamailio, source string) *baresip {
 	t.Helper()
 	bin := provtest.RequirePeer(t, "baresip", "baresip")
-	dir := t.TempDir()
-	rtp := 30000 + 2*(provtest.FreeUDPPort(t)%10000)
-	b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav"), ctrl: fmt.Sprintf("127.0.0.1:%d", provtest.FreeTCPPort(t))}
-	cfg := fmt.Sprintf(`sip_listen 127.0.0.1:%d
+	var failure string
+	for range 5 {
+		dir := t.TempDir()
+		rtp := 30000 + 2*(provtest.FreeUDPPort(t)%10000)
+		sipPort := freeUDPTCPPort(t)
+		b := &baresip{dir: dir, heard: filepath.Join(dir, "heard.wav"), ctrl: fmt.Sprintf("127.0.0.1:%d", provtest.FreeTCPPort(t))}
+		cfg := fmt.Sprintf(`sip_listen 127.0.0.1:%d
 ctrl_tcp_listen %s
 call_max_calls 2
 audio_source aufile,%s
@@ -52,34 +61,55 @@ module g711.so
 module aufile.so
 module sndfile.so
 snd_path %s
-module_app account.so
-module_app menu.so
 module_app ctrl_tcp.so
-`, freeUDPTCPPort(t), b.ctrl, source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
-	acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
-	for name, body := range map[string]string{"config": cfg, "accounts": acc} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := provtest.StartProcess(bin, []string{"-f", dir, "-v"}, filepath.Join(dir, "baresip.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.proc = p
-	t.Cleanup(p.Stop)
-	waitFor(t, 10*time.Second, "baresip registered", func() bool {
-		for _, bd := range k.Bindings(t) {
-			if strings.Contains(bd.AOR, "1002") {
-				return true
+module_app menu.so
+module_app account.so
+`, sipPort, b.ctrl, source, b.heard, filepath.Join(dir, "alert.wav"), rtp, rtp+20, dir)
+		acc := fmt.Sprintf("<sip:1002@127.0.0.1;transport=udp>;auth_pass=secret1002;outbound=\"sip:%s\";regint=60;answermode=auto;dtmfmode=rtpevent\n", k.Addr)
+		for name, body := range map[string]string{"config": cfg, "accounts": acc} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if p.Exited() {
-			t.Fatalf("baresip exited:\n%s", p.Output())
+		p, err := provtest.StartProcess(bin, []string{"-f", dir, "-v"}, filepath.Join(dir, "baresip.log"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return false
-	})
-	return b
+		t.Cleanup(p.Stop) // Stop is idempotent: a failed start is stopped at once too
+		b.proc = p
+		contact := fmt.Sprintf("127.0.0.1:%d", sipPort)
+		failure = ""
+		waitFor(t, 20*time.Second, "baresip registered", func() bool {
+			if out := p.Output(); p.Exited() || strings.Contains(out, "Address already in use") {
+				failure = out
+				return true
+			}
+			for _, bd := range k.Bindings(t) {
+				if strings.Contains(bd.AOR, "1002") && strings.Contains(bd.Contact, contact) {
+					return true
+				}
+			}
+			return false
+		})
+		if failure == "" {
+			return b
+		}
+		p.Stop() // most likely a port was taken meanwhile: again, on other ports
+		t.Logf("baresip did not start, trying other ports: %s", failureLine(failure))
+	}
+	t.Fatalf("baresip did not start in 5 attempts; the last one's output:\n%s", failure)
+	return nil
+}
+
+// failureLine is the line of a peer's output that says a port was in use, or its last line.
+func failureLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "already in use") {
+			return l
+		}
+	}
+	return lines[len(lines)-1]
 }
 
 // command runs one of baresip's long commands (as typed after "/") through ctrl_tcp and

@@ -109,8 +109,8 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) t
 func TestSlowBodiesAreCut(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	_, s, addr := limitServer(t, Options{Limits: Limits{ReadTimeout: timeout, WriteTimeout: time.Second}}, phone.Options{})
-	base := runtime.NumGoroutine()
 	var conns []net.Conn
+	start := time.Now()
 	for i := range 12 {
 		c := dialFrom(t, "127.0.0.1", addr, 0)
 		defer c.Close()
@@ -121,9 +121,12 @@ func TestSlowBodiesAreCut(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	waitFor(t, "the server holds the connections", 10*time.Second, func() bool { n, _ := s.conns(); return n == len(conns) })
-	held := runtime.NumGoroutine() - base
-	took := waitFor(t, "the slow connections are closed", 10*time.Second+timeout, func() bool { n, _ := s.conns(); return n == 0 })
+	// On a loaded machine the first connections may be cut before the last is dialled: each
+	// answer below shows that the server read its request and cut it, so the test does not
+	// wait for all twelve to be held at once.
+	held := goroutinesIn(serving...)
+	waitFor(t, "the slow connections are closed", 10*time.Second+timeout, func() bool { n, _ := s.conns(); return n == 0 })
+	closed := time.Since(start)
 	codes := map[int]int{}
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -134,11 +137,42 @@ func TestSlowBodiesAreCut(t *testing.T) {
 		}
 		codes[resp.StatusCode]++
 	}
-	waitFor(t, "the server's goroutines end", 10*time.Second, func() bool { return runtime.NumGoroutine() <= base+2 })
-	t.Logf("12 slow bodies: %d goroutines while held; closed after %v (ReadTimeout %v); answers %v", held, took.Round(time.Millisecond), timeout, codes)
+	waitFor(t, "the server's goroutines end", 10*time.Second, func() bool { return goroutinesIn(serving...) == 0 })
+	t.Logf("12 slow bodies: %d connection goroutines once dialled; all closed %v after the first dial (ReadTimeout %v); answers %v",
+		held, closed.Round(time.Millisecond), timeout, codes)
 	if codes[408]+codes[503] != len(conns) {
 		t.Errorf("slow requests answered %v, want each refused cleanly: 408, or 503 while others held the upload slots", codes)
 	}
+}
+
+// serving names the functions of the goroutines that serve an HTTP connection: net/http's
+// conn.serve and the background reads it starts.
+var serving = []string{"net/http.(*conn).serve", "net/http.(*connReader).backgroundRead"}
+
+// goroutinesIn counts the goroutines with any of fns on their stack, from a dump of every
+// goroutine's stack. (A count of all goroutines against a base moves with the phone's own
+// too: its boot starts the SIP extensions' goroutines while a test runs, before or after the
+// base was taken.)
+func goroutinesIn(fns ...string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		for _, fn := range fns {
+			if strings.Contains(g, fn) {
+				count++
+				break
+			}
+		}
+	}
+	return count
 }
 
 // Issue 9 item 2, connection bounds: over the bound per client address a new connection is
@@ -204,11 +238,10 @@ func TestNonReadingSubscriberDropped(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	u, s, addr := limitServer(t, Options{Logger: zap.New(core), Limits: Limits{WriteTimeout: timeout}},
 		phone.Options{EventHistoryBytes: 64 << 20})
-	base := runtime.NumGoroutine()
 	c := dialFrom(t, "127.0.0.1", addr, 4096)
 	defer c.Close()
 	io.WriteString(c, "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-	waitFor(t, "the stream is open", 10*time.Second, func() bool { return runtime.NumGoroutine() > base })
+	waitFor(t, "the stream is open", 10*time.Second, func() bool { return goroutinesIn("webui.(*handler).apiEvents") > 0 })
 	pad := strings.Repeat("x", 60<<10)
 	sent := 0
 	took := waitFor(t, "the subscriber is dropped", 30*time.Second, func() bool {
@@ -218,7 +251,10 @@ func TestNonReadingSubscriberDropped(t *testing.T) {
 		return n == 0
 	})
 	t.Logf("dropped after %v and %d events of 60 KB (WriteTimeout %v)", took.Round(time.Millisecond), sent, timeout)
-	waitFor(t, "its goroutine ends", 10*time.Second, func() bool { return runtime.NumGoroutine() <= base+1 })
+	// net/http closes the connection as the write fails, before the handler returns and
+	// logs why: the log line is waited for, not assumed.
+	waitFor(t, "the drop is logged", 10*time.Second, func() bool { return logs.FilterMessage("event stream dropped").Len() > 0 })
+	waitFor(t, "its goroutine ends", 10*time.Second, func() bool { return goroutinesIn(serving...) == 0 })
 	drops := logs.FilterMessage("event stream dropped").All()
 	if len(drops) != 1 || !strings.Contains(drops[0].ContextMap()["reason"].(string), "stopped reading") {
 		t.Errorf("log: %v, want one line saying the client stopped reading", drops)
