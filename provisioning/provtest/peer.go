@@ -3,11 +3,13 @@ package provtest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,26 +45,61 @@ func unavailable(t testing.TB, msg string) {
 
 // FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago, for programs that
 // must be told their port. Another process may take it before the program binds it; the
-// Start functions retry with a new port when that happens.
+// Start functions retry with a new port when that happens. The port is one the kernel does
+// not hand out by itself (see [freePort]), so that only another explicit choice can take it.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free tcp port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freePort(t, func(addr string) (int, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
+	})
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago (see [FreeTCPPort]).
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free udp port: %v", err)
+	return freePort(t, func(addr string) (int, error) {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	})
+}
+
+// freePort picks a port of 127.0.0.1 at random below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range) and above the phones' default RTP range, free when bind
+// tried it. A port of the ephemeral range, the kernel's own choice for ":0", was taken now and
+// then between the choice and the program's bind: every socket on the machine that binds
+// ":0" or connects unbound (other packages' tests, other programs) gets a port of that
+// range; below it only another explicit bind can. With no room below the range (or no free
+// port found there), the kernel's choice.
+func freePort(t testing.TB, bind func(addr string) (int, error)) int {
+	t.Helper()
+	const lowest = 20000 // above RTP_Port_Min..RTP_Port_Max's defaults (16384-16482)
+	low := 32768
+	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(r)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	for i := 0; low-lowest >= 1000 && i < 100; i++ {
+		if port, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(lowest+rand.IntN(low-lowest)))); err == nil {
+			return port
+		}
+	}
+	port, err := bind("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
 }
 
 // Process is a started peer program: its own process group, its output in a file, its exit
