@@ -509,6 +509,17 @@ func (r *Registrar) forward(req *sipmsg.Request, tx sipmsg.ServerTransaction, b 
 	fwd.SetDestination(net.JoinHostPort(dst.Host, strconv.Itoa(port)))
 	fwd.SetSource("")
 	invite := req.IsInvite()
+	// The CANCEL's callback first: sipgo answers 100 Trying by itself when the handler is
+	// slow, a caller may CANCEL on it, and a CANCEL taken before the callback was there
+	// would not reach the callee. One that came already (the caller has its 487) is the end.
+	canceled := make(chan struct{})
+	var once sync.Once
+	if stx, ok := tx.(*sipmsg.ServerTx); ok {
+		if !stx.OnCancel(func(*sipmsg.Request) { once.Do(func() { close(canceled) }) }) && errors.Is(stx.Err(), sipmsg.ErrTransactionCanceled) {
+			r.log.Info("call canceled", zap.String("from", from), zap.String("to", b.User))
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // INVITE_Expires of a phone is 240 s at most in the lab's use
 	defer cancel()
 	ctl, err := r.cli.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
@@ -535,11 +546,6 @@ func (r *Registrar) forward(req *sipmsg.Request, tx sipmsg.ServerTransaction, b 
 			relay(res) // 2xx retransmissions go to the caller (RFC 6026 §8.1)
 		}
 	})
-	canceled := make(chan struct{})
-	var once sync.Once
-	if stx, ok := tx.(*sipmsg.ServerTx); ok {
-		stx.OnCancel(func(*sipmsg.Request) { once.Do(func() { close(canceled) }) })
-	}
 	cancelSent := false
 	for {
 		select {

@@ -260,3 +260,98 @@ func TestCancelRightAfterInvite(t *testing.T) {
 		}
 	}
 }
+
+// TestByeRightAfterOurAck: the far end of the phone's call hangs up as soon as it has the ACK
+// of its 2xx; the call is reported connected, then ended, each once (call_order.go).
+func TestByeRightAfterOurAck(t *testing.T) {
+	heard := make(chan sip.Event, 64)
+	a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	read := func(want string) (string, net.Addr) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no %s: %v", want, err)
+			}
+			if msg := string(buf[:n]); strings.HasPrefix(msg, want+" ") {
+				return msg, from
+			}
+		}
+	}
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for n := range 20 {
+		id, err := a.Dial(sip.DialRequest{To: "sip:1002@" + c.LocalAddr().String(), SDP: []byte("v=0\r\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, from := read("INVITE")
+		tag := fmt.Sprintf("u%d", n)
+		res := "SIP/2.0 200 OK\r\n" + headerLines(inv, "Via") + "From: " + header(inv, "From") + "\r\n" +
+			"To: " + header(inv, "To") + ";tag=" + tag + "\r\nCall-ID: " + header(inv, "Call-ID") + "\r\n" +
+			"CSeq: " + header(inv, "CSeq") + "\r\nContact: <sip:1002@" + c.LocalAddr().String() + ">\r\n" +
+			"Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"
+		if _, err := c.WriteTo([]byte(res), from); err != nil {
+			t.Fatal(err)
+		}
+		read("ACK")
+		contact := strings.Trim(header(inv, "Contact"), "<>")
+		if i := strings.IndexByte(contact, '>'); i >= 0 {
+			contact = contact[:i]
+		}
+		bye := "BYE " + contact + " SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-bye" + tag + "\r\n" +
+			"From: " + header(inv, "To") + ";tag=" + tag + "\r\nTo: " + header(inv, "From") + "\r\nCall-ID: " + header(inv, "Call-ID") + "\r\n" +
+			"CSeq: 1 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+		if _, err := c.WriteTo([]byte(bye), from); err != nil {
+			t.Fatal(err)
+		}
+		answered := false
+		for ended := false; !ended; {
+			select {
+			case ev := <-heard:
+				switch ev := ev.(type) {
+				case *sip.CallAnswered:
+					if ev.ID != id || answered {
+						t.Fatalf("%s: %+v (answered before: %v)", id, ev, answered)
+					}
+					answered = true
+				case *sip.CallEnded:
+					if ev.ID != id || !answered {
+						t.Fatalf("%s: %+v before the call was reported connected", id, ev)
+					}
+					ended = true
+				}
+			case <-deadline.C:
+				t.Fatalf("%s: the call was not reported ended", id)
+			}
+		}
+	}
+}
+
+// header is the value of the first header name of a raw message.
+func header(msg, name string) string {
+	for _, l := range strings.Split(msg, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// headerLines are the lines of header name of a raw message, in order, each with its CRLF.
+func headerLines(msg, name string) string {
+	var out strings.Builder
+	for _, l := range strings.Split(msg, "\r\n") {
+		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			out.WriteString(l + "\r\n")
+		}
+	}
+	return out.String()
+}

@@ -108,7 +108,9 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) t
 // the connections are answered and closed, and their goroutines end.
 func TestSlowBodiesAreCut(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	_, s, addr := limitServer(t, Options{Limits: Limits{ReadTimeout: timeout, WriteTimeout: time.Second}}, phone.Options{})
+	// WriteTimeout stays the default: it runs from the request's start, and a 408 written a
+	// second after it (a loaded machine's scheduling) was lost, the connection closed unanswered.
+	_, s, addr := limitServer(t, Options{Limits: Limits{ReadTimeout: timeout}}, phone.Options{})
 	var conns []net.Conn
 	start := time.Now()
 	for i := range 12 {
