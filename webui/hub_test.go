@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -314,5 +315,29 @@ func TestListeners(t *testing.T) {
 	// 8080 and 8081 over IPv4, 8080 over IPv6; a name, a wildcard and port 0 each their own.
 	if got := Listeners(addrs); got != 6 {
 		t.Errorf("Listeners = %d, want 6", got)
+	}
+}
+
+// BenchmarkFirstRequest is a phone's first request (GET /healthz, what a re-triggered storm's
+// phones and every probe start with) on a fresh handler: with routes of its own, built at
+// that request, and with its fleet's (a Hub's), built once.
+func BenchmarkFirstRequest(b *testing.B) {
+	u := testUnit(b, phone.Options{Logger: zap.NewNop()})
+	req := httptest.NewRequest("GET", "http://127.0.0.1"+HealthPath, nil).WithContext(context.Background())
+	for _, bc := range []struct {
+		name string
+		hub  *Hub
+	}{{"own routes", nil}, {"fleet routes", NewHub(nil)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h := newHandler(u, Options{Hub: bc.hub})
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s = %d", HealthPath, rec.Code)
+				}
+			}
+		})
 	}
 }

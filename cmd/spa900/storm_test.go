@@ -681,8 +681,8 @@ func BenchmarkFleetStart(b *testing.B) {
 		for i := 0; i < n && len(sample) < 200; i += max(1, n/200) {
 			sample = append(sample, "http://"+net.JoinHostPort(ips[i].String(), strconv.Itoa(webPort))+"/")
 		}
-		if failed := getAll(sample, nil, 8); failed > 0 {
-			b.Fatalf("%d of %d sampled phones do not serve their pages", failed, len(sample))
+		if failed, why := getAllWhy(sample, 8); failed > 0 {
+			b.Fatalf("%d of %d sampled phones do not serve their pages (%s)", failed, len(sample), why)
 		}
 		browsed := rssBytes(fleet.cmd.Process.Pid)
 		fleet.stop(b)

@@ -48,6 +48,12 @@ type KamailioOptions struct {
 	// PkgMemoryMB is each process's private memory (-M; default 8): a configuration that
 	// lists thousands of users needs more (about 4 KB a user).
 	PkgMemoryMB int
+	// Children is its UDP worker processes (default 2). ReceiveBuffer, when set, is the
+	// largest UDP receive buffer Kamailio's probing may set (-b; its default is 256 KiB, the
+	// kernel's net.core.rmem_max bounds it): a registrar that thousands of phones register
+	// with at once drops from a full buffer what its workers are not scheduled to read on a
+	// loaded machine, and the REGISTERs time out.
+	Children, ReceiveBuffer int
 	// Config, when not empty, is a whole configuration of the caller's (deploy/compose's)
 	// instead of the template: it must name no listen address (the instance is given -l
 	// udp:127.0.0.1:PORT) and load no ctl module of its own, and Bindings is not available.
@@ -102,6 +108,9 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	if pkgMem <= 0 {
 		pkgMem = 8
 	}
+	if opts.Children <= 0 {
+		opts.Children = 2
+	}
 	tmpl := template.Must(template.New("kamailio").Parse(kamailioTemplate))
 	dir := t.TempDir()
 	if opts.TLSCert != nil {
@@ -133,13 +142,16 @@ func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 			"Port": port, "Realm": opts.Realm, "Algorithm": opts.Algorithm, "QOP": qop,
 			"MinExpires": opts.MinExpires, "MaxExpires": opts.MaxExpires, "TCP": opts.TCP,
 			"Users": opts.Users, "Dir": dir, "Debug": opts.Debug, "TLSPort": tlsPort,
-			"OneTimeNonce": opts.OneTimeNonce,
+			"OneTimeNonce": opts.OneTimeNonce, "Children": opts.Children,
 		}); err != nil {
 			t.Fatalf("kamailio config: %v", err)
 		}
 		cfgFile := filepath.Join(dir, "kamailio.cfg")
 		if err := os.WriteFile(cfgFile, cfg.Bytes(), 0o644); err != nil {
 			t.Fatalf("kamailio config: %v", err)
+		}
+		if opts.ReceiveBuffer > 0 {
+			extra = append(extra, "-b", strconv.Itoa(opts.ReceiveBuffer))
 		}
 		proc, err := provtest.StartProcess(bin, append([]string{"-f", cfgFile, "-DD", "-E", "-Y", dir,
 			"-P", filepath.Join(dir, "kamailio.pid"), "-m", "64", "-M", strconv.Itoa(pkgMem)}, extra...), filepath.Join(dir, "kamailio.log"))
