@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,62 @@ func TestOrdinalOf(t *testing.T) {
 		if _, err := ordinalOf(host); err == nil {
 			t.Errorf("ordinalOf(%q): no error", host)
 		}
+	}
+}
+
+// TestFleetSharesWebListener: a fleet's phones share one web listener for their port, say so
+// in the open file budget, serve each its own pages, and a connection to an address of the
+// port that is no phone's is reset.
+func TestFleetSharesWebListener(t *testing.T) {
+	ln, err := net.Listen("tcp4", "0.0.0.0:0") // a port free on every address: the fleet's listener is the wildcard's
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"fleet", "--count", "3", "--ip", "127.0.1.2", "--mac", "00:0e:08:00:01:00",
+			"--http-port", port, "--data", t.TempDir(), "--boot-time", "0", "--log-format", "json",
+			"--set", "Line_Enable_1_=No", "--set", "Line_Enable_2_=No", "--set", "Line_Enable_3_=No", "--set", "Line_Enable_4_=No"},
+			io.Discard, pw)
+		pw.Close()
+	}()
+	var shared, budget []string
+	listening := 0
+	sc := bufio.NewScanner(pr)
+	for listening < 3 && sc.Scan() {
+		switch line := sc.Text(); {
+		case strings.Contains(line, `"msg":"web server listening"`):
+			listening++
+		case strings.Contains(line, `"msg":"web listener shared"`):
+			shared = append(shared, line)
+		case strings.Contains(line, `"msg":"open file budget"`):
+			budget = append(budget, line)
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if len(shared) != 1 || !strings.Contains(shared[0], `"addr":"0.0.0.0:`+port+`"`) {
+		t.Errorf("shared listener lines: %q, want one on 0.0.0.0:%s", shared, port)
+	}
+	if len(budget) != 1 || !strings.Contains(budget[0], `"files_web":1,`) || !strings.Contains(budget[0], `"files_sip":0,`) {
+		t.Errorf("open file budget: %q, want one web listener and no SIP socket", budget)
+	}
+	for i, mac := range []string{"000E08000100", "000E08000101", "000E08000102"} {
+		body := get(t, "http://"+net.JoinHostPort(fmt.Sprintf("127.0.1.%d", 2+i), port)+"/admin/spacfg.xml")
+		if !strings.Contains(body, ">"+mac+"</MAC_Address>") {
+			t.Errorf("phone %d's export is not its own (want MAC %s)", i, mac)
+		}
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	if res, err := (&http.Client{Transport: tr}).Get("http://127.0.1.9:" + port + "/"); err == nil {
+		res.Body.Close()
+		t.Errorf("127.0.1.9:%s, no phone's address, answered %d", port, res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
