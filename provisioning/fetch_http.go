@@ -55,17 +55,12 @@ func (f *Fetcher) newHTTPClient() *http.Client {
 			return cert, nil
 		}
 	}
-	network := f.network("tcp")
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		},
-		TLSClientConfig:        tlsConf,
-		TLSHandshakeTimeout:    f.cfg.Timeout,
-		DisableKeepAlives:      true,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 64 << 10,
+	tr := &oneShot{
+		dial:             dialer.DialContext,
+		network:          f.network("tcp"),
+		tls:              tlsConf,
+		handshakeTimeout: f.cfg.Timeout,
+		maxHeader:        64 << 10,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
 }

@@ -602,6 +602,9 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 			measure("power-cycle storm", 2, false, func() { fleet.cmd.Process.Signal(syscall.SIGHUP) })
 		}
 		fleet.stop(b)
+		if dir := os.Getenv("SPA900_STORM_LOG"); dir != "" { // what the fleet logged, to count its lines
+			os.WriteFile(filepath.Join(dir, "storm-fleet.log"), []byte(fleet.output()), 0o644)
+		}
 
 		b.Logf("%d phones; bare client %v fetches/s, %v µs of CPU a fetch (its own and nginx's); boot storm's last fetch %.2f s after the start",
 			n, mibsF(bare), microsF(bareCPU), startToDone.Seconds())

@@ -1,0 +1,103 @@
+package provisioning
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// rawServer accepts connections on loopback and answers each with answer(request head),
+// written as it is, then closes; it sends every request head it read on heads.
+func rawServer(t *testing.T, answer func(head string) string) (Target, <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				var head strings.Builder
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					head.WriteString(line)
+					if line == "\r\n" {
+						break
+					}
+				}
+				heads <- head.String()
+				io.WriteString(c, answer(head.String()))
+				// The client closes: the connection is its own (read until it does).
+				io.Copy(io.Discard, br)
+			}()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	return Target{Scheme: "http", Host: "127.0.0.1", Port: port, Path: "/spa942.cfg"}, heads
+}
+
+// TestFetchHTTPWire checks the request as the server reads it off the wire: HTTP/1.1, the
+// phone's User-Agent, Connection: close, no Accept-Encoding (SPA-BEHAVIOUR §7.1), one
+// connection per request; and that informational answers before the response are skipped.
+func TestFetchHTTPWire(t *testing.T) {
+	target, heads := rawServer(t, func(string) string {
+		return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>"
+	})
+	f := newTestFetcher(t, FetcherConfig{UserAgent: testUA})
+	for range 2 {
+		resp, err := f.Fetch(t.Context(), Request{Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(resp.Body) != "<flat-profile/>" {
+			t.Fatalf("body %q", resp.Body)
+		}
+		head := <-heads // a head per request: a connection each (the server reads one a connection)
+		lines := strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
+		if lines[0] != "GET /spa942.cfg HTTP/1.1" {
+			t.Errorf("request line %q", lines[0])
+		}
+		got := map[string]string{}
+		for _, l := range lines[1:] {
+			k, v, _ := strings.Cut(l, ": ")
+			got[strings.ToLower(k)] = v
+		}
+		want := map[string]string{"host": "127.0.0.1:" + strconv.Itoa(target.Port), "user-agent": testUA, "connection": "close"}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %q, want %q (head %q)", k, got[k], v, head)
+			}
+		}
+		if _, ok := got["accept-encoding"]; ok || len(got) != len(want) {
+			t.Errorf("headers %v, want exactly %v", got, want)
+		}
+	}
+}
+
+// TestFetchHTTPHeaderBound checks that a response header without end is refused once it
+// passes 64 KiB, rather than read for ever.
+func TestFetchHTTPHeaderBound(t *testing.T) {
+	target, _ := rawServer(t, func(string) string {
+		return "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 70<<10) + "\r\n\r\n"
+	})
+	f := newTestFetcher(t, FetcherConfig{})
+	_, err := f.Fetch(t.Context(), Request{Target: target})
+	if !errors.Is(err, errHeaderTooLarge) {
+		t.Fatalf("Fetch() error = %v, want the header bound", err)
+	}
+}
