@@ -65,7 +65,7 @@ func (n netFetcher) fetch(ctx context.Context, req fetchRequest) (fetched, error
 		return fetched{}, err
 	}
 	defer n.limit.release()
-	r := provisioning.Request{Target: target(req.URL), User: req.User, Password: req.Password, MaxSize: req.MaxSize}
+	r := provisioning.Request{Target: target(req.URL), User: req.User, Password: req.Password, MaxSize: req.MaxSize, Buffer: req.Buffer}
 	if req.Body != nil {
 		r.Method, r.Body = http.MethodPost, req.Body
 	}

@@ -50,8 +50,9 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 	f.sched = sched
 	opts = slices.Clone(opts)
 	shared := new(sharedSnapshots)
+	lend := new(lender) // resyncs' buffers, lent from one to the next (stormcpu)
 	for i := range opts {
-		opts[i].shared = shared
+		opts[i].shared, opts[i].lend = shared, lend
 		if opts[i].MediaScheduler == nil {
 			opts[i].MediaScheduler = sched
 		}

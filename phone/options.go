@@ -88,6 +88,8 @@ type Options struct {
 
 	// shared is what the units of a fleet share of their configurations (NewFleet sets it).
 	shared *sharedSnapshots
+	// lend lends the units of a fleet the buffers of their resyncs (NewFleet sets it).
+	lend *lender
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

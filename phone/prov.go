@@ -301,7 +301,7 @@ func (st *state) startResync(forced bool) {
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
-		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256,
+		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256, lend: st.p.opts.lend,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
 	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
@@ -404,6 +404,7 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	}
 	st.releaseQueuedResync()
 	st.upgAfterResync()
+	res.release(st.p.opts.lend) // the changes are applied or refused: their buffer goes back
 }
 
 // provStatus is the Provisioning part of the status.

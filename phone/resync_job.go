@@ -28,6 +28,8 @@ type resyncJob struct {
 	syslog    syslogOut
 	// acceptSHA256 accepts profiles encrypted with SHA-256 key derivation (DECISIONS 6).
 	acceptSHA256 bool
+	// lend lends the buffers of the fetch and the decode (nil: none).
+	lend *lender
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -46,6 +48,16 @@ type resyncResult struct {
 	url      string // the last URL requested, expanded
 	err      error
 	errText  string
+	// lent is the change buffer the first profile was decoded into, holding lentChanges:
+	// given back (release) once the loop is done with the changes.
+	lent        *[]config.Change
+	lentChanges []config.Change
+}
+
+// release gives the change buffer back to l, once nothing reads res.changes any more.
+func (res *resyncResult) release(l *lender) {
+	l.putChanges(res.lent, res.lentChanges)
+	res.lent, res.lentChanges, res.changes = nil, nil, nil
 }
 
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
@@ -135,7 +147,13 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 			req.Body = []byte(provisioning.Expand(j.vars.GPP[i], j.vars))
 		}
 	}
+	rb := j.lend.body()
+	if rb != nil {
+		req.Buffer = rb.b
+	}
 	got, err := j.fetch.fetch(ctx, req)
+	// Nothing the decode returns holds the body's bytes: the buffer goes back when it ends.
+	defer j.lend.putBody(rb, got.body)
 	if got.serverIP != "" {
 		j.vars.SERVIP = got.serverIP
 	}
@@ -164,20 +182,31 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 			}
 		}
 	}
-	prof, _, err := provisioning.ReadProfile(work.Catalog(), body, provisioning.ReadOptions{
-		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256,
-	})
+	var cb *[]config.Change
+	ropts := provisioning.ReadOptions{
+		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256, Base: work,
+	}
+	if res.lent == nil { // the first profile of the resync (_B, _C, _D take their own)
+		if cb = j.lend.changeBuffer(); cb != nil {
+			ropts.Changes = *cb
+		}
+	}
+	prof, _, err := provisioning.ReadProfile(work.Catalog(), body, ropts)
 	if err != nil {
+		j.lend.putChanges(cb, nil)
 		return work, withText(provisioning.ReadErrText(err), err)
+	}
+	if cb != nil {
+		res.lent, res.lentChanges = cb, prof.Changes
 	}
 	if w := prof.Encoding.Warning; w != "" {
 		j.log.Warn("profile encoding", zap.String("url", res.url), zap.String("warning", w), zap.String("read_as", prof.Encoding.Used))
 		res.warnings = append(res.warnings, w)
 	}
-	changes, skipped := work.Catalog().SkipInvalid(prof.Changes)
+	// Values their parameters cannot take are skipped, the rest applies: each checked once.
+	next, _, changes, skipped, err := work.ApplyValid(prof.Changes, config.ApplyOptions{})
 	logSkipped(j.log, "resync", res.url, skipped)
 	res.skipped.add(skipped)
-	next, _, err := work.Apply(changes, config.ApplyOptions{})
 	if err != nil {
 		return work, withText("invalid profile: "+err.Error(), err)
 	}

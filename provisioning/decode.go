@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spa900/spa900/provisioning/config"
 )
 
 // MaxProfileSize is the largest profile [DecodeProfile] inflates: 16 MiB. The real SPA962
@@ -45,6 +47,10 @@ type ReadOptions struct {
 	// 1.1's default, as an extension (--accept-sha256-profiles, DECISIONS 6). A real 5.1 phone
 	// refuses them: false by default.
 	AcceptSHA256 bool
+	// Base and Changes are [config.DecodeOptions]' of the same names: the configuration the
+	// profile is read for, whose equal values it shares, and a buffer for its changes.
+	Base    *config.Snapshot
+	Changes []config.Change
 }
 
 // ReadInfo says how a profile came: what [Decode] found even when it failed.

@@ -67,6 +67,10 @@ type Request struct {
 	User, Password string
 	// MaxSize overrides [FetcherConfig.MaxSize] for this request when > 0.
 	MaxSize int64
+	// Buffer, when it has room for the body (its capacity), is where an HTTP(S) body is
+	// read: Response.Body is then Buffer[:n], which the caller may reuse once it is done
+	// with the body. Nil: a new one.
+	Buffer []byte
 }
 
 // Response is a successful fetch.

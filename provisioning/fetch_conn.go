@@ -119,7 +119,8 @@ func (o *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
 		return fail(err)
 	}
 	lr := &headerLimit{r: conn, n: o.maxHeader}
-	br := bufio.NewReaderSize(lr, 4<<10)
+	// Small: it holds the header; a body read in large pieces (readBody) bypasses it.
+	br := bufio.NewReaderSize(lr, 1<<10)
 	var resp *http.Response
 	for {
 		resp, err = http.ReadResponse(br, req)

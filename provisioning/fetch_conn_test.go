@@ -101,3 +101,34 @@ func TestFetchHTTPHeaderBound(t *testing.T) {
 		t.Fatalf("Fetch() error = %v, want the header bound", err)
 	}
 }
+
+// TestFetchHTTPIntoBuffer checks Request.Buffer: a body that fits is read into it, announced
+// or chunked; one that does not gets its own.
+func TestFetchHTTPIntoBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name, answer string
+		room         int
+		into         bool
+	}{
+		{"announced", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 64, true},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 64, true},
+		{"announced, no room", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 8, false},
+		{"chunked, no room", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 8, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, _ := rawServer(t, func(string) string { return tc.answer })
+			f := newTestFetcher(t, FetcherConfig{})
+			buf := make([]byte, 0, tc.room)
+			resp, err := f.Fetch(t.Context(), Request{Target: target, Buffer: buf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != "<flat-profile/>" {
+				t.Fatalf("body %q", resp.Body)
+			}
+			if into := &resp.Body[0] == &buf[:1][0]; into != tc.into {
+				t.Errorf("read into the buffer: %v, want %v", into, tc.into)
+			}
+		})
+	}
+}

@@ -315,7 +315,7 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 	}
 	resp := x.resp
 	defer resp.Body.Close()
-	body, err := readBody(ctx, resp, limit)
+	body, err := readBody(ctx, resp, limit, req.Buffer)
 	if err != nil {
 		return nil, x.final, err
 	}
@@ -331,8 +331,8 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 }
 
 // readBody reads the whole body within limit: exactly Content-Length bytes when announced,
-// else up to the end of the (chunked or close-delimited) body.
-func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
+// else up to the end of the (chunked or close-delimited) body; into buf when it has room.
+func readBody(ctx context.Context, resp *http.Response, limit int64, buf []byte) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, resp.ContentLength, limit)
 	}
@@ -342,7 +342,11 @@ func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, er
 		err  error
 	)
 	if resp.ContentLength >= 0 {
-		body = make([]byte, resp.ContentLength)
+		if int64(cap(buf)) >= resp.ContentLength {
+			body = buf[:resp.ContentLength]
+		} else {
+			body = make([]byte, resp.ContentLength)
+		}
 		var m int
 		m, err = io.ReadFull(resp.Body, body)
 		n = int64(m)
@@ -350,7 +354,7 @@ func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, er
 			err = io.ErrUnexpectedEOF // nothing of a non-empty body came
 		}
 	} else {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		body, err = readAll(buf[:0], io.LimitReader(resp.Body, limit+1))
 		n = int64(len(body))
 	}
 	switch {
@@ -362,6 +366,23 @@ func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, er
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll appending to dst.
+func readAll(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)] // room to read into
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
 }
 
 // httpPost uploads body with a POST and ignores the answer's body (SPA-BEHAVIOUR §4.5).

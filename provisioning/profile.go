@@ -17,7 +17,7 @@ func ReadProfile(cat *config.Catalog, data []byte, opts ReadOptions) (*config.Pr
 	if err != nil {
 		return nil, info, err
 	}
-	var dopts config.DecodeOptions
+	dopts := config.DecodeOptions{Base: opts.Base, Changes: opts.Changes}
 	if len(opts.Aliases) > 0 {
 		aliases := opts.Aliases
 		dopts.Rename = func(path []string) (string, bool) { return MatchAlias(aliases, path) }

@@ -65,6 +65,39 @@ func BenchmarkResyncApply(b *testing.B) {
 	}
 }
 
+// BenchmarkResyncApplyAgain is BenchmarkResyncApply for a profile the configuration holds
+// already (a periodic resync, a storm of them), read as a phone reads it: for that
+// configuration (DecodeOptions.Base) into a buffer of changes lent from the last one.
+func BenchmarkResyncApplyAgain(b *testing.B) {
+	cat, data := fullProfile(b)
+	prof, err := DecodeProfile(cat, data, DecodeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base, _, err := NewSnapshot(cat).Apply(prof.Changes, ApplyOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]Change, 0, len(prof.Changes))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		prof, err := DecodeProfile(cat, data, DecodeOptions{Base: base, Changes: buf})
+		if err != nil {
+			b.Fatal(err)
+		}
+		changes, skipped := cat.SkipInvalid(prof.Changes)
+		if len(skipped) > 0 {
+			b.Fatal(skipped)
+		}
+		next, diff, err := base.Apply(changes, ApplyOptions{})
+		if err != nil || next != base || !diff.Empty() {
+			b.Fatalf("Apply() = %v, %v", diff, err)
+		}
+		buf = prof.Changes[:0]
+	}
+}
+
 // BenchmarkDecodeLatin1Profile decodes the full export written in ISO-8859-1 and declared so,
 // with one byte outside ASCII: the cost of transcoding the whole document.
 func BenchmarkDecodeLatin1Profile(b *testing.B) {

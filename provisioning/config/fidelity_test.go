@@ -81,6 +81,55 @@ func TestSkipInvalid(t *testing.T) {
 	}
 }
 
+// TestApplyValid checks that ApplyValid does what SkipInvalid and then Apply do, in one pass:
+// the same values skipped, the same valid changes, the same snapshot and difference, the same
+// failure for a name the catalogue does not have, and changes itself back when all are valid.
+func TestApplyValid(t *testing.T) {
+	cat := spa942(t)
+	base, _, err := NewSnapshot(cat).Apply([]Change{Set("GPP_B", "old")}, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		changes []Change
+	}{
+		{"all valid", []Change{Set("GPP_A", "x"), Set("Time_Zone", "GMT+1:00"), {Name: "GPP_C", Access: AccessNA}}},
+		{"some skipped", []Change{
+			Set("Time_Zone", "GMT+1:00"), {Name: "Line_Enable_1_", Value: "maybe", SetValue: true, Access: AccessRO, Line: 3},
+			Set("GPP_B", "new"), {Name: ResyncPeriodic, Value: "soon", SetValue: true, Line: 5}, Set("Admin_Passwd", "bad\x01secret"),
+			Set("GPP_A", "first"), Set("GPP_A", "zz\x01"),
+		}},
+		{"nothing changes", []Change{Set("GPP_B", "old")}},
+		{"unknown name", []Change{Set("GPP_A", "x"), Set("No_Such_Param", "1"), Set(ResyncPeriodic, "soon")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantValid, wantSkipped := cat.SkipInvalid(tc.changes)
+			wantNext, wantDiff, wantErr := base.Apply(wantValid, ApplyOptions{})
+			next, diff, valid, skipped, err := base.ApplyValid(tc.changes, ApplyOptions{})
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("error %v, want %v", err, wantErr)
+			}
+			if !reflect.DeepEqual(skipped, wantSkipped) || !reflect.DeepEqual(valid, wantValid) {
+				t.Errorf("skipped %+v valid %+v, want %+v and %+v", skipped, valid, wantSkipped, wantValid)
+			}
+			if wantSkipped == nil && len(valid) > 0 && &valid[0] != &tc.changes[0] {
+				t.Error("all valid: not the changes themselves")
+			}
+			nv, na := next.Overrides()
+			wv, wa := wantNext.Overrides()
+			if !reflect.DeepEqual(diff, wantDiff) || (next == base) != (wantNext == base) || !reflect.DeepEqual(nv, wv) || !reflect.DeepEqual(na, wa) {
+				t.Errorf("diff %+v, overrides %v %v; want %+v, %v %v", diff, nv, na, wantDiff, wv, wa)
+			}
+			for _, name := range []string{"GPP_A", "GPP_B", "Time_Zone", "Line_Enable_1_", ResyncPeriodic, "Admin_Passwd"} {
+				if next.Get(name) != wantNext.Get(name) || next.Access(name) != wantNext.Access(name) {
+					t.Errorf("%s = %q (%v), want %q (%v)", name, next.Get(name), next.Access(name), wantNext.Get(name), wantNext.Access(name))
+				}
+			}
+		})
+	}
+}
+
 // TestProfileEncodings is issue 8's second case: the character encoding never fails a
 // profile (DECISIONS 8). Wazo writes "Répertoire" with the Latin-1 byte 0xE9.
 func TestProfileEncodings(t *testing.T) {

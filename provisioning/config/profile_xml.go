@@ -31,6 +31,14 @@ type DecodeOptions struct {
 	// Rename maps an element path (element names from the document root) to a parameter name:
 	// the rule option --alias (SPA-BEHAVIOUR §2.4). Nil means no aliases.
 	Rename func(path []string) (string, bool)
+	// Base, when set, is the configuration the profile is read for (of the same catalogue):
+	// a value equal to Base's is given as Base's own string, so that a profile that repeats
+	// the configuration (a periodic resync of an unchanged profile, a storm of them) costs no
+	// allocation for its values and its snapshot shares theirs.
+	Base *Snapshot
+	// Changes, when it has room (its capacity), is where Profile.Changes is built, from
+	// length 0: a caller's buffer from an earlier profile it is done with.
+	Changes []Change
 }
 
 // maxProfileDepth bounds the nesting of elements in a profile. Real profiles nest three deep
@@ -73,7 +81,10 @@ const maxProfileDepth = 256
 func DecodeProfile(cat *Catalog, data []byte, opts DecodeOptions) (*Profile, error) {
 	prof := &Profile{}
 	data, prof.Encoding = toUTF8(data)
-	d := profileDecoder{cat: cat, data: data, rename: opts.Rename, prof: prof, flatDepth: -1, line: 1}
+	d := profileDecoder{cat: cat, data: data, rename: opts.Rename, prof: prof, flatDepth: -1, line: 1, changes: opts.Changes[:0]}
+	if opts.Base != nil && opts.Base.cat == cat {
+		d.base = opts.Base
+	}
 	d.open = make([]openElement, 0, 8)
 	if err := d.run(); err != nil {
 		return nil, err
@@ -149,6 +160,8 @@ type profileDecoder struct {
 
 	unknown map[string]struct{} // the names in prof.Unknown
 	next    int                 // catalogue index after the last known parameter read
+	base    *Snapshot           // DecodeOptions.Base, of this catalogue; nil: none
+	changes []Change            // DecodeOptions.Changes, emptied
 
 	open []openElement
 	path []string // local names of the open elements; kept only when rename is set
@@ -368,7 +381,11 @@ func (d *profileDecoder) endElement() {
 			if d.param.SetValue || d.param.Access != AccessUnset {
 				if d.prof.Changes == nil { // about one change per element from here on
 					n := bytes.Count(d.data[d.paramLocal.start:], []byte{'<'}) / 2
-					d.prof.Changes = make([]Change, 0, min(n+1, 4096))
+					if cap(d.changes) >= min(n+1, 4096) {
+						d.prof.Changes = d.changes
+					} else {
+						d.prof.Changes = make([]Change, 0, min(n+1, 4096))
+					}
 				}
 				d.prof.Changes = append(d.prof.Changes, d.param)
 			}
@@ -580,17 +597,22 @@ func (d *profileDecoder) addText(s, e int, refs bool) {
 	d.pieces++
 }
 
-// value is the current parameter's value, cleaned.
+// value is the current parameter's value, cleaned: the base's own string when it is the
+// same.
 func (d *profileDecoder) value() string {
+	prev, known := "", false
+	if d.base != nil && d.paramIdx >= 0 {
+		prev, known = d.base.val(d.paramIdx), true
+	}
 	switch {
 	case d.pieces == 0:
 		return ""
 	case d.rawOnly:
 		// Line ends need no normalising first: cleanBytes turns \r\n, \r and \n into one
 		// space each, as it would after normalisation.
-		return cleanBytes(d.data[d.rawStart:d.rawEnd])
+		return cleanBytesAs(d.data[d.rawStart:d.rawEnd], prev, known)
 	}
-	return cleanBytes(d.text)
+	return cleanBytesAs(d.text, prev, known)
 }
 
 // Where checkChars is looking.
@@ -877,8 +899,9 @@ func (d *profileDecoder) errEOF() error {
 	return d.fail(len(d.data), kindSyntax, "unexpected end of document")
 }
 
-// cleanBytes is cleanValue of b, without copying b more than once in the common case.
-func cleanBytes(b []byte) string {
+// cleanBytesAs is cleanValue of b, without copying b more than once in the common case, and
+// not at all when known and the value is prev: prev itself is returned.
+func cleanBytesAs(b []byte, prev string, known bool) string {
 	i, j := 0, len(b)
 	for i < j && isASCIISpace(b[i]) {
 		i++
@@ -891,6 +914,9 @@ func cleanBytes(b []byte) string {
 	}
 	b = b[i:j]
 	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		if known && string(b) == prev { // compared without a copy
+			return prev
+		}
 		return string(b)
 	}
 	return string(joinLines(make([]byte, 0, len(b)), b))

@@ -164,9 +164,28 @@ type ApplyOptions struct {
 // nothing changes: the receiver is untouched and the error lists every problem
 // ([ApplyError]). Later changes of the same parameter win (SPA-BEHAVIOUR §1.1).
 func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, error) {
-	var problems []error
+	next, d, _, _, err := s.apply(changes, opts, false)
+	return next, d, err
+}
+
+// ApplyValid is [Catalog.SkipInvalid] and then Apply, as a resync reads a profile
+// (DECISIONS 8), with every value checked once: a value its parameter cannot take is left
+// out and returned in skipped (its change keeps its user access), and the rest applies.
+// valid is changes without what was skipped: changes itself when nothing was. Other
+// problems (a name the catalogue does not have, the user account's rights) fail the whole,
+// as in Apply.
+func (s *Snapshot) ApplyValid(changes []Change, opts ApplyOptions) (next *Snapshot, d Diff, valid []Change, skipped []Skipped, err error) {
+	return s.apply(changes, opts, true)
+}
+
+func (s *Snapshot) apply(changes []Change, opts ApplyOptions, skip bool) (*Snapshot, Diff, []Change, []Skipped, error) {
+	var (
+		problems []error
+		valid    []Change // nil while every change is valid: then changes itself
+		skipped  []Skipped
+	)
 	b := newBuilder(s)
-	for _, c := range changes {
+	for k, c := range changes {
 		i, ok := s.cat.index[c.Name]
 		if !ok {
 			problems = append(problems, fmt.Errorf("%w: %s", ErrUnknownParam, c.Name))
@@ -181,8 +200,19 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 		}
 		if c.SetValue {
 			v, err := p.Normalize(c.Value)
-			if err != nil {
+			if err != nil && !skip {
 				problems = append(problems, err)
+				continue
+			}
+			if err != nil {
+				if valid == nil {
+					valid = append(make([]Change, 0, len(changes)-1), changes[:k]...)
+				}
+				skipped = append(skipped, skippedValue(p, c, err))
+				if c.Access != AccessUnset {
+					valid = append(valid, Change{Name: c.Name, Access: c.Access, Line: c.Line})
+					b.setAccess(i, c.Access)
+				}
 				continue
 			}
 			b.set(i, v)
@@ -190,16 +220,22 @@ func (s *Snapshot) Apply(changes []Change, opts ApplyOptions) (*Snapshot, Diff, 
 		if c.Access != AccessUnset {
 			b.setAccess(i, c.Access)
 		}
+		if valid != nil {
+			valid = append(valid, c)
+		}
+	}
+	if valid == nil {
+		valid = changes
 	}
 	if len(problems) > 0 {
-		return s, Diff{}, &ApplyError{Problems: problems}
+		return s, Diff{}, valid, skipped, &ApplyError{Problems: problems}
 	}
 	next := &Snapshot{cat: s.cat, values: b.values, access: b.access}
 	d := s.Diff(next)
 	if d.Empty() {
-		return s, d, nil
+		return s, d, valid, skipped, nil
 	}
-	return next, d, nil
+	return next, d, valid, skipped, nil
 }
 
 // Diff names what differs from s to next, as [Snapshot.Apply] would have named it: for a

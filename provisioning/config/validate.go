@@ -151,11 +151,7 @@ func (c *Catalog) SkipInvalid(changes []Change) (valid []Change, skipped []Skipp
 		if valid == nil {
 			valid = append(make([]Change, 0, len(changes)-1), changes[:i]...)
 		}
-		s := Skipped{Name: ch.Name, Value: clipValue(strings.TrimSpace(ch.Value), maxSkippedValue), Reason: bad, Line: ch.Line}
-		if p := &c.params[c.index[ch.Name]]; p.Secret {
-			s.Value = ""
-		}
-		skipped = append(skipped, s)
+		skipped = append(skipped, skippedReason(&c.params[c.index[ch.Name]], ch, bad))
 		if ch.Access != AccessUnset {
 			valid = append(valid, Change{Name: ch.Name, Access: ch.Access, Line: ch.Line})
 		}
@@ -164,6 +160,23 @@ func (c *Catalog) SkipInvalid(changes []Change) (valid []Change, skipped []Skipp
 		return changes, nil
 	}
 	return valid, skipped
+}
+
+// skippedValue is the Skipped of change c of parameter p, whose value failed with err.
+func skippedValue(p *Param, c Change, err error) Skipped {
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		return skippedReason(p, c, pe.Reason)
+	}
+	return skippedReason(p, c, err.Error())
+}
+
+func skippedReason(p *Param, c Change, reason string) Skipped {
+	s := Skipped{Name: c.Name, Value: clipValue(strings.TrimSpace(c.Value), maxSkippedValue), Reason: reason, Line: c.Line}
+	if p.Secret {
+		s.Value = ""
+	}
+	return s
 }
 
 // maxSkippedValue bounds the value a [Skipped] quotes, as a [ParamError] does: enough to
@@ -196,7 +209,7 @@ func isDecimal(s string) bool {
 
 // isSchedule accepts "n", "n+r" and comma lists of them (SPA-BEHAVIOUR §4.3).
 func isSchedule(s string) bool {
-	for _, el := range strings.Split(s, ",") {
+	for el := range strings.SplitSeq(s, ",") { // without a slice: Apply checks every change
 		el = strings.TrimSpace(el)
 		base, rnd, hasRnd := strings.Cut(el, "+")
 		if !allDigits(strings.TrimSpace(base)) || (hasRnd && !allDigits(strings.TrimSpace(rnd))) {
