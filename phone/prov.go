@@ -463,15 +463,25 @@ func (st *state) vars() *provisioning.Vars {
 	return v
 }
 
+// gppNames and gppSecretNames name GPP_A…GPP_P and GPP_SA…GPP_SD, in the order of
+// provisioning.Vars' GPP and GPPSecret: built once, never written.
+var gppNames, gppSecretNames = func() (g [16]string, s [4]string) {
+	for i := range g {
+		g[i], _ = config.GPP(string(rune('a' + i)))
+	}
+	for i := range s {
+		s[i], _ = config.GPP("s" + string(rune('a'+i)))
+	}
+	return g, s
+}()
+
 // fillConfigVars copies the configuration-derived macros ($A..$P, $SA..$SD, $UIDn).
 func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	for i := range v.GPP {
-		name, _ := config.GPP(string(rune('a' + i)))
-		v.GPP[i] = snap.Get(name)
+		v.GPP[i] = snap.Get(gppNames[i])
 	}
 	for i := range v.GPPSecret {
-		name, _ := config.GPP("s" + string(rune('a'+i)))
-		v.GPPSecret[i] = snap.Get(name)
+		v.GPPSecret[i] = snap.Get(gppSecretNames[i])
 	}
 	v.UID = v.UID[:0]
 	for n := 1; n <= snap.Catalog().Model().Extensions; n++ {

@@ -2,7 +2,6 @@ package config
 
 import (
 	_ "embed"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,5 +301,8 @@ func baseName(name string, ext int) string {
 // ExtName returns the name of a per-extension parameter: ExtName(LineEnable, 2) is
 // "Line_Enable_2_" (SPA-BEHAVIOUR §1.1).
 func ExtName(base string, ext int) string {
-	return fmt.Sprintf("%s_%d_", base, ext)
+	if ext >= 0 && ext < 10 { // one allocation, no formatting: the loop asks for these often
+		return base + "_" + string(rune('0'+ext)) + "_"
+	}
+	return base + "_" + strconv.Itoa(ext) + "_"
 }

@@ -243,3 +243,15 @@ func TestSyslogServersAreAdminOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestExtName checks the names of per-extension parameters, one digit or more.
+func TestExtName(t *testing.T) {
+	for _, tc := range []struct {
+		ext  int
+		want string
+	}{{1, "Line_Enable_1_"}, {9, "Line_Enable_9_"}, {10, "Line_Enable_10_"}, {12, "Line_Enable_12_"}} {
+		if got := ExtName(LineEnable, tc.ext); got != tc.want {
+			t.Errorf("ExtName(%d) = %q, want %q", tc.ext, got, tc.want)
+		}
+	}
+}
