@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +23,7 @@ var (
 	benchDuration = flag.Duration("media.duration", 10*time.Second, "BenchmarkConcurrentCalls: measured time after a 2 s warm-up")
 	benchAnalyze  = flag.Bool("media.analyze", true, "BenchmarkConcurrentCalls: run the audio analysis on every call")
 	benchPacers   = flag.Int("media.pacers", 0, "BenchmarkConcurrentCalls: pacing goroutines per engine (0: GOMAXPROCS)")
+	benchRT       = flag.Int("media.rt", 0, "BenchmarkConcurrentCalls: SCHED_FIFO priority of the pacer threads (0: the default policy)")
 	benchWait     = flag.String("media.wait", "nanosleep", "BenchmarkConcurrentCalls: how the pacers wait for a deadline: timer, nanosleep or spin")
 )
 
@@ -42,6 +45,12 @@ type benchReport struct {
 	Sent, Recv, Lost, Overruns, Stalls uint64
 	Pacing                             [pacingBuckets]uint64
 	PacingMax                          time.Duration
+	Arrival, Woke                      [pacingBuckets]uint64 // the receiver's view, the pacers' wake-up lateness
+	ArrivalMax, WokeMax                time.Duration
+	RunDelay                           time.Duration // the pacer threads' run-queue wait (schedstat)
+	Realtime, Procs                    int           // pacers at the real-time priority; GOMAXPROCS
+	GCs                                uint64
+	GCPause                            time.Duration // stop-the-world time (runtime/metrics)
 	CPU                                time.Duration // user + system of the process
 	Wall                               time.Duration
 }
@@ -59,7 +68,7 @@ func newBenchSide(n int, base uint16) (*benchSide, error) {
 		return nil, err
 	}
 	e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + uint16(4*n) + 200,
-		Session: SessionConfig{Analyze: *benchAnalyze}, Seed: uint64(base), Pacers: *benchPacers})
+		Session: SessionConfig{Analyze: *benchAnalyze}, Seed: uint64(base), Pacers: *benchPacers, RealtimePriority: *benchRT})
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +127,11 @@ func (bs *benchSide) snapshot() benchReport {
 		r.Stalls += st.Stalls
 	}
 	r.Pacing, r.PacingMax = bs.e.sched.pacingCounts()
+	r.Arrival, r.ArrivalMax = bs.e.sched.histCounts(func(pc *pacer) *pacingHist { return &pc.arrival })
+	r.Woke, r.WokeMax = bs.e.sched.histCounts(func(pc *pacer) *pacingHist { return &pc.woke })
+	r.RunDelay = bs.e.sched.runDelay()
+	r.GCs, r.GCPause = gcFigures()
+	r.Realtime, r.Procs = bs.e.sched.Stats().Realtime, runtime.GOMAXPROCS(0)
 	r.CPU = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r
@@ -125,27 +139,61 @@ func (bs *benchSide) snapshot() benchReport {
 
 func (r benchReport) minus(o benchReport) benchReport {
 	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
-		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Wall: r.Wall - o.Wall}
+		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Wall: r.Wall - o.Wall,
+		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
+		Realtime: r.Realtime, Procs: r.Procs}
 	for i := range d.Pacing {
 		d.Pacing[i] = r.Pacing[i] - o.Pacing[i]
+		d.Arrival[i] = r.Arrival[i] - o.Arrival[i]
+		d.Woke[i] = r.Woke[i] - o.Woke[i]
 	}
 	return d
 }
 
 func (r benchReport) quantile(q float64) time.Duration {
+	return histQuantile(&r.Pacing, q, r.PacingMax)
+}
+
+// histQuantile is the upper bound of the bucket holding quantile q.
+func histQuantile(h *[pacingBuckets]uint64, q float64, maxErr time.Duration) time.Duration {
 	var total uint64
-	for _, c := range r.Pacing {
+	for _, c := range h {
 		total += c
 	}
 	want := uint64(math.Ceil(q * float64(total)))
 	var run uint64
-	for i, c := range r.Pacing {
+	for i, c := range h {
 		run += c
 		if run >= want {
 			return time.Duration(i+1) * pacingBucket
 		}
 	}
-	return r.PacingMax
+	return maxErr
+}
+
+// gcFigures reads the number of GC cycles and the total stop-the-world pause time.
+func gcFigures() (uint64, time.Duration) {
+	ms := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/sched/pauses/total/gc:seconds"}}
+	metrics.Read(ms)
+	var pause float64
+	if ms[1].Value.Kind() == metrics.KindFloat64Histogram {
+		h := ms[1].Value.Float64Histogram()
+		for i, c := range h.Counts {
+			lo, hi := h.Buckets[i], h.Buckets[i+1]
+			if math.IsInf(hi, 1) {
+				hi = lo
+			}
+			if math.IsInf(lo, -1) {
+				lo = hi
+			}
+			pause += float64(c) * (lo + hi) / 2
+		}
+	}
+	var n uint64
+	if ms[0].Value.Kind() == metrics.KindUint64 {
+		n = ms[0].Value.Uint64()
+	}
+	return n, time.Duration(pause * 1e9)
 }
 
 func cpuTime() time.Duration {
@@ -197,7 +245,20 @@ func TestBenchPeer(t *testing.T) {
 // error is a wall-clock measure: on a machine whose cores other processes hold it measures
 // them; CPU per packet (getrusage) does not, and BenchmarkSyscallFloor gives the floor.
 //
+// The send-interval error is measured twice per side: by the sender, the distance between a
+// stream's consecutive packets as each goes to the kernel, minus the packet time (near/far
+// p99); and by the receiver, between the kernel's receive timestamps (SO_TIMESTAMPNS) of
+// consecutive packets of a stream (the next sequence number, one packet time later in RTP
+// time), minus the packet time (rx-p99: what the far side's sender did, as a receiver sees
+// it). Each side also logs the evidence for where the error comes from: how late its pacers
+// woke for their slots, how long their threads waited runnable for a CPU (schedstat), and the
+// GC cycles and stop-the-world time in the window.
+//
+// -media.rt=N runs the pacers real-time (SCHED_FIFO N, [Scheduler.SetRealtimePriority]);
+// with -test.cpu=4 -media.pacers=2 they keep their P while they sleep:
+//
 //	go test -run '^$' -bench ConcurrentCalls -benchtime 1x ./media -args -media.calls=1000 -media.duration=10s -media.analyze=false
+//	go test -run '^$' -bench ConcurrentCalls -benchtime 1x -cpu 4 ./media -args -media.calls=500 -media.pacers=2 -media.rt=10
 func BenchmarkConcurrentCalls(b *testing.B) {
 	counts := []int{100, 500, 1000}
 	if *benchCalls > 0 {
@@ -214,8 +275,8 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 
 func benchCalls1(b *testing.B, n int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchPeer$", "-test.v=false", "-media.analyze="+strconv.FormatBool(*benchAnalyze),
-		"-media.pacers="+strconv.Itoa(*benchPacers), "-media.wait="+*benchWait)
-	cmd.Env = append(os.Environ(), "SPA900_MEDIA_BENCH_PEER="+strconv.Itoa(n))
+		"-media.pacers="+strconv.Itoa(*benchPacers), "-media.rt="+strconv.Itoa(*benchRT), "-media.wait="+*benchWait)
+	cmd.Env = append(os.Environ(), "SPA900_MEDIA_BENCH_PEER="+strconv.Itoa(n), "GOMAXPROCS="+strconv.Itoa(runtime.GOMAXPROCS(0)))
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -267,11 +328,16 @@ func benchCalls1(b *testing.B, n int) {
 		r := side.r
 		b.ReportMetric(float64(r.Sent+r.Recv)/secs, side.name+"-pkts/s")
 		b.ReportMetric(float64(r.quantile(0.99))/1e3, side.name+"-p99-µs")
+		b.ReportMetric(float64(histQuantile(&r.Arrival, 0.99, r.ArrivalMax))/1e3, side.name+"-rx-p99-µs")
 		b.ReportMetric(float64(r.Lost), side.name+"-lost")
 		b.ReportMetric(float64(r.CPU)/float64(r.Wall)/float64(n)*100, side.name+"-%cpu/call")
 		b.ReportMetric(float64(r.CPU.Nanoseconds())/1e3/float64(max(r.Sent+r.Recv, 1)), side.name+"-cpu-µs/packet")
 		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
 			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
 			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))
+		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
+			side.name, histQuantile(&r.Arrival, 0.5, r.ArrivalMax), histQuantile(&r.Arrival, 0.99, r.ArrivalMax), r.ArrivalMax,
+			histQuantile(&r.Woke, 0.5, r.WokeMax), histQuantile(&r.Woke, 0.99, r.WokeMax), histQuantile(&r.Woke, 0.999, r.WokeMax), r.WokeMax,
+			len(bs.e.sched.pacers), r.Realtime, r.Procs, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause)
 	}
 }

@@ -36,6 +36,9 @@ type EngineConfig struct {
 	// Pacers is the number of pacing goroutines of the engine's own scheduler; 0 is
 	// GOMAXPROCS (at NewEngine), so a thousand calls use every core.
 	Pacers int
+	// RealtimePriority, when not zero, runs the engine's own scheduler's pacers at this
+	// real-time priority ([Scheduler.SetRealtimePriority]); a shared Scheduler has its own.
+	RealtimePriority int
 	// Seed, when not zero, seeds every random choice (SSRC, initial sequence number and
 	// timestamp, impairment) so a test run repeats exactly; zero seeds from the OS.
 	Seed uint64
@@ -109,6 +112,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if sched == nil {
 		var err error
 		if sched, err = NewScheduler(cfg.Pacers); err != nil {
+			return nil, err
+		}
+		if err = sched.SetRealtimePriority(cfg.RealtimePriority); err != nil {
 			return nil, err
 		}
 		own = true

@@ -5,7 +5,10 @@ package media
 import (
 	"encoding/binary"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -202,11 +205,47 @@ func preciseThread() bool {
 	return errno == 0
 }
 
+// realtimeThread puts the calling (locked) thread in SCHED_FIFO at prio; false where it may
+// not (no CAP_SYS_NICE).
+func realtimeThread(prio int) bool {
+	const schedFIFO = 1
+	param := struct{ prio int32 }{int32(prio)}
+	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedFIFO, uintptr(unsafe.Pointer(&param)))
+	return errno == 0
+}
+
+// threadID is the calling thread's id (gettid).
+func threadID() int { return syscall.Gettid() }
+
+// threadRunDelay is the time thread tid of this process spent runnable, waiting for a CPU
+// (the second field of /proc/self/task/TID/schedstat); 0 when it cannot be read.
+func threadRunDelay(tid int) time.Duration {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/schedstat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ns)
+}
+
 // nap sleeps d with nanosleep(2) on the pacer's thread (the runtime hands the thread's P to
 // other goroutines meanwhile).
 func nap(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	_ = syscall.Nanosleep(&ts, nil)
+}
+
+// napHoldingP sleeps d with nanosleep(2) as a raw system call: the goroutine keeps its P.
+func napHoldingP(d time.Duration) {
+	ts := syscall.NsecToTimespec(int64(d))
+	syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
 // from decodes the sender's address.

@@ -21,5 +21,16 @@ func (s *Session) closeRTP() error { return s.rtp.Close() }
 // preciseThread reports whether the pacer can wait precisely on its own thread; not here.
 func preciseThread() bool { return false }
 
+// realtimeThread is not done here.
+func realtimeThread(int) bool { return false }
+
+// threadID is unused where preciseThread is false.
+func threadID() int { return 0 }
+
+// threadRunDelay is not known here.
+func threadRunDelay(int) time.Duration { return 0 }
+
+func napHoldingP(d time.Duration) { time.Sleep(d) }
+
 // nap is never called where preciseThread is false.
 func nap(d time.Duration) { time.Sleep(d) }

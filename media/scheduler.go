@@ -108,6 +108,7 @@ type Scheduler struct {
 	epoch    time.Time
 	pacers   []*pacer
 	waitMode int // how a pacer waits for a deadline
+	rtPrio   int // SCHED_FIFO priority of the pacer threads, 0: the default policy
 	done     chan struct{}
 	wg       sync.WaitGroup
 
@@ -116,7 +117,8 @@ type Scheduler struct {
 	running bool
 	closed  bool
 
-	closing atomic.Bool // Close began, readable without mu (the pacers read it)
+	closing  atomic.Bool  // Close began, readable without mu (the pacers read it)
+	realtime atomic.Int32 // pacers whose thread took the real-time policy
 }
 
 // NewScheduler returns a scheduler of n pacing goroutines; 0 is GOMAXPROCS.
@@ -132,6 +134,38 @@ func NewScheduler(n int) (*Scheduler, error) {
 		sc.pacers = append(sc.pacers, &pacer{sc: sc, idx: i, wake: make(chan struct{}, 1)})
 	}
 	return sc, nil
+}
+
+// SetRealtimePriority makes the pacer threads real-time (Linux SCHED_FIFO at prio, 1-99; 0
+// leaves them to the default policy), as a phone's audio thread is: on a machine whose cores
+// other processes keep busy, a pacer thread of the default policy waits in the run queue for
+// milliseconds when its slot begins (BenchmarkConcurrentCalls reports that wait), which no
+// work on the pacer's side can win back. A pacer never spins at that priority: it sleeps in
+// nanosleep between slots, and the kernel's real-time throttling still leaves the other
+// processes 5% of each CPU. Where the policy cannot be set (no CAP_SYS_NICE, as in a
+// container by default, or not Linux) the pacers run on the default policy and
+// [SchedulerStats].Realtime says so. It must be called before the first session.
+//
+// A real-time pacer also keeps its Go P while it sleeps (a raw nanosleep, not a system call
+// the runtime knows of) when GOMAXPROCS leaves Ps for the rest of the process (GOMAXPROCS
+// greater than the number of pacers; cmd sets it so). Otherwise the runtime hands a sleeping
+// pacer's P to another goroutine, and the pacer, woken on time, waits for a thread of the
+// default policy to give one back, in the run queue behind every other process: what a
+// real-time thread was meant to avoid. Measured on the 2-core VM of the project, load 27,
+// 250 calls (BenchmarkConcurrentCalls): send-interval p99 20 ms on the default policy
+// (pacer threads runnable but waiting 37-40% of the time), 2.2-3.6 ms real-time, 0.9-1.3 ms
+// real-time holding the P with GOMAXPROCS 4 and 2 pacers.
+func (sc *Scheduler) SetRealtimePriority(prio int) error {
+	if prio < 0 || prio > 99 {
+		return fmt.Errorf("%w: real-time priority %d (want 0-99)", ErrBadConfig, prio)
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.running {
+		return fmt.Errorf("%w: real-time priority set after the pacers started", ErrBadConfig)
+	}
+	sc.rtPrio = prio
+	return nil
 }
 
 // now is the scheduler's monotonic clock in nanoseconds (every engine on it shares it).
@@ -172,8 +206,24 @@ func (sc *Scheduler) detach(pc *pacer) {
 type SchedulerStats struct {
 	// Pacers is the number of pacing goroutines; Sessions the sessions on them now.
 	Pacers, Sessions int
-	// Pacing is the distribution of send-interval errors over every packet sent.
+	// Pacing is the distribution of send-interval errors over every packet sent, measured
+	// by the sender when it hands the packet to the kernel.
 	Pacing PacingStats
+	// Arrival is the send-interval error as the receiving sessions on this scheduler saw it:
+	// for each packet following its stream's previous one by one packet time (sequence and
+	// timestamp), the distance between their kernel receive timestamps (SO_TIMESTAMPNS on
+	// Linux) minus the packet time. On loopback the kernel stamps a datagram inside the
+	// sender's sendto, so this is the far sender's true interval.
+	Arrival PacingStats
+	// Wake is how late the pacers woke for a slot: the scheduling latency of the pacing
+	// threads (timer, run queue, the Go scheduler), without the work of the slot.
+	Wake PacingStats
+	// Realtime is the number of pacers running at the real-time priority asked for with
+	// [Scheduler.SetRealtimePriority].
+	Realtime int
+	// RunDelay is the time the pacers' threads spent runnable but waiting for a CPU (Linux
+	// schedstat; 0 elsewhere or before they run).
+	RunDelay time.Duration
 }
 
 // Stats returns the scheduler's figures.
@@ -185,16 +235,39 @@ func (sc *Scheduler) Stats() SchedulerStats {
 	}
 	sc.mu.Unlock()
 	st.Pacing = sc.pacingStats()
+	arr, arrMax := sc.histCounts(func(pc *pacer) *pacingHist { return &pc.arrival })
+	st.Arrival = pacingSummary(&arr, arrMax)
+	wk, wkMax := sc.histCounts(func(pc *pacer) *pacingHist { return &pc.woke })
+	st.Wake = pacingSummary(&wk, wkMax)
+	st.RunDelay = sc.runDelay()
+	st.Realtime = int(sc.realtime.Load())
 	return st
 }
 
-// pacingCounts merges the pacers' histograms.
-func (sc *Scheduler) pacingCounts() (counts [pacingBuckets]uint64, maxErr time.Duration) {
+// runDelay sums the pacer threads' run-queue delays.
+func (sc *Scheduler) runDelay() time.Duration {
+	var d time.Duration
 	for _, pc := range sc.pacers {
-		for i := range counts {
-			counts[i] += pc.pacing.buckets[i].Load()
+		if tid := pc.tid.Load(); tid > 0 {
+			d += threadRunDelay(int(tid))
 		}
-		maxErr = max(maxErr, time.Duration(pc.pacing.max.Load()))
+	}
+	return d
+}
+
+// pacingCounts merges the pacers' send-interval histograms.
+func (sc *Scheduler) pacingCounts() (counts [pacingBuckets]uint64, maxErr time.Duration) {
+	return sc.histCounts(func(pc *pacer) *pacingHist { return &pc.pacing })
+}
+
+// histCounts merges one histogram of every pacer.
+func (sc *Scheduler) histCounts(which func(*pacer) *pacingHist) (counts [pacingBuckets]uint64, maxErr time.Duration) {
+	for _, pc := range sc.pacers {
+		h := which(pc)
+		for i := range counts {
+			counts[i] += h.buckets[i].Load()
+		}
+		maxErr = max(maxErr, time.Duration(h.max.Load()))
 	}
 	return counts, maxErr
 }
@@ -228,8 +301,13 @@ type pacer struct {
 	wake chan struct{}
 
 	// pacing is the send-interval errors of the packets this pacer sent (its own, so that
-	// pacers on different cores do not share the histogram's cache lines).
-	pacing pacingHist
+	// pacers on different cores do not share the histogram's cache lines); arrival is the
+	// same measure taken by the receiving side: the interval between the kernel's receive
+	// timestamps of consecutive packets of a stream, minus their packet time; woke is how late
+	// the pacer woke for a slot (after its start), the scheduling latency alone.
+	pacing, arrival, woke pacingHist
+	// tid is the pacer's OS thread (Linux, once it locked it), for its run-queue delay.
+	tid atomic.Int64
 
 	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.hidx,
 	// due, next, queued).
@@ -300,9 +378,18 @@ func (pc *pacer) run() {
 	if mode == waitNanosleep && !preciseThread() {
 		mode = waitTimer
 	}
+	holdP := false
+	if mode == waitNanosleep {
+		pc.tid.Store(int64(threadID()))
+		if sc.rtPrio > 0 && realtimeThread(sc.rtPrio) {
+			sc.realtime.Add(1)
+			holdP = runtime.GOMAXPROCS(0) > len(sc.pacers)
+		}
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	due := make([]*Session, 0, 256)
+	target := int64(-1) // the slot start the pacer last waited for
 	for {
 		pc.mu.Lock()
 		now := sc.now()
@@ -313,11 +400,16 @@ func (pc *pacer) run() {
 		}
 		wait := time.Duration(-1)
 		if len(due) == 0 && len(pc.heap) > 0 {
-			wait = time.Duration(pc.heap[0].due/slot*slot - now) // the start of its slot
+			target = pc.heap[0].due / slot * slot // the start of its slot
+			wait = time.Duration(target - now)
 		}
 		pc.mu.Unlock()
 
 		if len(due) > 0 {
+			if target >= 0 {
+				pc.woke.add(time.Duration(max(now-target, 0)))
+				target = -1
+			}
 			for _, s := range due {
 				s.next = s.tick(s.due)
 			}
@@ -342,7 +434,11 @@ func (pc *pacer) run() {
 			// The precise tail: nothing can become due earlier in so short a time that
 			// matters (a new session starting waits at most this long for its first packet).
 			if mode == waitNanosleep {
-				nap(wait)
+				if holdP {
+					napHoldingP(wait)
+				} else {
+					nap(wait)
+				}
 			} else {
 				for end := sc.now() + int64(wait); sc.now() < end; {
 					runtime.Gosched()

@@ -496,10 +496,13 @@ func (s *Session) send(pkt []byte, now int64) {
 	if !ok {
 		return
 	}
+	// The send-interval error is taken as the packet goes to the kernel (the tick's now is
+	// before the receive, playout and analysis work of this session).
+	at := s.e.now()
 	if s.lastTx > 0 {
-		s.pc.pacing.add(time.Duration(now-s.lastTx) - s.ptime)
+		s.pc.pacing.add(time.Duration(at-s.lastTx) - s.ptime)
 	}
-	s.lastTx = now
+	s.lastTx = at
 	s.imp.send(s, pkt, dst, now)
 }
 
@@ -574,6 +577,7 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 		if s.loop == LoopbackPacket {
 			s.reflect(h.PayloadType, payload, at)
 		}
+		s.rx.interval(s, h.SequenceNumber, h.Timestamp, at)
 		s.rx.jitter(h.Timestamp, at)
 		s.st.jitter.Store(int64(s.rx.jitterDur()))
 		dup := s.jb.put(h.Timestamp, payload, codec, at, s.rx.jitterDur())
@@ -609,6 +613,23 @@ type rxState struct {
 	transit int64
 	haveT   bool
 	jit     float64 // RFC 3550 A.8 interarrival jitter, timestamp units
+
+	// the previous audio packet, for the arrival-interval histogram
+	prevSeq  uint16
+	prevTS   uint32
+	prevAt   int64
+	prevSSRC uint32
+	havePrev bool
+}
+
+// interval adds the packet's arrival interval error to the pacer's arrival histogram when it
+// follows its stream's previous packet by exactly one packet time (sequence and timestamp):
+// the send-interval error of the far sender as a receiver measures it.
+func (r *rxState) interval(s *Session, seq uint16, ts uint32, at int64) {
+	if r.havePrev && r.prevSSRC == r.ssrc && seq == r.prevSeq+1 && s.spf > 0 && ts-r.prevTS == uint32(s.spf) {
+		s.pc.arrival.add(time.Duration(at-r.prevAt) - s.ptime)
+	}
+	r.prevSeq, r.prevTS, r.prevAt, r.prevSSRC, r.havePrev = seq, ts, at, r.ssrc, true
 }
 
 // jitter updates the interarrival jitter with one packet (RFC 3550 §6.4.1, A.8).

@@ -611,6 +611,14 @@ func TestSharedScheduler(t *testing.T) {
 	if ps := eb.Stats().Pacing; ps.Count == 0 || ps.Count > sc.Stats().Pacing.Count {
 		t.Errorf("engine pacing %+v, scheduler %+v: the engine reports its scheduler's", ps, sc.Stats().Pacing)
 	}
+	// The receivers measured the intervals too (b1 and b2 hear a1 and a2), and the pacers
+	// their wake-ups; each is a count of packets or slots, whatever the machine's timing.
+	if st := sc.Stats(); st.Arrival.Count == 0 || st.Wake.Count == 0 || st.Realtime != 0 {
+		t.Errorf("scheduler %+v: want arrival intervals and wake-ups measured, no real-time pacer", st)
+	}
+	if err := sc.SetRealtimePriority(10); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("SetRealtimePriority after the pacers started: %v, want ErrBadConfig", err)
+	}
 	ec.Close()
 	eb.Close()
 	sc.Close()
@@ -621,6 +629,16 @@ func TestSharedScheduler(t *testing.T) {
 	}
 	if _, err := NewScheduler(-1); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("NewScheduler(-1): %v", err)
+	}
+	fresh, _ := NewScheduler(1)
+	defer fresh.Close()
+	for _, prio := range []int{-1, 100} {
+		if err := fresh.SetRealtimePriority(prio); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("SetRealtimePriority(%d): %v, want ErrBadConfig", prio, err)
+		}
+	}
+	if err := fresh.SetRealtimePriority(0); err != nil {
+		t.Errorf("SetRealtimePriority(0): %v", err)
 	}
 }
 
@@ -696,5 +714,32 @@ func TestImpairedPacketLeavesWithItsSlot(t *testing.T) {
 	}
 	if next != frameAt {
 		t.Errorf("next deadline %d, want the next frame's %d", next, frameAt)
+	}
+}
+
+// TestRealtimeScheduler: a scheduler asked for real-time pacers carries a call as any other;
+// its pacers took the policy where the process may (Realtime is all of them or none).
+func TestRealtimeScheduler(t *testing.T) {
+	t.Parallel()
+	sc, err := NewScheduler(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.SetRealtimePriority(1); err != nil {
+		t.Fatal(err)
+	}
+	base := uint16(20000 + 2*rand.IntN(19000))
+	e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 99, Scheduler: sc,
+		Session: SessionConfig{Analyze: true}, Logger: testlog.New(t), Seed: uint64(base)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, b := pair(t, e, e, pcmu20)
+	a.Play(NewTestTone(700, -10), "700")
+	waitFor(t, 10*time.Second, "the call carries its tone", func() bool { return near(rxFreq(b), 700) })
+	if st := sc.Stats(); st.Realtime != 0 && st.Realtime != st.Pacers {
+		t.Errorf("scheduler %+v: %d of %d pacers real-time", st, st.Realtime, st.Pacers)
 	}
 }
