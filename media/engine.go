@@ -1,12 +1,14 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -202,11 +204,19 @@ func (e *Engine) bindLocked() (*net.UDPConn, *net.UDPConn, error) {
 		p := lo + 2*((first+i)%count)
 		rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.IP, uint16(p))))
 		if err != nil {
+			if !errors.Is(err, syscall.EADDRINUSE) {
+				// Not a port another program holds (out of descriptors, no such address):
+				// another port of the range fares no better, and "no free port" would hide why.
+				return nil, nil, fmt.Errorf("media: bind RTP port %d: %w", p, err)
+			}
 			continue
 		}
 		rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.IP, uint16(p+1))))
 		if err != nil {
 			rtp.Close()
+			if !errors.Is(err, syscall.EADDRINUSE) {
+				return nil, nil, fmt.Errorf("media: bind RTCP port %d: %w", p+1, err)
+			}
 			continue
 		}
 		// The next session starts looking above this one, as a phone rotates its ports.

@@ -133,9 +133,15 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 		return false
 	}
 	if int(slack)+n > jbSize-1 {
-		// Far ahead of playout (a jump in timestamps): start over at this packet.
-		j.have = [jbSize / 64]uint64{}
-		j.play = ts - uint32(j.cfg.initial())
+		// Far ahead of playout: a jump in timestamps, or a backlog longer than the ring (this
+		// phone's playout stalled while packets queued): playout starts over at this packet's
+		// initial delay. What was buffered before that point is dropped unplayed and counted
+		// as late; a backlog's newest part, within the delay, stays and plays.
+		newPlay := ts - uint32(j.cfg.initial())
+		if dropped := j.drop(newPlay); dropped > 0 {
+			j.late += uint64((dropped + n - 1) / n)
+		}
+		j.play = newPlay
 		j.first = ts
 		slack = int32(j.cfg.initial())
 	}
@@ -168,6 +174,25 @@ func (j *jitterBuffer) put(ts uint32, payload []byte, c Codec, at int64, jitter 
 		j.adapt(jitter, n)
 	}
 	return dup
+}
+
+// drop clears the samples buffered from the playout position up to to (and no further than
+// the newest: the ring holds nothing valid beyond it) and returns how many there were.
+func (j *jitterBuffer) drop(to uint32) int {
+	end := to
+	if int32(j.newest-end) < 0 {
+		end = j.newest
+	}
+	n := 0
+	for p := j.play; int32(end-p) > 0; p++ {
+		idx := p & jbMask
+		w, b := idx/64, uint64(1)<<(idx%64)
+		if j.have[w]&b != 0 {
+			n++
+			j.have[w] &^= b
+		}
+	}
+	return n
 }
 
 // adapt shrinks the delay when, over the last window, every packet arrived with more slack

@@ -227,3 +227,25 @@ func TestJitterBufferRingWordByWord(t *testing.T) {
 		ts += uint32(m)
 	}
 }
+
+// TestJitterBufferBacklogLongerThanTheRing: packets queued while playout stood still (a
+// stalled pacer) beyond the ring's second: playout starts over at the newest packet's
+// initial delay, the older packets count as late, and the newest part of the backlog plays.
+func TestJitterBufferBacklogLongerThanTheRing(t *testing.T) {
+	var j jitterBuffer
+	j.reset(JitterConfig{Initial: 40 * time.Millisecond, Adapt: JitterAdaptNone}) // 320 samples
+	for i := range 60 {
+		j.put(uint32(160*i), packetOf(byte(0x10+i)), CodecPCMU, int64(i), 0)
+	}
+	// Packet 49 no longer fitted (320 + 49·160 + 160 > 8191): playout moved to 49·160 − 320;
+	// packets 0-46 were dropped, 47 and 48 stay ahead of it.
+	if j.late != 47 {
+		t.Errorf("late = %d, want 47 (the packets playout skipped)", j.late)
+	}
+	out := make([]int16, 160)
+	for i := 47; i < 60; i++ {
+		if missing := j.read(out, 60); missing != 0 || out[0] != decodeSample(CodecPCMU, byte(0x10+i)) || out[159] != out[0] {
+			t.Fatalf("frame of packet %d plays %d…%d (%d missing), want packet %d's samples", i, out[0], out[159], missing, i)
+		}
+	}
+}

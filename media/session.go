@@ -556,6 +556,11 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 		s.latched = from
 	}
 	if h.SSRC != s.rx.ssrc || !s.rx.seq.init {
+		if s.rx.seq.init {
+			// A new source (the far end switched streams, or SIPp's next capture): the
+			// previous one's losses stay in the call's total.
+			s.st.lostEarlier.Add(uint64(max(s.rx.seq.lost(), 0)))
+		}
 		s.rx.ssrc = h.SSRC
 		s.rx.seq.start(h.SequenceNumber)
 		s.jb.reset(s.cfg.Jitter)
@@ -580,9 +585,13 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 		s.rx.interval(s, h.SequenceNumber, h.Timestamp, at)
 		s.rx.jitter(h.Timestamp, at)
 		s.st.jitter.Store(int64(s.rx.jitterDur()))
+		late := s.jb.late
 		dup := s.jb.put(h.Timestamp, payload, codec, at, s.rx.jitterDur())
 		if dup {
 			s.st.duplicates.Add(1)
+		}
+		if s.jb.late != late {
+			s.st.late.Add(s.jb.late - late)
 		}
 	default:
 		// RFC 3389 comfort noise: the peer is silent; the jitter buffer plays silence.

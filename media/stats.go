@@ -16,6 +16,8 @@ type sessionStats struct {
 	packetErrors, sendErrors atomic.Uint64
 	overruns, stalls         atomic.Uint64
 	concealed, duplicates    atomic.Uint64
+	late                     atomic.Uint64
+	lostEarlier              atomic.Uint64 // the packets lost of the sources before this one
 	jitter, decodeLatency    atomic.Int64 // ns
 	rtt                      atomic.Int64 // ns; 0 unknown
 	encoder, decoder         atomic.Uint32
@@ -98,6 +100,16 @@ type Stats struct {
 	// Duplicates counts packets received twice; Overruns datagrams dropped because the
 	// engine fell behind; Stalls times the pacer fell more than ten packets behind.
 	Concealed, Duplicates, Overruns, Stalls uint64
+	// Late counts packets that arrived but were dropped by the jitter buffer unplayed: their
+	// playout time had passed (a sender or a network that fell behind by more than the
+	// buffer's delay), or playout fell more than the buffer's second behind what arrived
+	// (this phone's pacer stalled) and started over at the newest. Not lost on the network
+	// (they are in PacketsRecv, not PacketsLost), yet never played.
+	Late uint64
+	// LostAllSources is the packets lost of every source the session received from, where
+	// PacketsLost (RFC 3550) is the current source's: the far end may change its SSRC
+	// within a call (a capture replayed after another, a re-INVITE to another media server).
+	LostAllSources uint64
 	// RemoteLost, RemoteFraction and RemoteJitter are the peer's view of this session's
 	// stream, from its RTCP receiver reports.
 	RemoteLost     int64
@@ -140,6 +152,8 @@ func (s *Session) Stats() Stats {
 		Duplicates:     st.duplicates.Load(),
 		Overruns:       st.overruns.Load(),
 		Stalls:         st.stalls.Load(),
+		Late:           st.late.Load(),
+		LostAllSources: st.lostEarlier.Load() + uint64(max(st.lost.Load(), 0)),
 		RemoteLost:     st.remoteLost.Load(),
 		RemoteFraction: float64(st.remoteFraction.Load()) / 256,
 		RemoteJitter:   time.Duration(st.remoteJitter.Load()),

@@ -2,9 +2,12 @@ package media
 
 import (
 	"math"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
 )
 
 // TestRFactor checks the simplified E-model against values worked by hand from G.107:
@@ -45,5 +48,51 @@ func TestPRTPStat(t *testing.T) {
 	}
 	if got := (Stats{PacketsLost: -2}).PRTPStat(); !strings.Contains(got, "PL=0") {
 		t.Errorf("negative loss shown: %q", got)
+	}
+}
+
+// TestLateDropsCounted: a packet that arrives after its playout time is counted as late, not
+// lost: received, never played.
+func TestLateDropsCounted(t *testing.T) {
+	e, _ := testEngine(t, SessionConfig{})
+	s := manual(t, e, pcmu20)
+	from := netip.MustParseAddrPort("127.0.0.1:9")
+	pkt := func(i int) []byte {
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(100 + i),
+			Timestamp: uint32(8000 + 160*i), SSRC: 7}, Payload: make([]byte, 160)}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s.mu.Lock()
+	for i := range 10 {
+		if i != 5 {
+			s.receive(pkt(i), from, int64(i)*int64(20*time.Millisecond))
+		}
+	}
+	for i := range 30 { // play out well past packet 5's time
+		s.frame(int64(10+i) * int64(20*time.Millisecond))
+	}
+	s.receive(pkt(5), from, int64(40)*int64(20*time.Millisecond))
+	s.mu.Unlock()
+	st := s.Stats()
+	if st.Late != 1 || st.PacketsRecv != 10 || st.PacketsLost != 0 || st.LostAllSources != 0 {
+		t.Errorf("late %d, received %d, lost %d (%d of all sources): want the straggler late, all 10 received, none lost",
+			st.Late, st.PacketsRecv, st.PacketsLost, st.LostAllSources)
+	}
+	// A second source after two packets of the first went missing: PacketsLost is the new
+	// source's (RFC 3550), LostAllSources keeps the first one's two.
+	s.mu.Lock()
+	s.receive(pkt(12), from, int64(41)*int64(20*time.Millisecond))
+	other, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 9, Timestamp: 1, SSRC: 8},
+		Payload: make([]byte, 160)}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.receive(other, from, int64(42)*int64(20*time.Millisecond))
+	s.mu.Unlock()
+	if st := s.Stats(); st.PacketsLost != 0 || st.LostAllSources != 2 {
+		t.Errorf("after a new source: lost %d, of all sources %d; want 0 and 2", st.PacketsLost, st.LostAllSources)
 	}
 }

@@ -29,6 +29,8 @@ type CallStatus struct {
 	Conference string `json:"conference,omitempty"`
 	// Injected is what the impairment of this call's sending did (media_options.go).
 	Injected *InjectedCounts `json:"injected,omitempty"`
+	// Receive is what the call's receiving did with the RTP that arrived (media_options.go).
+	Receive *ReceiveCounts `json:"receive,omitempty"`
 }
 
 func (st *state) callStatus(c *pcall) CallStatus {
@@ -42,6 +44,9 @@ func (st *state) callStatus(c *pcall) CallStatus {
 		cs.Conference = c.conf.id
 	}
 	cs.Injected = injectedCounts(c)
+	if c.sess != nil {
+		cs.Receive = receiveCounts(c.sess.Stats())
+	}
 	return cs
 }
 

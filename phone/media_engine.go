@@ -345,17 +345,24 @@ func (st *state) liveMedia() []liveSession {
 	return out
 }
 
-// refreshMedia rewrites the media fields of the Info tab's call entries from the sessions'
-// statistics; the lines are copied first, as snapshots share them.
+// refreshMedia rewrites the media fields of the Info tab's call entries and the calls'
+// receive figures from the sessions' statistics; the lines and calls are copied first, as
+// snapshots share them.
 func (s *Status) refreshMedia() {
 	if len(s.media) == 0 {
 		return
 	}
 	s.Info.Lines = append([][2]config.CallInfo(nil), s.Info.Lines...)
+	s.Calls = append([]CallStatus(nil), s.Calls...)
 	for _, l := range s.media {
-		if l.ext > len(s.Info.Lines) {
-			continue
+		st := l.sess.Stats()
+		if l.ext <= len(s.Info.Lines) {
+			callMediaInfo(&s.Info.Lines[l.ext-1][l.app-1], st, l.sess.Loopback())
 		}
-		callMediaInfo(&s.Info.Lines[l.ext-1][l.app-1], l.sess.Stats(), l.sess.Loopback())
+		for i := range s.Calls {
+			if c := &s.Calls[i]; c.Extension == l.ext && c.Appearance == l.app && c.Receive != nil {
+				c.Receive = receiveCounts(st)
+			}
+		}
 	}
 }

@@ -99,7 +99,8 @@ func TestMediaOnThePhone(t *testing.T) {
 
 func waitMediaEvent(t *testing.T, events <-chan Event, kind string, ok func(Event) bool) Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	// 30 s: a loaded 2-core machine under -race delays a phone's first audio by seconds.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for {
 		select {

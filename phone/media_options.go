@@ -198,6 +198,26 @@ func safeName(s string) string {
 	}, s)
 }
 
+// ReceiveCounts is what a call's receiving did with the RTP that arrived, so a test tells
+// packets lost on the way from packets that arrived too late to be played: Late counts those
+// the jitter buffer dropped because their playout time had passed (the sender, the network
+// or this phone's own playout fell behind by more than the buffer's delay; with
+// Jitter_Buffer_Adjustment disabled the delay never grows to absorb it).
+type ReceiveCounts struct {
+	PacketsRecv uint64 `json:"packets_recv"`
+	Lost        uint64 `json:"lost"` // lost on the way, of every source the call heard
+	Late        uint64 `json:"late"`
+	Duplicates  uint64 `json:"duplicates"`
+	// ConcealedMS is the audio played as silence because its packet was lost or late.
+	ConcealedMS float64 `json:"concealed_ms"`
+}
+
+// receiveCounts reads a session's receive figures.
+func receiveCounts(st media.Stats) *ReceiveCounts {
+	return &ReceiveCounts{PacketsRecv: st.PacketsRecv, Lost: st.LostAllSources, Late: st.Late,
+		Duplicates: st.Duplicates, ConcealedMS: float64(st.Concealed) / 8}
+}
+
 // InjectedCounts is what a call's impairment did to what it sent, so a test compares the far
 // end's statistics (Packets_Lost, Jitter) with what was injected.
 type InjectedCounts struct {
