@@ -558,8 +558,14 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 	if h.SSRC != s.rx.ssrc || !s.rx.seq.init {
 		if s.rx.seq.init {
 			// A new source (the far end switched streams, or SIPp's next capture): the
-			// previous one's losses stay in the call's total.
+			// previous one's losses stay in the call's total, and what the jitter buffer
+			// still held of it, in its own timestamps, is dropped unplayed (counted late).
 			s.st.lostEarlier.Add(uint64(max(s.rx.seq.lost(), 0)))
+			if n := len(b) - hl; n > 0 && s.jb.started {
+				if left := s.jb.drop(s.jb.newest); left > 0 {
+					s.st.late.Add(uint64((left + n - 1) / n))
+				}
+			}
 		}
 		s.rx.ssrc = h.SSRC
 		s.rx.seq.start(h.SequenceNumber)

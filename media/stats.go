@@ -18,8 +18,8 @@ type sessionStats struct {
 	concealed, duplicates    atomic.Uint64
 	late                     atomic.Uint64
 	lostEarlier              atomic.Uint64 // the packets lost of the sources before this one
-	jitter, decodeLatency    atomic.Int64 // ns
-	rtt                      atomic.Int64 // ns; 0 unknown
+	jitter, decodeLatency    atomic.Int64  // ns
+	rtt                      atomic.Int64  // ns; 0 unknown
 	encoder, decoder         atomic.Uint32
 	startedAt, closedAt      atomic.Int64
 	lastRecvAt               atomic.Int64
@@ -103,7 +103,8 @@ type Stats struct {
 	// Late counts packets that arrived but were dropped by the jitter buffer unplayed: their
 	// playout time had passed (a sender or a network that fell behind by more than the
 	// buffer's delay), or playout fell more than the buffer's second behind what arrived
-	// (this phone's pacer stalled) and started over at the newest. Not lost on the network
+	// (this phone's pacer stalled) and started over at the newest, or the far end switched
+	// to a new source (SSRC) before the old one's last packets played. Not lost on the network
 	// (they are in PacketsRecv, not PacketsLost), yet never played.
 	Late uint64
 	// LostAllSources is the packets lost of every source the session received from, where
