@@ -178,11 +178,22 @@ func (s *Server) Run(ctx context.Context) error {
 		s.setState(listenState{boot: boot})
 	}
 
-	var seen uint64
-	if boot, running := phoneUp(s.unit, bus); running {
-		if err := up(boot); err != nil {
-			return err
+	// settle brings the server to where the phone stands: at the start, and whenever the
+	// server fell behind the bus. Catching up from the ring instead lost a boot: one that
+	// came before the first event the server read (a resubscription after nothing replays
+	// nothing), or one the ring had already let go of (a fleet keeps a short history), and
+	// the phone never served its pages.
+	settle := func() error {
+		if boot, running := phoneUp(s.unit, bus); running {
+			return up(boot)
 		}
+		if g != nil {
+			down(s.unit.Progress().BootCount, "phone not running")
+		}
+		return nil
+	}
+	if err := settle(); err != nil {
+		return err
 	}
 	for {
 		select {
@@ -193,11 +204,14 @@ func (s *Server) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				// Fell behind the bus: catch up from the ring.
-				events = bus.SubscribeQueue(ctx, seen, serverQueue)
+				// Fell behind the bus: subscribe again, then read where the phone
+				// stands, in that order, as at the start.
+				events = bus.SubscribeQueue(ctx, 0, serverQueue)
+				if err := settle(); err != nil {
+					return err
+				}
 				continue
 			}
-			seen = e.Seq
 			switch e.Kind {
 			case phone.EventBoot:
 				if err := up(bootCount(e, s.unit)); err != nil {
