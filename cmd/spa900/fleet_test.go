@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ phones:
       SIP_Port_6_: "%d"
   - count: 2
 `, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5])), 0o644)
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	port := strconv.Itoa(fleetWebPort(t))
 	listen := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
@@ -58,9 +59,7 @@ phones:
 	listening := 0
 	sc := bufio.NewScanner(pr)
 	for listening < 3 && sc.Scan() {
-		if strings.Contains(sc.Text(), "web server listening") {
-			listening++
-		}
+		listening += webServerLine(t, sc.Text())
 	}
 	go io.Copy(io.Discard, pr)
 	// Replica 2 of a 3-phone file: index 6, 7, 8; MACs 00:0e:08:00:00:06…
@@ -154,12 +153,7 @@ func TestOrdinalOf(t *testing.T) {
 // in the open file budget, serve each its own pages, and a connection to an address of the
 // port that is no phone's is reset.
 func TestFleetSharesWebListener(t *testing.T) {
-	ln, err := net.Listen("tcp4", "0.0.0.0:0") // a port free on every address: the fleet's listener is the wildcard's
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	port := strconv.Itoa(fleetWebPort(t)) // free on every address: the fleet's listener is the wildcard's
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -175,7 +169,7 @@ func TestFleetSharesWebListener(t *testing.T) {
 	sc := bufio.NewScanner(pr)
 	for listening < 3 && sc.Scan() {
 		switch line := sc.Text(); {
-		case strings.Contains(line, `"msg":"web server listening"`):
+		case webServerLine(t, line) > 0:
 			listening++
 		case strings.Contains(line, `"msg":"web listener shared"`):
 			shared = append(shared, line)
@@ -205,4 +199,18 @@ func TestFleetSharesWebListener(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// webServerLine reads a fleet's log line: 1 for a phone's web server listening, 0 for
+// anything else; a web server that cannot listen ends the test with the line, which would
+// otherwise wait for a listening line that never comes.
+func webServerLine(t *testing.T, line string) int {
+	t.Helper()
+	switch {
+	case strings.Contains(line, `"msg":"web server listening"`):
+		return 1
+	case strings.Contains(line, `"msg":"web server not listening"`), strings.Contains(line, `"msg":"web listener failed"`):
+		t.Fatalf("fleet: %s", line)
+	}
+	return 0
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +133,7 @@ func TestLab(t *testing.T) {
 	// An address range of its own: the phones' SIP sockets take port 5060 on their
 	// addresses, and other tests of the machine may run phones on 127.0.0.2 and on.
 	ip := fmt.Sprintf("127.%d.%d.1", 100+rand.IntN(150), rand.IntN(250))
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	port := strconv.Itoa(fleetWebPort(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)

@@ -121,7 +121,7 @@ func BenchmarkRegisteredFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	webPort := stormWebPort(b, benchFirstIP)
+	webPort := fleetWebPort(b)
 	listen := fmt.Sprintf("127.0.0.1:%d", provtest.FreeTCPPort(b))
 	for b.Loop() {
 		start := time.Now()
@@ -252,7 +252,7 @@ func BenchmarkPowerCycleSpread(b *testing.B) {
 	n := stormPhones(b)
 	macs := stormMACs(n)
 	ng := stormServer(b, macs)
-	webPort := stormWebPort(b, benchFirstIP)
+	webPort := fleetWebPort(b)
 	for b.Loop() {
 		log, err := os.Open(ng.AccessLogFile)
 		if err != nil {

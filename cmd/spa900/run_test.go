@@ -343,7 +343,7 @@ func TestFleet(t *testing.T) {
 }
 
 func testFleet(t *testing.T, layout string) {
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	port := strconv.Itoa(fleetWebPort(t))
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
@@ -357,9 +357,7 @@ func testFleet(t *testing.T, layout string) {
 	listening, report := 0, ""
 	sc := bufio.NewScanner(pr)
 	for (listening < 3 || report == "") && sc.Scan() {
-		if strings.Contains(sc.Text(), "web server listening") {
-			listening++
-		}
+		listening += webServerLine(t, sc.Text())
 		if strings.Contains(sc.Text(), `"msg":"storm done"`) {
 			report = sc.Text()
 		}

@@ -327,14 +327,16 @@ func rssBytes(pid int) int64 {
 	return 0
 }
 
-// stormWebPort returns a port for the phones' web servers, chosen at run time below the
-// kernel's ephemeral range (ip_local_port_range) and free on every address (ip, the fleet's
-// first, is among them; its phones share one wildcard listener): the
-// phones' own outgoing connections (their fetches, bound to their addresses) and the bare
-// client's take source ports in that range, and a web server that starts after one of them
-// took its port on its address cannot listen ("address already in use": 2 of 10,000 phones
-// once, the re-triggered storm's refused requests).
-func stormWebPort(b *testing.B, ip string) int {
+// fleetWebPort returns a port for a fleet's web servers, chosen at run time below the
+// kernel's ephemeral range (ip_local_port_range) and free on every address, since the
+// fleet's phones share one wildcard listener (webui.Hub). A port of the ephemeral range is
+// taken now and then between the choice and the fleet's bind by any socket of the machine
+// that connects unbound or binds ":0" (the phones' own fetches, the bare client, other
+// tests): a web server that starts after one of them took its port cannot listen ("address
+// already in use": 2 of 10,000 phones once, the re-triggered storm's refused requests; a
+// fleet test that waited for its third phone's pages).
+func fleetWebPort(t testing.TB) int {
+	t.Helper()
 	low := 32768
 	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(r)); len(f) == 2 {
@@ -344,12 +346,10 @@ func stormWebPort(b *testing.B, ip string) int {
 		}
 	}
 	if low <= 10000 {
-		return provtest.FreeTCPPort(b) // no room below the range: the kernel's choice
+		return provtest.FreeTCPPort(t) // no room below the range: the kernel's choice
 	}
 	for range 1000 {
 		port := 10000 + rand.IntN(low-10000)
-		// Free on every address: the fleet's phones share a listener on the wildcard
-		// address (webui.Hub); free on ip alone, the port may be another's elsewhere.
 		ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
 		if err != nil {
 			continue
@@ -357,7 +357,7 @@ func stormWebPort(b *testing.B, ip string) int {
 		ln.Close()
 		return port
 	}
-	b.Fatalf("no free port below %d", low)
+	t.Fatalf("no free port below %d", low)
 	return 0
 }
 
@@ -523,7 +523,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 	for i, mac := range macs {
 		urls[i] = ng.HTTPURL("/spa" + mac + ".xml")
 	}
-	webPort := stormWebPort(b, stormFirstIP)
+	webPort := fleetWebPort(b)
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
 		var bare, bareCPU []float64 // fetches/s and CPU-s a fetch (the client's and nginx's) of each run
@@ -660,7 +660,7 @@ func mibsF(v []float64) []int {
 func BenchmarkFleetStart(b *testing.B) {
 	n := stormPhones(b)
 	ips := stormIPs(n)
-	webPort := stormWebPort(b, stormFirstIP)
+	webPort := fleetWebPort(b)
 	for b.Loop() {
 		start := time.Now()
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
@@ -713,7 +713,7 @@ func BenchmarkSteadyResync(b *testing.B) {
 	dur := envDuration(b, "SPA900_STEADY_DURATION", 5*time.Minute)
 	macs := stormMACs(n)
 	ng := stormServer(b, macs)
-	webPort := stormWebPort(b, stormFirstIP)
+	webPort := fleetWebPort(b)
 	for b.Loop() {
 		counter := newAccessCounter(b, ng.AccessLogFile)
 		fleet := startStormFleet(b, []string{"fleet", "--count", strconv.Itoa(n), "--ip", stormFirstIP, "--mac", stormFirstMAC,
