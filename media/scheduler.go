@@ -146,14 +146,14 @@ func NewScheduler(n int) (*Scheduler, error) {
 // container by default, or not Linux) the pacers run on the default policy and
 // [SchedulerStats].Realtime says so. It must be called before the first session.
 //
-// A real-time pacer also keeps its Go P while it sleeps (a raw nanosleep, not a system call
-// the runtime knows of) when GOMAXPROCS leaves Ps for the rest of the process (GOMAXPROCS
-// greater than the number of pacers; cmd sets it so). Otherwise the runtime hands a sleeping
-// pacer's P to another goroutine, and the pacer, woken on time, waits for a thread of the
-// default policy to give one back, in the run queue behind every other process: what a
-// real-time thread was meant to avoid. Measured on the 2-core VM of the project, load 27,
-// 250 calls (BenchmarkConcurrentCalls): send-interval p99 20 ms on the default policy
-// (pacer threads runnable but waiting 37-40% of the time), 2.2-3.6 ms real-time, 0.9-1.3 ms
+// A real-time pacer also keeps its Go P while it sleeps (a raw nanosleep, not a system call the
+// runtime knows of) when GOMAXPROCS leaves Ps for the rest of the process (GOMAXPROCS greater
+// than the number of pacers; spa900's --rtp-priority sets it so). Otherwise the runtime hands a
+// sleeping pacer's P to another goroutine, and the pacer, woken on time, waits for a thread of
+// the default policy to give one back, in the run queue behind every other process: what a
+// real-time thread was meant to avoid. Measured on the 2-core VM of the project, load 27, 250
+// calls (BenchmarkConcurrentCalls): send-interval p99 20 ms on the default policy (pacer
+// threads runnable but waiting 37-40% of the time), 2.2-3.6 ms real-time, 0.9-1.3 ms
 // real-time holding the P with GOMAXPROCS 4 and 2 pacers.
 func (sc *Scheduler) SetRealtimePriority(prio int) error {
 	if prio < 0 || prio > 99 {
@@ -166,6 +166,21 @@ func (sc *Scheduler) SetRealtimePriority(prio int) error {
 	}
 	sc.rtPrio = prio
 	return nil
+}
+
+// RealtimeAllowed reports whether the kernel lets this process run threads at the real-time
+// priority prio ([Scheduler.SetRealtimePriority] falls back to the default policy where it
+// does not). It tries on a thread of its own, which ends with the try, its policy with it.
+func RealtimeAllowed(prio int) bool {
+	if prio < 1 || prio > 99 {
+		return false
+	}
+	ok := make(chan bool, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the runtime ends the thread with the goroutine
+		ok <- realtimeThread(prio)
+	}()
+	return <-ok
 }
 
 // now is the scheduler's monotonic clock in nanoseconds (every engine on it shares it).

@@ -112,6 +112,14 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err != nil {
 		return err
 	}
+	sched, err := rtpScheduler(f.rtpPriority, log)
+	if err != nil {
+		return err
+	}
+	if sched != nil {
+		defer sched.Close()
+		base.MediaScheduler = sched // the fleet's, instead of the one NewFleet would make
+	}
 	wopts, err := f.webOptions(log)
 	if err != nil {
 		return err

@@ -65,6 +65,7 @@ type phoneFlags struct {
 	allowHosts                             multiFlag
 	maxConns, maxConnsPerClient            int
 	audioSource, recordDir, impair         string
+	rtpPriority                            int
 }
 
 func runPhone(ctx context.Context, args []string, stderr io.Writer) error {
@@ -99,6 +100,14 @@ flags:
 	opts, err := f.phoneOptions(log)
 	if err != nil {
 		return err
+	}
+	sched, err := rtpScheduler(f.rtpPriority, log)
+	if err != nil {
+		return err
+	}
+	if sched != nil {
+		defer sched.Close()
+		opts.MediaScheduler = sched
 	}
 	unit, err := phone.NewUnit(opts)
 	if err != nil {
@@ -155,6 +164,7 @@ func (f *phoneFlags) register(fs *flag.FlagSet, fleet bool) {
 	fs.StringVar(&f.audioSource, "audio-source", "silence", "what every call sends: silence, echo, tone:1000 (Hz), tone:Dial_Tone (a Regional tone), tone:TONESCRIPT, or file:PATH.wav (looped)")
 	fs.StringVar(&f.recordDir, "record-dir", "", "record every call to MAC-ID-CALLID-rx.wav and -tx.wav in this directory")
 	fs.StringVar(&f.impair, "impair", "", "impair what every call sends: loss=0.05,burst=2,jitter=20ms,delay=50ms,reorder=0.01,seed=7")
+	fs.IntVar(&f.rtpPriority, "rtp-priority", 0, "real-time priority (SCHED_FIFO, 1-99) of the threads that pace RTP: steady send intervals on a busy machine; needs CAP_SYS_NICE (root, docker --cap-add SYS_NICE), else the default policy (logged); 0: the default policy")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format: console or json")
 	fs.BoolVar(&f.factoryReset, "factory-reset", false, "reset the configuration to the factory defaults at start (identity kept)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM bundle of CAs that HTTPS provisioning servers must chain to (default: system trust)")
