@@ -36,7 +36,7 @@ type fleetFlags struct {
 	flash                    string        // flash layout: db or files
 	eventHistory             int           // bytes of events each phone keeps
 	bootSpread               time.Duration // power-on spread
-	memoryLimit              memoryLimit   // soft limit of the process's memory; 0: the runtime's
+	memoryLimit              memoryLimit   // soft limit of the process's memory; unset: 90% of a container's limit
 	maxCalls                 int           // calls at once the open file budget keeps RTP files for; -1: one per phone
 	overcommitFiles          bool          // start a fleet its open file limit does not fit
 }
@@ -77,7 +77,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.StringVar(&ff.flash, "flash", flashDB, "where the phones' flashes are kept: db (one database, DATA/flash.db; saves of many phones share each sync) or files (DATA/phone-0001/flash.json, …, as one phone keeps it)")
 	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
 	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
-	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; 0: Go's default (GOMEMLIMIT)")
+	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; auto: 90% of the container's memory limit when it has one (cgroup); 0: Go's default (GOMEMLIMIT)")
 	fs.BoolVar(&ff.overcommitFiles, "overcommit-files", false, "start even when the open file limit does not fit the fleet (warned): phones beyond it fail to open sockets with \"too many open files\"")
 	fs.IntVar(&ff.maxCalls, "max-calls", -1, "calls in progress at once, counted at each phone, that the open file budget keeps RTP and RTCP sockets for; -1: one per phone")
 	if err := parse(fs, args); err != nil {
