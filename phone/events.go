@@ -3,6 +3,7 @@ package phone
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"sort"
 	"sync"
 	"time"
@@ -164,7 +165,7 @@ func (r *eventRing) resize(size int) {
 // since returns a copy of the events with a sequence number above after, oldest first, at
 // most n of them (all when n is 0).
 func (r *eventRing) since(after uint64, n int) []keptEvent {
-	i := sort.Search(r.n, func(i int) bool { return r.at(i).seq > after })
+	i := sort.Search(r.n, func(i int) bool { return r.at(i).seq() > after })
 	count := r.n - i
 	if n > 0 {
 		count = min(count, n)
@@ -176,34 +177,56 @@ func (r *eventRing) since(after uint64, n int) []keptEvent {
 	return out
 }
 
-// keptEvent is an event as the bus keeps it: its Data packed (packData), or as its map
-// when it cannot be, and its accounted size.
+// keptEvent is an event as the bus keeps it: one byte slice (rec) holding its sequence
+// number, time and kind and its Data packed (packData), or the Data as its map when it
+// cannot be packed; and its accounted size. A slot of the ring is 40 bytes: a phone of a
+// fleet keeps dozens, and an Event in each (56 bytes, with the slice, map and size 88) made
+// the ring's array the larger part of what the history held.
 type keptEvent struct {
-	seq    uint64
-	at     time.Time
-	kind   string
-	packed []byte
-	data   map[string]any // when not packed
-	size   int
+	rec  []byte
+	data map[string]any // when Data is not packed in rec
+	size int
 }
 
-// keptOf is e as the bus keeps it; packed is e.Data's packing, nil when it has none.
-func keptOf(e Event, packed []byte, size int) keptEvent {
-	k := keptEvent{seq: e.Seq, at: e.Time, kind: e.Kind, packed: packed, size: size}
-	if packed == nil {
-		k.data = e.Data
-	}
-	return k
+// appendRec appends e's sequence number, time (wall clock: seconds and nanoseconds since
+// the Unix epoch) and kind to dst, the start of a keptEvent's rec.
+func appendRec(dst []byte, e Event) []byte {
+	dst = binary.AppendUvarint(dst, e.Seq)
+	dst = binary.AppendVarint(dst, e.Time.Unix())
+	dst = binary.AppendUvarint(dst, uint64(e.Time.Nanosecond()))
+	return packString1(dst, e.Kind)
 }
 
-// event returns the kept event, its Data unpacked.
+// seq is the kept event's sequence number, read from the front of its rec.
+func (k *keptEvent) seq() uint64 {
+	v, _ := binary.Uvarint(k.rec)
+	return v
+}
+
+// event returns the kept event, its Data unpacked. Its Time is the published one's instant
+// (Equal to it), in the local zone, without a monotonic reading.
 func (k *keptEvent) event() Event {
-	e := Event{Seq: k.seq, Time: k.at, Kind: k.kind, Data: k.data}
-	if k.packed != nil {
-		e.Data = unpackData(k.packed)
+	r := unpacker{b: k.rec}
+	e := Event{Seq: r.uvarint()}
+	sec := r.varint()
+	e.Time = time.Unix(sec, int64(r.uvarint()))
+	e.Kind = r.string()
+	switch r.byte() {
+	case recPacked:
+		e.Data = unpackData(r.b)
+	case recMap:
+		e.Data = k.data
 	}
 	return e
 }
+
+// What follows a rec's kind: the packed Data, nothing (Data nil), nothing (Data kept as its
+// map).
+const (
+	recPacked byte = iota
+	recNil
+	recMap
+)
 
 // subscriber is one Subscribe call: its channel, and the running total of the sizes of the
 // events sent on it, so that the bytes still queued are known without reading the channel.
@@ -285,14 +308,23 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 		e.Data = map[string]any{"error": "event not encodable: " + err.Error()}
 		n, _ = e.encodedLen(scratch[:])
 	}
-	packed, ok := packData(scratch[:0], e.Data)
-	if ok {
-		packed = bytes.Clone(packed)
-	} else {
-		packed = nil
+	rec := appendRec(scratch[:0], e)
+	ok := true
+	var k keptEvent
+	switch {
+	case e.Data == nil:
+		k.rec = bytes.Clone(append(rec, recNil))
+	default:
+		var packed []byte
+		if packed, ok = packData(append(rec, recPacked), e.Data); ok {
+			k.rec = bytes.Clone(packed)
+		} else {
+			k.rec, k.data = bytes.Clone(append(rec, recMap)), e.Data
+		}
 	}
 	size := eventSize(n, ok)
-	b.keep(keptOf(e, packed, size))
+	k.size = size
+	b.keep(k)
 	for s := range b.subs {
 		if !s.push(e, size, b.maxBytes) { // too slow: cut off; it reconnects and replays
 			b.dropLocked(s)
