@@ -52,6 +52,7 @@ type callsFleet struct {
 	name string
 	f    *stormFleet
 	ips  []netip.Addr
+	port uint16 // of the phones' web servers: a fleet's own, since its phones share a wildcard listener
 }
 
 // callsSnapshot is what a fleet's phones say at one moment.
@@ -80,7 +81,8 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 			ips[i] = ip
 			ip = ip.Next()
 		}
-		args := []string{"fleet", "--count", strconv.Itoa(n), "--ip", firstIP, "--data", b.TempDir(),
+		port := fleetWebPort(b)
+		args := []string{"fleet", "--count", strconv.Itoa(n), "--ip", firstIP, "--http-port", strconv.Itoa(port), "--data", b.TempDir(),
 			"--log-format", "json", "--log-level", "warn", "--audio-source", "tone:" + tone, "--boot-time", "0s",
 			"--set", "Register_1_=No", "--set", "RTP_Packet_Size=0.020"}
 		for ext := 2; ext <= 4; ext++ {
@@ -93,7 +95,7 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 			}
 			b.Setenv("SPA900_STORM_PROFILE", dir)
 		}
-		return &callsFleet{name: name, f: startStormFleet(b, args), ips: ips}
+		return &callsFleet{name: name, f: startStormFleet(b, args), ips: ips, port: uint16(port)}
 	}
 	// Addresses of their own, away from the storm harness's 127.0.0.x.
 	caller, callee := start("caller", "127.61.0.2", "1000"), start("callee", "127.62.0.2", "700")
@@ -101,9 +103,9 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 	defer c.CloseIdleConnections()
 	t0 := time.Now()
 	for _, fl := range []*callsFleet{caller, callee} {
-		fl.each(b, func(i int, ip netip.Addr) error {
+		fl.each(b, func(i int, web netip.AddrPort) error {
 			for deadline := time.Now().Add(2 * time.Minute); ; {
-				_, err := apiJSON(c, http.MethodGet, ip, "/api/v1/calls", nil)
+				_, err := apiJSON(c, http.MethodGet, web, "/api/v1/calls", nil)
 				if err == nil {
 					return nil
 				}
@@ -116,17 +118,17 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 	}
 	b.Logf("%d + %d phones serving in %v", n, n, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
-	caller.each(b, func(i int, ip netip.Addr) error {
+	caller.each(b, func(i int, web netip.AddrPort) error {
 		body := fmt.Sprintf(`{"extension":1,"uri":"sip:100@%s:5060"}`, callee.ips[i])
-		_, err := apiJSON(c, http.MethodPost, ip, "/api/v1/calls", []byte(body))
+		_, err := apiJSON(c, http.MethodPost, web, "/api/v1/calls", []byte(body))
 		return err
 	})
-	callee.each(b, func(i int, ip netip.Addr) error {
+	callee.each(b, func(i int, web netip.AddrPort) error {
 		for deadline := time.Now().Add(time.Minute); ; {
 			var l struct{ Calls []struct{ ID, State string } }
-			raw, err := apiJSON(c, http.MethodGet, ip, "/api/v1/calls", nil)
+			raw, err := apiJSON(c, http.MethodGet, web, "/api/v1/calls", nil)
 			if err == nil && json.Unmarshal(raw, &l) == nil && len(l.Calls) > 0 && l.Calls[0].State == "Ringing" {
-				_, err = apiJSON(c, http.MethodPost, ip, "/api/v1/calls/"+l.Calls[0].ID+"/answer", nil)
+				_, err = apiJSON(c, http.MethodPost, web, "/api/v1/calls/"+l.Calls[0].ID+"/answer", nil)
 				return err
 			}
 			if time.Now().After(deadline) {
@@ -136,10 +138,10 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 		}
 	})
 	for _, fl := range []*callsFleet{caller, callee} {
-		fl.each(b, func(i int, ip netip.Addr) error {
+		fl.each(b, func(i int, web netip.AddrPort) error {
 			for deadline := time.Now().Add(time.Minute); ; {
 				var l struct{ Calls []struct{ State string } }
-				raw, err := apiJSON(c, http.MethodGet, ip, "/api/v1/calls", nil)
+				raw, err := apiJSON(c, http.MethodGet, web, "/api/v1/calls", nil)
 				if err == nil && json.Unmarshal(raw, &l) == nil && len(l.Calls) == 1 && l.Calls[0].State == "Connected" {
 					return nil
 				}
@@ -179,7 +181,7 @@ func fleetCalls(b *testing.B, n int, window time.Duration) {
 
 // each runs fn for every phone of the fleet, 32 at a time, and fails the benchmark on the
 // first error.
-func (fl *callsFleet) each(b *testing.B, fn func(i int, ip netip.Addr) error) {
+func (fl *callsFleet) each(b *testing.B, fn func(i int, web netip.AddrPort) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -191,7 +193,7 @@ func (fl *callsFleet) each(b *testing.B, fn func(i int, ip netip.Addr) error) {
 				if i >= len(fl.ips) {
 					return
 				}
-				if err := fn(i, fl.ips[i]); err != nil {
+				if err := fn(i, netip.AddrPortFrom(fl.ips[i], fl.port)); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -214,8 +216,8 @@ func (fl *callsFleet) snapshot(b *testing.B, c *http.Client) callsSnapshot {
 	var mu sync.Mutex
 	var s callsSnapshot
 	t0 := time.Now()
-	fl.each(b, func(i int, ip netip.Addr) error {
-		raw, err := apiJSON(c, http.MethodGet, ip, "/api/v1/status", nil)
+	fl.each(b, func(i int, web netip.AddrPort) error {
+		raw, err := apiJSON(c, http.MethodGet, web, "/api/v1/status", nil)
 		if err != nil {
 			return err
 		}
@@ -250,9 +252,10 @@ func (fl *callsFleet) snapshot(b *testing.B, c *http.Client) callsSnapshot {
 	return s
 }
 
-// apiJSON sends one request to a phone's API and returns the body of a 2xx answer.
-func apiJSON(c *http.Client, method string, ip netip.Addr, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequest(method, "http://"+netip.AddrPortFrom(ip, 8080).String()+path, bytes.NewReader(body))
+// apiJSON sends one request to the API of the phone whose web server is at web and returns
+// the body of a 2xx answer.
+func apiJSON(c *http.Client, method string, web netip.AddrPort, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(method, "http://"+web.String()+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

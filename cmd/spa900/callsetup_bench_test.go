@@ -49,7 +49,7 @@ func callSetup(b *testing.B, n int, window time.Duration) {
 			siptest.User{Name: strconv.Itoa(5000 + i), Password: "pw" + strconv.Itoa(5000+i)})
 	}
 	k := siptest.StartKamailio(b, siptest.KamailioOptions{Users: users})
-	start := func(name, firstIP string, user int, sets map[string]string) (*stormFleet, []netip.Addr) {
+	start := func(name, firstIP string, user int, sets map[string]string) (*stormFleet, []netip.AddrPort) {
 		var yml strings.Builder
 		fmt.Fprintf(&yml, "phones:\n  - count: %d\n    ip: %s\n    set:\n", n, firstIP)
 		all := map[string]string{
@@ -67,14 +67,15 @@ func callSetup(b *testing.B, n int, window time.Duration) {
 		if err := os.WriteFile(path, []byte(yml.String()), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		f := startStormFleet(b, []string{"fleet", "--file", path, "--data", b.TempDir(), "--log-format", "json",
+		port := fleetWebPort(b) // a fleet's own: its phones share a wildcard listener
+		f := startStormFleet(b, []string{"fleet", "--file", path, "--http-port", strconv.Itoa(port), "--data", b.TempDir(), "--log-format", "json",
 			"--log-level", "warn", "--boot-time", "0s"})
-		ips := make([]netip.Addr, n)
+		webs := make([]netip.AddrPort, n)
 		ip := netip.MustParseAddr(firstIP)
-		for i := range ips {
-			ips[i], ip = ip, ip.Next()
+		for i := range webs {
+			webs[i], ip = netip.AddrPortFrom(ip, uint16(port)), ip.Next()
 		}
-		return f, ips
+		return f, webs
 	}
 	caller, callers := start("caller", "127.71.0.2", 3000, map[string]string{"Dial_Plan_1_": "(xxxx)"})
 	callee, _ := start("callee", "127.72.0.2", 5000, map[string]string{"Accept_Media_Loopback_Request": "automatic"})
@@ -92,9 +93,9 @@ func callSetup(b *testing.B, n int, window time.Duration) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
-	for i, ip := range callers {
+	for i, web := range callers {
 		wg.Go(func() {
-			if err := callLoop(c, ip, strconv.Itoa(5000+i), stop, &measuring, &done, &failed); err != nil {
+			if err := callLoop(c, web, strconv.Itoa(5000+i), stop, &measuring, &done, &failed); err != nil {
 				firstErr.CompareAndSwap(nil, err)
 			}
 		})
@@ -124,8 +125,8 @@ func callSetup(b *testing.B, n int, window time.Duration) {
 // callLoop places calls from the phone at ip to callee until stop: dial, wait for Connected
 // on the phone's event stream, hang up, wait for Ended. Calls that end within the window
 // while measuring count in done; a call that fails (ends before it was connected) in failed.
-func callLoop(c *http.Client, ip netip.Addr, callee string, stop <-chan struct{}, measuring *atomic.Bool, done, failed *atomic.Int64) error {
-	req, err := http.NewRequest(http.MethodGet, "http://"+netip.AddrPortFrom(ip, 8080).String()+"/api/v1/events", nil)
+func callLoop(c *http.Client, web netip.AddrPort, callee string, stop <-chan struct{}, measuring *atomic.Bool, done, failed *atomic.Int64) error {
+	req, err := http.NewRequest(http.MethodGet, "http://"+web.String()+"/api/v1/events", nil)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func callLoop(c *http.Client, ip netip.Addr, callee string, stop <-chan struct{}
 			return nil
 		default:
 		}
-		raw, err := apiJSON(c, http.MethodPost, ip, "/api/v1/calls", body)
+		raw, err := apiJSON(c, http.MethodPost, web, "/api/v1/calls", body)
 		if err != nil {
 			failed.Add(1)
 			return err
@@ -186,7 +187,7 @@ func callLoop(c *http.Client, ip netip.Addr, callee string, stop <-chan struct{}
 			}
 			if state == "Connected" && !connected {
 				connected = true
-				if _, err := apiJSON(c, http.MethodPost, ip, "/api/v1/calls/"+id+"/hangup", nil); err != nil {
+				if _, err := apiJSON(c, http.MethodPost, web, "/api/v1/calls/"+id+"/hangup", nil); err != nil {
 					failed.Add(1)
 					return err
 				}
