@@ -31,13 +31,7 @@ func TestInDialogRequestAfterAnswer(t *testing.T) {
 		{"re-INVITE, its ACK lost", "INVITE", false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			heard := make(chan sip.Event, 64)
-			a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			a, heard, c := rawAgentPeer(t, 64)
 			for n := range tc.calls {
 				orderAfterAnswer(t, a, c, heard, fmt.Sprintf("order%d-%d", i, n), tc.method, tc.ack)
 			}
@@ -208,13 +202,7 @@ func staleAck(t *testing.T, c net.PacketConn, id, ack string, send func(string))
 // CANCEL taken before it called nothing, and the call ended only with its transaction (once
 // the 487 had its ACK, or after Timer H).
 func TestCancelRightAfterInvite(t *testing.T) {
-	heard := make(chan sip.Event, 64)
-	a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	a, heard, c := rawAgentPeer(t, 64)
 	from := c.LocalAddr().String()
 	agent := net.UDPAddrFromAddrPort(a.LocalAddr())
 	deadline := time.NewTimer(10 * time.Second)
@@ -264,13 +252,7 @@ func TestCancelRightAfterInvite(t *testing.T) {
 // TestByeRightAfterOurAck: the far end of the phone's call hangs up as soon as it has the ACK
 // of its 2xx; the call is reported connected, then ended, each once (call_order.go).
 func TestByeRightAfterOurAck(t *testing.T) {
-	heard := make(chan sip.Event, 64)
-	a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	a, heard, c := rawAgentPeer(t, 64)
 	buf := make([]byte, 65536)
 	read := func(want string) (string, net.Addr) {
 		t.Helper()

@@ -1,23 +1,14 @@
 package sip_test
 
 import (
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/spa900/spa900/sip"
 )
 
 // TestReplacesNoDialog: an INVITE whose Replaces names no dialog of the agent is refused 481
 // (RFC 3891 §3) and never reaches the phone.
 func TestReplacesNoDialog(t *testing.T) {
-	heard := make(chan sip.Event, 4)
-	a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	a, heard, c := rawAgentPeer(t, 4)
 	from := c.LocalAddr().String()
 	for _, rep := range []string{"nosuch@h;to-tag=a;from-tag=b", "nosuch@h"} {
 		inv := "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + from + ";branch=z9hG4bK-r" + rep[len(rep)-1:] + "\r\n" +

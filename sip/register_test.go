@@ -3,6 +3,7 @@ package sip_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -16,6 +17,20 @@ import (
 
 // newAgent starts an agent for cfg on 127.0.0.1 (a free port unless cfg.Port is set),
 // served until the test ends.
+// rawAgentPeer starts agent 1001 that reports its events on heard (queue deep), and a raw
+// UDP socket on loopback to play the far end by hand; both close with the test.
+func rawAgentPeer(t *testing.T, queue int) (a *sip.Agent, heard chan sip.Event, c net.PacketConn) {
+	t.Helper()
+	heard = make(chan sip.Event, queue)
+	a = newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) { heard <- ev }})
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return a, heard, c
+}
+
 func newAgent(t *testing.T, cfg sip.Config) *sip.Agent {
 	t.Helper()
 	cfg.IP = netip.MustParseAddr("127.0.0.1")
