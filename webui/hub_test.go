@@ -125,16 +125,24 @@ const (
 	macB = "000E08AA0003"
 )
 
+// sharePort starts the web servers of phone ua (on 127.0.0.2) and phone ub (on 127.0.0.3) on
+// one port of hub, A's chosen by the system, and returns them with the addresses they listen on.
+func sharePort(t *testing.T, hub *Hub, ua, ub *phone.Unit) (sa, sb *Server, addrA, addrB string) {
+	t.Helper()
+	sa = hubServer(t, hub, ua, "127.0.0.2:0")
+	addrA = waitListening(t, sa, 1)
+	_, port, _ := net.SplitHostPort(addrA)
+	sb = hubServer(t, hub, ub, "127.0.0.3:"+port)
+	return sa, sb, addrA, waitListening(t, sb, 1)
+}
+
 // TestHubDispatch: two phones on one port share one listener and each sees only its own
 // pages; a connection to an address that is no phone's is reset, never served.
 func TestHubDispatch(t *testing.T) {
 	hub := NewHub(testlog.New(t))
 	ua, ub := hubUnit(t, "127.0.0.2", macA), hubUnit(t, "127.0.0.3", macB)
-	sa := hubServer(t, hub, ua, "127.0.0.2:0")
-	addrA := waitListening(t, sa, 1)
+	sa, sb, addrA, addrB := sharePort(t, hub, ua, ub)
 	_, port, _ := net.SplitHostPort(addrA)
-	sb := hubServer(t, hub, ub, "127.0.0.3:"+port)
-	addrB := waitListening(t, sb, 1)
 	if addrA != "127.0.0.2:"+port || addrB != "127.0.0.3:"+port {
 		t.Fatalf("listening on %s and %s, want port %s on each phone's address", addrA, addrB, port)
 	}
@@ -173,10 +181,8 @@ func TestHubDispatch(t *testing.T) {
 func TestHubPhoneMovesPort(t *testing.T) {
 	hub := NewHub(testlog.New(t))
 	ua, ub := hubUnit(t, "127.0.0.2", macA), hubUnit(t, "127.0.0.3", macB)
-	sa := hubServer(t, hub, ua, "127.0.0.2:0")
-	_, port, _ := net.SplitHostPort(waitListening(t, sa, 1))
-	sb := hubServer(t, hub, ub, "127.0.0.3:"+port)
-	waitListening(t, sb, 1)
+	sa, sb, addrA, _ := sharePort(t, hub, ua, ub)
+	_, port, _ := net.SplitHostPort(addrA)
 	moved := strconv.Itoa(wildcardPort(t))
 
 	move := func(s *Server, ip, mac string) {
@@ -223,11 +229,7 @@ func TestHubPhoneMovesPort(t *testing.T) {
 func TestHubPhoneOff(t *testing.T) {
 	hub := NewHub(testlog.New(t))
 	ua, ub := hubUnit(t, "127.0.0.2", macA), hubUnit(t, "127.0.0.3", macB)
-	sa := hubServer(t, hub, ua, "127.0.0.2:0")
-	addrA := waitListening(t, sa, 1)
-	_, port, _ := net.SplitHostPort(addrA)
-	sb := hubServer(t, hub, ub, "127.0.0.3:"+port)
-	addrB := waitListening(t, sb, 1)
+	sa, sb, addrA, addrB := sharePort(t, hub, ua, ub)
 
 	ua.PowerCycle(time.Hour) // off until told otherwise
 	waitDown(t, sa)
