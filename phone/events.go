@@ -25,6 +25,7 @@ const (
 	EventReport         = "report"          // a report was sent: url, result
 	EventRegistration   = "registration"    // a registration attempt ended: ext, state, code, error, expires_seconds, next_in_seconds
 	EventNotify         = "sip_notify"      // a control NOTIFY was taken: ext, event, action, alias, code
+	EventExtension      = "extension"       // an extension's socket could not be opened, or opened after it could not: ext, in_service, addr, error, attempt, next_in_seconds
 	EventMWI            = "mwi"             // message waiting changed: ext, waiting, new, old
 	EventSubscription   = "subscription"    // a subscription changed: ext, event, state, target, code, error, expires_seconds, next_in_seconds
 	EventCall           = "call"            // a call changed: call, ext, appearance, direction, peer, state, from_state, reason, code, remote_hold

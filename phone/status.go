@@ -78,7 +78,10 @@ type ExtensionStatus struct {
 	ExpiresSec       int64      `json:"expires_seconds,omitempty"`
 	LastCode         int        `json:"last_code,omitempty"`
 	LastError        string     `json:"last_error,omitempty"`
-	MessageWaiting   bool       `json:"message_waiting"`
+	// NextBind is when an extension out of service because its socket could not be opened
+	// tries again (LastError says why).
+	NextBind       *time.Time `json:"next_bind,omitempty"`
+	MessageWaiting bool       `json:"message_waiting"`
 	// MWISubscription is the extension's message-summary subscription, when it has one.
 	MWISubscription *SubscriptionStatus `json:"mwi_subscription,omitempty"`
 	// SharedLine is the extension's shared line appearance, when it is one (SPA-BEHAVIOUR

@@ -49,6 +49,10 @@ type line struct {
 	enabled  bool
 	register bool // Register_n_ = Yes and a proxy is set
 	bindErr  string
+	// bindAt is when binding the agent's socket is tried again after bindFailures attempts
+	// failed (bindLine); zero: bound, or not to be tried.
+	bindAt       time.Time
+	bindFailures int
 
 	state    regState
 	inFlight bool      // a REGISTER exchange is running
@@ -97,50 +101,91 @@ func (st *state) startVoice() {
 	for n := 1; n <= st.p.id.Model.Extensions; n++ {
 		l := &line{n: n, gen: v.gen, enabled: st.snap.Bool(config.ExtName(config.LineEnable, n)), lostAt: st.bootedAt}
 		v.lines = append(v.lines, l)
-		if !l.enabled {
-			continue
+		if l.enabled {
+			st.bindLine(l, now)
 		}
-		log := st.lineLog(n)
-		cfg, err := st.sipConfig(n)
-		if err != nil {
-			l.bindErr = "no IP address"
-			log.Warn("extension out of service", zap.String("reason", "the phone has no IP address (--ip)"))
-			continue
-		}
-		cfg.Logger = log
-		cfg.RegCSeq = v.regCSeq[n]
-		cfg.Shared = st.sharedConfig(n)
-		gen := v.gen
-		cfg.OnEvent = func(ev sip.Event) { st.p.post(func(st *state) { st.onSIPEvent(n, gen, ev) }) }
-		a, err := sip.NewAgent(cfg)
-		if err != nil {
-			l.bindErr = err.Error()
-			if st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != "" {
-				l.state = regFailed // it should register and cannot
-			}
-			log.Warn("extension out of service", zap.Error(err))
-			continue
-		}
-		l.agent = a
-		st.p.goTracked(func() {
-			if err := a.Run(context.Background()); err != nil {
-				log.Warn("extension socket failed", zap.Error(err))
-			}
-		})
-		l.register = st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != ""
-		if l.register {
-			l.next = now
-		}
-		st.mwiStart(l, now)
-		st.sharedStart(l, cfg.Shared, now)
-		if st.snap.Bool(config.ExtName(config.NATKeepAliveEnable, n)) {
-			if d := time.Duration(st.snap.Int(config.NATKeepAliveIntvl)) * time.Second; d > 0 {
-				l.keepAlive = now.Add(d)
-			}
-		}
-		log.Info("extension started", zap.String("addr", a.LocalAddr().String()), zap.Bool("register", l.register))
 	}
 }
+
+// bindLine binds extension l's agent and starts what an extension in service does: its
+// registration, its subscriptions and keep-alives. A socket that cannot be opened (another
+// program holds --ip:SIP_Port_n_) leaves the extension out of service, with the reason in its
+// status, and binding is tried again on the schedule of a failed registration
+// (Reg_Retry_Intvl, doubled up to Reg_Retry_Intvl_Cap, plus Reg_Retry_Random_Delay; every
+// Reg_Retry_Intvl's default 30 s when it is 0) on the phone's clock, as a device whose socket
+// cannot be opened keeps trying: the extension comes up on the first attempt after the port
+// is free, and the phone's other extensions and web server never wait for it.
+func (st *state) bindLine(l *line, now time.Time) {
+	v, n := &st.voice, l.n
+	log := st.lineLog(n)
+	cfg, err := st.sipConfig(n)
+	if err != nil {
+		l.bindErr = "no IP address"
+		log.Warn("extension out of service", zap.String("reason", "the phone has no IP address (--ip)"))
+		return
+	}
+	cfg.Logger = log
+	cfg.RegCSeq = v.regCSeq[n]
+	cfg.Shared = st.sharedConfig(n)
+	gen := v.gen
+	cfg.OnEvent = func(ev sip.Event) { st.p.post(func(st *state) { st.onSIPEvent(n, gen, ev) }) }
+	register := st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != ""
+	a, err := sip.NewAgent(cfg)
+	if err != nil {
+		again := l.bindErr == err.Error()
+		l.bindErr = err.Error()
+		l.bindFailures++
+		in := st.bindRetry(l)
+		l.bindAt = now.Add(in)
+		if register {
+			l.state = regFailed // it should register and cannot
+		}
+		if again {
+			log.Debug("extension still out of service", zap.Error(err), zap.Duration("next_in", in), zap.Int("attempt", l.bindFailures))
+		} else {
+			log.Warn("extension out of service", zap.Error(err), zap.Duration("next_in", in), zap.Int("attempt", l.bindFailures))
+		}
+		st.emit(EventExtension, map[string]any{"ext": n, "in_service": false, "error": l.bindErr,
+			"attempt": l.bindFailures, "next_in_seconds": int64(in / time.Second)})
+		return
+	}
+	retried := l.bindFailures > 0
+	l.bindErr, l.bindAt, l.bindFailures = "", time.Time{}, 0
+	l.agent = a
+	st.p.goTracked(func() {
+		if err := a.Run(context.Background()); err != nil {
+			log.Warn("extension socket failed", zap.Error(err))
+		}
+	})
+	l.register = register
+	if l.register {
+		l.next = now
+	}
+	st.mwiStart(l, now)
+	st.sharedStart(l, cfg.Shared, now)
+	if st.snap.Bool(config.ExtName(config.NATKeepAliveEnable, n)) {
+		if d := time.Duration(st.snap.Int(config.NATKeepAliveIntvl)) * time.Second; d > 0 {
+			l.keepAlive = now.Add(d)
+		}
+	}
+	log.Info("extension started", zap.String("addr", a.LocalAddr().String()), zap.Bool("register", l.register), zap.Bool("retried", retried))
+	if retried {
+		st.emit(EventExtension, map[string]any{"ext": n, "in_service": true, "addr": a.LocalAddr().String()})
+	}
+}
+
+// bindRetry is how long an extension whose socket could not be opened waits before it tries
+// again: a failed registration's short schedule (regRetry), or defaultBindRetry when
+// Reg_Retry_Intvl is 0 (no registration retries): binding is not the registrar's to refuse.
+func (st *state) bindRetry(l *line) time.Duration {
+	if in, ok := st.regRetry(l.bindFailures, nil); ok {
+		return in
+	}
+	return defaultBindRetry
+}
+
+// defaultBindRetry is Reg_Retry_Intvl's factory default (SPA-BEHAVIOUR §10).
+const defaultBindRetry = 30 * time.Second
 
 // stopVoice stops every agent. With unregister, a registered extension first removes its
 // binding (Expires: 0), bounded by a couple of seconds, as the device does before a restart
@@ -219,6 +264,7 @@ func (st *state) lineLog(n int) *zap.Logger {
 // voiceDeadlines adds the lines' policy timers to consider.
 func (st *state) voiceDeadlines(consider func(time.Time)) {
 	for _, l := range st.voice.lines {
+		consider(l.bindAt)
 		if !l.inFlight {
 			consider(l.next)
 		}
@@ -234,6 +280,9 @@ func (st *state) voiceDeadlines(consider func(time.Time)) {
 func (st *state) voiceFire(now time.Time) {
 	for _, l := range st.voice.lines {
 		if l.agent == nil {
+			if !l.bindAt.IsZero() && !now.Before(l.bindAt) {
+				st.bindLine(l, now)
+			}
 			continue
 		}
 		if !l.inFlight && !l.next.IsZero() && !now.Before(l.next) {
@@ -320,7 +369,7 @@ func (st *state) regDone(l *line, gen int, reg *sip.Registration, err error) {
 	if errors.As(err, &re) {
 		l.lastCode = re.Code
 	}
-	in, ok := st.regRetry(l, err)
+	in, ok := st.regRetry(l.failures, err)
 	if ok {
 		l.next = now.Add(in)
 		log.Warn("registration failed", zap.Error(err), zap.Int("code", l.lastCode), zap.Duration("next_in", in), zap.Int("attempt", l.failures))
@@ -343,7 +392,7 @@ func refreshIn(granted time.Duration) time.Duration {
 // Retry_Reg_RSC, doubling per failure up to Reg_Retry_Intvl_Cap when that is set;
 // Reg_Retry_Long_Intvl (plus up to Reg_Retry_Long_Random_Delay) for any other final code,
 // a wrong password among them. An interval of 0 stops the retries (ok false).
-func (st *state) regRetry(l *line, err error) (time.Duration, bool) {
+func (st *state) regRetry(failures int, err error) (time.Duration, bool) {
 	sn := st.snap
 	var re *sip.ResponseError
 	long := errors.As(err, &re) && !matchRSC(sn.Get(config.RetryRegRSC), re.Code)
@@ -357,7 +406,7 @@ func (st *state) regRetry(l *line, err error) (time.Duration, bool) {
 	d := time.Duration(base) * time.Second
 	if !long {
 		if c, err := strconv.Atoi(strings.TrimSpace(sn.Get(config.RegRetryIntvlCap))); err == nil && c > 0 {
-			for i := 1; i < l.failures && d < time.Duration(c)*time.Second; i++ {
+			for i := 1; i < failures && d < time.Duration(c)*time.Second; i++ {
 				d *= 2
 			}
 			d = min(d, time.Duration(c)*time.Second)
@@ -551,6 +600,7 @@ func (st *state) lineStatus(n int) ExtensionStatus {
 	if l.bindErr != "" {
 		es.LastError = l.bindErr
 	}
+	es.NextBind = timePtr(l.bindAt)
 	es.LastCode = l.lastCode
 	es.RegisteredAt = timePtr(l.lastOK)
 	if !l.inFlight {
