@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,9 +26,6 @@ type Agent struct {
 	// Immutable after NewAgent.
 	cfg      Config
 	log      *zap.Logger
-	ua       *sipgo.UserAgent
-	srv      *sipgo.Server
-	cli      *sipgo.Client
 	conn     *packetConn // UDP; nil on TCP and TLS
 	streams  *streams    // TCP and TLS; nil on UDP
 	wire     *wire
@@ -41,6 +39,11 @@ type Agent struct {
 	hasOB    bool
 	res      resolver
 	nonceKey [32]byte // signs the nonces of the agent's own challenges
+
+	// stk is the agent's sipgo stack, built at the first message in or out (stack): until
+	// then an idle extension holds its socket and one parked goroutine, no more.
+	stkMu sync.Mutex
+	stk   *sipStack
 
 	mu     sync.Mutex // guards reg, regSrv, proxyAddrs, calls, mwi and shared
 	reg    regDialog
@@ -158,39 +161,6 @@ func NewAgent(cfg Config) (*Agent, error) {
 	a.local = netip.AddrPortFrom(cfg.IP, uint16(port))
 	a.laddr = sipmsg.Addr{IP: cfg.IP.AsSlice(), Port: port, Hostname: cfg.IP.String()}
 
-	slog := sipgoLogger(cfg.Logger)
-	txOpts := []sipmsg.TransactionLayerOption{
-		sipmsg.WithTransactionLayerLogger(slog),
-		sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
-	}
-	uaOpts := []sipgo.UserAgentOption{
-		sipgo.WithUserAgent(cfg.UserAgent),
-		sipgo.WithUserAgentHostname(cfg.IP.String()),
-		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(slog)),
-	}
-	// A transaction whose connection drops is left to Timer B or F, not ended at the drop
-	// (sipgo's WithTransactionLayerTerminateOnConnClose): the final answer a proxy sends
-	// just before it closes would lose the race to the close.
-	if a.streams != nil && a.streams.tls {
-		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(a.streams.cliTLS))
-	}
-	uaOpts = append(uaOpts, sipgo.WithUserAgentTransactionLayerOptions(txOpts...))
-	var err error
-	a.ua, err = sipgo.NewUA(uaOpts...)
-	if err != nil {
-		a.closeSockets()
-		return nil, fmt.Errorf("sip: %w", err)
-	}
-	if a.conn != nil {
-		// The socket is sipgo's listener from now on, before Run serves it: a request sent
-		// before the first read goes out through it, not through a socket sipgo would open.
-		addr := a.conn.LocalAddr().String()
-		a.ua.TransportLayer().Pool("udp").Add(addr, &sipmsg.UDPConnection{PacketConn: a.conn, PacketAddr: addr, Listener: true})
-	}
-	a.srv, _ = sipgo.NewServer(a.ua, sipgo.WithServerLogger(slog))
-	a.cli, _ = sipgo.NewClient(a.ua, sipgo.WithClientLogger(slog),
-		sipgo.WithClientHostname(cfg.IP.String()), sipgo.WithClientPort(port))
-
 	a.contact = sipmsg.ContactHeader{
 		DisplayName: cfg.DisplayName,
 		Address:     sipmsg.Uri{Scheme: "sip", User: cfg.UserID, Host: cfg.IP.String(), Port: port},
@@ -209,8 +179,70 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if cfg.RegCSeq != 0 {
 		a.reg.cseq = cfg.RegCSeq
 	}
-	a.routes()
 	return a, nil
+}
+
+// sipStack is what sipgo keeps of an agent: its user agent with the transport and
+// transaction layers, the server that routes requests to the handlers, and the client.
+type sipStack struct {
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+}
+
+// stack returns the agent's sipgo stack, building it the first time: at the first datagram
+// Run sees, the first request the agent sends, or Run on TCP and TLS. Building it on UDP
+// wakes Run, which then hands the socket to sipgo's reader (a request sent before any
+// arrived needs its answers read).
+func (a *Agent) stack() *sipStack {
+	a.stkMu.Lock()
+	defer a.stkMu.Unlock()
+	if a.stk == nil {
+		a.stk = a.buildStack()
+		if a.conn != nil {
+			a.conn.SetReadDeadline(time.Unix(1, 0)) // wakes waitReadable; Run clears it
+		}
+	}
+	return a.stk
+}
+
+// client is the stack's client.
+func (a *Agent) client() *sipgo.Client { return a.stack().cli }
+
+// buildStack builds the sipgo stack on the agent's socket, with its handlers.
+func (a *Agent) buildStack() *sipStack {
+	cfg := a.cfg
+	slog := sipgoLogger(cfg.Logger)
+	txOpts := []sipmsg.TransactionLayerOption{
+		sipmsg.WithTransactionLayerLogger(slog),
+		sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
+	}
+	uaOpts := []sipgo.UserAgentOption{
+		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgentHostname(cfg.IP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(slog)),
+	}
+	// A transaction whose connection drops is left to Timer B or F, not ended at the drop
+	// (sipgo's WithTransactionLayerTerminateOnConnClose): the final answer a proxy sends
+	// just before it closes would lose the race to the close.
+	if a.streams != nil && a.streams.tls {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(a.streams.cliTLS))
+	}
+	uaOpts = append(uaOpts, sipgo.WithUserAgentTransactionLayerOptions(txOpts...))
+	// NewUA, NewServer and NewClient fail only on an option's error; these options have none.
+	ua, _ := sipgo.NewUA(uaOpts...)
+	if a.conn != nil {
+		// The socket is sipgo's listener from now on, before its reader serves it: a request
+		// sent before the first read goes out through it, not through a socket sipgo would open.
+		addr := a.conn.LocalAddr().String()
+		ua.TransportLayer().Pool("udp").Add(addr, &sipmsg.UDPConnection{PacketConn: a.conn, PacketAddr: addr, Listener: true})
+	}
+	s := &sipStack{ua: ua}
+	s.srv, _ = sipgo.NewServer(ua, sipgo.WithServerLogger(slog))
+	s.cli, _ = sipgo.NewClient(ua, sipgo.WithClientLogger(slog),
+		sipgo.WithClientHostname(cfg.IP.String()), sipgo.WithClientPort(int(a.local.Port())))
+	a.routes(s.srv)
+	return s
 }
 
 // RegCSeq returns the CSeq of the last REGISTER sent (for the next agent's Config.RegCSeq).
@@ -230,14 +262,39 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer stop()
 	var err error
 	if a.streams != nil {
-		err = a.streams.serve()
+		err = a.streams.serve(a.stack().srv)
 	} else {
-		err = a.srv.ServeUDP(a.conn)
+		err = a.serveUDP()
 	}
 	if a.closed.Load() {
 		return nil
 	}
 	return err
+}
+
+// serveUDP waits, holding no buffer, until the socket has a datagram or the stack is built
+// for a request going out, then lets sipgo's reader serve the socket.
+func (a *Agent) serveUDP() error {
+	for {
+		a.stkMu.Lock()
+		built := a.stk != nil
+		a.stkMu.Unlock()
+		if built {
+			break
+		}
+		err := waitReadable(a.conn.PacketConn)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("sip: wait on extension %d: %w", a.cfg.Ext, err)
+		}
+	}
+	s := a.stack()
+	a.stkMu.Lock()
+	a.conn.SetReadDeadline(time.Time{}) // after stack's wake-up, under the same lock
+	a.stkMu.Unlock()
+	return s.srv.ServeUDP(a.conn)
 }
 
 // Close stops the agent: the request handlers still running get up to closeGrace to send
@@ -257,7 +314,12 @@ func (a *Agent) Close() error {
 		if a.streams != nil {
 			a.streams.close() // before sipgo's: its read loops end on closed connections
 		}
-		a.ua.Close()
+		a.stkMu.Lock()
+		stk := a.stk
+		a.stkMu.Unlock()
+		if stk != nil {
+			stk.ua.Close()
+		}
 		<-done
 		a.closeSockets()
 	})
@@ -319,19 +381,19 @@ func validate(req *sipmsg.Request) (int, string) {
 	return 0, ""
 }
 
-// routes registers the request handlers.
-func (a *Agent) routes() {
-	a.srv.OnNotify(a.track(a.onNotify))
-	a.srv.OnInvite(a.track(a.onInvite))
-	a.srv.OnAck(a.track(a.onAck))
-	a.srv.OnBye(a.track(a.onBye))
-	a.srv.OnCancel(a.track(a.onCancel))
-	a.srv.OnInfo(a.track(a.onInfo))
-	a.srv.OnRefer(a.track(a.onRefer))
-	a.srv.OnPrack(a.track(a.onPrack))
-	a.srv.OnOptions(a.track(a.onOptions))
-	a.srv.OnSubscribe(a.track(a.onSubscribe))
-	a.srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+// routes registers the request handlers on srv.
+func (a *Agent) routes(srv *sipgo.Server) {
+	srv.OnNotify(a.track(a.onNotify))
+	srv.OnInvite(a.track(a.onInvite))
+	srv.OnAck(a.track(a.onAck))
+	srv.OnBye(a.track(a.onBye))
+	srv.OnCancel(a.track(a.onCancel))
+	srv.OnInfo(a.track(a.onInfo))
+	srv.OnRefer(a.track(a.onRefer))
+	srv.OnPrack(a.track(a.onPrack))
+	srv.OnOptions(a.track(a.onOptions))
+	srv.OnSubscribe(a.track(a.onSubscribe))
+	srv.OnNoRoute(a.track(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if req.IsAck() {
 			return // an ACK needs no answer (RFC 3261 §17.2.3)
 		}
@@ -447,7 +509,7 @@ func (a *Agent) exchange(ctx context.Context, req *sipmsg.Request, dest netip.Ad
 	if req.Body() == nil {
 		req.SetBody(nil)
 	}
-	tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+	tx, err := a.client().TransactionRequest(ctx, req, noBuild)
 	if err != nil {
 		return nil, fmt.Errorf("send %s to %s: %w", req.Method, dest, err)
 	}

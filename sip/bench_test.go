@@ -135,3 +135,45 @@ func BenchmarkIdleExtension(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdleLine measures what one enabled extension without a proxy costs while nothing
+// reaches it (the factory default of a fleet's lines: each still listens for direct IP
+// calls): heap and stack in use and goroutines per agent, 1,000 agents serving.
+//
+//	go test -run '^$' -bench BenchmarkIdleLine -benchtime 1x ./sip/
+func BenchmarkIdleLine(b *testing.B) {
+	const n = 1000
+	ip := netip.MustParseAddr("127.0.0.1")
+	for range b.N {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		g0 := runtime.NumGoroutine()
+		agents := make([]*sip.Agent, n)
+		var counters *sip.Counters
+		for i := range agents {
+			if i%4 == 0 {
+				counters = &sip.Counters{}
+			}
+			a, err := sip.NewAgent(sip.Config{Ext: i%4 + 1, IP: ip, UserID: fmt.Sprint(20000 + i),
+				UserAgent: "Linksys/SPA942-5.1.10", Counters: counters, Logger: zap.NewNop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			go a.Run(context.Background())
+			agents[i] = a
+		}
+		for runtime.NumGoroutine() < g0+n {
+			runtime.Gosched() // every agent's Run started: its goroutine counted, not waited on by time
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		g1 := runtime.NumGoroutine()
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc+m1.StackInuse-m0.StackInuse)/n, "B/line")
+		b.ReportMetric(float64(m1.StackInuse-m0.StackInuse)/n, "stack-B/line")
+		b.ReportMetric(float64(g1-g0)/n, "goroutines/line")
+		for _, a := range agents {
+			a.Close()
+		}
+	}
+}

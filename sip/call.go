@@ -353,7 +353,7 @@ func (c *call) runInvite(inv *sipmsg.Request, dest netip.AddrPort, expiry <-chan
 	if err := a.prepareWithin(inv, dest, a.cfg.timerF()); err != nil {
 		return nil, err
 	}
-	tx, err := a.cli.TransactionRequest(context.Background(), inv, noBuild)
+	tx, err := a.client().TransactionRequest(context.Background(), inv, noBuild)
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +510,7 @@ func (c *call) sendAck(res *sipmsg.Response) {
 		c.a.log.Debug("ack not sent", zap.String("call_id", c.id), zap.Error(err))
 		return
 	}
-	if err := c.a.cli.WriteRequest(ack, noBuild); err != nil {
+	if err := c.a.client().WriteRequest(ack, noBuild); err != nil {
 		c.a.log.Debug("ack not sent", zap.String("call_id", c.id), zap.Error(err))
 	}
 }

@@ -543,7 +543,7 @@ func (c *call) reinvite(sdp []byte, cseq uint32, limit time.Duration) {
 		report(&CallReinvited{ID: c.id, Code: 503, Reason: err.Error()})
 		return
 	}
-	tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+	tx, err := a.client().TransactionRequest(ctx, req, noBuild)
 	if err != nil {
 		reported = true
 		report(&CallReinvited{ID: c.id, Code: 503, Reason: err.Error()})

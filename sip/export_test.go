@@ -16,3 +16,10 @@ func (a *Agent) StreamConns() (local, remote []netip.AddrPort) {
 	}
 	return local, remote
 }
+
+// StackBuilt reports whether the agent has built its sipgo stack (tests only).
+func (a *Agent) StackBuilt() bool {
+	a.stkMu.Lock()
+	defer a.stkMu.Unlock()
+	return a.stk != nil
+}

@@ -58,7 +58,7 @@ func (a *Agent) KeepAlive(ctx context.Context) error {
 	if err := a.prepare(ctx, req, dest); err != nil {
 		return fmt.Errorf("keep-alive: %w", err)
 	}
-	if err := a.cli.WriteRequest(req, noBuild); err != nil {
+	if err := a.client().WriteRequest(req, noBuild); err != nil {
 		return fmt.Errorf("keep-alive to %s: %w", dest, err)
 	}
 	return nil

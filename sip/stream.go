@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"go.uber.org/zap"
 )
 
@@ -151,10 +152,10 @@ func serverTLS(cfg Config, ip netip.Addr) (*tls.Config, error) {
 
 // serve hands both kinds of connection to sipgo until the agent closes; it returns the
 // listener's error.
-func (s *streams) serve() error {
-	serve := s.a.srv.ServeTCP
+func (s *streams) serve(srv *sipgo.Server) error {
+	serve := srv.ServeTCP
 	if s.tls {
-		serve = s.a.srv.ServeTLS
+		serve = srv.ServeTLS
 	}
 	own := make(chan error, 1)
 	go func() { own <- serve(ownListener{s}) }()
