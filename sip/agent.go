@@ -311,8 +311,14 @@ func (a *Agent) Close() error {
 		}
 		t.Stop()
 		close(a.closing) // the handlers still waiting give up
+		// The transactions end first, as sipgo's UserAgent.Close orders it: each gives back
+		// its reference on its connection. A connection closed under a live transaction (an
+		// INVITE's, kept after its 2xx for Timer L or M, RFC 6026) has its reference count
+		// zeroed by the read loop's close, and the transaction's end then drives it below
+		// zero: sipgo's "TCP ref went negative".
+		a.ua.TransactionLayer().Close()
 		if a.streams != nil {
-			a.streams.close() // before sipgo's: its read loops end on closed connections
+			a.streams.close() // before sipgo's transport layer: its read loops end on closed connections
 		}
 		a.stkMu.Lock()
 		stk := a.stk
