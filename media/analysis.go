@@ -48,8 +48,8 @@ var (
 )
 
 // analyzer measures one flow: level, silence, dominant frequency, and publishes changes.
-// The fields every frame uses come first, together on a few cache lines; the window and the
-// FFT's arrays, used a few times a second, last.
+// The fields every frame uses come first, together on a few cache lines; the window, filled
+// a few times a second, last.
 type analyzer struct {
 	silenceDB float64
 	sumSq     float64
@@ -67,9 +67,10 @@ type analyzer struct {
 	pubAt    int64
 	pubOnce  bool
 
-	win  [fftSize]float64
-	z    [fftHalf]complex128 // the packed window's FFT
-	spec [fftHalf]complex128 // the window's spectrum, bins 0..fftHalf−1
+	// win is the samples of the next estimate, as they came: the FFT's arrays are the
+	// estimate's own, on its stack (a few times a second), not 8 KiB of every analyser, so
+	// that a thousand calls' sessions take less memory and fewer pages.
+	win [fftSize]int16
 }
 
 func (a *analyzer) init(silenceDB float64) {
@@ -118,7 +119,7 @@ func (a *analyzer) feed(x []int16, now int64, active bool) {
 		if a.fill == fftSize {
 			break
 		}
-		a.win[a.fill] = float64(v)
+		a.win[a.fill] = v
 		a.fill++
 	}
 	if a.fill == fftSize {
@@ -137,14 +138,20 @@ func dbfs(meanSq float64) float64 {
 	return math.Max(-120, 10*math.Log10(meanSq/(32768.0*32768.0)))
 }
 
-// dominant returns the frequency of the strongest spectral peak of the window. The real
-// window is packed into a complex one of half the size (even samples real, odd imaginary),
-// transformed, and split into the real window's spectrum: half the work of a full-size
-// complex FFT.
+// dominant returns the frequency of the strongest spectral peak of the window.
 func (a *analyzer) dominant() float64 {
-	z := &a.z
+	var spec [fftHalf]complex128
+	a.spectrum(&spec)
+	return peakFrequency(&spec)
+}
+
+// spectrum computes the Hann-windowed window's spectrum, bins 1..fftHalf−1. The real window is
+// packed into a complex one of half the size (even samples real, odd imaginary), transformed,
+// and split into the real window's spectrum: half the work of a full-size complex FFT.
+func (a *analyzer) spectrum(spec *[fftHalf]complex128) {
+	var z [fftHalf]complex128
 	for n := 0; n < fftHalf; n++ {
-		z[fftRev[n]] = complex(a.win[2*n]*hann[2*n], a.win[2*n+1]*hann[2*n+1])
+		z[fftRev[n]] = complex(float64(a.win[2*n])*hann[2*n], float64(a.win[2*n+1])*hann[2*n+1])
 	}
 	for size := 2; size <= fftHalf; size <<= 1 {
 		half, step := size/2, fftSize/size
@@ -163,9 +170,13 @@ func (a *analyzer) dominant() float64 {
 		zk, zc := z[k], cmplx.Conj(z[fftHalf-k])
 		even := (zk + zc) * 0.5
 		odd := (zk - zc) * complex(0, -0.5)
-		a.spec[k] = even + fftTwiddle[k]*odd
+		spec[k] = even + fftTwiddle[k]*odd
 	}
-	spec := &a.spec
+}
+
+// peakFrequency is the frequency of the strongest bin of spec above 31 Hz, refined by
+// parabolic interpolation; 0 for a spectrum without energy there.
+func peakFrequency(spec *[fftHalf]complex128) float64 {
 	best, bestMag := 0, 0.0
 	for k := 2; k < fftSize/2-1; k++ { // above 31 Hz
 		m := real(spec[k])*real(spec[k]) + imag(spec[k])*imag(spec[k])
