@@ -246,11 +246,16 @@ func (e *Engine) Stats() EngineStats {
 	e.mu.Lock()
 	n := len(e.sessions)
 	e.mu.Unlock()
-	st := EngineStats{
-		Sessions:      n,
-		Pacing:        e.sched.pacingStats(),
-		EventsDropped: e.evDrops.Load(),
-	}
+	st := e.Totals()
+	st.Sessions, st.Pacing, st.EventsDropped = n, e.sched.pacingStats(), e.evDrops.Load()
+	return st
+}
+
+// Totals returns the engine's packet and byte totals only (the rest of EngineStats zero),
+// lock-free: what a phone's status reads, without the pacing summary of the scheduler that
+// every engine of a fleet may share.
+func (e *Engine) Totals() EngineStats {
+	var st EngineStats
 	for i := range e.totals {
 		t := &e.totals[i]
 		st.PacketsSent += t.packetsSent.Load()

@@ -253,7 +253,7 @@ func (st *state) stopMedia() {
 		return
 	}
 	pm.eng.Close()
-	es := pm.eng.Stats()
+	es := pm.eng.Totals()
 	h.mu.Lock()
 	h.base.PacketsSent += es.PacketsSent
 	h.base.PacketsRecv += es.PacketsRecv
@@ -269,7 +269,7 @@ func (h *mediaHolder) counters(c *config.Counters) {
 	t := h.base
 	h.mu.Unlock()
 	if pm := h.cur.Load(); pm != nil {
-		es := pm.eng.Stats()
+		es := pm.eng.Totals()
 		t.PacketsSent += es.PacketsSent
 		t.PacketsRecv += es.PacketsRecv
 		t.BytesSent += es.BytesSent

@@ -47,14 +47,19 @@ type Phone struct {
 	// stale is set when the loop's state moved on since status was built: the status is
 	// built when someone reads it (on the loop, at their request), not at every turn.
 	stale atomic.Bool
-	done  chan struct{}
-	wg    sync.WaitGroup // tracked goroutines; Run waits for them
+	// offLoop is held by a reader that builds the status while the loop does not run (before
+	// Run, after its last turn: the state is still then, and the reader's to read), and by Run
+	// as it starts and ends; running says which.
+	offLoop sync.Mutex
+	running bool // under offLoop
+	done    chan struct{}
+	wg      sync.WaitGroup // tracked goroutines; Run waits for them
 }
 
 // call is a closure the loop runs on its goroutine, with a reply channel. An async call
 // answers later, from a later turn of the loop, through the reply function it is given (a
 // change is answered once it is durable in flash). A read call changes nothing: the loop
-// neither runs the gate nor publishes after it.
+// neither runs the gate nor publishes after it. A posted call has no reply channel.
 type call struct {
 	fn    func(st *state) error
 	async func(st *state, reply func(error))
@@ -90,8 +95,7 @@ func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, 
 	}
 	p.st = newState(p, snap, fl)
 	p.config.Store(snap)
-	p.build()
-	return p, nil
+	return p, nil // its status is built when read (offLoop): a booting fleet reads few
 }
 
 // Identity returns the phone's identity.
@@ -106,18 +110,7 @@ func (p *Phone) Identity() Identity { return p.id }
 func (p *Phone) Status() *Status {
 	built := p.status.Load()
 	if built == nil {
-		var fresh *Status // the loop's build, seen after its reply
-		c := call{fn: func(*state) error { fresh = p.build(); return nil }, read: true, reply: make(chan error, 1)}
-		select {
-		case p.calls <- c:
-			if awaitReply(context.Background(), c.reply, p.done) == nil {
-				built = fresh
-			}
-		case <-p.done:
-		}
-		if built == nil { // the loop ended: it built its last status as it did
-			built = p.status.Load()
-		}
+		built = p.buildStatus()
 	}
 	s := *built
 	s.tick(p.clock.Now(), time.Now())
@@ -127,6 +120,33 @@ func (p *Phone) Status() *Status {
 	p.media.counters(&s.Info.Counters)
 	s.refreshMedia()
 	return &s
+}
+
+// buildStatus builds the status of now: on the loop, at its turn, while it runs; before Run
+// and after the loop's last turn, here, under offLoop.
+func (p *Phone) buildStatus() *Status {
+	for {
+		p.offLoop.Lock()
+		if !p.running {
+			s := p.status.Load()
+			if s == nil {
+				s = p.build()
+			}
+			p.offLoop.Unlock()
+			return s
+		}
+		p.offLoop.Unlock()
+		var fresh *Status // the loop's build, seen after its reply
+		c := call{fn: func(*state) error { fresh = p.build(); return nil }, read: true, reply: make(chan error, 1)}
+		select {
+		case p.calls <- c:
+			if awaitReply(context.Background(), c.reply, p.done) == nil {
+				return fresh
+			}
+		case <-p.done:
+		}
+		// The loop ended before it took the call: its state is still now.
+	}
 }
 
 // Config returns the configuration in force, as Status().Config has it, without building a
@@ -146,6 +166,9 @@ func (p *Phone) Progress() Progress {
 // [ErrReboot]). It returns only after every goroutine it started has ended.
 func (p *Phone) Run(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	p.offLoop.Lock() // after a reader's build of the status before the start
+	p.running = true
+	p.offLoop.Unlock()
 	defer close(p.done)
 	defer p.wg.Wait()
 	defer cancel(errStopped)
@@ -156,7 +179,11 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 	defer timer.Stop()
 	st.runGated()
 	p.publish()
-	defer p.build() // the last status, for readers after the end
+	defer func() { // the state is still from here on: readers build the last status
+		p.offLoop.Lock()
+		p.running = false
+		p.offLoop.Unlock()
+	}()
 	for {
 		if st.exit != nil {
 			st.shutdown()
@@ -195,7 +222,9 @@ func (p *Phone) Run(ctx context.Context) (err error) {
 			err := c.fn(st)
 			st.runGated()
 			p.publish() // before the reply: the caller reads a status that includes its request
-			c.reply <- err
+			if c.reply != nil {
+				c.reply <- err
+			}
 		case <-timer.C():
 			st.fireDue(p.clock.Now())
 			st.runGated()
@@ -259,7 +288,7 @@ func awaitReply(ctx context.Context, reply <-chan error, done <-chan struct{}) e
 
 // post queues fn on the loop without waiting for it: for results of tracked goroutines.
 func (p *Phone) post(fn func(st *state)) {
-	c := call{fn: func(st *state) error { fn(st); return nil }, reply: make(chan error, 1)}
+	c := call{fn: func(st *state) error { fn(st); return nil }} // nobody waits: no reply
 	select {
 	case p.calls <- c:
 	case <-p.done:

@@ -28,7 +28,7 @@ type Unit struct {
 	net      fetcher          // a network for tests; nil: a fetcher per boot with its User-Agent
 
 	cur      atomic.Pointer[Phone]
-	booting  atomic.Pointer[Status]
+	booting  atomic.Pointer[bootingView]
 	timers   sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
 	files    int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
 	sipFiles int        // its extensions' part (SIPFiles)
@@ -99,7 +99,7 @@ func NewUnit(opts Options) (*Unit, error) {
 		}
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
-	u.booting.Store(bootingStatus(fl, opts.IP))
+	u.booting.Store(identityView(bootingStatus(fl, opts.IP)))
 	snap, _ := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
 	u.files, u.sipFiles = openFiles(snap)
@@ -305,6 +305,52 @@ func bootingStatus(fl *config.Flash, ip string) *Status {
 		Hardware: fl.Hardware, IP: ip, State: StateBooting, BootCount: fl.BootCount}
 }
 
+// bootingView is what a unit shows while it boots: the status of the boot that ended, with
+// state "booting", built when first read (a storm of power cycles reads few of them), or
+// before the first boot the identity its flash gives.
+type bootingView struct {
+	last *Phone // the boot that ended; nil: st is set
+	st   atomic.Pointer[Status]
+}
+
+func identityView(st *Status) *bootingView {
+	v := &bootingView{}
+	v.st.Store(st)
+	return v
+}
+
+func (v *bootingView) status() *Status {
+	if s := v.st.Load(); s != nil {
+		return s
+	}
+	s := *v.last.Status()
+	s.State = StateBooting
+	v.st.Store(&s) // readers at once each build the same
+	return &s
+}
+
+func (v *bootingView) config() *config.Snapshot {
+	if v.last != nil {
+		return v.last.Config()
+	}
+	return v.st.Load().Config
+}
+
+func (v *bootingView) model() string {
+	if v.last != nil {
+		return v.last.id.Model.Name
+	}
+	return v.st.Load().Model
+}
+
+func (v *bootingView) progress() Progress {
+	if v.last != nil {
+		return Progress{State: StateBooting, BootCount: v.last.Progress().BootCount}
+	}
+	st := v.st.Load()
+	return Progress{State: st.State, BootCount: st.BootCount}
+}
+
 // Run boots the phone and runs it, booting it again after every reboot and power cycle,
 // until ctx ends.
 func (u *Unit) Run(ctx context.Context) error {
@@ -315,12 +361,16 @@ func (u *Unit) Run(ctx context.Context) error {
 		u.powerMu.Unlock()
 		p, err := u.boot(bctx)
 		if err == nil {
+			// What the boot before showed is not read while this one runs: it goes (it
+			// would keep that boot's phone), and the identity stands in for a reader that
+			// saw no phone a moment before.
+			id := bootingStatus(p.st.flash, p.opts.IP)
+			id.Config = p.Config()
+			u.booting.Store(identityView(id))
 			u.cur.Store(p)
 			err = p.Run(bctx)
+			u.booting.Store(&bootingView{last: p}) // before cur goes: a reader sees one or the other
 			u.cur.Store(nil)
-			st := *p.Status()
-			st.State = StateBooting
-			u.booting.Store(&st)
 		}
 		u.powerMu.Lock()
 		u.cut = nil
@@ -469,7 +519,7 @@ func (u *Unit) Status() *Status {
 	if p := u.cur.Load(); p != nil {
 		return p.Status()
 	}
-	return u.booting.Load()
+	return u.booting.Load().status()
 }
 
 // Config returns the configuration in force, as Status().Config has it (nil until the first
@@ -478,7 +528,7 @@ func (u *Unit) Config() *config.Snapshot {
 	if p := u.cur.Load(); p != nil {
 		return p.Config()
 	}
-	return u.booting.Load().Config
+	return u.booting.Load().config()
 }
 
 // HostName returns the phone's host name and domain as the status's Info has them
@@ -496,7 +546,7 @@ func (u *Unit) Model() string {
 	if p := u.cur.Load(); p != nil {
 		return p.id.Model.Name
 	}
-	return u.booting.Load().Model
+	return u.booting.Load().model()
 }
 
 // Progress returns the running phone's Progress (see [Progress]); while booting, its state
@@ -505,8 +555,7 @@ func (u *Unit) Progress() Progress {
 	if p := u.cur.Load(); p != nil {
 		return p.Progress()
 	}
-	st := u.booting.Load()
-	return Progress{State: st.State, BootCount: st.BootCount}
+	return u.booting.Load().progress()
 }
 
 // FactoryReset resets the running phone's configuration and reboots it when idle.
