@@ -102,11 +102,11 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if ff.print {
 		return printFleet(stdout, phones)
 	}
-	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	log, stopLog, err := newFleetLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
 		return err
 	}
-	defer log.Sync()
+	defer stopLog()
 	ff.memoryLimit.apply(log)
 	base, err := f.phoneOptions(log) // checks the shared flags once
 	if err != nil {

@@ -294,6 +294,26 @@ func (f *phoneFlags) phoneOptions(log *zap.Logger) (phone.Options, error) {
 }
 
 func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+	return newLoggerTo(level, format, zapcore.AddSync(w))
+}
+
+// fleetLogFlush is how long a fleet's log lines wait in its buffer at most.
+const fleetLogFlush = 100 * time.Millisecond
+
+// newFleetLogger is newLogger for a fleet: its lines are written in batches (a 256 KiB
+// buffer, at least every fleetLogFlush) instead of one write each: ten thousand phones
+// booting log some sixty thousand lines in seconds, and a write system call each was 3% of
+// the storm's CPU. stop writes what is left; a fleet killed with SIGKILL loses its last
+// fleetLogFlush of lines.
+func newFleetLogger(level, format string, w io.Writer) (log *zap.Logger, stop func(), err error) {
+	bw := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), FlushInterval: fleetLogFlush}
+	if log, err = newLoggerTo(level, format, bw); err != nil {
+		return nil, nil, err
+	}
+	return log, func() { bw.Stop() }, nil
+}
+
+func newLoggerTo(level, format string, ws zapcore.WriteSyncer) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, usagef("--log-level: %q is not debug, info, warn or error", level)
@@ -311,7 +331,7 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, usagef("--log-format: %q is not console or json", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
+	return zap.New(zapcore.NewCore(enc, ws, lvl)), nil
 }
 
 // errorf is used by the tool subcommands for a failed operation (exit status 1).
