@@ -316,13 +316,15 @@ func (a *Agent) Close() error {
 		// INVITE's, kept after its 2xx for Timer L or M, RFC 6026) has its reference count
 		// zeroed by the read loop's close, and the transaction's end then drives it below
 		// zero: sipgo's "TCP ref went negative".
-		a.ua.TransactionLayer().Close()
-		if a.streams != nil {
-			a.streams.close() // before sipgo's transport layer: its read loops end on closed connections
-		}
 		a.stkMu.Lock()
 		stk := a.stk
 		a.stkMu.Unlock()
+		if stk != nil {
+			stk.ua.TransactionLayer().Close()
+		}
+		if a.streams != nil {
+			a.streams.close() // before sipgo's transport layer: its read loops end on closed connections
+		}
 		if stk != nil {
 			stk.ua.Close()
 		}

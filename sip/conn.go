@@ -88,6 +88,11 @@ type streamConn struct {
 	remote netip.AddrPort // the far end, unmapped
 	ended  atomic.Bool
 	once   sync.Once
+	// served says sipgo reads it; released is closed when sipgo has closed it (its read
+	// loop's end), relOnce guards that.
+	served   atomic.Bool
+	released chan struct{}
+	relOnce  sync.Once
 }
 
 // Read reads from the stream.
@@ -114,8 +119,15 @@ func (c *streamConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the connection.
+// Close closes the connection: sipgo's call, when its read loop ends or its pool is cleared.
 func (c *streamConn) Close() error {
+	c.relOnce.Do(func() { close(c.released) })
+	return c.shut()
+}
+
+// shut closes the connection on the agent's side (streams.close), which sipgo's read loop
+// then sees.
+func (c *streamConn) shut() error {
 	c.ended.Store(true)
 	return c.Conn.Close()
 }

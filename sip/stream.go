@@ -175,7 +175,24 @@ func (s *streams) close() {
 		s.live = map[netip.AddrPort]*streamConn{}
 		s.mu.Unlock()
 		for _, c := range live {
-			c.Close()
+			c.shut()
+		}
+		// sipgo's read loops end on the closed connections and drop them from its pool; its
+		// transport layer's close, after this, must find them gone: its close of a connection
+		// whose read loop has yet to end zeroes its reference count, and the loop's own
+		// release then drives it below zero ("TCP ref went negative"). Bounded: a loop that
+		// never gets to it does not hold the agent's Close.
+		t := time.NewTimer(closeGrace)
+		defer t.Stop()
+		for _, c := range live {
+			if !c.served.Load() {
+				continue
+			}
+			select {
+			case <-c.released:
+			case <-t.C:
+				return
+			}
 		}
 	})
 }
@@ -193,7 +210,9 @@ func (l acceptListener) Accept() (net.Conn, error) {
 	if l.s.tls {
 		nc = tls.Server(c, l.s.srvTLS)
 	}
-	return l.s.track(nc, false), nil
+	sc := l.s.track(nc, false)
+	sc.served.Store(true)
+	return sc, nil
 }
 
 func (l acceptListener) Close() error   { return l.s.ln.Close() }
@@ -212,6 +231,7 @@ func (l ownListener) Accept() (net.Conn, error) {
 	select {
 	case h := <-l.s.handoff:
 		l.s.prev = h.taken
+		h.c.served.Store(true)
 		return h.c, nil
 	case <-l.s.done:
 		return nil, net.ErrClosed
@@ -230,7 +250,7 @@ func (s *streams) network() string {
 
 // track wraps a connection and keeps it as the live one to its remote address.
 func (s *streams) track(c net.Conn, own bool) *streamConn {
-	sc := &streamConn{Conn: c, w: s.a.wire, s: s, own: own}
+	sc := &streamConn{Conn: c, w: s.a.wire, s: s, own: own, released: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		sc.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		s.mu.Lock()
