@@ -2,15 +2,20 @@
 // repository's Dockerfile) built and run for real, and, in the separate module under
 // kubernetes/, the Kubernetes manifests.
 //
-// TestContainer needs root, Debian's docker.io and busybox-static (`.ci/install-peers`
-// installs them) and builds the image from scratch, so it runs under CI=true only:
+// TestDocker needs root, Debian's docker.io, busybox-static, nginx-light, kamailio and
+// docker-compose (`.ci/install-peers` installs them) and builds the image from scratch, so it
+// runs under CI=true only:
 //
-//	sudo CI=true go test -run TestContainer -v ./deploy/
+//	sudo CI=true go test -run TestDocker -v ./deploy/               # both
+//	sudo CI=true go test -run TestDocker/Container -v ./deploy/     # the image alone
+//	sudo CI=true go test -run TestDocker/ComposeUp -v ./deploy/     # docker compose up
 //
-// It starts a private dockerd of its own (its own socket, data and exec roots; no bridge, no
-// iptables, no forwarding, so the host's network is left alone), makes the Dockerfile's build
-// base locally from this machine's Go toolchain and CA bundle (no registry is reachable), builds
-// the image with --network host, runs phone containers, and stops everything it started.
+// It starts a private dockerd of its own (its own socket, data and exec roots; no default
+// bridge, no iptables, no forwarding, so the host's network is left alone), makes the
+// Dockerfile's build base locally from this machine's Go toolchain and CA bundle (no registry
+// is reachable), builds the image with --network host once, runs phone containers on it
+// (Container) and deploy/compose.yaml with Compose (ComposeUp, compose_test.go), and stops
+// everything it started.
 package deploy
 
 import (
@@ -40,18 +45,23 @@ import (
 	"github.com/spa900/spa900/sip/siptest"
 )
 
-// TestContainer builds the image and proves a container phone works as a QA engineer uses
-// it: it takes the container's own address (--ip auto from the image's environment), turns
+// TestDocker starts one private engine and builds the image once for its subtests: the image
+// run as one phone a container (Container) and the Compose lab run by Compose (ComposeUp).
+func TestDocker(t *testing.T) {
+	d := startDocker(t)
+	image := d.buildImage(t)
+	t.Run("Container", func(t *testing.T) { testContainer(t, d, image) })
+	t.Run("ComposeUp", func(t *testing.T) { testComposeUp(t, d, image) })
+}
+
+// testContainer proves that a container phone works as a QA engineer uses it: it takes the container's own address (--ip auto from the image's environment), turns
 // healthy through the image's HEALTHCHECK, provisions itself from nginx on the host with its
 // per-MAC profile, registers to Kamailio with digest authentication, and is called by a
 // second container phone: it rings, answers, and RTP flows both ways. The profiles are
 // written by the image itself (spa900 lab profiles, as deploy/compose.yaml's profiles
 // service does), so that this is the Compose lab's topology without Compose. Each capability
 // is a subtest on the same running containers.
-func TestContainer(t *testing.T) {
-	d := startDocker(t)
-	image := d.buildImage(t)
-
+func testContainer(t *testing.T, d *docker, image string) {
 	// The profiles, from the image: phone 1 is extension 1001, phone 2 1002, both on
 	// Kamailio with the passwords lab-1001 and lab-1002.
 	k := siptest.StartKamailio(t, siptest.KamailioOptions{Users: []siptest.User{{Name: "1001", Password: "lab-1001"}, {Name: "1002", Password: "lab-1002"}}})
@@ -85,7 +95,7 @@ func TestContainer(t *testing.T) {
 		}
 	})
 	t.Run("healthy", func(t *testing.T) {
-		if got := d.waitHealth(t, p.name); got != "healthy" {
+		if got := d.waitHealth(t, p.name, 30*time.Second); got != "healthy" {
 			t.Errorf("health %q, want healthy", got)
 		}
 	})
@@ -175,10 +185,10 @@ type docker struct {
 func startDocker(t *testing.T) *docker {
 	t.Helper()
 	if os.Getenv("CI") != "true" {
-		t.Skip("builds and runs the container image: run it as root with docker.io and busybox-static installed: sudo CI=true go test -run TestContainer -v ./deploy/ (bash .ci/run does)")
+		t.Skip("builds and runs the container image: run it as root with docker.io and busybox-static installed: sudo CI=true go test -run TestDocker -v ./deploy/ (bash .ci/run does)")
 	}
 	if os.Geteuid() != 0 {
-		t.Fatal("TestContainer must run as root (it starts dockerd)")
+		t.Fatal("TestDocker must run as root (it starts dockerd)")
 	}
 	dockerd := provtest.RequirePeer(t, "dockerd", "docker.io")
 	d := &docker{client: debianClient(t), ctx: t.Context()}
@@ -233,7 +243,8 @@ func startDocker(t *testing.T) *docker {
 }
 
 // stop removes the engine's containers, stops dockerd by its PID, unmounts the network
-// namespace mount it leaves behind, and removes its roots.
+// namespace mount it leaves behind (and whatever else is mounted under its roots), and
+// removes its roots.
 func (d *docker) stop(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -251,9 +262,12 @@ func (d *docker) stop(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) {
 		syscall.Kill(-pid, syscall.SIGKILL)
 		<-exited
 	}
-	ns := filepath.Join(d.root, "exec", "netns", "default")
-	if err := syscall.Unmount(ns, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-		t.Errorf("umount %s: %v", ns, err)
+	// The network namespace mount dockerd leaves (exec/netns/default), and any other mount
+	// an engine stopped by force leaves under its roots.
+	for _, m := range mountsUnder(d.root) {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("umount %s: %v", m, err)
+		}
 	}
 	if t.Failed() {
 		t.Logf("dockerd log:\n%s", tail(readFile(filepath.Join(d.root, "dockerd.log")), 40))
@@ -536,15 +550,20 @@ func (d *docker) runPhone(t *testing.T, image, name string, args ...string) *con
 			out, _ := d.cmd(context.Background(), nil, "logs", name).CombinedOutput()
 			t.Logf("container %s logs:\n%s", name, tail(string(out), 40))
 		}
+		// Gone with its test, so that the next subtest has the engine (and the host's
+		// ports) to itself.
+		if out, err := d.cmd(context.Background(), nil, "rm", "-f", name).CombinedOutput(); err != nil {
+			t.Errorf("docker rm %s: %v\n%s", name, err, out)
+		}
 	})
 	p.waitStatus(t, func(st *phoneStatus) bool { return st.State == "running" })
 	return p
 }
 
 // waitHealth waits until Docker's health check of the container has a verdict.
-func (d *docker) waitHealth(t *testing.T, name string) string {
+func (d *docker) waitHealth(t *testing.T, name string, timeout time.Duration) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -570,6 +589,7 @@ type phoneStatus struct {
 	Provisioning struct {
 		LastResult string `json:"last_result"`
 		LastError  string `json:"last_error"`
+		LastURL    string `json:"last_url"`
 	} `json:"provisioning"`
 	Extensions []struct {
 		Index        int    `json:"index"`
@@ -580,6 +600,9 @@ type phoneStatus struct {
 		ID        string `json:"id"`
 		Direction string `json:"direction"`
 		State     string `json:"state"`
+		Receive   *struct {
+			PacketsRecv uint64 `json:"packets_recv"`
+		} `json:"receive"`
 	} `json:"calls"`
 }
 

@@ -2,8 +2,12 @@ package deploy
 
 import (
 	"bufio"
+	crand "crypto/rand"
 	"errors"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,7 +22,8 @@ const dockerRootPattern = "spa900-docker-*"
 
 // sweepStaleDockerRoots removes what a container test that was killed left behind: its
 // engine's roots in the temporary directory and the mounts under them (the network
-// namespace, the containers' overlays), which nothing else ever removes. A root whose dockerd
+// namespace, the containers' overlays) and the bridges of its networks on the host (see
+// recordBridge), which nothing else ever removes. A root whose dockerd
 // still runs is another test's and is left alone, and so is a root made in the last few
 // minutes that has no pid file yet (an engine starting). It returns what it swept.
 func sweepStaleDockerRoots(t *testing.T) []string {
@@ -33,6 +38,7 @@ func sweepStaleDockerRoots(t *testing.T) []string {
 		if engineAlive(root, fi.ModTime()) {
 			continue
 		}
+		removeBridges(t, root)
 		for _, m := range mountsUnder(root) { // deepest first
 			if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
 				t.Logf("stale engine root %s: umount %s: %v", root, m, err)
@@ -48,6 +54,44 @@ func sweepStaleDockerRoots(t *testing.T) []string {
 		t.Logf("removed the roots of %d engines a killed test left behind: %s", len(swept), strings.Join(swept, " "))
 	}
 	return swept
+}
+
+// bridgesFile lists, in an engine's root, the host bridges of the networks made on it (one
+// name a line), so that the bridges of an engine killed before it removed them can go.
+const bridgesFile = "bridges"
+
+// recordBridge adds a network's bridge to the list of the engine at root.
+func recordBridge(root, bridge string) error {
+	f, err := os.OpenFile(filepath.Join(root, bridgesFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, bridge)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeBridges deletes from the host the bridges the dead engine at root recorded that are
+// still there (a bridge name is br- and 12 hex digits of its network's random ID: another
+// engine's bridge never has it).
+func removeBridges(t *testing.T, root string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, bridgesFile))
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(string(b)) {
+		if _, err := net.InterfaceByName(name); err != nil {
+			continue
+		}
+		if out, err := exec.Command("ip", "link", "delete", name).CombinedOutput(); err != nil {
+			t.Logf("stale engine root %s: ip link delete %s: %v %s", root, name, err, out)
+		} else {
+			t.Logf("stale engine root %s: removed its bridge %s", root, name)
+		}
+	}
 }
 
 // engineAlive reports whether root may still be in use: its dockerd (pid file) runs, or it
@@ -140,7 +184,30 @@ func TestSweepStaleDockerRoots(t *testing.T) {
 			t.Cleanup(func() { syscall.Unmount(ns, syscall.MNT_DETACH) })
 		}
 	}
+	bridge := ""
+	if os.Geteuid() == 0 { // a bridge left by a dead engine's network
+		b := make([]byte, 6)
+		crand.Read(b)
+		bridge = fmt.Sprintf("br-%x", b)
+		if out, err := exec.Command("ip", "link", "add", bridge, "type", "bridge").CombinedOutput(); err != nil {
+			t.Logf("no bridge made here (%v %s): its removal is not tried", err, out)
+			bridge = ""
+		} else {
+			t.Cleanup(func() { exec.Command("ip", "link", "delete", bridge).Run() })
+			if err := recordBridge(dead, bridge); err != nil {
+				t.Fatal(err)
+			}
+			if err := recordBridge(starting, bridge+"x"); err != nil { // a live engine's: never touched
+				t.Fatal(err)
+			}
+		}
+	}
 	swept := sweepStaleDockerRoots(t)
+	if bridge != "" {
+		if _, err := net.InterfaceByName(bridge); err == nil {
+			t.Errorf("the dead engine's bridge %s is left", bridge)
+		}
+	}
 	want := []string{dead, reused, nopid}
 	if mounted != "" {
 		want = append(want, mounted)

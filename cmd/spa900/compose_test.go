@@ -52,8 +52,8 @@ func (s composeService) mount(volume string) string {
 	return ""
 }
 
-// TestCompose validates deploy/compose.yaml, then runs its topology without Compose (no
-// registry is reachable here to pull nginx and Kamailio; TestContainer runs the image): the
+// TestCompose validates deploy/compose.yaml, then runs its topology without Docker, as root
+// or not (deploy's TestDocker/ComposeUp runs the file itself with Compose, under CI): the
 // profiles service's command writes the profiles and Kamailio's accounts, nginx serves them,
 // Kamailio runs the compose file's own kamailio.cfg, and the phones service's command runs
 // the compose fleet file's four phones, which provision, register with digest authentication,
