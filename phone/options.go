@@ -8,6 +8,7 @@ import (
 
 	"github.com/spa900/spa900/media"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/sip"
 )
 
 // Options configure a phone unit. Identity fields apply when the flash is first written;
@@ -90,6 +91,8 @@ type Options struct {
 	shared *sharedSnapshots
 	// lend lends the units of a fleet the buffers of their resyncs (NewFleet sets it).
 	lend *lender
+	// sipIdle waits for the first datagram of the fleet's idle extensions (Fleet.Run sets it).
+	sipIdle *sip.IdleWatch
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

@@ -62,7 +62,7 @@ func (st *state) sipConfig(n int) (sip.Config, error) {
 		MWIServer: ext(config.VoiceMailServer), MWIUser: ext(config.MailboxID), MWIDomain: st.p.opts.MWIDomainSubscribe,
 		SubMinExpires: time.Duration(sn.Int(config.SubMinExpires)) * time.Second,
 		SubMaxExpires: time.Duration(sn.Int(config.SubMaxExpires)) * time.Second,
-		Counters:      st.p.sipCounters, Totals: st.p.opts.Counters.sipTotals(), Trace: st.p.opts.SIPTrace,
+		Counters:      st.p.sipCounters, Totals: st.p.opts.Counters.sipTotals(), Idle: st.p.opts.sipIdle, Trace: st.p.opts.SIPTrace,
 	}
 	if tr == sip.TransportTLS {
 		// SIP over TLS trusts what HTTPS provisioning trusts and presents the device's

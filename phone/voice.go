@@ -152,8 +152,12 @@ func (st *state) bindLine(l *line, now time.Time) {
 	retried := l.bindFailures > 0
 	l.bindErr, l.bindAt, l.bindFailures = "", time.Time{}, 0
 	l.agent = a
-	st.p.goTracked(func() {
-		if err := a.Run(context.Background()); err != nil {
+	// Tracked as a goroutine is, though an idle extension of a fleet waits on none of its
+	// own (sip.IdleWatch): the phone's Run waits for it to end.
+	st.p.wg.Add(1)
+	a.Start(func(err error) {
+		defer st.p.wg.Done()
+		if err != nil {
 			log.Warn("extension socket failed", zap.Error(err))
 		}
 	})

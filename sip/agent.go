@@ -44,6 +44,11 @@ type Agent struct {
 	// then an idle extension holds its socket and one parked goroutine, no more.
 	stkMu sync.Mutex
 	stk   *sipStack
+	// With Start and Config.Idle: parked says the socket waits in the watch (by idleTok),
+	// served by no goroutine; onEnd is what Start was told to call when serving ends.
+	parked  bool
+	idleTok uint64
+	onEnd   func(error)
 
 	mu     sync.Mutex // guards reg, regSrv, proxyAddrs, calls, mwi and shared
 	reg    regDialog
@@ -202,8 +207,53 @@ func (a *Agent) stack() *sipStack {
 		if a.conn != nil {
 			a.conn.SetReadDeadline(time.Unix(1, 0)) // wakes waitReadable; Run clears it
 		}
+		a.unparkLocked()
 	}
 	return a.stk
+}
+
+// Start serves the agent in the background, as Run does, and calls onEnd with what Run
+// would have returned once serving has ended (after Close). On UDP with Config.Idle, an
+// agent that has heard nothing waits in the watch, on no goroutine of its own, until its
+// first datagram, its first request out, or Close.
+func (a *Agent) Start(onEnd func(error)) {
+	a.stkMu.Lock()
+	defer a.stkMu.Unlock()
+	a.onEnd = onEnd
+	if a.conn != nil && a.cfg.Idle != nil && a.stk == nil && !a.closed.Load() {
+		tok, err := a.cfg.Idle.add(a)
+		if err == nil {
+			a.parked, a.idleTok = true, tok
+			return
+		}
+		a.log.Debug("extension waits on a goroutine of its own", zap.Error(err))
+	}
+	go a.serveStarted()
+}
+
+// serveStarted is Start's goroutine: Run, then onEnd.
+func (a *Agent) serveStarted() {
+	a.onEnd(a.Run(context.Background()))
+}
+
+// awake is the watch's: the socket has a datagram. Run takes it from here.
+func (a *Agent) awake() {
+	a.stkMu.Lock()
+	defer a.stkMu.Unlock()
+	if a.parked { // not already woken by a request out, nor closed
+		a.parked = false
+		go a.serveStarted()
+	}
+}
+
+// unparkLocked takes a parked socket out of the watch and serves it on a goroutine (a
+// request goes out: its answers must be read). a.stkMu is held.
+func (a *Agent) unparkLocked() {
+	if a.parked {
+		a.parked = false
+		a.cfg.Idle.remove(a.idleTok)
+		go a.serveStarted()
+	}
 }
 
 // client is the stack's client.
@@ -317,7 +367,11 @@ func (a *Agent) Close() error {
 		// zeroed by the read loop's close, and the transaction's end then drives it below
 		// zero: sipgo's "TCP ref went negative".
 		a.stkMu.Lock()
-		stk := a.stk
+		stk, parked := a.stk, a.parked
+		if parked { // served by no goroutine: nothing else will say it ended
+			a.parked = false
+			a.cfg.Idle.remove(a.idleTok) // before the socket closes
+		}
 		a.stkMu.Unlock()
 		if stk != nil {
 			stk.ua.TransactionLayer().Close()
@@ -330,6 +384,9 @@ func (a *Agent) Close() error {
 		}
 		<-done
 		a.closeSockets()
+		if parked {
+			a.onEnd(nil)
+		}
 	})
 	return nil
 }

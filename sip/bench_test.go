@@ -138,10 +138,23 @@ func BenchmarkIdleExtension(b *testing.B) {
 
 // BenchmarkIdleLine measures what one enabled extension without a proxy costs while nothing
 // reaches it (the factory default of a fleet's lines: each still listens for direct IP
-// calls): heap and stack in use and goroutines per agent, 1,000 agents serving.
+// calls): heap and stack in use and goroutines per agent, 1,000 agents serving, each on a
+// goroutine of its own (Run) or all waiting in one IdleWatch (Start, as in a fleet).
 //
 //	go test -run '^$' -bench BenchmarkIdleLine -benchtime 1x ./sip/
 func BenchmarkIdleLine(b *testing.B) {
+	b.Run("run", func(b *testing.B) { benchIdleLines(b, nil) })
+	b.Run("watched", func(b *testing.B) {
+		w, err := sip.NewIdleWatch()
+		if err != nil {
+			b.Skip(err)
+		}
+		defer w.Close()
+		benchIdleLines(b, w)
+	})
+}
+
+func benchIdleLines(b *testing.B, w *sip.IdleWatch) {
 	const n = 1000
 	ip := netip.MustParseAddr("127.0.0.1")
 	for range b.N {
@@ -150,20 +163,25 @@ func BenchmarkIdleLine(b *testing.B) {
 		runtime.ReadMemStats(&m0)
 		g0 := runtime.NumGoroutine()
 		agents := make([]*sip.Agent, n)
+		ended := make(chan error, n)
 		var counters *sip.Counters
 		for i := range agents {
 			if i%4 == 0 {
 				counters = &sip.Counters{}
 			}
 			a, err := sip.NewAgent(sip.Config{Ext: i%4 + 1, IP: ip, UserID: fmt.Sprint(20000 + i),
-				UserAgent: "Linksys/SPA942-5.1.10", Counters: counters, Logger: zap.NewNop()})
+				UserAgent: "Linksys/SPA942-5.1.10", Counters: counters, Idle: w, Logger: zap.NewNop()})
 			if err != nil {
 				b.Fatal(err)
 			}
-			go a.Run(context.Background())
+			if w != nil {
+				a.Start(func(err error) { ended <- err })
+			} else {
+				go a.Run(context.Background())
+			}
 			agents[i] = a
 		}
-		for runtime.NumGoroutine() < g0+n {
+		for w == nil && runtime.NumGoroutine() < g0+n {
 			runtime.Gosched() // every agent's Run started: its goroutine counted, not waited on by time
 		}
 		runtime.GC()

@@ -188,6 +188,9 @@ type Config struct {
 	// Totals, when not nil, count the messages by kind for metrics; a fleet shares one
 	// among all its agents, across reboots.
 	Totals *Totals
+	// Idle, when not nil, waits for the first datagram of an agent started with
+	// [Agent.Start] on UDP, in place of a goroutine of its own; a fleet shares one.
+	Idle *IdleWatch
 	// Trace logs every message sent and received, whole (spa900 --sip-trace).
 	Trace bool
 	// Logger receives the agent's decisions; nil discards. sipgo's own lines go to it at

@@ -67,7 +67,8 @@ func stormChild(argsJSON string) int {
 	defer stop()
 	// SPA900_STORM_PROFILE=DIR writes the fleet's CPU profile (cpu.pprof) and, at the end,
 	// its allocations (allocs.pprof) there; at every SIGUSR1, its live heap (heap-N.pprof,
-	// after a collection), which the steady-state benchmark asks for at its end.
+	// after a collection) and its goroutines (goroutine-N.pprof), which the steady-state
+	// benchmark asks for at its end.
 	if dir := os.Getenv("SPA900_STORM_PROFILE"); dir != "" {
 		usr1 := make(chan os.Signal, 1)
 		signal.Notify(usr1, syscall.SIGUSR1)
@@ -83,6 +84,10 @@ func stormChild(argsJSON string) int {
 				mem := fmt.Sprintf("goroutines %d\nheap_alloc %d\nheap_inuse %d\nheap_idle %d\nheap_released %d\nstack_inuse %d\nsys %d\nnext_gc %d\nnum_gc %d\ngc_cpu_fraction %.3f\n",
 					runtime.NumGoroutine(), ms.HeapAlloc, ms.HeapInuse, ms.HeapIdle, ms.HeapReleased, ms.StackInuse, ms.Sys, ms.NextGC, ms.NumGC, ms.GCCPUFraction)
 				os.WriteFile(name[:len(name)-len(".pprof")]+".mem", []byte(mem), 0o644)
+				if g, err := os.Create(filepath.Join(dir, fmt.Sprintf("goroutine-%d.pprof", k))); err == nil {
+					pprof.Lookup("goroutine").WriteTo(g, 0) // where the goroutines (and their stacks) are
+					g.Close()
+				}
 				if h, err := os.Create(name + ".tmp"); err == nil {
 					pprof.Lookup("heap").WriteTo(h, 0)
 					h.Close()
