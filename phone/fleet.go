@@ -24,7 +24,8 @@ type Fleet struct {
 	units []*Unit
 	log   *zap.Logger
 
-	sched *media.Scheduler // the units' RTP pacers unless their options bring their own
+	sched   *media.Scheduler // the units' RTP pacers unless their options bring their own
+	workers *workers         // the units' tracked jobs
 
 	spread time.Duration // set before Run: see SetBootSpread
 }
@@ -52,8 +53,9 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 	opts = slices.Clone(opts)
 	shared := new(sharedSnapshots)
 	lend := new(lender) // resyncs' buffers, lent from one to the next (stormcpu)
+	f.workers = newWorkers()
 	for i := range opts {
-		opts[i].shared, opts[i].lend = shared, lend
+		opts[i].shared, opts[i].lend, opts[i].workers = shared, lend, f.workers
 		if opts[i].MediaScheduler == nil {
 			opts[i].MediaScheduler = sched
 		}
@@ -229,7 +231,8 @@ func (f *Fleet) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	f.sched.Close() // every unit has stopped: no engine uses it any more
+	f.sched.Close()  // every unit has stopped: no engine uses it any more
+	f.workers.stop() // nor a tracked job: every phone waited for its own
 	return nil
 }
 

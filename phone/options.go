@@ -93,6 +93,9 @@ type Options struct {
 	lend *lender
 	// sipIdle waits for the first datagram of the fleet's idle extensions (Fleet.Run sets it).
 	sipIdle *sip.IdleWatch
+	// workers runs the tracked goroutines' jobs of a fleet's phones (NewFleet sets it; nil:
+	// a goroutine each).
+	workers *workers
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

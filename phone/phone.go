@@ -295,13 +295,14 @@ func (p *Phone) post(fn func(st *state)) {
 	}
 }
 
-// goTracked runs fn on a tracked goroutine: Run waits for it before returning.
+// goTracked runs fn on a tracked goroutine (a worker of the fleet's that ran a job before,
+// when one is idle): Run waits for it before returning.
 func (p *Phone) goTracked(fn func()) {
 	p.wg.Add(1)
-	go func() {
+	p.opts.workers.run(func() {
 		defer p.wg.Done()
 		fn()
-	}()
+	})
 }
 
 // build stores a status snapshot built from the loop's state. Only the loop calls it.

@@ -1,0 +1,62 @@
+package phone
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// maxIdleWorkers is how many goroutines of a fleet's workers wait for the next job at most.
+// A storm keeps about as many jobs in flight as its rate times their time (a few hundred);
+// a worker idle at a GC gives half its stack back.
+const maxIdleWorkers = 128
+
+// workers runs the tracked jobs of a fleet's phones (their resyncs, flash saves, reports)
+// on goroutines that ran one before, when one is idle: a resync's goroutine grows its stack
+// to some 32 KiB on the way through the HTTP client and the decode, and a fresh goroutine
+// pays each doubling again (copying its frames): 5-9% of a storm's CPU. Busy or not, a job
+// never waits for a worker: without an idle one it gets a goroutine of its own.
+type workers struct {
+	jobs chan func() // unbuffered: a send succeeds only into an idle worker
+	done chan struct{}
+	// stop ends the idle workers, and each busy one after its job; run still runs jobs
+	// after it (each on a goroutine of its own).
+	stop func()
+	idle atomic.Int32
+}
+
+func newWorkers() *workers {
+	w := &workers{jobs: make(chan func()), done: make(chan struct{})}
+	w.stop = sync.OnceFunc(func() { close(w.done) })
+	return w
+}
+
+// run runs job on an idle worker, or on a new one. A nil *workers (a phone outside a
+// fleet) starts a goroutine for each job.
+func (w *workers) run(job func()) {
+	if w == nil {
+		go job()
+		return
+	}
+	select {
+	case w.jobs <- job:
+	default:
+		go w.work(job)
+	}
+}
+
+func (w *workers) work(job func()) {
+	for {
+		job()
+		if w.idle.Add(1) > maxIdleWorkers {
+			w.idle.Add(-1)
+			return
+		}
+		select {
+		case job = <-w.jobs:
+			w.idle.Add(-1)
+		case <-w.done:
+			w.idle.Add(-1)
+			return
+		}
+	}
+}
