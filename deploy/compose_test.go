@@ -133,7 +133,7 @@ func testComposeUp(t *testing.T, d *docker, image string) {
 				t.Errorf("/api/v1/fleet phone %d: %+v, want resynced and registered as %d", p.Index, p, 1001+p.Index)
 			}
 		}
-		access := c.output(t, "logs", "--no-color", "nginx")
+		ctx := step(t)
 		for i, p := range phones {
 			st := p.waitStatus(t, registered)
 			path := fmt.Sprintf("/spa000e081ab0%02x.cfg", i+1)
@@ -141,8 +141,14 @@ func testComposeUp(t *testing.T, d *docker, image string) {
 			if st.Provisioning.LastResult != "success" || err != nil || u.Hostname() != "nginx" || u.Path != path {
 				t.Errorf("%s: provisioning %+v, want a success from http://nginx%s", p.name, st.Provisioning, path)
 			}
-			// nginx's access log: the fetch came from the phone's address with its User-Agent.
-			if !regexp.MustCompile(`(?m)\| ` + regexp.QuoteMeta(st.IP) + ` .*"GET ` + regexp.QuoteMeta(path) + ` HTTP/1\.1" 200 .*"` + regexp.QuoteMeta(st.UserAgent) + `"`).MatchString(access) {
+			// nginx's access log: the fetch came from the phone's address with its User-Agent
+			// (Docker collects a container's output a moment after it is written).
+			fetched := regexp.MustCompile(`(?m)\| ` + regexp.QuoteMeta(st.IP) + ` .*"GET ` + regexp.QuoteMeta(path) + ` HTTP/1\.1" 200 .*"` + regexp.QuoteMeta(st.UserAgent) + `"`)
+			var access []byte
+			if !poll(ctx, func() bool {
+				access, _ = c.command(ctx, "logs", "--no-color", "nginx").CombinedOutput()
+				return fetched.Match(access)
+			}) {
 				t.Errorf("%s: nginx logged no 200 for GET %s from %s with User-Agent %q:\n%s", p.name, path, st.IP, st.UserAgent, access)
 			}
 			if ip := net.ParseIP(st.IP); ip == nil || !nw.subnet.Contains(ip) {
