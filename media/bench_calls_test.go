@@ -24,7 +24,7 @@ var (
 	benchAnalyze  = flag.Bool("media.analyze", true, "BenchmarkConcurrentCalls: run the audio analysis on every call")
 	benchPacers   = flag.Int("media.pacers", 0, "BenchmarkConcurrentCalls: pacing goroutines per engine (0: GOMAXPROCS)")
 	benchRT       = flag.Int("media.rt", 0, "BenchmarkConcurrentCalls: SCHED_FIFO priority of the pacer threads (0: the default policy)")
-	benchWait     = flag.String("media.wait", "nanosleep", "BenchmarkConcurrentCalls: how the pacers wait for a deadline: timer, nanosleep or spin")
+	benchWait     = flag.String("media.wait", "nanosleep", "BenchmarkConcurrentCalls: how the pacers wait for a deadline: timer, nanosleep, nanosleep-holdp (keeping the P while asleep) or spin")
 )
 
 // benchWaitMode maps -media.wait to the engine's wait mode.
@@ -36,8 +36,10 @@ func benchWaitMode() (int, error) {
 		return waitNanosleep, nil
 	case "spin":
 		return waitSpin, nil
+	case "nanosleep-holdp":
+		return waitNanosleepHoldP, nil
 	}
-	return 0, fmt.Errorf("-media.wait=%q: want timer, nanosleep or spin", *benchWait)
+	return 0, fmt.Errorf("-media.wait=%q: want timer, nanosleep, nanosleep-holdp or spin", *benchWait)
 }
 
 // benchReport is what each side of the benchmark measured over the window.
@@ -52,6 +54,7 @@ type benchReport struct {
 	GCs                                uint64
 	GCPause                            time.Duration // stop-the-world time (runtime/metrics)
 	CPU                                time.Duration // user + system of the process
+	Switches                           int64         // the process's context switches, voluntary and not (getrusage)
 	Wall                               time.Duration
 }
 
@@ -132,14 +135,14 @@ func (bs *benchSide) snapshot() benchReport {
 	r.RunDelay = bs.e.sched.runDelay()
 	r.GCs, r.GCPause = gcFigures()
 	r.Realtime, r.Procs = bs.e.sched.Stats().Realtime, runtime.GOMAXPROCS(0)
-	r.CPU = cpuTime()
+	r.CPU, r.Switches = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r
 }
 
 func (r benchReport) minus(o benchReport) benchReport {
 	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
-		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Wall: r.Wall - o.Wall,
+		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Switches: r.Switches - o.Switches, Wall: r.Wall - o.Wall,
 		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
 		Realtime: r.Realtime, Procs: r.Procs}
 	for i := range d.Pacing {
@@ -196,10 +199,13 @@ func gcFigures() (uint64, time.Duration) {
 	return n, time.Duration(pause * 1e9)
 }
 
-func cpuTime() time.Duration {
+// cpuTime is the process's CPU time (user + system) and its context switches: a pacer's
+// every sleep is one, and each hand-off of a P between threads (the runtime taking the P of a
+// pacer asleep in a system call, then giving one back) adds more.
+func cpuTime() (time.Duration, int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw
 }
 
 // TestBenchPeer is the far process of BenchmarkConcurrentCalls (it runs only when the
@@ -240,8 +246,9 @@ func TestBenchPeer(t *testing.T) {
 // BenchmarkConcurrentCalls runs N calls between this process and a second one on loopback,
 // G.711 µ-law at 20 ms, each side sending a 1 kHz tone with the audio analysis on, and reports
 // per side the p99 and maximum send-interval error, packets lost, and CPU per call and per
-// packet (sent or received). Flags choose the pacers (-media.pacers), how they wait
-// (-media.wait timer|nanosleep|spin) and the analysis (-media.analyze). The send-interval
+// packet (sent or received), and the process's context switches a second (switches/s).
+// Flags choose the pacers (-media.pacers), how they wait (-media.wait
+// timer|nanosleep|nanosleep-holdp|spin) and the analysis (-media.analyze). The send-interval
 // error is a wall-clock measure: on a machine whose cores other processes hold it measures
 // them; CPU per packet (getrusage) does not, and BenchmarkSyscallFloor gives the floor.
 //
@@ -332,6 +339,7 @@ func benchCalls1(b *testing.B, n int) {
 		b.ReportMetric(float64(r.Lost), side.name+"-lost")
 		b.ReportMetric(float64(r.CPU)/float64(r.Wall)/float64(n)*100, side.name+"-%cpu/call")
 		b.ReportMetric(float64(r.CPU.Nanoseconds())/1e3/float64(max(r.Sent+r.Recv, 1)), side.name+"-cpu-µs/packet")
+		b.ReportMetric(float64(r.Switches)/r.Wall.Seconds(), side.name+"-switches/s")
 		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
 			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
 			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))

@@ -790,3 +790,31 @@ func TestRealtimeScheduler(t *testing.T) {
 		t.Errorf("scheduler %+v: %d of %d pacers real-time", st, st.Realtime, st.Pacers)
 	}
 }
+
+// TestPacerWaitModes: a pacer carries a call whichever way it waits for its slots: on a Go
+// timer, in nanosleep on its thread (the default), or in nanosleep keeping its P (the
+// benchmark's comparison, -media.wait=nanosleep-holdp).
+func TestPacerWaitModes(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []int{waitTimer, waitNanosleep, waitNanosleepHoldP} {
+		sc, err := NewScheduler(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.waitMode = mode
+		base := uint16(20000 + 2*rand.IntN(19000))
+		e, err := NewEngine(EngineConfig{IP: loopback, PortMin: base, PortMax: base + 99, Scheduler: sc,
+			Session: SessionConfig{Analyze: true}, Logger: testlog.New(t), Seed: uint64(base)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := pair(t, e, e, pcmu20)
+		a.Play(NewTestTone(700, -10), "700")
+		waitFor(t, 10*time.Second, "the call carries its tone", func() bool { return near(rxFreq(b), 700) })
+		if st := sc.Stats(); st.Pacing.Count == 0 || st.Wake.Count == 0 {
+			t.Errorf("wait mode %d: scheduler %+v, want packets paced and wake-ups measured", mode, st)
+		}
+		e.Close()
+		sc.Close()
+	}
+}
