@@ -72,6 +72,51 @@ func FreeUDPPort(t testing.TB) int {
 	})
 }
 
+// FreeUDPRange returns the first of n consecutive UDP ports of 127.0.0.1, an even one, that
+// were all free a moment ago, below the kernel's ephemeral range (see [FreeTCPPort]): for a
+// phone's RTP_Port_Min..RTP_Port_Max in a test.
+func FreeUDPRange(t testing.TB, n int) int {
+	t.Helper()
+	low := ephemeralLow()
+	if low-freeLowest <= 2*n {
+		t.Fatalf("no room for %d UDP ports between %d and the ephemeral range at %d", n, freeLowest, low)
+	}
+	for range 100 {
+		first := freeLowest + 2*rand.IntN((low-freeLowest-n)/2)
+		free := true
+		for p := first; p < first+n && free; p++ {
+			c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				free = false
+				break
+			}
+			c.Close()
+		}
+		if free {
+			return first
+		}
+	}
+	t.Fatalf("no %d consecutive free UDP ports below %d", n, low)
+	return 0
+}
+
+// freeLowest is the lowest port the Free functions choose: above RTP_Port_Min..RTP_Port_Max's
+// defaults (16384-16482).
+const freeLowest = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), 32768 where it cannot be read.
+func ephemeralLow() int {
+	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(r)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				return n
+			}
+		}
+	}
+	return 32768
+}
+
 // freePort picks a port of 127.0.0.1 at random below the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range) and above the phones' default RTP range, free when bind
 // tried it. A port of the ephemeral range, the kernel's own choice for ":0", was taken now and
@@ -81,15 +126,7 @@ func FreeUDPPort(t testing.TB) int {
 // port found there), the kernel's choice.
 func freePort(t testing.TB, bind func(addr string) (int, error)) int {
 	t.Helper()
-	const lowest = 20000 // above RTP_Port_Min..RTP_Port_Max's defaults (16384-16482)
-	low := 32768
-	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(r)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
+	lowest, low := freeLowest, ephemeralLow()
 	for i := 0; low-lowest >= 1000 && i < 100; i++ {
 		if port, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(lowest+rand.IntN(low-lowest)))); err == nil {
 			return port
