@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -81,7 +80,7 @@ func testComposeUp(t *testing.T, d *docker, image string) {
 	t.Logf("images ready in %v", time.Since(start).Round(10*time.Millisecond))
 
 	// The published ports, on loopback, through the file's variables.
-	web := freeTCPRange(t, 4)
+	web := provtest.FreeTCPRange(t, 4)
 	ports := composePorts{web: web, fleet: provtest.FreeTCPPort(t), profiles: provtest.FreeTCPPort(t), sip: provtest.FreeUDPPort(t)}
 	c := &compose{d: d, cmd: composeCommand(t, d), file: file, project: "spa900-test-" + randomHex(t, 4), env: ports.env()}
 	t.Logf("%s, project %s, ports %v", strings.Join(c.cmd, " "), c.project, ports.env())
@@ -451,45 +450,6 @@ func sipOptions(t *testing.T, ctx context.Context, port int) string {
 	}
 	t.Fatalf("no answer to OPTIONS on 127.0.0.1:%d", port)
 	return ""
-}
-
-// freeTCPRange returns the first of n consecutive TCP ports of 127.0.0.1 that were free a
-// moment ago, below the kernel's ephemeral range (see provtest.FreeTCPPort).
-func freeTCPRange(t *testing.T, n int) int {
-	t.Helper()
-	low := 32768
-	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(r)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				low = v
-			}
-		}
-	}
-	const lowest = 20000 // above the phones' default RTP ports (16384-16482)
-	if low-n <= lowest {
-		low = 65535
-	}
-	for range 1000 {
-		v, err := rand.Int(rand.Reader, big.NewInt(int64(low-n-lowest)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := lowest + int(v.Int64())
-		free := true
-		for p := first; p < first+n && free; p++ {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				free = false
-				continue
-			}
-			l.Close()
-		}
-		if free {
-			return first
-		}
-	}
-	t.Fatalf("no %d consecutive free TCP ports", n)
-	return 0
 }
 
 func randomHex(t *testing.T, n int) string {

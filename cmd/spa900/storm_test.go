@@ -342,14 +342,7 @@ func rssBytes(pid int) int64 {
 // fleet test that waited for its third phone's pages).
 func fleetWebPort(t testing.TB) int {
 	t.Helper()
-	low := 32768
-	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(r)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
+	low := provtest.EphemeralLow()
 	if low <= 10000 {
 		return provtest.FreeTCPPort(t) // no room below the range: the kernel's choice
 	}

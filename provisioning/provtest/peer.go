@@ -77,26 +77,46 @@ func FreeUDPPort(t testing.TB) int {
 // phone's RTP_Port_Min..RTP_Port_Max in a test.
 func FreeUDPRange(t testing.TB, n int) int {
 	t.Helper()
-	low := ephemeralLow()
+	return freeRange(t, n, func(addr string) error {
+		c, err := net.ListenPacket("udp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+}
+
+// FreeTCPRange returns the first of n consecutive TCP ports of 127.0.0.1, an even one, that
+// were all free a moment ago, below the kernel's ephemeral range (see [FreeTCPPort]): for a
+// range of ports published at once, such as a Compose file's.
+func FreeTCPRange(t testing.TB, n int) int {
+	t.Helper()
+	return freeRange(t, n, func(addr string) error {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+		}
+		return err
+	})
+}
+
+func freeRange(t testing.TB, n int, bind func(addr string) error) int {
+	t.Helper()
+	low := EphemeralLow()
 	if low-freeLowest <= 2*n {
-		t.Fatalf("no room for %d UDP ports between %d and the ephemeral range at %d", n, freeLowest, low)
+		t.Fatalf("no room for %d ports between %d and the ephemeral range at %d", n, freeLowest, low)
 	}
 	for range 100 {
 		first := freeLowest + 2*rand.IntN((low-freeLowest-n)/2)
 		free := true
 		for p := first; p < first+n && free; p++ {
-			c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				free = false
-				break
-			}
-			c.Close()
+			free = bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) == nil
 		}
 		if free {
 			return first
 		}
 	}
-	t.Fatalf("no %d consecutive free UDP ports below %d", n, low)
+	t.Fatalf("no %d consecutive free ports below %d", n, low)
 	return 0
 }
 
@@ -104,9 +124,9 @@ func FreeUDPRange(t testing.TB, n int) int {
 // defaults (16384-16482).
 const freeLowest = 20000
 
-// ephemeralLow is the first port of the kernel's ephemeral range
+// EphemeralLow is the first port of the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range), 32768 where it cannot be read.
-func ephemeralLow() int {
+func EphemeralLow() int {
 	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(r)); len(f) == 2 {
 			if n, err := strconv.Atoi(f[0]); err == nil {
@@ -126,7 +146,7 @@ func ephemeralLow() int {
 // port found there), the kernel's choice.
 func freePort(t testing.TB, bind func(addr string) (int, error)) int {
 	t.Helper()
-	lowest, low := freeLowest, ephemeralLow()
+	lowest, low := freeLowest, EphemeralLow()
 	for i := 0; low-lowest >= 1000 && i < 100; i++ {
 		if port, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(lowest+rand.IntN(low-lowest)))); err == nil {
 			return port
