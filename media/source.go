@@ -1,6 +1,9 @@
 package media
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Source produces the audio a session sends: 8 kHz linear 16-bit samples. Read is called on
 // the engine's pacer once per packet time and must not block or allocate; it returns false
@@ -75,7 +78,8 @@ func (s *Session) Conference(peer *Session) {
 type toneSource struct {
 	t       *ToneScript
 	on, off [][]int // per section and segment: samples on (−1 forever) and off
-	ph      [6]phasor
+	ph      [6]toneComponent
+	acc     [160]float64 // the sum of a segment's components, 160 samples at a time
 	sec     int
 	secLeft int // samples left in the section (−1 forever)
 	seg     int
@@ -150,17 +154,18 @@ func (ts *toneSource) Read(frame []int16) bool {
 		tone := min(run, max(on-ts.segPos, 0))
 		out := frame[i : i+tone]
 		if len(seg.Components) == 1 {
-			p := &ts.ph[seg.Components[0]]
-			for k := range out {
-				out[k] = sat16(int32(p.next()))
-			}
+			ts.ph[seg.Components[0]].fill(out)
 		} else {
-			for k := range out {
-				var v float64
+			for len(out) > 0 {
+				acc := ts.acc[:min(len(out), len(ts.acc))]
+				clear(acc)
 				for _, c := range seg.Components {
-					v += ts.ph[c].next()
+					ts.ph[c].add(acc)
 				}
-				out[k] = sat16(int32(v))
+				for k, v := range acc {
+					out[k] = sat16(int32(v))
+				}
+				out = out[len(acc):]
 			}
 		}
 		clear(frame[i+tone : i+run])
@@ -178,6 +183,98 @@ func (ts *toneSource) Read(frame []int16) bool {
 		}
 	}
 	return true
+}
+
+// toneCycleMax is the longest period, in samples, a tone component is tabulated for: 125 ms,
+// 12 KiB of tables. An integer frequency f repeats every 8000/gcd(f, 8000) samples: 8 for
+// 1 kHz, 160 for 350 Hz, 200 for 440 Hz, 320 for 425 Hz; the Q.23 frequencies (697 Hz, …)
+// and fractional ones do not repeat within it and run on the phasor.
+const toneCycleMax = 1000
+
+// toneComponent generates one sine of a tone, amp·sin(2πf·n/8000) at its n-th sample: from a
+// table of one period when the frequency repeats within toneCycleMax samples (a copy instead
+// of a complex rotation per sample, most of a tone's cost), else from a phasor.
+type toneComponent struct {
+	tab   []float64 // one period, nil: the phasor
+	tab16 []int16   // sat16(int32(tab[i mod period])), a period and a frame long: one component's run
+	pos   int
+	ph    phasor
+}
+
+func (c *toneComponent) set(hz, amp float64) {
+	*c = toneComponent{}
+	c.ph.set(hz, amp)
+	f := int(hz)
+	if float64(f) != hz || f <= 0 || f >= clockRate {
+		return
+	}
+	period := clockRate / gcd(f, clockRate)
+	if period > toneCycleMax {
+		return
+	}
+	c.tab = make([]float64, period)
+	for n := range c.tab {
+		// f·n mod 8000 keeps the argument within one turn, exact for every n.
+		c.tab[n] = amp * math.Sin(2*math.Pi*float64(f*n%clockRate)/clockRate)
+	}
+	// The samples repeat the period past a frame's length from any phase: a frame is one copy.
+	c.tab16 = make([]int16, period*(1+(maxFrame+period-1)/period))
+	for n := range c.tab16 {
+		c.tab16[n] = sat16(int32(c.tab[n%period]))
+	}
+}
+
+// next returns the next value.
+func (c *toneComponent) next() float64 {
+	if c.tab == nil {
+		return c.ph.next()
+	}
+	v := c.tab[c.pos]
+	if c.pos++; c.pos == len(c.tab) {
+		c.pos = 0
+	}
+	return v
+}
+
+// add adds the next len(acc) values to acc.
+func (c *toneComponent) add(acc []float64) {
+	if c.tab == nil {
+		for k := range acc {
+			acc[k] += c.ph.next()
+		}
+		return
+	}
+	for len(acc) > 0 {
+		t := c.tab[c.pos:]
+		t = t[:min(len(t), len(acc))]
+		for k, v := range t {
+			acc[k] += v
+		}
+		acc = acc[len(t):]
+		c.pos = (c.pos + len(t)) % len(c.tab)
+	}
+}
+
+// fill writes the next len(out) values as samples.
+func (c *toneComponent) fill(out []int16) {
+	if c.tab == nil {
+		for k := range out {
+			out[k] = sat16(int32(c.ph.next()))
+		}
+		return
+	}
+	for len(out) > 0 {
+		n := copy(out, c.tab16[c.pos:])
+		out = out[n:]
+		c.pos = (c.pos + n) % len(c.tab)
+	}
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // PCM is audio converted to what a session sends: 8 kHz mono 16-bit.
