@@ -18,9 +18,9 @@ func runDetector(t *testing.T, x []int16) (digits string, durs []time.Duration) 
 	}
 	s.detect.reset()
 	for i := 0; i+160 <= len(x); i += 160 {
-		s.detect.feed(x[i:i+160], 0, s)
+		s.detect.feed(x[i:i+160], s)
 	}
-	s.detect.feed(make([]int16, 800), 0, s)
+	s.detect.feed(make([]int16, 800), s)
 	e.Close()
 	for _, ev := range evs.all {
 		digits += string(ev.Digit)

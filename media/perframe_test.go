@@ -1,8 +1,12 @@
 package media
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestToneComponentTables: a tabulated component gives the sine itself, amp·sin(2πf·n/8000),
@@ -58,6 +62,148 @@ func BenchmarkToneRead(b *testing.B) {
 				if !src.Read(frame) {
 					src = NewToneSource(dial) // the dial tone's 10 s ended: again
 				}
+			}
+		})
+	}
+}
+
+// digitLog records the digits a detector reports and the frame each came in.
+type digitLog struct {
+	frame int
+	got   []string
+}
+
+func (l *digitLog) digit(d byte, dur time.Duration, m DTMFMethod) {
+	l.got = append(l.got, fmt.Sprintf("%c %v %v at frame %d", d, dur, m, l.frame))
+}
+
+// everyWindow is the detector's reference: every window evaluated, a hop apart, the state
+// machine the detector's own.
+type everyWindow struct {
+	d    dtmfDetector
+	buf  [goertzelN]int16
+	fill int
+}
+
+func (r *everyWindow) feed(x []int16, out digitSink) {
+	if r.d.cur < 0 && r.fill == 0 {
+		var e float64
+		for _, v := range x {
+			e += float64(v) * float64(v)
+		}
+		if e/float64(len(x)) < dtmfQuietFrame {
+			return
+		}
+	}
+	for _, v := range x {
+		r.buf[r.fill] = v
+		r.fill++
+		if r.fill == goertzelN {
+			r.d.window(detect(r.buf[:]), out)
+			copy(r.buf[:], r.buf[goertzelHop:])
+			r.fill = goertzelN - goertzelHop
+		}
+	}
+}
+
+// TestDetectorSkipsExactly: the detector, evaluating every other window while idle, reports
+// the digits, durations and frames that evaluating every window does, over a minute of
+// random digits (5-150 ms, levels -40 to -3 dBm0, twist up to ±10 dB), gaps of silence,
+// noise, a 1 kHz tone and speech, in frames of random sizes.
+func TestDetectorSkipsExactly(t *testing.T) {
+	speech, err := ReadWAV(bytes.NewReader(readTestdata(t, "speech.wav")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	var x []int16
+	for len(x) < 60*clockRate {
+		switch k := r.IntN(10); {
+		case k < 5:
+			d := "0123456789*#ABCD"[r.IntN(16)]
+			lvl := -40 + 37*r.Float64()
+			x = append(x, dtmfSignal(string(d), time.Duration(5+r.IntN(146))*time.Millisecond, 0, lvl, lvl+20*r.Float64()-10)...)
+		case k < 7:
+			x = append(x, make([]int16, samplesPer(time.Duration(r.IntN(121))*time.Millisecond))...)
+		case k < 8:
+			amp := 3000 * r.Float64()
+			for range samplesPer(time.Duration(r.IntN(200)) * time.Millisecond) {
+				x = append(x, int16(r.NormFloat64()*amp))
+			}
+		case k < 9:
+			tone := make([]int16, samplesPer(time.Duration(r.IntN(300))*time.Millisecond))
+			NewTestTone(1000, -40*r.Float64()).Read(tone)
+			x = append(x, tone...)
+		default:
+			at := r.IntN(len(speech.Samples) - 4000)
+			x = append(x, speech.Samples[at:at+r.IntN(4000)]...)
+		}
+	}
+	var d dtmfDetector
+	d.reset()
+	ref := everyWindow{}
+	ref.d.reset()
+	var got, want digitLog
+	for i := 0; i < len(x); {
+		n := min(len(x)-i, []int{80, 160, 240, 480}[r.IntN(4)])
+		got.frame, want.frame = i, i
+		d.feed(x[i:i+n], &got)
+		ref.feed(x[i:i+n], &want)
+		i += n
+	}
+	if len(want.got) < 100 {
+		t.Fatalf("the reference found %d digits: the signal is not the test's", len(want.got))
+	}
+	if len(got.got) != len(want.got) {
+		t.Errorf("%d digits, every window %d", len(got.got), len(want.got))
+	}
+	for i := range min(len(got.got), len(want.got)) {
+		if got.got[i] != want.got[i] {
+			t.Fatalf("digit %d: %s, every window %s", i, got.got[i], want.got[i])
+		}
+	}
+}
+
+// TestDetectEnergyIsTheFilters: the integer energy detect checks first is the float64 sum of
+// goertzel4, to the bit, for windows of random samples of any range.
+func TestDetectEnergyIsTheFilters(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	var w [goertzelN]int16
+	for trial := range 2000 {
+		amp := []int{1, 30, 600, 32768}[trial%4]
+		for i := range w {
+			w[i] = int16(r.IntN(2*amp) - amp)
+		}
+		var e int64
+		for _, v := range w {
+			e += int64(v) * int64(v)
+		}
+		energy, _ := goertzel4(w[:], 0, 0, 0, 0)
+		if float64(e) != energy {
+			t.Fatalf("trial %d: integer energy %d, goertzel4's %v", trial, e, energy)
+		}
+	}
+}
+
+// BenchmarkDetector is the in-band DTMF detector on one 20 ms frame of a call without DTMF:
+// a 1 kHz tone, and silence after a tone (the windows run on).
+//
+//	go test -run '^$' -bench Detector ./media
+func BenchmarkDetector(b *testing.B) {
+	tone := make([]int16, clockRate)
+	NewTestTone(1000, -20).Read(tone)
+	for _, tt := range []struct {
+		name string
+		x    []int16
+	}{{"1kHz", tone}, {"silence", make([]int16, clockRate)}} {
+		b.Run(tt.name, func(b *testing.B) {
+			var d dtmfDetector
+			d.reset()
+			d.feed(tone[:160], nil)
+			i := 0
+			for b.Loop() {
+				d.feed(tt.x[i:i+160], nil)
+				i = (i + 160) % len(tt.x)
 			}
 		})
 	}

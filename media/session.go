@@ -405,7 +405,7 @@ func (s *Session) frame(now int64) {
 	arrived := now-s.rx.lastAt < int64(500*time.Millisecond) && s.rx.lastAt > 0
 	if s.cfg.Analyze {
 		s.anRx.feed(rx, now, arrived)
-		s.detect.feed(rx, now, s)
+		s.detect.feed(rx, s)
 		s.anRx.publish(s, FlowRx, now)
 	}
 	s.dtmfRx.poll(s, now)
