@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Flash is what the phone keeps across reboots and power cuts: its identity, the firmware it
@@ -192,6 +194,38 @@ func EncodeFlash(fl *Flash) ([]byte, error) {
 		return nil, fmt.Errorf("encode flash: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// clone returns a copy of fl with maps of its own.
+func (fl *Flash) clone() *Flash {
+	c := *fl
+	c.Values, c.Access = maps.Clone(fl.Values), maps.Clone(fl.Access)
+	return &c
+}
+
+// decodedClone returns what DecodeFlash makes of EncodeFlash(fl), without the JSON: a copy
+// with maps of its own, an empty Access as none (omitted from the document). It returns nil
+// when a string is not valid UTF-8 (the encoding replaces its bad bytes).
+func (fl *Flash) decodedClone() *Flash {
+	u := fl.Upgrade
+	for _, s := range [...]string{fl.Model, fl.MAC, fl.Serial, fl.Software, fl.Hardware,
+		u.LastURL, u.LastRule, u.LastError, u.PreviousSW} {
+		if !utf8.ValidString(s) {
+			return nil
+		}
+	}
+	for _, m := range [...]map[string]string{fl.Values, fl.Access} {
+		for k, v := range m {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil
+			}
+		}
+	}
+	c := fl.clone()
+	if len(c.Access) == 0 {
+		c.Access = nil
+	}
+	return c
 }
 
 // DecodeFlash reads a document written by [EncodeFlash]; where names the flash in errors.

@@ -24,8 +24,13 @@ import (
 // durable (bbolt syncs the data, then the meta page), so a kill -9 or a power cut at any
 // instant leaves every flash as it was acknowledged last, or newer.
 //
-// One process at a time opens a database (bbolt locks the file). The zero value is not
-// usable; open one with [OpenFlashDB]. It is safe for concurrent use.
+// One process at a time opens a database (bbolt locks the file), and every write of it goes
+// through its FlashDB: so what the writer made durable is what the file holds, and a Load
+// of a flash the process read or wrote before is answered from memory ([flashCache]),
+// without a read transaction or a JSON decode (every boot of a fleet's phones loads its
+// flash; a storm boots them all at once).
+//
+// The zero value is not usable; open one with [OpenFlashDB]. It is safe for concurrent use.
 type FlashDB struct {
 	// Immutable after OpenFlashDB.
 	db   *bolt.DB
@@ -34,16 +39,31 @@ type FlashDB struct {
 	done chan struct{} // closed when the writer has ended
 
 	mu      sync.Mutex
-	pending map[string]*dbWrite // guarded by mu: what the next transaction writes
-	closed  bool                // guarded by mu
+	pending map[string]*dbWrite    // guarded by mu: what the next transaction writes
+	cache   map[string]*flashCache // guarded by mu: what the file holds for a key, when known
+	closed  bool                   // guarded by mu
 }
 
 // dbWrite is what the next transaction writes for one key: its latest document and boot
 // count, and whom to tell.
 type dbWrite struct {
 	doc     []byte // nil: the document is not written
+	fl      *Flash // what doc decodes to (a copy of the caller's); nil with doc: not known
 	boots   int    // 0: the boot count is not written
 	waiters []func(error)
+}
+
+// flashCache is what the database holds for one key, as far as this process knows: the
+// document decoded (nil: none) and the boot count key (0: none), once known is set. It is
+// learnt from a Load's read transaction, or from a transaction of the writer that wrote both
+// the document and the boot count, and kept up to date by every later write of the key. ver
+// counts the changes of the key's entry, so that a Load whose read began before a write
+// does not store what it read after the write changed it.
+type flashCache struct {
+	known bool
+	fl    *Flash // immutable once stored
+	boots int
+	ver   uint64
 }
 
 var (
@@ -77,7 +97,8 @@ func OpenFlashDB(path string) (*FlashDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open flash database %s: %w", path, err)
 	}
-	d := &FlashDB{db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{}), pending: map[string]*dbWrite{}}
+	d := &FlashDB{db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		pending: map[string]*dbWrite{}, cache: map[string]*flashCache{}}
 	go d.writer()
 	return d, nil
 }
@@ -123,8 +144,9 @@ func (d *FlashDB) wake() {
 	}
 }
 
-// queue adds a write for key and wakes the writer.
-func (d *FlashDB) queue(key string, doc []byte, boots int, done func(error)) {
+// queue adds a write for key and wakes the writer; fl is what doc decodes to (nil: not
+// known).
+func (d *FlashDB) queue(key string, doc []byte, fl *Flash, boots int, done func(error)) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -137,7 +159,7 @@ func (d *FlashDB) queue(key string, doc []byte, boots int, done func(error)) {
 		d.pending[key] = w
 	}
 	if doc != nil {
-		w.doc = doc
+		w.doc, w.fl = doc, fl
 	}
 	if boots > 0 {
 		w.boots = boots
@@ -177,6 +199,8 @@ func (d *FlashDB) writer() {
 			})
 			if err != nil {
 				err = fmt.Errorf("save flash: %w", err)
+			} else {
+				d.learn(batch)
 			}
 			for _, w := range batch {
 				for _, done := range w.waiters {
@@ -196,6 +220,68 @@ func (d *FlashDB) writer() {
 	}
 }
 
+// learn keeps the cache up to date with a batch the writer has just made durable.
+func (d *FlashDB) learn(batch map[string]*dbWrite) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for key, w := range batch {
+		e := d.cache[key]
+		if e == nil {
+			e = &flashCache{}
+			d.cache[key] = e
+		}
+		e.ver++
+		switch {
+		case w.doc != nil && w.fl == nil: // a document whose decoding is not known
+			e.known, e.fl = false, nil
+		case e.known:
+			if w.doc != nil {
+				e.fl = w.fl
+			}
+			if w.boots > 0 {
+				e.boots = w.boots
+			}
+		case w.doc != nil && w.boots > 0: // both keys written: all there is, known
+			e.known, e.fl, e.boots = true, w.fl, w.boots
+		}
+	}
+}
+
+// forget drops what the cache knows of key (a write that bypassed the writer).
+func (d *FlashDB) forget(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e := d.cache[key]; e != nil {
+		e.known, e.fl, e.boots = false, nil, 0
+		e.ver++
+	}
+}
+
+// cached returns what the cache knows of key, or the entry's version for a read to come.
+func (d *FlashDB) cached(key string) (fl *Flash, boots int, known bool, ver uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.cache[key]
+	if e == nil {
+		return nil, 0, false, 0
+	}
+	return e.fl, e.boots, e.known, e.ver
+}
+
+// store keeps what a read transaction found for key, unless the key changed since its
+// version was ver (the read may predate the change).
+func (d *FlashDB) store(key string, ver uint64, fl *Flash, boots int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.cache[key]
+	switch {
+	case e == nil && ver == 0:
+		d.cache[key] = &flashCache{known: true, fl: fl, boots: boots}
+	case e != nil && e.ver == ver && !e.known:
+		e.known, e.fl, e.boots = true, fl, boots
+	}
+}
+
 // DBFlash is one phone's flash in a [FlashDB]. It is safe for concurrent use.
 type DBFlash struct {
 	db  *FlashDB
@@ -205,8 +291,18 @@ type DBFlash struct {
 // Path names the flash for logs: the database file and the key.
 func (f *DBFlash) Path() string { return f.db.path + "#" + f.key }
 
-// Load reads the flash. It returns ErrNoFlash when none was ever saved.
+// Load reads the flash. It returns ErrNoFlash when none was ever saved. The Flash is the
+// caller's: its maps are its own.
 func (f *DBFlash) Load() (*Flash, error) {
+	cfl, cboots, known, ver := f.db.cached(f.key)
+	if known {
+		if cfl == nil {
+			return nil, ErrNoFlash
+		}
+		fl := cfl.clone()
+		fl.BootCount = max(fl.BootCount, cboots)
+		return fl, nil
+	}
 	var doc []byte
 	boots := 0
 	err := f.db.db.View(func(tx *bolt.Tx) error {
@@ -222,12 +318,14 @@ func (f *DBFlash) Load() (*Flash, error) {
 		return nil, fmt.Errorf("read flash: %w", err)
 	}
 	if doc == nil {
+		f.db.store(f.key, ver, nil, boots)
 		return nil, ErrNoFlash
 	}
 	fl, err := DecodeFlash(doc, f.Path())
 	if err != nil {
-		return nil, err
+		return nil, err // not kept: a damaged flash is read again, and moved aside
 	}
+	f.db.store(f.key, ver, fl.clone(), boots)
 	fl.BootCount = max(fl.BootCount, boots)
 	return fl, nil
 }
@@ -249,14 +347,14 @@ func (f *DBFlash) Commit(fl *Flash, done func(error)) {
 	}
 	// The boot count key goes with the document, so that the larger of the two that Load
 	// takes is never older than the document.
-	f.db.queue(f.key, doc, max(fl.BootCount, 0), done)
+	f.db.queue(f.key, doc, fl.decodedClone(), max(fl.BootCount, 0), done)
 }
 
 // CountBoot keeps the boot count of fl, alone: eight bytes, not the flash. It returns when it
 // is durable.
 func (f *DBFlash) CountBoot(fl *Flash) error {
 	done := make(chan error, 1)
-	f.db.queue(f.key, nil, max(fl.BootCount, 1), func(err error) { done <- err })
+	f.db.queue(f.key, nil, nil, max(fl.BootCount, 1), func(err error) { done <- err })
 	return <-done
 }
 
@@ -285,6 +383,7 @@ func (f *DBFlash) MoveAside(now time.Time) (string, Flash, error) {
 		}
 		return fb.Delete([]byte(f.key))
 	})
+	f.db.forget(f.key)
 	if err != nil {
 		return "", Flash{}, fmt.Errorf("move flash aside: %w", err)
 	}
@@ -294,6 +393,7 @@ func (f *DBFlash) MoveAside(now time.Time) (string, Flash, error) {
 // putRaw stores raw bytes as key's flash document, bypassing the encoder: for tests of a
 // damaged flash.
 func (d *FlashDB) putRaw(key string, data []byte) error {
+	defer d.forget(key)
 	return d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketFlash).Put([]byte(key), data) })
 }
 

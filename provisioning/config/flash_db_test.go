@@ -1,0 +1,147 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// cacheFlashes are flashes whose documents test the cache's copy against the JSON: no
+// values, no access, an empty access (omitted from the document), text beyond ASCII, the
+// upgrade state, bytes that are not UTF-8 (the encoding replaces them).
+func cacheFlashes() []*Flash {
+	return []*Flash{
+		{Model: "SPA942", MAC: "000E08AABB01"},
+		{Model: "SPA942", MAC: "000E08AABB02", BootCount: 3, Values: map[string]string{}, Access: map[string]string{}},
+		{Model: "SPA942", MAC: "000E08AABB03", Serial: "88012BA01234", Software: "5.1.10", Hardware: "1.0.1",
+			Values: map[string]string{"Station_Name": "Réception <1> & \"ä\"", "GPP_A": ""}, Access: map[string]string{"GPP_B": "na"}},
+		{Model: "SPA942", MAC: "000E08AABB04", BootCount: 7, Values: map[string]string{"GPP_A": "x"},
+			Upgrade: UpgradeState{LastURL: "http://fw/spa.bin", LastRule: "http://fw/$PN.bin", PreviousSW: "5.1.5", JustUpgraded: true}},
+		{Model: "SPA942", MAC: "000E08AABB05", Values: map[string]string{"GPP_A": "bad \xff byte"}},
+	}
+}
+
+// TestFlashCacheIsTheDocument: what DBFlash.Load answers from memory after a commit is what
+// the same flash decodes to from the file, read by another FlashDB (another process) once
+// the first is closed; and a copy made without the JSON is what the JSON round trip makes.
+func TestFlashCacheIsTheDocument(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flash.db")
+	db, err := OpenFlashDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flashes := cacheFlashes()
+	cached := make([]*Flash, len(flashes))
+	for i, fl := range flashes {
+		f := db.Flash(fl.MAC)
+		if err := f.Save(fl); err != nil {
+			t.Fatal(err)
+		}
+		if cached[i], err = f.Load(); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := EncodeFlash(fl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := DecodeFlash(doc, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := fl.decodedClone(); c != nil && !reflect.DeepEqual(c, want) {
+			t.Errorf("%s: copied %+v, the JSON round trip gives %+v", fl.MAC, c, want)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenFlashDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for i, fl := range flashes {
+		disk, err := again.Flash(fl.MAC).Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cached[i], disk) {
+			t.Errorf("%s: Load from memory %+v, from the file %+v", fl.MAC, cached[i], disk)
+		}
+	}
+}
+
+// TestFlashCacheAnswersLoads: once a flash was read or written, Load starts no read
+// transaction, and what it gives is the caller's: changing it, or the Flash that was saved,
+// changes no later Load. Every write the flash sees (a save, a boot count, a move aside)
+// shows in the next Load.
+func TestFlashCacheAnswersLoads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flash.db")
+	db, err := OpenFlashDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	reads := func() int { return db.db.Stats().TxN }
+	f := db.Flash("phone-0001")
+	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) {
+		t.Fatalf("Load of a new flash: %v, want ErrNoFlash", err)
+	}
+	r := reads()
+	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) || reads() != r {
+		t.Errorf("second Load of a new flash: %v, %d read transactions, want ErrNoFlash and none", err, reads()-r)
+	}
+	fl := &Flash{Model: "SPA942", MAC: "000E08AABBCC", BootCount: 1, Values: map[string]string{"GPP_A": "1"}}
+	if err := f.Save(fl); err != nil {
+		t.Fatal(err)
+	}
+	fl.Values["GPP_A"] = "changed after the save"
+	got, err := f.Load()
+	if err != nil || got.Values["GPP_A"] != "1" || got.BootCount != 1 {
+		t.Fatalf("Load after Save: %+v, %v; want GPP_A 1, boot 1", got, err)
+	}
+	got.Values["GPP_A"] = "changed by a reader"
+	got.BootCount = 99
+	if again, _ := f.Load(); again.Values["GPP_A"] != "1" || again.BootCount != 1 {
+		t.Errorf("a reader's change showed in the next Load: %+v", again)
+	}
+	if err := f.CountBoot(&Flash{BootCount: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Load(); got.BootCount != 5 || got.Values["GPP_A"] != "1" {
+		t.Errorf("Load after CountBoot(5): %+v, want boot 5, GPP_A 1", got)
+	}
+	if reads() != r {
+		t.Errorf("Loads of a known flash started %d read transactions, want none", reads()-r)
+	}
+
+	// A flash the process did not write: read once, then known.
+	other := db.Flash("phone-0002")
+	if err := other.CountBoot(&Flash{BootCount: 4}); err != nil { // the boot count alone: no document known
+		t.Fatal(err)
+	}
+	if _, err := other.Load(); !errors.Is(err, ErrNoFlash) {
+		t.Errorf("Load of a boot count without a document: %v, want ErrNoFlash", err)
+	}
+	if err := other.Save(&Flash{Model: "SPA942", MAC: "000E08AABBCD"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := other.Load(); got == nil || got.BootCount != 4 {
+		t.Errorf("Load of a document saved without a boot count over one kept before: %+v, want boot 4", got)
+	}
+
+	if _, _, err := f.MoveAside(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) {
+		t.Errorf("Load after MoveAside: %v, want ErrNoFlash", err)
+	}
+	if err := db.putRaw("phone-0001", []byte(`{"version": 1, "mac": "000E08AABBCC", "values": {"GPP_A": "x`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Load(); !errors.Is(err, ErrCorruptFlash) {
+		t.Errorf("Load of a damaged document: %v, want ErrCorruptFlash", err)
+	}
+}
