@@ -66,6 +66,10 @@ type analyzer struct {
 	pubLevel float64
 	pubAt    int64
 	pubOnce  bool
+	// what Stats was last given
+	stLevel, stFreq uint64 // float64 bits
+	stState         AudioState
+	stOnce          bool
 
 	// win is the samples of the next estimate, as they came: the FFT's arrays are the
 	// estimate's own, on its stack (a few times a second), not 8 KiB of every analyser, so
@@ -201,18 +205,24 @@ func peakFrequency(spec *[fftHalf]complex128) float64 {
 // publish stores the flow's analysis for Stats and emits an event when it changed: at once
 // for a change of state, at most every 250 ms for a new frequency or a level step ≥ 6 dB.
 func (a *analyzer) publish(s *Session, f Flow, now int64) {
-	st := &s.st.rx
-	if f == FlowTx {
-		st = &s.st.tx
-	}
-	st.level.Store(math.Float64bits(a.level))
 	freq := a.freq
 	if a.state != AudioPresent {
 		freq = 0
 	}
-	st.freq.Store(math.Float64bits(freq))
-	st.silent.Store(a.state != AudioPresent)
-	st.state.Store(uint32(a.state))
+	// Stats' copy is written when it changes (a level every 100 ms at most, a frequency every
+	// 250 ms), not each frame: the atomic stores and the statistics' cache lines stay off
+	// the frame's path.
+	if level, fr := math.Float64bits(a.level), math.Float64bits(freq); !a.stOnce || level != a.stLevel || fr != a.stFreq || a.state != a.stState {
+		st := &s.st.rx
+		if f == FlowTx {
+			st = &s.st.tx
+		}
+		st.level.Store(level)
+		st.freq.Store(fr)
+		st.silent.Store(a.state != AudioPresent)
+		st.state.Store(uint32(a.state))
+		a.stLevel, a.stFreq, a.stState, a.stOnce = level, fr, a.state, true
+	}
 	changed := a.state != a.pubState || !a.pubOnce
 	if !changed && a.state == AudioPresent && now-a.pubAt >= int64(fftEvery) {
 		df := math.Abs(a.freq - a.pubFreq)

@@ -74,17 +74,24 @@ func (s *Session) Conference(peer *Session) {
 	}
 }
 
-// toneSource plays a ToneScript.
+// toneSource plays a ToneScript. What a frame reads is on the struct's first cache lines:
+// the position, the current segment's lengths and components, the first components; a frame
+// of a thousand calls' tones otherwise waited on the script's slices, one load after another.
 type toneSource struct {
-	t       *ToneScript
-	on, off [][]int // per section and segment: samples on (−1 forever) and off
-	ph      [6]toneComponent
-	acc     [160]float64 // the sum of a segment's components, 160 samples at a time
-	sec     int
-	secLeft int // samples left in the section (−1 forever)
-	seg     int
-	segPos  int // samples into the segment
-	ended   bool
+	ended    bool
+	nComp    uint8    // of the current segment, up to six (a segment may repeat one)
+	comp     [6]uint8 // the current segment's components
+	sec      int
+	secLeft  int // samples left in the section (−1 forever)
+	seg      int
+	segPos   int // samples into the segment
+	segOn    int // the current segment's samples on and off
+	segOff   int
+	ph       [6]toneComponent
+	t        *ToneScript
+	segComps []int        // the current segment's components (read when more than six)
+	on, off  [][]int      // per section and segment: samples on (−1 forever) and off
+	acc      [160]float64 // the sum of a segment's components, 160 samples at a time
 }
 
 // NewToneSource returns a source playing t once through (a section of "*" plays forever).
@@ -133,6 +140,34 @@ func (ts *toneSource) enter(sec int) {
 	if !s.Forever {
 		ts.secLeft = samplesPer(s.Duration)
 	}
+	ts.load()
+}
+
+// load copies the current segment's lengths and components onto the struct.
+func (ts *toneSource) load() {
+	g := &ts.t.Sections[ts.sec].Segments[ts.seg]
+	ts.segOn, ts.segOff = ts.on[ts.sec][ts.seg], ts.off[ts.sec][ts.seg]
+	ts.segComps = g.Components
+	ts.nComp = 0
+	if len(g.Components) <= len(ts.comp) {
+		ts.nComp = uint8(len(g.Components))
+		for i, c := range g.Components {
+			ts.comp[i] = uint8(c)
+		}
+	}
+}
+
+// components calls f with each of the current segment's components.
+func (ts *toneSource) components(f func(c *toneComponent)) {
+	if len(ts.segComps) > len(ts.comp) {
+		for _, c := range ts.segComps {
+			f(&ts.ph[c])
+		}
+		return
+	}
+	for _, c := range ts.comp[:ts.nComp] {
+		f(&ts.ph[c])
+	}
 }
 
 // Read fills frame run by run: a run is the samples up to the end of the frame, of the
@@ -144,24 +179,20 @@ func (ts *toneSource) Read(frame []int16) bool {
 			clear(frame[i:])
 			return i > 0
 		}
-		sec := &ts.t.Sections[ts.sec]
-		seg := &sec.Segments[ts.seg]
-		on, off := ts.on[ts.sec][ts.seg], ts.off[ts.sec][ts.seg]
+		on, off := ts.segOn, ts.segOff
 		run := min(len(frame)-i, max(on+off-ts.segPos, 1)) // an empty segment takes a sample
 		if ts.secLeft > 0 {
 			run = min(run, ts.secLeft)
 		}
 		tone := min(run, max(on-ts.segPos, 0))
 		out := frame[i : i+tone]
-		if len(seg.Components) == 1 {
-			ts.ph[seg.Components[0]].fill(out)
+		if ts.nComp == 1 {
+			ts.ph[ts.comp[0]].fill(out)
 		} else {
 			for len(out) > 0 {
 				acc := ts.acc[:min(len(out), len(ts.acc))]
 				clear(acc)
-				for _, c := range seg.Components {
-					ts.ph[c].add(acc)
-				}
+				ts.components(func(c *toneComponent) { c.add(acc) })
 				for k, v := range acc {
 					out[k] = sat16(int32(v))
 				}
@@ -172,8 +203,9 @@ func (ts *toneSource) Read(frame []int16) bool {
 		i += run
 		ts.segPos += run
 		if ts.segPos >= on+off {
-			ts.seg = (ts.seg + 1) % len(sec.Segments)
+			ts.seg = (ts.seg + 1) % len(ts.t.Sections[ts.sec].Segments)
 			ts.segPos = 0
+			ts.load()
 		}
 		if ts.secLeft > 0 {
 			ts.secLeft -= run
