@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -220,4 +221,43 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkEncodeFlash is the flash document of a storm's phone (its identity, the fleet's
+// --set values and the three its profile sets) and of a phone whose flash keeps a whole
+// SPA962 export's worth of values, against encoding/json's MarshalIndent, which it matches
+// byte for byte (TestEncodeFlashIsMarshalIndent).
+//
+//	go test -run '^$' -bench EncodeFlash ./provisioning/config
+func BenchmarkEncodeFlash(b *testing.B) {
+	small := &Flash{Model: "SPA942", MAC: "000e08100001", Serial: "88012BA10001", Software: "5.1.10", Hardware: "1.0.1", BootCount: 2,
+		Values: map[string]string{"Profile_Rule": "http://127.0.0.1:8080/spa$MA.xml", "Resync_Random_Delay": "0",
+			"Line_Enable_1_": "No", "Line_Enable_2_": "No", "Line_Enable_3_": "No", "Line_Enable_4_": "No",
+			"Station_Name": "spa000e08100001", "User_ID_1_": "100001", "Display_Name_1_": "Phone 100001"}}
+	large := &Flash{Model: "SPA962", MAC: "000e08100002", Serial: "88012BA10002", Software: "5.1.15", Hardware: "1.0.1", BootCount: 9,
+		Values: map[string]string{}}
+	for i := range 300 {
+		large.Values[fmt.Sprintf("Speed_Dial_%d_", i)] = fmt.Sprintf("sip:%d@pbx.example.org;user=phone", 1000+i)
+	}
+	for _, c := range []struct {
+		name string
+		fl   *Flash
+	}{{"storm-phone", small}, {"300-values", large}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := EncodeFlash(c.fl); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/MarshalIndent", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := json.MarshalIndent(flashFile{Version: flashVersion, Flash: *c.fl}, "", " "); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

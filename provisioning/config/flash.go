@@ -9,6 +9,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -187,13 +189,157 @@ func (f *FileFlash) flush() {
 // saved whole.
 func (f *FileFlash) CountBoot(fl *Flash) error { return f.Save(fl) }
 
-// EncodeFlash returns the document a flash is kept as: the JSON of flash.json.
+// EncodeFlash returns the document a flash is kept as: the JSON of flash.json, byte for byte
+// what json.MarshalIndent(flashFile, "", " ") writes, and a newline. It is written here
+// rather than by reflection: a fleet's phones save their flashes at every boot storm, and
+// the reflective encoder (the values' keys sorted through reflect.Value, then an indenting
+// pass) was 6% of a storm's CPU.
 func EncodeFlash(fl *Flash) ([]byte, error) {
-	data, err := json.MarshalIndent(flashFile{Version: flashVersion, Flash: *fl}, "", " ")
-	if err != nil {
-		return nil, fmt.Errorf("encode flash: %w", err)
+	return appendFlash(make([]byte, 0, flashDocSize(fl)), fl), nil
+}
+
+// flashDocSize is about the length of fl's document, to make its buffer once.
+func flashDocSize(fl *Flash) int {
+	n := 256 + len(fl.Model) + len(fl.MAC) + len(fl.Serial) + len(fl.Software) + len(fl.Hardware)
+	for k, v := range fl.Values {
+		n += len(k) + len(v) + 10
 	}
-	return append(data, '\n'), nil
+	for k, v := range fl.Access {
+		n += len(k) + len(v) + 10
+	}
+	u := fl.Upgrade
+	return n + len(u.LastURL) + len(u.LastRule) + len(u.LastError) + len(u.PreviousSW)
+}
+
+// appendFlash appends fl's document (see EncodeFlash): flashFile's fields in their order,
+// one a line, indented by a space a level; maps with their keys sorted; omitempty and
+// omitzero fields left out as encoding/json leaves them.
+func appendFlash(dst []byte, fl *Flash) []byte {
+	dst = append(dst, "{\n \"version\": "...)
+	dst = strconv.AppendInt(dst, flashVersion, 10)
+	for _, f := range [...]struct{ name, v string }{
+		{"model", fl.Model}, {"mac", fl.MAC}, {"serial", fl.Serial}, {"software", fl.Software}, {"hardware", fl.Hardware},
+	} {
+		dst = append(dst, ",\n \""...)
+		dst = append(dst, f.name...)
+		dst = append(dst, "\": "...)
+		dst = appendJSONString(dst, f.v)
+	}
+	dst = append(dst, ",\n \"boot_count\": "...)
+	dst = strconv.AppendInt(dst, int64(fl.BootCount), 10)
+	dst = append(dst, ",\n \"values\": "...)
+	dst = appendJSONMap(dst, fl.Values)
+	if len(fl.Access) > 0 {
+		dst = append(dst, ",\n \"access\": "...)
+		dst = appendJSONMap(dst, fl.Access)
+	}
+	if u := fl.Upgrade; u != (UpgradeState{}) {
+		dst = append(dst, ",\n \"upgrade\": {"...)
+		first := true
+		field := func(name string) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, "\n  \""...)
+			dst = append(dst, name...)
+			dst = append(dst, "\": "...)
+		}
+		for _, f := range [...]struct{ name, v string }{
+			{"last_url", u.LastURL}, {"last_rule", u.LastRule}, {"last_error", u.LastError}, {"previous_sw", u.PreviousSW},
+		} {
+			if f.v != "" {
+				field(f.name)
+				dst = appendJSONString(dst, f.v)
+			}
+		}
+		if u.JustUpgraded {
+			field("just_upgraded")
+			dst = append(dst, "true"...)
+		}
+		dst = append(dst, "\n }"...)
+	}
+	return append(dst, "\n}\n"...)
+}
+
+// appendJSONMap appends m as an object of the second level, its keys sorted as
+// encoding/json sorts them (byte by byte); nil is null, empty is {}.
+func appendJSONMap(dst []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(dst, "null"...)
+	}
+	if len(m) == 0 {
+		return append(dst, "{}"...)
+	}
+	var arr [64]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, "\n  "...)
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ": "...)
+		dst = appendJSONString(dst, m[k])
+	}
+	return append(dst, "\n }"...)
+}
+
+// appendJSONString appends s quoted as encoding/json quotes a string (HTML characters
+// escaped, bytes that are not UTF-8 as U+FFFD, U+2028 and U+2029 escaped).
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // clone returns a copy of fl with maps of its own.

@@ -1,9 +1,13 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -143,5 +147,64 @@ func TestFlashCacheAnswersLoads(t *testing.T) {
 	}
 	if _, err := f.Load(); !errors.Is(err, ErrCorruptFlash) {
 		t.Errorf("Load of a damaged document: %v, want ErrCorruptFlash", err)
+	}
+}
+
+// TestEncodeFlashIsMarshalIndent: the flash document is byte for byte what
+// json.MarshalIndent writes (the layout users read by hand, and every flash written before),
+// for strings of every kind (control characters, quotes, HTML characters, UTF-8 of every
+// length, U+2028 and U+2029, bytes that are not UTF-8), maps nil, empty, small and large, and
+// every part of the upgrade state. The cases are random from a fixed seed.
+func TestEncodeFlashIsMarshalIndent(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(10, 2026))
+	pieces := []string{"", "a", "Z9", " ", "\"", "\\", "<", ">", "&", "\x00", "\x01", "\x1f", "\x7f", "\b", "\f", "\n", "\r", "\t",
+		"é", "€", "𝄞", "\u2028", "\u2029", "\xff", "\xc3", "\xe2\x82", "$MA", "http://x/y?z=1&w=2", "'", "/"}
+	str := func() string {
+		var b strings.Builder
+		for range rnd.IntN(6) {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	strMap := func() map[string]string {
+		switch rnd.IntN(4) {
+		case 0:
+			return nil
+		case 1:
+			return map[string]string{}
+		}
+		n := 1 + rnd.IntN(8)
+		if rnd.IntN(8) == 0 {
+			n = 70 + rnd.IntN(200) // beyond the sort's array on the stack
+		}
+		m := make(map[string]string, n)
+		for range n {
+			m[str()] = str()
+		}
+		return m
+	}
+	for i := range 3000 {
+		fl := &Flash{Model: str(), MAC: str(), Serial: str(), Software: str(), Hardware: str(),
+			BootCount: rnd.IntN(1<<20) - 10, Values: strMap(), Access: strMap()}
+		if rnd.IntN(2) == 0 {
+			fl.Upgrade = UpgradeState{JustUpgraded: rnd.IntN(2) == 0}
+			for _, f := range []*string{&fl.Upgrade.LastURL, &fl.Upgrade.LastRule, &fl.Upgrade.LastError, &fl.Upgrade.PreviousSW} {
+				if rnd.IntN(2) == 0 {
+					*f = str()
+				}
+			}
+		}
+		want, err := json.MarshalIndent(flashFile{Version: flashVersion, Flash: *fl}, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, '\n')
+		got, err := EncodeFlash(fl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: EncodeFlash(%+v) =\n%s\nwant (json.MarshalIndent)\n%s", i, fl, got, want)
+		}
 	}
 }
