@@ -97,8 +97,20 @@ type toneSource struct {
 // NewToneSource returns a source playing t once through (a section of "*" plays forever).
 func NewToneSource(t *ToneScript) Source {
 	ts := &toneSource{t: t}
+	var mixed [len(ts.ph)]bool // components a segment sums with others
+	for _, sec := range t.Sections {
+		for _, g := range sec.Segments {
+			if len(g.Components) > 1 {
+				for _, c := range g.Components {
+					if c >= 0 && c < len(mixed) {
+						mixed[c] = true
+					}
+				}
+			}
+		}
+	}
 	for i, c := range t.Components {
-		ts.ph[i].set(c.Hz, dbm0Amplitude(c.LevelDB))
+		ts.ph[i].set(c.Hz, dbm0Amplitude(c.LevelDB), mixed[i])
 	}
 	for _, sec := range t.Sections {
 		on, off := make([]int, len(sec.Segments)), make([]int, len(sec.Segments))
@@ -217,23 +229,28 @@ func (ts *toneSource) Read(frame []int16) bool {
 	return true
 }
 
-// toneCycleMax is the longest period, in samples, a tone component is tabulated for: 125 ms,
-// 12 KiB of tables. An integer frequency f repeats every 8000/gcd(f, 8000) samples: 8 for
-// 1 kHz, 160 for 350 Hz, 200 for 440 Hz, 320 for 425 Hz; the Q.23 frequencies (697 Hz, …)
-// and fractional ones do not repeat within it and run on the phasor.
-const toneCycleMax = 1000
+// toneCycleMax is the longest period, in samples, a tone component is tabulated for: 250 ms.
+// An integer frequency f repeats every 8000/gcd(f, 8000) samples: 8 for 1 kHz, 160 for
+// 350 Hz, 200 for 440 Hz, 320 for 425 Hz, 2,000 for 1004 Hz (the telephone test tone, chosen
+// not to divide 8 kHz); the Q.23 frequencies (697 Hz, …) and fractional ones do not repeat
+// within it and run on the phasor. A table is 6 KiB at most, and 16 KiB more of float64 for a
+// component that segments mix with others.
+const toneCycleMax = 2000
 
 // toneComponent generates one sine of a tone, amp·sin(2πf·n/8000) at its n-th sample: from a
 // table of one period when the frequency repeats within toneCycleMax samples (a copy instead
 // of a complex rotation per sample, most of a tone's cost), else from a phasor.
 type toneComponent struct {
-	tab   []float64 // one period, nil: the phasor
-	tab16 []int16   // sat16(int32(tab[i mod period])), a period and a frame long: one component's run
-	pos   int
-	ph    phasor
+	period int       // of the tables, 0: the phasor
+	pos    int       // in the period
+	tab16  []int16   // sat16(int32(the value)), a period and a frame long: one component's run
+	tab    []float64 // one period, for a component mixed with others (nil: tab16's values)
+	ph     phasor
 }
 
-func (c *toneComponent) set(hz, amp float64) {
+// set makes the component amp·sin(2πf·n/8000); mixed tabulates the values as well as the
+// samples, for segments that sum it with other components.
+func (c *toneComponent) set(hz, amp float64, mixed bool) {
 	*c = toneComponent{}
 	c.ph.set(hz, amp)
 	f := int(hz)
@@ -244,25 +261,35 @@ func (c *toneComponent) set(hz, amp float64) {
 	if period > toneCycleMax {
 		return
 	}
-	c.tab = make([]float64, period)
-	for n := range c.tab {
-		// f·n mod 8000 keeps the argument within one turn, exact for every n.
-		c.tab[n] = amp * math.Sin(2*math.Pi*float64(f*n%clockRate)/clockRate)
+	// f·n mod 8000 keeps the argument within one turn, exact for every n.
+	value := func(n int) float64 { return amp * math.Sin(2*math.Pi*float64(f*n%clockRate)/clockRate) }
+	c.period = period
+	if mixed {
+		c.tab = make([]float64, period)
+		for n := range c.tab {
+			c.tab[n] = value(n)
+		}
 	}
 	// The samples repeat the period past a frame's length from any phase: a frame is one copy.
 	c.tab16 = make([]int16, period*(1+(maxFrame+period-1)/period))
-	for n := range c.tab16 {
-		c.tab16[n] = sat16(int32(c.tab[n%period]))
+	for n := range period {
+		c.tab16[n] = sat16(int32(value(n)))
+	}
+	for n := period; n < len(c.tab16); n++ {
+		c.tab16[n] = c.tab16[n-period]
 	}
 }
 
 // next returns the next value.
 func (c *toneComponent) next() float64 {
-	if c.tab == nil {
+	if c.period == 0 {
 		return c.ph.next()
 	}
-	v := c.tab[c.pos]
-	if c.pos++; c.pos == len(c.tab) {
+	v := float64(c.tab16[c.pos])
+	if c.tab != nil {
+		v = c.tab[c.pos]
+	}
+	if c.pos++; c.pos == c.period {
 		c.pos = 0
 	}
 	return v
@@ -272,7 +299,7 @@ func (c *toneComponent) next() float64 {
 func (c *toneComponent) add(acc []float64) {
 	if c.tab == nil {
 		for k := range acc {
-			acc[k] += c.ph.next()
+			acc[k] += c.next()
 		}
 		return
 	}
@@ -283,13 +310,13 @@ func (c *toneComponent) add(acc []float64) {
 			acc[k] += v
 		}
 		acc = acc[len(t):]
-		c.pos = (c.pos + len(t)) % len(c.tab)
+		c.pos = (c.pos + len(t)) % c.period
 	}
 }
 
 // fill writes the next len(out) values as samples.
 func (c *toneComponent) fill(out []int16) {
-	if c.tab == nil {
+	if c.period == 0 {
 		for k := range out {
 			out[k] = sat16(int32(c.ph.next()))
 		}
@@ -298,7 +325,7 @@ func (c *toneComponent) fill(out []int16) {
 	for len(out) > 0 {
 		n := copy(out, c.tab16[c.pos:])
 		out = out[n:]
-		c.pos = (c.pos + n) % len(c.tab)
+		c.pos = (c.pos + n) % c.period
 	}
 }
 
