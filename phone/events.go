@@ -65,8 +65,12 @@ func (e Event) encode() ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
-// encodedLen is the length of e's encoding, made in a buffer of the caller's.
+// encodedLen is the length of e's encoding: counted (eventJSONLen) when its values allow,
+// else made in a buffer of the caller's.
 func (e Event) encodedLen(scratch []byte) (int, error) {
+	if n, ok := eventJSONLen(e); ok {
+		return n, nil
+	}
 	b, err := appendEventJSON(scratch[:0], e)
 	return len(b), err
 }
@@ -291,9 +295,9 @@ func eventSize(n int, packed bool) int {
 	return 2*n + eventOverhead
 }
 
-// Publish stamps, sizes and distributes an event: its encoding is made (in a buffer on the
-// stack, and dropped) to weigh it and to be sure every stream can send it, and its Data is
-// packed for the history.
+// Publish stamps, sizes and distributes an event: its encoding's length is counted (or the
+// encoding made, in a buffer on the stack, and dropped, for values it cannot count) to weigh
+// it and to be sure every stream can send it, and its Data is packed for the history.
 func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	var scratch [1024]byte
 	b.mu.Lock()
