@@ -21,8 +21,9 @@ type fetchRequest struct {
 	User     string // --uid/--pwd (an extension, DECISIONS 13)
 	Password string
 	MaxSize  int64 // 0: the fetcher's default
-	// Buffer is where the body is read when it has room ([provisioning.Request.Buffer]).
-	Buffer []byte
+	// Buffer is asked for where the body is read, once it comes
+	// ([provisioning.Request.Buffer]).
+	Buffer func(size int64) []byte
 }
 
 // fetched is what a download brought: the body, the address of the server it came from

@@ -67,10 +67,14 @@ type Request struct {
 	User, Password string
 	// MaxSize overrides [FetcherConfig.MaxSize] for this request when > 0.
 	MaxSize int64
-	// Buffer, when it has room for the body (its capacity), is where an HTTP(S) body is
-	// read: Response.Body is then Buffer[:n], which the caller may reuse once it is done
-	// with the body. Nil: a new one.
-	Buffer []byte
+	// Buffer, when set, is asked for where an HTTP(S) body is read, once the response's
+	// headers have come and its status is a success, with the body's announced length (-1:
+	// not announced, as when chunked). When the buffer it returns has room for the body (its
+	// capacity), Response.Body is a slice of it, which the caller may reuse once it is done
+	// with the body; else the body gets its own. Nil: a new one. Asked only then, a buffer
+	// lent for the fetch is held while a body is read, not while the request waits for a
+	// server: a fleet of thousands waits on little.
+	Buffer func(size int64) []byte
 }
 
 // Response is a successful fetch.

@@ -102,24 +102,30 @@ func TestFetchHTTPHeaderBound(t *testing.T) {
 	}
 }
 
-// TestFetchHTTPIntoBuffer checks Request.Buffer: a body that fits is read into it, announced
-// or chunked; one that does not gets its own.
+// TestFetchHTTPIntoBuffer checks Request.Buffer: it is asked once the headers of a success
+// have come, with the announced length; a body that fits is read into it, announced or
+// chunked; one that does not gets its own.
 func TestFetchHTTPIntoBuffer(t *testing.T) {
 	for _, tc := range []struct {
 		name, answer string
 		room         int
 		into         bool
+		size         int64 // what Buffer is asked for
 	}{
-		{"announced", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 64, true},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 64, true},
-		{"announced, no room", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 8, false},
-		{"chunked, no room", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 8, false},
+		{"announced", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 64, true, 15},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 64, true, -1},
+		{"announced, no room", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n<flat-profile/>", 8, false, 15},
+		{"chunked, no room", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<flat\r\na\r\n-profile/>\r\n0\r\n\r\n", 8, false, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target, _ := rawServer(t, func(string) string { return tc.answer })
 			f := newTestFetcher(t, FetcherConfig{})
 			buf := make([]byte, 0, tc.room)
-			resp, err := f.Fetch(t.Context(), Request{Target: target, Buffer: buf})
+			var asked []int64
+			resp, err := f.Fetch(t.Context(), Request{Target: target, Buffer: func(size int64) []byte {
+				asked = append(asked, size)
+				return buf
+			}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,6 +134,31 @@ func TestFetchHTTPIntoBuffer(t *testing.T) {
 			}
 			if into := &resp.Body[0] == &buf[:1][0]; into != tc.into {
 				t.Errorf("read into the buffer: %v, want %v", into, tc.into)
+			}
+			if len(asked) != 1 || asked[0] != tc.size {
+				t.Errorf("Buffer asked for %v, want once for %d", asked, tc.size)
+			}
+		})
+	}
+}
+
+// TestFetchHTTPBufferNotTakenOnFailure checks that a fetch that fails before a body is read
+// (an error status, a body announced over the limit) asks for no buffer.
+func TestFetchHTTPBufferNotTakenOnFailure(t *testing.T) {
+	for _, tc := range []struct{ name, answer string }{
+		{"not found", "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"},
+		{"too large", "HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n" + strings.Repeat("x", 2048)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, _ := rawServer(t, func(string) string { return tc.answer })
+			f := newTestFetcher(t, FetcherConfig{MaxSize: 1024})
+			asked := 0
+			_, err := f.Fetch(t.Context(), Request{Target: target, Buffer: func(int64) []byte { asked++; return nil }})
+			if err == nil {
+				t.Fatal("Fetch() succeeded, want an error")
+			}
+			if asked != 0 {
+				t.Errorf("Buffer asked %d times, want none", asked)
 			}
 		})
 	}

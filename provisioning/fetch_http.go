@@ -331,10 +331,15 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 }
 
 // readBody reads the whole body within limit: exactly Content-Length bytes when announced,
-// else up to the end of the (chunked or close-delimited) body; into buf when it has room.
-func readBody(ctx context.Context, resp *http.Response, limit int64, buf []byte) ([]byte, error) {
+// else up to the end of the (chunked or close-delimited) body; into the buffer lend returns
+// when it has room.
+func readBody(ctx context.Context, resp *http.Response, limit int64, lend func(int64) []byte) ([]byte, error) {
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, resp.ContentLength, limit)
+	}
+	var buf []byte
+	if lend != nil {
+		buf = lend(resp.ContentLength)
 	}
 	var (
 		body []byte
