@@ -116,12 +116,16 @@ type Bus struct {
 	maxBytes int // bound of kept, in accounted bytes
 	maxEvent int // an event above this is clipped
 
-	mu    sync.Mutex
-	seq   uint64
-	kept  eventRing // guarded by mu
-	bytes int       // accounted size of what kept holds
-	subs  map[*subscriber]struct{}
+	mu       sync.Mutex
+	seq      uint64
+	kept     eventRing // guarded by mu
+	bytes    int       // accounted size of what kept holds
+	subs     map[*subscriber]struct{}
+	watchers map[*watcher]struct{} // guarded by mu; nil until the first Watch
 }
+
+// watcher is one Watch call.
+type watcher struct{ fn func(Event) }
 
 // eventRing is a bus's history: a ring of kept events, oldest first from head, whose array
 // is a power of two a little above what it holds (it doubles when full and halves when a
@@ -335,7 +339,31 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 			b.dropLocked(s)
 		}
 	}
+	for w := range b.watchers {
+		w.fn(e)
+	}
 	return e
+}
+
+// Watch calls fn with every event published from now on, as Publish makes it, until stop is
+// called: for a watcher that would otherwise keep a goroutine waiting on a subscription for
+// the few events it acts on (a phone's web server waits for boots and shutdowns; a fleet
+// has one per phone). fn runs inside Publish, in the publisher's goroutine, under the bus's
+// lock: it must neither wait nor call the bus, nor change e's Data. Events reach fn in the
+// order of their sequence numbers; none after stop has returned.
+func (b *Bus) Watch(fn func(Event)) (stop func()) {
+	w := &watcher{fn: fn}
+	b.mu.Lock()
+	if b.watchers == nil {
+		b.watchers = map[*watcher]struct{}{}
+	}
+	b.watchers[w] = struct{}{}
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.watchers, w)
+	}
 }
 
 // keep appends k to the history and drops the oldest events beyond the bounds.

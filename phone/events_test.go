@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,5 +280,35 @@ func TestUnpackCutShort(t *testing.T) {
 	}
 	if got := unpackData(full); len(got) != 4 {
 		t.Fatalf("whole: %v", got)
+	}
+}
+
+// TestBusWatch checks Watch: the watcher sees every event published after it, in order, as
+// published, kept or not, and none once stopped.
+func TestBusWatch(t *testing.T) {
+	b := NewBus(minEventHistoryBytes)
+	at := time.Unix(1700000000, 0)
+	b.Publish(EventBoot, at, map[string]any{"boot_count": 1}) // before the watch: not seen
+	var seen []Event
+	stop := b.Watch(func(e Event) { seen = append(seen, e) }) // Publish runs here: no lock needed
+	big := strings.Repeat("x", minEventHistoryBytes)          // clipped, kept as such
+	b.Publish(EventResyncRequest, at, map[string]any{"url": "http://a/b"})
+	b.Publish(EventConfigRejected, at, map[string]any{"error": big})
+	b.Publish(EventShutdown, at, map[string]any{"reason": "reboot"})
+	stop()
+	b.Publish(EventBoot, at, map[string]any{"boot_count": 2})
+	var got []string
+	for _, e := range seen {
+		got = append(got, fmt.Sprintf("%d %s", e.Seq, e.Kind))
+	}
+	want := []string{"2 resync_request", "3 config_rejected", "4 shutdown"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("watched %q, want %q", got, want)
+	}
+	if seen[0].Data["url"] != "http://a/b" || seen[2].Data["reason"] != "reboot" {
+		t.Errorf("data %v, %v", seen[0].Data, seen[2].Data)
+	}
+	if seen[1].Data["truncated"] != true {
+		t.Errorf("a clipped event is watched as kept: %v", seen[1].Data)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -341,5 +342,42 @@ func BenchmarkFirstRequest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestHubServerHoldsNoAcceptGoroutine: a phone's web server on a hub, started and not run,
+// keeps no goroutine waiting for its connections (the hub hands each over), serves its
+// pages, and says when it has ended.
+func TestHubServerHoldsNoAcceptGoroutine(t *testing.T) {
+	hub := NewHub(testlog.New(t))
+	ua, ub := hubUnit(t, "127.0.0.2", macA), hubUnit(t, "127.0.0.3", macB)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ended := make(chan error, 2)
+	sa := NewServer(ua, "127.0.0.2:0", Options{Logger: testlog.New(t), Hub: hub})
+	sa.Start(ctx, func(err error) { ended <- err })
+	addrA := waitListening(t, sa, 1)
+	_, port, _ := net.SplitHostPort(addrA)
+	sb := NewServer(ub, "127.0.0.3:"+port, Options{Logger: testlog.New(t), Hub: hub})
+	sb.Start(ctx, func(err error) { ended <- err })
+	addrB := waitListening(t, sb, 1)
+	for _, c := range []struct{ addr, mac string }{{addrA, macA}, {addrB, macB}, {addrA, macA}} {
+		if mac := statusMAC(t, "http://"+c.addr); mac != c.mac {
+			t.Fatalf("%s answers as %s, want %s", c.addr, mac, c.mac)
+		}
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "webui.(*phoneListener).Accept"); n != 0 {
+		t.Errorf("%d goroutines wait in a phone's share of the hub's listener, want none", n)
+	}
+	cancel()
+	for range 2 {
+		if err := <-ended; err != nil {
+			t.Errorf("ended: %v, want nil", err)
+		}
+	}
+	if how := refusedOrReset(t, addrA); how != "reset" && how != "refused" {
+		t.Errorf("GET %s after the end: %q, want reset or refused", addrA, how)
 	}
 }

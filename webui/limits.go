@@ -126,23 +126,32 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := clientKey(c.RemoteAddr().String())
-		lc, victim, reason := l.admit(c, key)
-		if victim != nil {
-			victim.Conn.Close() // its server goroutine sees the close and ends
-			l.refused.note(zap.String("remote", victim.RemoteAddr().String()),
-				zap.String("reason", "connection closed for a client with fewer: the phone is at its limit of "+strconv.Itoa(l.max)))
-		}
-		if lc != nil {
+		if lc := l.take(c); lc != nil {
 			return lc, nil
 		}
-		// A fresh socket's send buffer is empty: the write does not wait; the deadline
-		// is there in case.
-		c.SetWriteDeadline(time.Now().Add(time.Second))
-		c.Write([]byte(refusal))
-		c.Close()
-		l.refused.note(zap.String("remote", c.RemoteAddr().String()), zap.String("reason", reason))
 	}
+}
+
+// take returns c counted, when it is within the bounds, or refuses and closes it and
+// returns nil.
+func (l *connLimiter) take(c net.Conn) *limitedConn {
+	key := clientKey(c.RemoteAddr().String())
+	lc, victim, reason := l.admit(c, key)
+	if victim != nil {
+		victim.Conn.Close() // its server goroutine sees the close and ends
+		l.refused.note(zap.String("remote", victim.RemoteAddr().String()),
+			zap.String("reason", "connection closed for a client with fewer: the phone is at its limit of "+strconv.Itoa(l.max)))
+	}
+	if lc != nil {
+		return lc
+	}
+	// A fresh socket's send buffer is empty: the write does not wait; the deadline is there
+	// in case.
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write([]byte(refusal))
+	c.Close()
+	l.refused.note(zap.String("remote", c.RemoteAddr().String()), zap.String("reason", reason))
+	return nil
 }
 
 // admit decides on a new connection of client key: it returns the connection to serve, or

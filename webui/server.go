@@ -18,10 +18,6 @@ import (
 	"github.com/spa900/spa900/provisioning/config"
 )
 
-// serverQueue is the server's queue of phone events: it acts on boots and shutdowns only, and
-// a server that falls behind catches up from the bus's history; a fleet has one per phone.
-const serverQueue = 8
-
 // shutdownGrace is how long the server lets requests in flight finish when the phone goes
 // down, before it closes their connections.
 const shutdownGrace = 2 * time.Second
@@ -45,8 +41,10 @@ type Server struct {
 	last    string        // the address of the latest listener
 	state   listenState   // what the server did for the latest boot
 	changed chan struct{} // closed and replaced when state changes
-	stopped bool          // Run has returned
+	stopped bool          // serving has ended
 	ln      *connLimiter  // the listener of the latest boot
+
+	w *watch // set by Start
 }
 
 // listenState is what the server decided for one boot of the phone.
@@ -137,95 +135,167 @@ func (s *Server) setState(st listenState) {
 // Run serves the unit's web pages across its reboots until ctx ends: it listens when the
 // phone has booted and stops listening when it shuts down. It returns nil when ctx ends, or
 // an error when the very first listen fails (the address is taken or invalid); later
-// failures are logged and the server stays down until the next boot.
+// failures are logged and the server stays down until the next boot. It is [Server.Start],
+// waited for.
 func (s *Server) Run(ctx context.Context) error {
-	defer func() {
-		s.mu.Lock()
-		s.stopped = true
-		close(s.changed)
-		s.changed = make(chan struct{})
-		s.mu.Unlock()
-	}()
-	bus := s.unit.Bus()
-	// Subscribe before reading where the phone stands, so that no boot or shutdown falls in
-	// between; one seen twice is harmless.
-	events := bus.SubscribeQueue(ctx, 0, serverQueue)
-	var g *generation
-	defer func() {
-		if g != nil {
-			g.stop(s.log, "server stopped")
-		}
-	}()
-	first := true
-	up := func(boot int) error {
-		if g != nil {
-			if g.boot == boot {
-				return nil
-			}
-			g.stop(s.log, "phone rebooted")
-			g = nil
-		}
-		var err error
-		g, err = s.listen(ctx, boot)
-		if err != nil && first {
-			return err
-		}
-		first = false
-		return nil
-	}
-	down := func(boot int, reason string) {
-		if g != nil {
-			g.stop(s.log, reason)
-			g = nil
-		}
-		s.setState(listenState{boot: boot})
-	}
+	errc := make(chan error, 1)
+	s.Start(ctx, func(err error) { errc <- err })
+	return <-errc
+}
 
-	// settle brings the server to where the phone stands: at the start, and whenever the
-	// server fell behind the bus. Catching up from the ring instead lost a boot: one that
-	// came before the first event the server read (a resubscription after nothing replays
-	// nothing), or one the ring had already let go of (a fleet keeps a short history), and
-	// the phone never served its pages.
-	settle := func() error {
-		if boot, running := phoneUp(s.unit, bus); running {
-			return up(boot)
+// Start serves as [Server.Run] does, without waiting: it returns at once, and calls ended
+// once serving has ended, with what Run would return. Between a phone's boots and shutdowns
+// it keeps no goroutine of its own: it watches the phone's bus ([phone.Bus.Watch]) and runs
+// a goroutine only to act on a boot or a shutdown (on a hub, each connection is handed to
+// the server, see [phoneListener]): a phone of a fleet held three goroutines idle, its loop,
+// this watch and its accept, 9,000 of a fleet of 3,000.
+func (s *Server) Start(ctx context.Context, ended func(error)) {
+	wctx, stop := context.WithCancel(ctx)
+	s.w = &watch{ctx: wctx, stop: stop, ended: ended, first: true, start: true}
+	// Watch before reading where the phone stands (the first turn settles), so that no boot
+	// or shutdown falls in between; one seen twice is harmless.
+	unwatch := s.unit.Bus().Watch(func(e phone.Event) {
+		if e.Kind == phone.EventBoot || e.Kind == phone.EventShutdown {
+			s.kick(&e)
 		}
-		if g != nil {
-			down(s.unit.Progress().BootCount, "phone not running")
-		}
-		return nil
+	})
+	context.AfterFunc(wctx, func() {
+		unwatch()
+		s.kick(nil)
+	})
+	s.kick(nil)
+}
+
+// watch is what Start keeps: the latest boot or shutdown not acted on yet, and whether a
+// goroutine acts on it.
+type watch struct {
+	ctx   context.Context
+	stop  context.CancelFunc
+	ended func(error)
+
+	mu      sync.Mutex
+	latest  *phone.Event // guarded by mu: the newest boot or shutdown not acted on; nil: none
+	start   bool         // guarded by mu: the first turn, which reads where the phone stands
+	dirty   bool         // guarded by mu: something to act on
+	working bool         // guarded by mu: a goroutine is acting
+	done    bool         // guarded by mu: serving has ended
+
+	// Only the acting goroutine reads and writes these (one at a time: working).
+	g     *generation
+	first bool // no listen has been tried yet: its failure ends serving
+}
+
+// kick notes e (a boot or a shutdown; nil: the context ended, or the start) and starts a
+// goroutine to act on it unless one is acting: it runs inside the bus's Publish and must not
+// wait. Boots and shutdowns that come faster than they are acted on are coalesced to the
+// newest, which says where the phone stands.
+func (s *Server) kick(e *phone.Event) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
 	}
-	if err := settle(); err != nil {
+	if e != nil {
+		w.latest = e
+	}
+	w.dirty = true
+	if !w.working {
+		w.working = true
+		go s.act()
+	}
+}
+
+// act brings the server to where the phone stands, until nothing new is left to act on.
+func (s *Server) act() {
+	w := s.w
+	for {
+		w.mu.Lock()
+		if !w.dirty {
+			w.working = false
+			w.mu.Unlock()
+			return
+		}
+		e, start := w.latest, w.start
+		w.latest, w.start, w.dirty = nil, false, false
+		w.mu.Unlock()
+		var err error
+		switch {
+		case w.ctx.Err() != nil:
+		case start:
+			err = s.settle()
+		case e != nil && e.Kind == phone.EventBoot:
+			err = s.up(bootCount(*e, s.unit))
+		case e != nil:
+			reason, _ := e.Data["reason"].(string)
+			s.down(s.unit.Progress().BootCount, "phone shut down: "+reason)
+		}
+		if err != nil || w.ctx.Err() != nil {
+			s.end(err)
+			return
+		}
+	}
+}
+
+// end stops serving: the generation stops, Run's waiters and WaitListening learn it, and
+// ended is called.
+func (s *Server) end(err error) {
+	w := s.w
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+	w.stop()
+	if w.g != nil {
+		w.g.stop(s.log, "server stopped")
+		w.g = nil
+	}
+	s.mu.Lock()
+	s.stopped = true
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	w.ended(err)
+}
+
+// up listens for boot number boot, unless the server does already; an error only when the
+// very first listen fails.
+func (s *Server) up(boot int) error {
+	w := s.w
+	if w.g != nil {
+		if w.g.boot == boot {
+			return nil
+		}
+		w.g.stop(s.log, "phone rebooted")
+		w.g = nil
+	}
+	var err error
+	w.g, err = s.listen(w.ctx, boot)
+	if err != nil && w.first {
 		return err
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-events:
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				// Fell behind the bus: subscribe again, then read where the phone
-				// stands, in that order, as at the start.
-				events = bus.SubscribeQueue(ctx, 0, serverQueue)
-				if err := settle(); err != nil {
-					return err
-				}
-				continue
-			}
-			switch e.Kind {
-			case phone.EventBoot:
-				if err := up(bootCount(e, s.unit)); err != nil {
-					return err
-				}
-			case phone.EventShutdown:
-				reason, _ := e.Data["reason"].(string)
-				down(s.unit.Progress().BootCount, "phone shut down: "+reason)
-			}
-		}
+	w.first = false
+	return nil
+}
+
+// down stops listening: the phone shut down.
+func (s *Server) down(boot int, reason string) {
+	w := s.w
+	if w.g != nil {
+		w.g.stop(s.log, reason)
+		w.g = nil
 	}
+	s.setState(listenState{boot: boot})
+}
+
+// settle brings the server to where the phone stands, at the start.
+func (s *Server) settle() error {
+	if boot, running := phoneUp(s.unit, s.unit.Bus()); running {
+		return s.up(boot)
+	}
+	if s.w.g != nil {
+		s.down(s.unit.Progress().BootCount, "phone not running")
+	}
+	return nil
 }
 
 // phoneUp says whether the phone runs now, and its boot number: the latest boot or
@@ -258,8 +328,51 @@ type generation struct {
 	ln     *connLimiter
 	h      *handler
 	cancel context.CancelFunc // ends the requests of this generation (event streams)
-	done   chan struct{}      // Serve returned
+	done   chan struct{}      // Serve returned (closed at once when pushed)
+	// pushed: the listener is a share of a hub's, which hands each connection to
+	// serveConn; no Serve runs on it.
+	pushed bool
 }
+
+// serveConn serves one connection the hub handed over, within the phone's limits, on the
+// generation's http.Server: Serve on a listener of that one connection starts the
+// connection's own goroutine, as Serve on the phone's listener would, and returns at once.
+// A server shutting down refuses it, and it is reset.
+func (g *generation) serveConn(c net.Conn) {
+	lc := g.ln.take(c)
+	if lc == nil {
+		return
+	}
+	one := &oneConnListener{c: lc, addr: g.ln.Addr()}
+	g.srv.Serve(one) // always an error: errServedOne once the connection is taken
+	if !one.taken {
+		if tc, ok := lc.Conn.(*net.TCPConn); ok {
+			tc.SetLinger(0) // reset, as a connection to no phone is
+		}
+		lc.Close()
+	}
+}
+
+// oneConnListener is a listener of one connection: Accept returns it, then errServedOne.
+type oneConnListener struct {
+	c     net.Conn
+	addr  net.Addr
+	taken bool // Accept returned c; only Serve's goroutine reads and writes it
+}
+
+// errServedOne ends an http.Server's Serve on a oneConnListener: the connection is served.
+var errServedOne = errors.New("webui: the one connection was accepted")
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if l.taken {
+		return nil, errServedOne
+	}
+	l.taken = true
+	return l.c, nil
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.addr }
 
 // listen starts the server for boot number boot, as the configuration of that boot says.
 func (s *Server) listen(ctx context.Context, boot int) (*generation, error) {
@@ -346,12 +459,20 @@ func (s *Server) serve(ln net.Listener, boot int, fromFlag bool) *generation {
 	s.mu.Lock()
 	s.ln = g.ln
 	s.mu.Unlock()
-	go func() {
-		defer close(g.done)
-		if err := g.srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("web server ended", zap.Error(err))
-		}
-	}()
+	if pl, ok := ln.(*phoneListener); ok {
+		// A share of a hub's listener: each connection is served as the hub hands it over,
+		// with no goroutine of this phone's waiting for the next.
+		g.pushed = true
+		close(g.done)
+		pl.handTo(g.serveConn)
+	} else {
+		go func() {
+			defer close(g.done)
+			if err := g.srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("web server ended", zap.Error(err))
+			}
+		}()
+	}
 	s.log.Info("web server listening", zap.String("addr", addr), zap.Int("boot_count", boot))
 	s.setState(listenState{boot: boot, settled: true, addr: addr})
 	return g
@@ -370,6 +491,9 @@ func http1Only() *http.Protocols {
 // moment, then closes what is left.
 func (g *generation) stop(log *zap.Logger, reason string) {
 	g.cancel()
+	if g.pushed {
+		g.ln.Close() // no Serve holds it for Shutdown to close: no connection comes after
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := g.srv.Shutdown(ctx); err != nil {

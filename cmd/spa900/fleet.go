@@ -224,10 +224,12 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	var webFailed atomic.Int64
 	hub := webui.NewHub(log)
 	for i, u := range units {
-		wg.Go(func() {
-			o := wopts
-			o.Logger, o.HTTP, o.Hub = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc, hub
-			err := webui.NewServer(u, phones[i].HTTP, o).Run(ctx)
+		o := wopts
+		o.Logger, o.HTTP, o.Hub = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc, hub
+		wg.Add(1)
+		// Started, not run: a server keeps no goroutine of its own between boots.
+		webui.NewServer(u, phones[i].HTTP, o).Start(ctx, func(err error) {
+			defer wg.Done()
 			if err == nil || ctx.Err() != nil {
 				return
 			}
