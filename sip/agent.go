@@ -56,7 +56,7 @@ type Agent struct {
 	// proxyAddrs are the addresses the proxy resolved to, with its domain (TLS names).
 	proxyAddrs map[netip.AddrPort]string
 	calls      map[string]*call // by Call-ID
-	mwi        subDialog        // the message-summary subscription
+	mwi        *subDialog       // the message-summary subscription; nil until the first SubscribeMWI (512 bytes an extension that never subscribes need not hold)
 	// shared is the dialog NOTIFYs' Call-ID, tag and CSeq (shared.go; sipsla).
 	shared sharedPub
 

@@ -59,8 +59,11 @@ func (a *Agent) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			a.onDialogNotify(c, req, tx)
 			return
 		}
-		if a.matchSub(&a.mwi, req) {
-			a.onSubNotify(&a.mwi, "message-summary", req, tx)
+		a.mu.Lock()
+		mwi := a.mwi // set once, never reset
+		a.mu.Unlock()
+		if mwi != nil && a.matchSub(mwi, req) {
+			a.onSubNotify(mwi, "message-summary", req, tx)
 			return
 		}
 	}

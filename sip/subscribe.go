@@ -109,17 +109,21 @@ func (a *Agent) SubscribeMWI(ctx context.Context, expires time.Duration) (*Subsc
 		return nil, err
 	}
 	a.mu.Lock()
-	had := a.mwi.established()
+	had := a.mwi != nil && a.mwi.established()
+	if a.mwi == nil && expires > 0 {
+		a.mwi = new(subDialog)
+	}
+	d := a.mwi
 	a.mu.Unlock()
 	if expires == 0 && !had {
 		return &Subscription{Target: ruri.String()}, nil // nothing to end
 	}
-	sub, err := a.subscribe(ctx, &a.mwi, "message-summary", ruri, expires)
+	sub, err := a.subscribe(ctx, d, "message-summary", ruri, expires)
 	var re *ResponseError
 	if had && expires > 0 && errors.As(err, &re) && re.Code == 481 {
 		a.log.Info("subscription lost", zap.String("event", "message-summary"), zap.String("reason", "481 to the refresh: subscribing again"))
-		a.resetSub(&a.mwi)
-		sub, err = a.subscribe(ctx, &a.mwi, "message-summary", ruri, expires)
+		a.resetSub(d)
+		sub, err = a.subscribe(ctx, d, "message-summary", ruri, expires)
 	}
 	return sub, err
 }
