@@ -38,6 +38,10 @@ type FlashDB struct {
 	kick chan struct{} // wakes the writer; capacity 1
 	done chan struct{} // closed when the writer has ended
 
+	// fresh says the database held no flash when it was opened: a key the cache has no
+	// entry for was never written (a fleet's first start reads nothing).
+	fresh bool
+
 	mu      sync.Mutex
 	pending map[string]*dbWrite    // guarded by mu: what the next transaction writes
 	cache   map[string]*flashCache // guarded by mu: what the file holds for a key, when known
@@ -85,10 +89,15 @@ func OpenFlashDB(path string) (*FlashDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open flash database %s: %w", path, err)
 	}
+	fresh := true
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketFlash, bucketBoots, bucketCorrupt} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		for _, name := range [][]byte{bucketFlash, bucketBoots, bucketCorrupt} {
+			b, err := tx.CreateBucketIfNotExists(name)
+			if err != nil {
 				return err
+			}
+			if k, _ := b.Cursor().First(); k != nil && string(name) != string(bucketCorrupt) {
+				fresh = false
 			}
 		}
 		return nil
@@ -98,7 +107,7 @@ func OpenFlashDB(path string) (*FlashDB, error) {
 		return nil, fmt.Errorf("open flash database %s: %w", path, err)
 	}
 	d := &FlashDB{db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{}),
-		pending: map[string]*dbWrite{}, cache: map[string]*flashCache{}}
+		pending: map[string]*dbWrite{}, cache: map[string]*flashCache{}, fresh: fresh}
 	go d.writer()
 	return d, nil
 }
@@ -227,7 +236,7 @@ func (d *FlashDB) learn(batch map[string]*dbWrite) {
 	for key, w := range batch {
 		e := d.cache[key]
 		if e == nil {
-			e = &flashCache{}
+			e = &flashCache{known: d.fresh} // fresh: none before this write
 			d.cache[key] = e
 		}
 		e.ver++
@@ -251,10 +260,13 @@ func (d *FlashDB) learn(batch map[string]*dbWrite) {
 func (d *FlashDB) forget(key string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.cache[key]; e != nil {
-		e.known, e.fl, e.boots = false, nil, 0
-		e.ver++
+	e := d.cache[key]
+	if e == nil {
+		e = &flashCache{}
+		d.cache[key] = e
 	}
+	e.known, e.fl, e.boots = false, nil, 0
+	e.ver++
 }
 
 // cached returns what the cache knows of key, or the entry's version for a read to come.
@@ -263,7 +275,7 @@ func (d *FlashDB) cached(key string) (fl *Flash, boots int, known bool, ver uint
 	defer d.mu.Unlock()
 	e := d.cache[key]
 	if e == nil {
-		return nil, 0, false, 0
+		return nil, 0, d.fresh, 0 // fresh: never written
 	}
 	return e.fl, e.boots, e.known, e.ver
 }

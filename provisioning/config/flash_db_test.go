@@ -89,11 +89,11 @@ func TestFlashCacheAnswersLoads(t *testing.T) {
 	}
 	defer db.Close()
 	reads := func() int { return db.db.Stats().TxN }
-	f := db.Flash("phone-0001")
-	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) {
-		t.Fatalf("Load of a new flash: %v, want ErrNoFlash", err)
-	}
 	r := reads()
+	f := db.Flash("phone-0001")
+	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) || reads() != r {
+		t.Fatalf("Load of a new flash in a new database: %v, %d read transactions; want ErrNoFlash and none", err, reads()-r)
+	}
 	if _, err := f.Load(); !errors.Is(err, ErrNoFlash) || reads() != r {
 		t.Errorf("second Load of a new flash: %v, %d read transactions, want ErrNoFlash and none", err, reads()-r)
 	}
@@ -205,6 +205,39 @@ func TestEncodeFlashIsMarshalIndent(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("case %d: EncodeFlash(%+v) =\n%s\nwant (json.MarshalIndent)\n%s", i, fl, got, want)
+		}
+	}
+}
+
+// TestFlashCacheOfAnOpenedDatabase: a database that held flashes when it was opened is read
+// for each flash once (the one there, and one that is not), then answered from memory.
+func TestFlashCacheOfAnOpenedDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flash.db")
+	db, err := OpenFlashDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flash("phone-0001").Save(&Flash{Model: "SPA942", MAC: "000E08AABBCC", BootCount: 2, Values: map[string]string{"GPP_A": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = OpenFlashDB(path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range []struct {
+		key  string
+		want error
+	}{{"phone-0001", nil}, {"phone-0002", ErrNoFlash}} {
+		r := db.db.Stats().TxN
+		for i := range 3 {
+			fl, err := db.Flash(c.key).Load()
+			if !errors.Is(err, c.want) || (err == nil && (fl.Values["GPP_A"] != "a" || fl.BootCount != 2)) {
+				t.Errorf("%s, Load %d: %+v, %v; want %v", c.key, i, fl, err, c.want)
+			}
+		}
+		if n := db.db.Stats().TxN - r; n != 1 {
+			t.Errorf("%s: three Loads started %d read transactions, want 1", c.key, n)
 		}
 	}
 }
