@@ -182,8 +182,15 @@ func goroutinesIn(fns ...string) int {
 // of the phone, a client with fewer connections gets in and the busiest client's oldest is
 // closed for it; a client as busy as the busiest is refused.
 func TestConnectionBounds(t *testing.T) {
+	t.Run("own listener", func(t *testing.T) { connectionBounds(t, nil) })
+	// On a hub the shared listener hands each connection to the phone's server, which
+	// admits it within the same bounds.
+	t.Run("hub", func(t *testing.T) { connectionBounds(t, NewHub(testlog.New(t))) })
+}
+
+func connectionBounds(t *testing.T, hub *Hub) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	_, s, addr := limitServer(t, Options{Logger: zap.New(core), Limits: Limits{MaxConns: 8, MaxConnsPerClient: 3}}, phone.Options{})
+	_, s, addr := limitServer(t, Options{Logger: zap.New(core), Limits: Limits{MaxConns: 8, MaxConnsPerClient: 3}, Hub: hub}, phone.Options{})
 	open := func(src string) (net.Conn, int) {
 		c := dialFrom(t, src, addr, 0)
 		t.Cleanup(func() { c.Close() })
