@@ -3,6 +3,7 @@ package phone
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -36,6 +37,12 @@ type provState struct {
 	failures    int
 
 	rnd *rand.Rand
+
+	// memo is the last profile a resync applied that changed nothing, for the next resync
+	// (see profileMemo); seed keys its hash, made at the first resync (seeded).
+	memo   *profileMemo
+	seed   maphash.Seed
+	seeded bool
 }
 
 // resyncOp is a resync waiting for (or past) the idle gate.
@@ -298,10 +305,14 @@ func (st *state) startResync(forced bool) {
 	if forced {
 		st.p.opts.Counters.resyncForced()
 	}
+	if !st.prov.seeded {
+		st.prov.seed, st.prov.seeded = maphash.MakeSeed(), true
+	}
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256, lend: st.p.opts.lend,
+		memo: st.prov.memo, seed: st.prov.seed,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
 	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
@@ -318,11 +329,12 @@ func (st *state) startResync(forced bool) {
 // The resync stays pending (and running, so the gate holds other operations) until what it
 // fetched is durable in flash: its result is announced only then.
 func (st *state) resyncDone(op *resyncOp, res *resyncResult) {
-	if len(res.changes) == 0 {
+	if !res.hasChanges() {
 		st.resyncFinish(op, res, nil)
 		return
 	}
-	st.applyResult("resync", res.base, res.next, res.changes, res.unknown, res.skipped, func(diff config.Diff, err error) {
+	changes := func() ([]config.Change, error) { return res.changesNow(st.p.opts.lend) }
+	st.applyResult("resync", res.base, res.next, changes, res.unknown, res.skipped, func(diff config.Diff, err error) {
 		if err != nil && res.err == nil { // the configuration changed under the resync, or the flash failed
 			res.err, res.errText = err, "internal error"
 		}
@@ -369,6 +381,18 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 		}
 	}
 	st.prov.lastResult = result
+	switch m := res.memo; {
+	case res.err == nil && m != nil && m.snap == st.snap:
+		st.prov.memo = m
+	case res.err == nil && m != nil && (st.snap == res.base || st.snap == res.next):
+		// What is in force is what the profile made (the same values when it changed
+		// nothing): applying it again changes nothing (see profileMemo).
+		c := *m
+		c.snap = st.snap
+		st.prov.memo = &c
+	case st.prov.memo != nil && st.prov.memo.snap != st.snap:
+		st.prov.memo = nil // for a configuration no longer in force
+	}
 	st.prov.lastSkipped, st.prov.lastWarns = res.skipped, res.warnings
 	st.p.opts.Counters.resyncEnded(res.err)
 	st.armTriggers()

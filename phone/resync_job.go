@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"time"
 
@@ -30,6 +31,10 @@ type resyncJob struct {
 	acceptSHA256 bool
 	// lend lends the buffers of the fetch and the decode (nil: none).
 	lend *lender
+	// memo is the last profile applied that changed nothing (nil: none), seed the phone's
+	// key for the hash of a profile's bytes.
+	memo *profileMemo
+	seed maphash.Seed
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -52,12 +57,49 @@ type resyncResult struct {
 	// given back (release) once the loop is done with the changes.
 	lent        *[]config.Change
 	lentChanges []config.Change
+	// fetched is set once a profile was fetched. memo is what the first profile makes the
+	// phone remember when it is the resync's last step and the resync changes nothing (nil:
+	// nothing). hit, when set, is that profile taken from the job's memo: its changes (the
+	// tail of changes) are read only if they are needed (see changesNow).
+	fetched bool
+	memo    *profileMemo
+	hit     *memoHit
 }
 
-// release gives the change buffer back to l, once nothing reads res.changes any more.
+// release gives the change buffer and held bytes back to l, once nothing reads res.changes
+// any more.
 func (res *resyncResult) release(l *lender) {
 	l.putChanges(res.lent, res.lentChanges)
 	res.lent, res.lentChanges, res.changes = nil, nil, nil
+	res.hit.release(l)
+	res.hit = nil
+}
+
+// hasChanges reports whether the resync has changes to apply.
+func (res *resyncResult) hasChanges() bool { return len(res.changes) > 0 || res.hit != nil }
+
+// changesNow returns every change of the resync, reading the profile taken from the memo
+// if there is one: the loop asks only when the configuration moved under the resync.
+func (res *resyncResult) changesNow(l *lender) ([]config.Change, error) {
+	if res.hit == nil {
+		return res.changes, nil
+	}
+	ch, err := res.hit.read()
+	res.hit.release(l)
+	res.hit = nil
+	if err != nil {
+		return nil, err
+	}
+	res.changes = append(res.changes, ch...)
+	return res.changes, nil
+}
+
+// settle is called before a step that follows the first profile: the memo no longer stands
+// for the resync, and a profile taken from it is read for its changes.
+func (j *resyncJob) settle(res *resyncResult) error {
+	res.memo = nil
+	_, err := res.changesNow(j.lend)
+	return err
 }
 
 // run evaluates Profile_Rule, _B, _C and _D in order; the first failure stops the sequence
@@ -108,6 +150,9 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 		return work, nil // no alternative selected: the rule is skipped
 	}
 	if len(alt.Assign) > 0 {
+		if err := j.settle(res); err != nil {
+			return work, err
+		}
 		changes := make([]config.Change, 0, len(alt.Assign))
 		for _, a := range alt.Assign {
 			changes = append(changes, config.Set(config.AssignedName(a.Name), provisioning.Expand(a.Value, j.vars)))
@@ -130,6 +175,13 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 // read changes nothing; in one that can, values their parameters cannot take are skipped
 // and logged, and the rest applies (DECISIONS 8).
 func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *config.Snapshot, raw, defaultHost string, opts provisioning.Options) (*config.Snapshot, error) {
+	first := !res.fetched
+	if !first {
+		if err := j.settle(res); err != nil {
+			return work, err
+		}
+	}
+	res.fetched = true
 	u, err := provisioning.ParseURL(raw, defaultHost)
 	if err != nil {
 		return work, withText(err.Error(), err)
@@ -187,10 +239,12 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		}
 		return work, err
 	}
+	in := memoInput{snap: work, key: opts.Key, hasKey: opts.HasKey, acceptSHA256: j.acceptSHA256}
 	var aliases []provisioning.Alias
 	if opts.Alias != "" {
 		if i, ok := provisioning.GPPIndex(opts.Alias); ok {
-			if aliases, err = provisioning.ParseAliasMap(provisioning.Expand(j.vars.GPP[i], j.vars)); err != nil {
+			in.alias, in.hasAlias = provisioning.Expand(j.vars.GPP[i], j.vars), true
+			if aliases, err = provisioning.ParseAliasMap(in.alias); err != nil {
 				return work, withText("alias map: "+err.Error(), err)
 			}
 		}
@@ -198,6 +252,21 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	var cb *[]config.Change
 	ropts := provisioning.ReadOptions{
 		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256, Base: work,
+	}
+	var sum uint64
+	if first {
+		sum = maphash.Bytes(j.seed, body)
+		if m := j.memo; m.matches(in, body, sum) {
+			// The bytes this configuration took last time, read the same way: the same
+			// outcome, which changed nothing (see profileMemo).
+			res.memo = m
+			res.unknown = append(res.unknown, m.unknown...)
+			if m.changes > 0 {
+				res.hit = &memoHit{memo: m, body: body, rb: rb, opts: ropts}
+				rb, got.body = nil, nil // held by the hit, not given back here
+			}
+			return work, nil
+		}
 	}
 	if res.lent == nil { // the first profile of the resync (_B, _C, _D take their own)
 		if cb = j.lend.changeBuffer(); cb != nil {
@@ -228,6 +297,9 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		res.changes = changes // the profile's own: not copied (a 10 KB profile's are 20 KB)
 	} else {
 		res.changes = append(res.changes, changes...)
+	}
+	if first {
+		res.memo = newMemo(j.seed, sum, len(body), in, len(changes), prof.Unknown, len(skipped), prof.Encoding.Warning)
 	}
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil

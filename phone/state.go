@@ -165,10 +165,16 @@ func (st *state) applyNow(source string, changes []config.Change, opts config.Ap
 // configuration in force is still base, next is what applying the changes again would give,
 // and only the difference is computed (a profile is validated and applied once, SPA-BEHAVIOUR
 // §1.1 all or nothing held by the job). Otherwise the changes are applied to what is in force.
-func (st *state) applyResult(source string, base, next *config.Snapshot, changes []config.Change, unknown []string, skipped skippedValues, done func(config.Diff, error)) {
+// The changes are asked for only then (a resync may not have read them: profileMemo).
+func (st *state) applyResult(source string, base, next *config.Snapshot, changes func() ([]config.Change, error), unknown []string, skipped skippedValues, done func(config.Diff, error)) {
 	st.whenSaved(func() {
 		if base == nil || next == nil || st.snap != base {
-			st.applyNow(source, changes, config.ApplyOptions{}, unknown, skipped, done)
+			ch, err := changes()
+			if err != nil {
+				st.applied(source, nil, config.Diff{}, err, unknown, skipped, done)
+				return
+			}
+			st.applyNow(source, ch, config.ApplyOptions{}, unknown, skipped, done)
 			return
 		}
 		diff := base.Diff(next)
