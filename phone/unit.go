@@ -99,7 +99,7 @@ func NewUnit(opts Options) (*Unit, error) {
 		}
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
-	u.booting.Store(identityView(bootingStatus(fl, opts.IP)))
+	u.booting.Store(identityView(identityOf(fl, opts.IP, nil)))
 	snap, _ := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
 	u.files, u.sipFiles = openFiles(snap)
@@ -300,30 +300,44 @@ func (u *Unit) warnIdentityFlags(fl *config.Flash) {
 	check("--firmware", o.Software, fl.Software, same)
 }
 
-func bootingStatus(fl *config.Flash, ip string) *Status {
-	return &Status{Model: fl.Model, MAC: fl.MAC, Serial: fl.Serial, Software: fl.Software,
-		Hardware: fl.Hardware, IP: ip, State: StateBooting, BootCount: fl.BootCount}
+// bootIdentity is what a unit shows of its phone before the first boot's phone runs, and
+// while a boot's phone runs (for a reader that saw no phone a moment before): the identity
+// its flash gives. Its Status is built when first read: kept built, it was 1.3 KB of every
+// phone of a fleet, 4 MB of 3,000.
+type bootIdentity struct {
+	model, mac, serial, software, hardware, ip string
+	bootCount                                  int
+	config                                     *config.Snapshot // nil before the first boot
+}
+
+func identityOf(fl *config.Flash, ip string, snap *config.Snapshot) *bootIdentity {
+	return &bootIdentity{model: fl.Model, mac: fl.MAC, serial: fl.Serial, software: fl.Software,
+		hardware: fl.Hardware, ip: ip, bootCount: fl.BootCount, config: snap}
 }
 
 // bootingView is what a unit shows while it boots: the status of the boot that ended, with
 // state "booting", built when first read (a storm of power cycles reads few of them), or
 // before the first boot the identity its flash gives.
 type bootingView struct {
-	last *Phone // the boot that ended; nil: st is set
+	last *Phone        // the boot that ended; nil: id is set
+	id   *bootIdentity // nil: last is set
 	st   atomic.Pointer[Status]
 }
 
-func identityView(st *Status) *bootingView {
-	v := &bootingView{}
-	v.st.Store(st)
-	return v
-}
+func identityView(id *bootIdentity) *bootingView { return &bootingView{id: id} }
 
 func (v *bootingView) status() *Status {
 	if s := v.st.Load(); s != nil {
 		return s
 	}
-	s := *v.last.Status()
+	var s Status
+	if v.last != nil {
+		s = *v.last.Status()
+	} else {
+		id := v.id
+		s = Status{Model: id.model, MAC: id.mac, Serial: id.serial, Software: id.software,
+			Hardware: id.hardware, IP: id.ip, BootCount: id.bootCount, Config: id.config}
+	}
 	s.State = StateBooting
 	v.st.Store(&s) // readers at once each build the same
 	return &s
@@ -333,22 +347,21 @@ func (v *bootingView) config() *config.Snapshot {
 	if v.last != nil {
 		return v.last.Config()
 	}
-	return v.st.Load().Config
+	return v.id.config
 }
 
 func (v *bootingView) model() string {
 	if v.last != nil {
 		return v.last.id.Model.Name
 	}
-	return v.st.Load().Model
+	return v.id.model
 }
 
 func (v *bootingView) progress() Progress {
 	if v.last != nil {
 		return Progress{State: StateBooting, BootCount: v.last.Progress().BootCount}
 	}
-	st := v.st.Load()
-	return Progress{State: st.State, BootCount: st.BootCount}
+	return Progress{State: StateBooting, BootCount: v.id.bootCount}
 }
 
 // Run boots the phone and runs it, booting it again after every reboot and power cycle,
@@ -364,9 +377,7 @@ func (u *Unit) Run(ctx context.Context) error {
 			// What the boot before showed is not read while this one runs: it goes (it
 			// would keep that boot's phone), and the identity stands in for a reader that
 			// saw no phone a moment before.
-			id := bootingStatus(p.st.flash, p.opts.IP)
-			id.Config = p.Config()
-			u.booting.Store(identityView(id))
+			u.booting.Store(identityView(identityOf(p.st.flash, p.opts.IP, p.Config())))
 			u.cur.Store(p)
 			err = p.Run(bctx)
 			u.booting.Store(&bootingView{last: p}) // before cur goes: a reader sees one or the other
