@@ -50,11 +50,14 @@ type memoInput struct {
 	acceptSHA256     bool
 }
 
-// matches reports whether m is the memo of body read with in.
+// matches reports whether m is the memo of body read with in: for its snapshot, or one of
+// the same values (the phone's configuration built again from its flash at a boot).
 func (m *profileMemo) matches(in memoInput, body []byte, sum uint64) bool {
-	return m != nil && m.snap == in.snap && m.size == len(body) && m.hash == sum &&
-		m.key == in.key && m.hasKey == in.hasKey && m.alias == in.alias && m.hasAlias == in.hasAlias &&
-		m.acceptSHA256 == in.acceptSHA256
+	if m == nil || m.size != len(body) || m.hash != sum || m.key != in.key || m.hasKey != in.hasKey ||
+		m.alias != in.alias || m.hasAlias != in.hasAlias || m.acceptSHA256 != in.acceptSHA256 {
+		return false
+	}
+	return m.snap == in.snap || (m.snap.Catalog() == in.snap.Catalog() && m.snap.Diff(in.snap).Empty())
 }
 
 // newMemo is the memo of a profile read with in, of the given hash, size and outcome; nil

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/spa900/spa900/provisioning/config"
 )
@@ -33,7 +34,7 @@ func (h *heldNet) fetch(ctx context.Context, req fetchRequest) (fetched, error) 
 func memoOf(t *testing.T, p *Phone) *profileMemo {
 	t.Helper()
 	var m *profileMemo
-	if err := p.do(t.Context(), func(st *state) error { m = st.prov.memo; return nil }); err != nil {
+	if err := p.do(t.Context(), func(st *state) error { m = st.memo(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -154,5 +155,41 @@ func TestResyncMemoIsExact(t *testing.T) {
 	}
 	if m := memoOf(t, p); m == nil || m5 == nil || m == m5 || m.snap != u.Status().Config {
 		t.Fatalf("memo around new bytes: %+v then %+v", m5, m)
+	}
+}
+
+// TestResyncMemoAcrossPowerCycle: the memo outlives a power cut: the boot resync that
+// fetches the same bytes for the configuration built again from the flash (the same values,
+// another snapshot) takes it, and says what a decoded one says.
+func TestResyncMemoAcrossPowerCycle(t *testing.T) {
+	const url = "tftp://192.0.2.66:69/spa942.cfg"
+	net := newFakeNet()
+	net.set(url, profile(`<GPP_A>from profile</GPP_A><No_Such_Param>x</No_Such_Param>`))
+	u, _, events := provUnit(t, net, config.ResyncRandomDelay, "0")
+	if r := waitEvent(t, events, EventResyncResult); r.Data["result"] != "success" {
+		t.Fatalf("boot resync: %v", r.Data)
+	}
+	p, _ := u.Phone()
+	m1 := memoOf(t, p)
+	if m1 == nil || m1.snap != u.Status().Config {
+		t.Fatalf("memo after the boot resync: %+v", m1)
+	}
+	u.PowerCycle(0)
+	waitEvent(t, events, EventBoot)
+	a := waitEvent(t, events, EventConfigApplied)
+	if r := waitEvent(t, events, EventResyncResult); r.Data["result"] != "success" {
+		t.Fatalf("resync after the power cycle: %v", r.Data)
+	}
+	if !reflect.DeepEqual(a.Data["changed"], []string{}) || !reflect.DeepEqual(a.Data["unknown"], []string{"No_Such_Param"}) ||
+		a.Data["unknown_count"] != 1 {
+		t.Fatalf("config_applied after the power cycle: %v", a.Data)
+	}
+	p, _ = u.Phone()
+	m2 := memoOf(t, p)
+	if m2 == nil || m2.snap == m1.snap || m2.snap != u.Status().Config || u.Status().Config.Get("GPP_A") != "from profile" {
+		t.Fatalf("memo after the power cycle: %+v (was %+v)", m2, m1)
+	}
+	if unsafe.SliceData(m2.unknown) != unsafe.SliceData(m1.unknown) {
+		t.Fatal("the resync after the power cycle read the profile again")
 	}
 }

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -91,6 +92,9 @@ type Options struct {
 	shared *sharedSnapshots
 	// lend lends the units of a fleet the buffers of their resyncs (NewFleet sets it).
 	lend *lender
+	// memo holds the unit's profile memo across its boots (NewUnit sets it; nil: the
+	// phone's state holds it).
+	memo *atomic.Pointer[profileMemo]
 	// sipIdle waits for the first datagram of the fleet's idle extensions (Fleet.Run sets it).
 	sipIdle *sip.IdleWatch
 	// workers runs the tracked goroutines' jobs of a fleet's phones (NewFleet sets it; nil:

@@ -38,8 +38,8 @@ type provState struct {
 
 	rnd *rand.Rand
 
-	// memo is the last profile a resync applied that changed nothing, for the next resync
-	// (see profileMemo); seed keys its hash, made at the first resync (seeded).
+	// memo is the last profile a resync applied, for the next resync (see profileMemo),
+	// when the options hold none; seed keys its hash, made at the first resync (seeded).
 	memo   *profileMemo
 	seed   maphash.Seed
 	seeded bool
@@ -93,7 +93,7 @@ func (st *state) provBoot() {
 	}
 	delay := provisioning.RandomDelay(int(st.snap.Int(config.ResyncRandomDelay)), st.prov.rnd)
 	st.scheduleResync(st.bootedAt.Add(delay), "boot", prvstBoot)
-	st.p.log.Info("boot resync scheduled", zap.Duration("next_in", delay))
+	st.p.log.Debug("boot resync scheduled", zap.Duration("next_in", delay)) // its outcome is the resync's line
 }
 
 func macSeed(mac net.HardwareAddr) uint64 {
@@ -312,7 +312,7 @@ func (st *state) startResync(forced bool) {
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256, lend: st.p.opts.lend,
-		memo: st.prov.memo, seed: st.prov.seed,
+		memo: st.memo(), seed: st.prov.seed,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
 	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
@@ -383,15 +383,15 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	st.prov.lastResult = result
 	switch m := res.memo; {
 	case res.err == nil && m != nil && m.snap == st.snap:
-		st.prov.memo = m
+		st.setMemo(m)
 	case res.err == nil && m != nil && (st.snap == res.base || st.snap == res.next):
 		// What is in force is what the profile made (the same values when it changed
-		// nothing): applying it again changes nothing (see profileMemo).
+		// nothing, or after a boot): applying it again changes nothing (see profileMemo).
 		c := *m
 		c.snap = st.snap
-		st.prov.memo = &c
-	case st.prov.memo != nil && st.prov.memo.snap != st.snap:
-		st.prov.memo = nil // for a configuration no longer in force
+		st.setMemo(&c)
+	case res.err == nil || (st.memo() != nil && st.memo().snap != st.snap):
+		st.setMemo(nil) // nothing to remember, or for a configuration no longer in force
 	}
 	st.prov.lastSkipped, st.prov.lastWarns = res.skipped, res.warnings
 	st.p.opts.Counters.resyncEnded(res.err)
@@ -429,6 +429,23 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	st.releaseQueuedResync()
 	st.upgAfterResync()
 	res.release(st.p.opts.lend) // the changes are applied or refused: their buffer goes back
+}
+
+// memo is the phone's profile memo (nil: none).
+func (st *state) memo() *profileMemo {
+	if s := st.p.opts.memo; s != nil {
+		return s.Load()
+	}
+	return st.prov.memo
+}
+
+// setMemo keeps m as the phone's profile memo.
+func (st *state) setMemo(m *profileMemo) {
+	if s := st.p.opts.memo; s != nil {
+		s.Store(m)
+		return
+	}
+	st.prov.memo = m
 }
 
 // provStatus is the Provisioning part of the status.

@@ -254,8 +254,12 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		Key: opts.Key, HasKey: opts.HasKey, Aliases: aliases, AcceptSHA256: j.acceptSHA256, Base: work,
 	}
 	var sum uint64
+	seed := j.seed
+	if j.memo != nil {
+		seed = j.memo.seed // the memo's hash is keyed by its own (made at an earlier boot)
+	}
 	if first {
-		sum = maphash.Bytes(j.seed, body)
+		sum = maphash.Bytes(seed, body)
 		if m := j.memo; m.matches(in, body, sum) {
 			// The bytes this configuration took last time, read the same way: the same
 			// outcome, which changed nothing (see profileMemo).
@@ -299,7 +303,7 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 		res.changes = append(res.changes, changes...)
 	}
 	if first {
-		res.memo = newMemo(j.seed, sum, len(body), in, len(changes), prof.Unknown, len(skipped), prof.Encoding.Warning)
+		res.memo = newMemo(seed, sum, len(body), in, len(changes), prof.Unknown, len(skipped), prof.Encoding.Warning)
 	}
 	res.unknown = append(res.unknown, prof.Unknown...)
 	return next, nil

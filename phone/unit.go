@@ -61,6 +61,7 @@ func NewUnit(opts Options) (*Unit, error) {
 		opts.Counters = new(Counters)
 	}
 	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
+	u.opts.memo = new(atomic.Pointer[profileMemo]) // the phone's profile memo, kept across its boots
 	if err := opts.Flash.RemoveStale(); err != nil {
 		opts.Logger.Warn("stale flash files kept", zap.Error(err))
 	}
