@@ -34,7 +34,7 @@ func (h *heldNet) fetch(ctx context.Context, req fetchRequest) (fetched, error) 
 func memoOf(t *testing.T, p *Phone) *profileMemo {
 	t.Helper()
 	var m *profileMemo
-	if err := p.do(t.Context(), func(st *state) error { m = st.memo(); return nil }); err != nil {
+	if err := p.do(t.Context(), func(st *state) error { m = st.p.memo.Load(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return m

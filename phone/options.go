@@ -92,8 +92,8 @@ type Options struct {
 	shared *sharedSnapshots
 	// lend lends the units of a fleet the buffers of their resyncs (NewFleet sets it).
 	lend *lender
-	// memo holds the unit's profile memo across its boots (NewUnit sets it; nil: the
-	// phone's state holds it).
+	// memo holds the unit's profile memo across its boots (NewUnit sets it; nil: each
+	// phone has one of its own).
 	memo *atomic.Pointer[profileMemo]
 	// sipIdle waits for the first datagram of the fleet's idle extensions (Fleet.Run sets it).
 	sipIdle *sip.IdleWatch

@@ -30,6 +30,9 @@ type Phone struct {
 	sipCounters *sip.Counters
 	// media is the media engine of this boot and its RTP totals (phone/media.go).
 	media mediaHolder
+	// memo is the last profile a resync applied (profileMemo; nil: none): the unit's, kept
+	// across its boots; only the loop stores it.
+	memo *atomic.Pointer[profileMemo]
 
 	// Owned by the loop goroutine, reachable only through do.
 	st *state
@@ -92,6 +95,10 @@ func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, 
 	p := &Phone{
 		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash, net: net,
 		calls: make(chan call, 64), done: make(chan struct{}), sipCounters: &sip.Counters{},
+		memo: opts.memo,
+	}
+	if p.memo == nil { // a phone without a unit: its memo lasts as long as it
+		p.memo = new(atomic.Pointer[profileMemo])
 	}
 	p.st = newState(p, snap, fl)
 	p.config.Store(snap)

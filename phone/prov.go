@@ -38,11 +38,8 @@ type provState struct {
 
 	rnd *rand.Rand
 
-	// memo is the last profile a resync applied, for the next resync (see profileMemo),
-	// when the options hold none; seed keys its hash, made at the first resync (seeded).
-	memo   *profileMemo
-	seed   maphash.Seed
-	seeded bool
+	// seed keys the hash of a profile's bytes for a memo made in this boot (profileMemo).
+	seed maphash.Seed
 }
 
 // resyncOp is a resync waiting for (or past) the idle gate.
@@ -77,6 +74,7 @@ func (st *state) provBoot() {
 		seed = s + uint64(st.flash.BootCount) // the same delays on every run, new ones each boot
 	}
 	st.prov.rnd = rand.New(rand.NewPCG(seed, macSeed(st.p.id.MAC)))
+	st.prov.seed = maphash.MakeSeed()
 	st.armTriggers()
 	if !st.snap.Bool(config.ProvisionEnable) {
 		st.p.log.Info("boot resync skipped", zap.String("reason", "Provision_Enable is No"))
@@ -305,14 +303,11 @@ func (st *state) startResync(forced bool) {
 	if forced {
 		st.p.opts.Counters.resyncForced()
 	}
-	if !st.prov.seeded {
-		st.prov.seed, st.prov.seeded = maphash.MakeSeed(), true
-	}
 	job := &resyncJob{
 		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256, lend: st.p.opts.lend,
-		memo: st.memo(), seed: st.prov.seed,
+		memo: st.p.memo.Load(), seed: st.prov.seed,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
 	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
@@ -383,15 +378,15 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	st.prov.lastResult = result
 	switch m := res.memo; {
 	case res.err == nil && m != nil && m.snap == st.snap:
-		st.setMemo(m)
+		st.p.memo.Store(m)
 	case res.err == nil && m != nil && (st.snap == res.base || st.snap == res.next):
 		// What is in force is what the profile made (the same values when it changed
 		// nothing, or after a boot): applying it again changes nothing (see profileMemo).
 		c := *m
 		c.snap = st.snap
-		st.setMemo(&c)
-	case res.err == nil || (st.memo() != nil && st.memo().snap != st.snap):
-		st.setMemo(nil) // nothing to remember, or for a configuration no longer in force
+		st.p.memo.Store(&c)
+	case res.err == nil || (st.p.memo.Load() != nil && st.p.memo.Load().snap != st.snap):
+		st.p.memo.Store(nil) // nothing to remember, or for a configuration no longer in force
 	}
 	st.prov.lastSkipped, st.prov.lastWarns = res.skipped, res.warnings
 	st.p.opts.Counters.resyncEnded(res.err)
@@ -429,23 +424,6 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	st.releaseQueuedResync()
 	st.upgAfterResync()
 	res.release(st.p.opts.lend) // the changes are applied or refused: their buffer goes back
-}
-
-// memo is the phone's profile memo (nil: none).
-func (st *state) memo() *profileMemo {
-	if s := st.p.opts.memo; s != nil {
-		return s.Load()
-	}
-	return st.prov.memo
-}
-
-// setMemo keeps m as the phone's profile memo.
-func (st *state) setMemo(m *profileMemo) {
-	if s := st.p.opts.memo; s != nil {
-		s.Store(m)
-		return
-	}
-	st.prov.memo = m
 }
 
 // provStatus is the Provisioning part of the status.
