@@ -12,7 +12,10 @@ func TestDependencyDirection(t *testing.T) {
 	const mod = "github.com/spa900/spa900/"
 	// allowed lists, per package, the in-module packages it may import.
 	allowed := map[string][]string{
-		"provisioning/config":                      {},
+		// jsonstr writes JSON strings as encoding/json does, for encoders written by hand; a
+		// leaf of its own, so that the config store imports nothing else in-module.
+		"internal/jsonstr":                         {},
+		"provisioning/config":                      {"internal/jsonstr"},
 		"provisioning/config/internal/exporttable": {},
 		"provisioning/config/internal/gencatalog":  {"provisioning/config/internal/exporttable"},
 		"provisioning/firmware":                    {},
@@ -24,7 +27,7 @@ func TestDependencyDirection(t *testing.T) {
 		"sip/siptest":    {"provisioning/provtest"},
 		"media":          {},
 		"phone/dialplan": {},
-		"phone":          {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware", "phone/dialplan"},
+		"phone":          {"sip", "media", "provisioning", "provisioning/config", "provisioning/firmware", "phone/dialplan", "internal/jsonstr"},
 		"webui":          {"phone", "provisioning/config"},
 		"deploy":         {}, // tests of the image and manifests only
 		"metrics":        {"phone", "webui"},

@@ -5,7 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/spa900/spa900/internal/jsonstr"
 )
 
 // appendEventJSON appends the encoding of e: the bytes json.Marshal gives for a map of the
@@ -30,7 +31,7 @@ func appendEventJSON(dst []byte, e Event) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = jsonstr.Append(dst, k)
 		dst = append(dst, ':')
 		switch k {
 		case "seq":
@@ -40,7 +41,7 @@ func appendEventJSON(dst []byte, e Event) ([]byte, error) {
 			dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
 			dst = append(dst, '"')
 		case "kind":
-			dst = appendJSONString(dst, e.Kind)
+			dst = jsonstr.Append(dst, e.Kind)
 		default:
 			var err error
 			if dst, err = appendJSONValue(dst, e.Data[k]); err != nil {
@@ -57,7 +58,7 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return appendJSONString(dst, v), nil
+		return jsonstr.Append(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case int:
@@ -79,7 +80,7 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, s)
+			dst = jsonstr.Append(dst, s)
 		}
 		return append(dst, ']'), nil
 	}
@@ -90,61 +91,6 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// appendJSONString appends s as a JSON string, escaped as encoding/json escapes it with
-// HTML escaping on: ", \ and control characters, <, > and &, invalid UTF-8 as U+FFFD, and
-// U+2028 and U+2029.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // eventJSONLen is len(appendEventJSON(e)) without writing it, when every Data value is of a
 // kind whose length it counts (nil, strings, booleans, integers, lists of strings: what a
 // phone's events carry in a storm); ok is false for any other (a float, a list of skipped
@@ -152,18 +98,18 @@ func appendJSONString(dst []byte, s string) []byte {
 // neither the sorted keys nor the bytes: the bus weighs every event it keeps, and encoding
 // each one for its length was 3% of a boot storm's CPU.
 func eventJSONLen(e Event) (n int, ok bool) {
-	n = len(`{"kind":,"seq":,"time":""}`) + jsonStringLen(e.Kind) + uintLen(e.Seq)
+	n = len(`{"kind":,"seq":,"time":""}`) + jsonstr.Len(e.Kind) + uintLen(e.Seq)
 	n += rfc3339NanoLen(e.Time.UTC())
 	for k, v := range e.Data {
 		if k == "seq" || k == "time" || k == "kind" {
 			continue
 		}
-		n += jsonStringLen(k) + len(`,:`)
+		n += jsonstr.Len(k) + len(`,:`)
 		switch v := v.(type) {
 		case nil:
 			n += len("null")
 		case string:
-			n += jsonStringLen(v)
+			n += jsonstr.Len(v)
 		case bool:
 			n += len("false")
 			if v {
@@ -186,7 +132,7 @@ func eventJSONLen(e Event) (n int, ok bool) {
 			}
 			n += len("[]") + max(len(v)-1, 0)
 			for _, s := range v {
-				n += jsonStringLen(s)
+				n += jsonstr.Len(s)
 			}
 		default:
 			return 0, false
@@ -208,34 +154,6 @@ func rfc3339NanoLen(t time.Time) int {
 		for ; ns%10 == 0; ns /= 10 {
 			n--
 		}
-	}
-	return n
-}
-
-// jsonStringLen is len(appendJSONString(nil, s)).
-func jsonStringLen(s string) int {
-	n := len(`""`)
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			switch {
-			case b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&':
-				n++
-			case b == '\\' || b == '"' || b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t':
-				n += 2
-			default:
-				n += len(`\u0000`)
-			}
-			i++
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if (c == utf8.RuneError && size == 1) || c == '\u2028' || c == '\u2029' {
-			n += len(`\ufffd`)
-		} else {
-			n += size
-		}
-		i += size
 	}
 	return n
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spa900/spa900/internal/jsonstr"
 )
 
 // Flash is what the phone keeps across reboots and power cuts: its identity, the firmware it
@@ -223,7 +225,7 @@ func appendFlash(dst []byte, fl *Flash) []byte {
 		dst = append(dst, ",\n \""...)
 		dst = append(dst, f.name...)
 		dst = append(dst, "\": "...)
-		dst = appendJSONString(dst, f.v)
+		dst = jsonstr.Append(dst, f.v)
 	}
 	dst = append(dst, ",\n \"boot_count\": "...)
 	dst = strconv.AppendInt(dst, int64(fl.BootCount), 10)
@@ -250,7 +252,7 @@ func appendFlash(dst []byte, fl *Flash) []byte {
 		} {
 			if f.v != "" {
 				field(f.name)
-				dst = appendJSONString(dst, f.v)
+				dst = jsonstr.Append(dst, f.v)
 			}
 		}
 		if u.JustUpgraded {
@@ -283,63 +285,11 @@ func appendJSONMap(dst []byte, m map[string]string) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, "\n  "...)
-		dst = appendJSONString(dst, k)
+		dst = jsonstr.Append(dst, k)
 		dst = append(dst, ": "...)
-		dst = appendJSONString(dst, m[k])
+		dst = jsonstr.Append(dst, m[k])
 	}
 	return append(dst, "\n }"...)
-}
-
-// appendJSONString appends s quoted as encoding/json quotes a string (HTML characters
-// escaped, bytes that are not UTF-8 as U+FFFD, U+2028 and U+2029 escaped).
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case c == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case c == '\u2028' || c == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // clone returns a copy of fl with maps of its own.
