@@ -25,19 +25,25 @@ func manual(t testing.TB, e *Engine, n Negotiated) *Session {
 	return s
 }
 
+// manualPair opens two manual sessions sending to each other.
+func manualPair(t testing.TB, e *Engine, n Negotiated) (a, c *Session) {
+	t.Helper()
+	a, c = manual(t, e, n), manual(t, e, n)
+	a.mu.Lock()
+	a.n.Remote = c.LocalAddr()
+	a.mu.Unlock()
+	c.mu.Lock()
+	c.n.Remote = a.LocalAddr()
+	c.mu.Unlock()
+	return a, c
+}
+
 // TestNoAllocationPerPacket: in steady state, sending a packet (tone source, analysis on),
 // receiving it, playing it out and analysing it allocate nothing.
 func TestNoAllocationPerPacket(t *testing.T) {
 	e, _ := testEngine(t, SessionConfig{Analyze: true})
 	n := pcmu20
-	a := manual(t, e, n)
-	b := manual(t, e, n)
-	a.mu.Lock()
-	a.n.Remote = b.LocalAddr()
-	a.mu.Unlock()
-	b.mu.Lock()
-	b.n.Remote = a.LocalAddr()
-	b.mu.Unlock()
+	a, b := manualPair(t, e, n)
 	a.Play(NewTestTone(1000, -10), "tone")
 	due := int64(0)
 	step := func() {
@@ -109,14 +115,7 @@ func BenchmarkTick(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer e.Close()
-			a := manual(b, e, pcmu20)
-			c := manual(b, e, pcmu20)
-			a.mu.Lock()
-			a.n.Remote = c.LocalAddr()
-			a.mu.Unlock()
-			c.mu.Lock()
-			c.n.Remote = a.LocalAddr()
-			c.mu.Unlock()
+			a, c := manualPair(b, e, pcmu20)
 			a.Play(NewTestTone(1000, -10), "tone")
 			c.Play(NewTestTone(700, -10), "tone")
 			due := int64(0)

@@ -234,13 +234,7 @@ func BenchmarkTickCalls(b *testing.B) {
 			defer e.Close()
 			var ss []*Session
 			for range n {
-				a, c := manual(b, e, pcmu20), manual(b, e, pcmu20)
-				a.mu.Lock()
-				a.n.Remote = c.LocalAddr()
-				a.mu.Unlock()
-				c.mu.Lock()
-				c.n.Remote = a.LocalAddr()
-				c.mu.Unlock()
+				a, c := manualPair(b, e, pcmu20)
 				a.Play(NewTestTone(1000, -20), "tone")
 				c.Play(NewTestTone(1000, -20), "tone")
 				ss = append(ss, a, c)
