@@ -49,27 +49,13 @@ func unavailable(t testing.TB, msg string) {
 // not hand out by itself (see [freePort]), so that only another explicit choice can take it.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	return freePort(t, func(addr string) (int, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
-	})
+	return freePort(t, bindTCP)
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago (see [FreeTCPPort]).
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	return freePort(t, func(addr string) (int, error) {
-		c, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return 0, err
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port, nil
-	})
+	return freePort(t, bindUDP)
 }
 
 // FreeUDPRange returns the first of n consecutive UDP ports of 127.0.0.1, an even one, that
@@ -77,13 +63,7 @@ func FreeUDPPort(t testing.TB) int {
 // phone's RTP_Port_Min..RTP_Port_Max in a test.
 func FreeUDPRange(t testing.TB, n int) int {
 	t.Helper()
-	return freeRange(t, n, func(addr string) error {
-		c, err := net.ListenPacket("udp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
+	return freeRange(t, n, bindUDP)
 }
 
 // FreeTCPRange returns the first of n consecutive TCP ports of 127.0.0.1, an even one, that
@@ -91,16 +71,29 @@ func FreeUDPRange(t testing.TB, n int) int {
 // range of ports published at once, such as a Compose file's.
 func FreeTCPRange(t testing.TB, n int) int {
 	t.Helper()
-	return freeRange(t, n, func(addr string) error {
-		l, err := net.Listen("tcp", addr)
-		if err == nil {
-			l.Close()
-		}
-		return err
-	})
+	return freeRange(t, n, bindTCP)
 }
 
-func freeRange(t testing.TB, n int, bind func(addr string) error) int {
+// bindTCP and bindUDP bind addr, close at once and return the port bound.
+func bindTCP(addr string) (int, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func bindUDP(addr string) (int, error) {
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+func freeRange(t testing.TB, n int, bind func(addr string) (int, error)) int {
 	t.Helper()
 	low := EphemeralLow()
 	if low-freeLowest <= 2*n {
@@ -110,7 +103,8 @@ func freeRange(t testing.TB, n int, bind func(addr string) error) int {
 		first := freeLowest + 2*rand.IntN((low-freeLowest-n)/2)
 		free := true
 		for p := first; p < first+n && free; p++ {
-			free = bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p))) == nil
+			_, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			free = err == nil
 		}
 		if free {
 			return first
