@@ -104,6 +104,7 @@ type connLimiter struct {
 	mu      sync.Mutex
 	total   int                             // guarded by mu
 	clients map[netip.Prefix][]*limitedConn // guarded by mu; oldest first
+	admits  uint64                          // guarded by mu: connections admitted so far
 }
 
 func newConnLimiter(ln net.Listener, l Limits, log *zap.Logger) *connLimiter {
@@ -164,20 +165,21 @@ func (l *connLimiter) admit(c net.Conn, key netip.Prefix) (lc, victim *limitedCo
 		return nil, nil, "the client holds " + strconv.Itoa(own) + " connections, the limit per client"
 	}
 	if l.total >= l.max {
-		var heavy netip.Prefix
+		// The victim is the oldest connection of a busiest client: of the oldest among
+		// them when several hold as many (not the map's order).
 		most := 0
-		for k, cs := range l.clients {
-			if len(cs) > most {
-				heavy, most = k, len(cs)
+		for _, cs := range l.clients {
+			if len(cs) > most || (len(cs) == most && cs[0].seq < victim.seq) {
+				victim, most = cs[0], len(cs)
 			}
 		}
 		if most <= own+1 {
 			return nil, nil, "the phone holds " + strconv.Itoa(l.total) + " connections, its limit"
 		}
-		victim = l.clients[heavy][0]
 		l.removeLocked(victim)
 	}
-	lc = &limitedConn{Conn: c, l: l, key: key}
+	l.admits++
+	lc = &limitedConn{Conn: c, l: l, key: key, seq: l.admits}
 	l.clients[key] = append(l.clients[key], lc)
 	l.total++
 	return lc, victim, ""
@@ -216,6 +218,7 @@ type limitedConn struct {
 	net.Conn
 	l   *connLimiter
 	key netip.Prefix
+	seq uint64 // its place in the order of admission
 }
 
 // Close closes the connection and frees its place.
