@@ -180,11 +180,15 @@ func (b *connBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the connection before the body: net/http's body reads what is left of an
+// announced length on Close unless the response said "Connection: close", and a server that
+// announces more than the limit and sends nothing would hold that read for as long as it
+// keeps the connection open (the fetch's deadline no longer watches once Close begins).
 func (b *connBody) Close() error {
 	b.once.Do(func() {
 		b.stop()
-		b.body.Close()
 		b.conn.Close()
+		b.body.Close()
 	})
 	return nil
 }

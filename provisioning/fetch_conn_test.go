@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rawServer accepts connections on loopback and answers each with answer(request head),
@@ -161,5 +162,29 @@ func TestFetchHTTPBufferNotTakenOnFailure(t *testing.T) {
 				t.Errorf("Buffer asked %d times, want none", asked)
 			}
 		})
+	}
+}
+
+// TestFetchHTTPOverLimitNotSent checks that a body announced over the limit and never sent,
+// on a connection the server keeps open without "Connection: close", fails at once as too
+// large: closing the response read what was announced, and waited on the server.
+func TestFetchHTTPOverLimitNotSent(t *testing.T) {
+	target, _ := rawServer(t, func(string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"
+	})
+	f := newTestFetcher(t, FetcherConfig{MaxSize: 1024, Timeout: time.Hour})
+	got := make(chan error, 1)
+	go func() {
+		_, err := f.Fetch(t.Context(), Request{Target: target})
+		got <- err
+	}()
+	// A bound for the failure message of a regression (which hangs), not a measure.
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("Fetch() error = %v, want too large", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Fetch() still waits a minute after the headers announced a body over the limit")
 	}
 }
