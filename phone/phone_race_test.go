@@ -63,3 +63,33 @@ func TestRebootRequestIsAnsweredOnIdlePhone(t *testing.T) {
 		waitEvent(t, events, EventBoot)
 	}
 }
+
+// A tracked goroutine that posts after the loop has ended does not hold up Run's wait for
+// it, however many it posts: a post needs no room in the loop's queue then (it is dropped,
+// as one queued then never ran), so the queue is sized for the loop's turns, not for what
+// the phone's goroutines post while it shuts down. Each round posts far more than the
+// queue holds after the loop's end, then the phone reboots: with posts that wait for room,
+// the boot never comes.
+func TestPostAfterTheLoopEndedDoesNotHoldRun(t *testing.T) {
+	u, events := startUnit(t, Options{}, nil)
+	for i := range 3 {
+		p := mustPhone(t, u)
+		posted := make(chan int, 1)
+		p.goTracked(func() {
+			<-p.stopped
+			n := 0
+			for range 50 * callQueue {
+				p.post(func(*state) { t.Error("a post after the loop's end ran") })
+				n++
+			}
+			posted <- n
+		})
+		if out, err := p.RequestReboot(t.Context(), "test"); err != nil || out != OutcomeStarted {
+			t.Fatalf("reboot %d: %v, %v; want started", i, out, err)
+		}
+		waitEvent(t, events, EventBoot)
+		if n := <-posted; n != 50*callQueue {
+			t.Fatalf("round %d: %d posts returned, want %d", i, n, 50*callQueue)
+		}
+	}
+}
