@@ -24,6 +24,7 @@ var (
 	benchAnalyze  = flag.Bool("media.analyze", true, "BenchmarkConcurrentCalls: run the audio analysis on every call")
 	benchPacers   = flag.Int("media.pacers", 0, "BenchmarkConcurrentCalls: pacing goroutines per engine (0: GOMAXPROCS)")
 	benchRT       = flag.Int("media.rt", 0, "BenchmarkConcurrentCalls: SCHED_FIFO priority of the pacer threads (0: the default policy)")
+	benchYield    = flag.String("media.yield", "unlocked", "BenchmarkConcurrentCalls: how the pacers pass through the Go scheduler between slots: none (the runtime preempts them), locked (Gosched on their thread) or unlocked (Gosched unlocked)")
 	benchWait     = flag.String("media.wait", "nanosleep", "BenchmarkConcurrentCalls: how the pacers wait for a deadline: timer, nanosleep, nanosleep-holdp (keeping the P while asleep) or spin")
 )
 
@@ -42,6 +43,19 @@ func benchWaitMode() (int, error) {
 	return 0, fmt.Errorf("-media.wait=%q: want timer, nanosleep, nanosleep-holdp or spin", *benchWait)
 }
 
+// benchYieldMode maps -media.yield to the scheduler's yield mode.
+func benchYieldMode() (int, error) {
+	switch *benchYield {
+	case "none":
+		return yieldNone, nil
+	case "locked":
+		return yieldLocked, nil
+	case "unlocked":
+		return yieldUnlocked, nil
+	}
+	return 0, fmt.Errorf("-media.yield=%q: want none, locked or unlocked", *benchYield)
+}
+
 // benchReport is what each side of the benchmark measured over the window.
 type benchReport struct {
 	Sent, Recv, Lost, Overruns, Stalls uint64
@@ -51,6 +65,7 @@ type benchReport struct {
 	ArrivalMax, WokeMax                time.Duration
 	RunDelay                           time.Duration // the pacer threads' run-queue wait (schedstat)
 	Realtime, Procs                    int           // pacers at the real-time priority; GOMAXPROCS
+	Moved                              uint64        // yields after which a pacer resumed on another thread
 	GCs                                uint64
 	GCPause                            time.Duration // stop-the-world time (runtime/metrics)
 	CPU                                time.Duration // user + system of the process
@@ -76,6 +91,10 @@ func newBenchSide(n int, base uint16) (*benchSide, error) {
 		return nil, err
 	}
 	e.sched.waitMode = mode
+	if e.sched.yield, err = benchYieldMode(); err != nil {
+		e.Close()
+		return nil, err
+	}
 	bs := &benchSide{e: e}
 	for i := 0; i < n; i++ {
 		s, err := e.Open()
@@ -135,6 +154,9 @@ func (bs *benchSide) snapshot() benchReport {
 	r.RunDelay = bs.e.sched.runDelay()
 	r.GCs, r.GCPause = gcFigures()
 	r.Realtime, r.Procs = bs.e.sched.Stats().Realtime, runtime.GOMAXPROCS(0)
+	for _, pc := range bs.e.sched.pacers {
+		r.Moved += pc.moved.Load()
+	}
 	r.CPU, r.Switches = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r
@@ -144,7 +166,7 @@ func (r benchReport) minus(o benchReport) benchReport {
 	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
 		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Switches: r.Switches - o.Switches, Wall: r.Wall - o.Wall,
 		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
-		Realtime: r.Realtime, Procs: r.Procs}
+		Realtime: r.Realtime, Procs: r.Procs, Moved: r.Moved - o.Moved}
 	for i := range d.Pacing {
 		d.Pacing[i] = r.Pacing[i] - o.Pacing[i]
 		d.Arrival[i] = r.Arrival[i] - o.Arrival[i]
@@ -282,7 +304,7 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 
 func benchCalls1(b *testing.B, n int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchPeer$", "-test.v=false", "-media.analyze="+strconv.FormatBool(*benchAnalyze),
-		"-media.pacers="+strconv.Itoa(*benchPacers), "-media.rt="+strconv.Itoa(*benchRT), "-media.wait="+*benchWait)
+		"-media.pacers="+strconv.Itoa(*benchPacers), "-media.rt="+strconv.Itoa(*benchRT), "-media.wait="+*benchWait, "-media.yield="+*benchYield)
 	cmd.Env = append(os.Environ(), "SPA900_MEDIA_BENCH_PEER="+strconv.Itoa(n), "GOMAXPROCS="+strconv.Itoa(runtime.GOMAXPROCS(0)))
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
@@ -343,9 +365,9 @@ func benchCalls1(b *testing.B, n int) {
 		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
 			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
 			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))
-		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
+		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d, yield %s, moved %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
 			side.name, histQuantile(&r.Arrival, 0.5, r.ArrivalMax), histQuantile(&r.Arrival, 0.99, r.ArrivalMax), r.ArrivalMax,
 			histQuantile(&r.Woke, 0.5, r.WokeMax), histQuantile(&r.Woke, 0.99, r.WokeMax), histQuantile(&r.Woke, 0.999, r.WokeMax), r.WokeMax,
-			len(bs.e.sched.pacers), r.Realtime, r.Procs, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause)
+			len(bs.e.sched.pacers), r.Realtime, r.Procs, *benchYield, r.Moved, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause)
 	}
 }

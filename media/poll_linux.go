@@ -214,6 +214,20 @@ func realtimeThread(prio int) bool {
 	return errno == 0
 }
 
+// movePacerThread gives the calling (locked) thread what a pacer's thread has, the timer
+// slack and, with prio > 0, the real-time policy, and returns thread old (the thread of the
+// process the pacer left) to the default policy.
+func movePacerThread(old, prio int) {
+	const prSetTimerslack = 29
+	syscall.RawSyscall6(syscall.SYS_PRCTL, prSetTimerslack, uintptr(10*time.Microsecond), 0, 0, 0, 0)
+	if prio <= 0 {
+		return
+	}
+	realtimeThread(prio)
+	param := struct{ prio int32 }{0}
+	syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(old), 0, uintptr(unsafe.Pointer(&param))) // SCHED_OTHER
+}
+
 // threadID is the calling thread's id (gettid).
 func threadID() int { return syscall.Gettid() }
 

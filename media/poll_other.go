@@ -24,6 +24,9 @@ func preciseThread() bool { return false }
 // realtimeThread is not done here.
 func realtimeThread(int) bool { return false }
 
+// movePacerThread is not done here (pacers do not lock threads).
+func movePacerThread(int, int) {}
+
 // threadID is unused where preciseThread is false.
 func threadID() int { return 0 }
 
