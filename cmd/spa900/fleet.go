@@ -108,6 +108,8 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	}
 	defer stopLog()
 	ff.memoryLimit.apply(log)
+	gc := raiseBootGC(log) // until the power-on storm is over
+	defer gc.restore("fleet stopped")
 	base, err := f.phoneOptions(log) // checks the shared flags once
 	if err != nil {
 		return err
@@ -184,6 +186,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
 	report := newStormReporter(log, units)
+	report.ended = func() { gc.restore("storm done") }
 	portalCycles := make(chan struct{}, 1) // the portal's power-cycle action
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)

@@ -124,6 +124,7 @@ type stormReporter struct {
 	log       *zap.Logger
 	units     []*phone.Unit
 	webFailed []atomic.Pointer[string] // why phone i's web server could not start; nil: it did
+	ended     func()                   // called after each storm's report; nil: nothing; set before run
 
 	// Owned by run's goroutine.
 	base     []int         // the boot count of each phone when this storm began
@@ -304,6 +305,9 @@ func (r *stormReporter) tick() {
 	mean := float64(t.resyncs) / max(elapsed.Seconds(), 1e-3)
 	r.log.Info("storm done", append(fields, zap.Int("resyncs", t.resyncs),
 		zap.Int("resyncs_per_s", int(mean)), zap.Int("peak_resyncs_per_s", int(r.peak)))...)
+	if r.ended != nil {
+		r.ended()
+	}
 }
 
 // run reports every second until ctx ends, the storm the caller began first (begin, before

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// gcPercent reads the collector's goal without changing it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// The collector's goal is raised for a fleet's power-on and put back once, whichever of the
+// storm's end and the fleet's stop comes first; each decision is one line.
+func TestBootGCRaisesAndRestores(t *testing.T) {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		t.Skip("GOGC is set: the fleet keeps it (TestBootGCKeepsGOGC)")
+	}
+	was := debug.SetGCPercent(70) // not the default, to see it come back
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	core, logs := observer.New(zap.DebugLevel)
+	g := raiseBootGC(zap.New(core))
+	if got := gcPercent(); got != bootGCPercent {
+		t.Fatalf("goal while booting = %d, want %d", got, bootGCPercent)
+	}
+	g.restore("storm done")
+	if got := gcPercent(); got != 70 {
+		t.Fatalf("goal after the storm = %d, want 70", got)
+	}
+	debug.SetGCPercent(90) // the user's change after the storm stands
+	g.restore("fleet stopped")
+	if got := gcPercent(); got != 90 {
+		t.Errorf("goal after a second restore = %d, want 90 (restored once)", got)
+	}
+	var msgs []string
+	for _, e := range logs.All() {
+		msgs = append(msgs, e.Message)
+	}
+	if len(msgs) != 2 || msgs[0] != "collector goal raised while the fleet boots" || msgs[1] != "collector goal restored" {
+		t.Errorf("lines %q, want the raise and one restore", msgs)
+	}
+	if r := logs.All()[1].ContextMap()["reason"]; r != "storm done" {
+		t.Errorf("restore reason %v, want storm done", r)
+	}
+}
+
+// With GOGC in the environment the fleet leaves the collector's goal alone.
+func TestBootGCKeepsGOGC(t *testing.T) {
+	t.Setenv("GOGC", "80")
+	was := debug.SetGCPercent(80)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	g := raiseBootGC(zap.NewNop())
+	if got := gcPercent(); got != 80 {
+		t.Errorf("goal with GOGC=80 = %d, want 80", got)
+	}
+	g.restore("storm done")
+	if got := gcPercent(); got != 80 {
+		t.Errorf("goal after the storm with GOGC=80 = %d, want 80", got)
+	}
+}
