@@ -3,6 +3,7 @@ package phone
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/spa900/spa900/provisioning/config"
 )
@@ -48,11 +49,19 @@ func packs(data map[string]any) bool {
 	return true
 }
 
-// packData appends data packed to dst; ok is false when a value is of a type it does not
-// pack (dst is then of no use).
+// packData appends data packed to dst, its fields in the order of their keys (the same
+// Data packs to the same bytes, which a bus keeps once: sameBody); ok is false when a value
+// is of a type it does not pack (dst is then of no use).
 func packData(dst []byte, data map[string]any) (_ []byte, ok bool) {
 	dst = binary.AppendUvarint(dst, uint64(len(data)))
-	for k, v := range data {
+	var arr [16]string // a phone's events have a few fields
+	keys := arr[:0]
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := data[k]
 		dst = packString1(dst, k)
 		switch v := v.(type) {
 		case nil:

@@ -3,8 +3,6 @@ package phone
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"sort"
 	"sync"
 	"time"
 )
@@ -86,6 +84,9 @@ const (
 	DefaultEventHistoryBytes = 256 << 10
 	// minEventHistoryBytes is the least a bus keeps, whatever it is told.
 	minEventHistoryBytes = 16 << 10
+	// maxEventSize is the most an event may weigh (EventSize) unclipped, however large the
+	// bound: a quarter of it, but no more than 1 GiB.
+	maxEventSize = 1 << 30
 	// busMaxEvents bounds the count of events kept, however small they are.
 	busMaxEvents = 4096
 	// subscriberQueue is how many events a subscriber may fall behind by before it is cut
@@ -135,6 +136,10 @@ type eventRing struct {
 	buf  []keptEvent // len is 0 or a power of two
 	head int
 	n    int
+	// seq0 is the sequence number of the oldest event: the bus keeps every event it
+	// publishes, in order, so the kept ones' numbers follow each other (the i-th from the
+	// oldest is seq0+i) and a slot need not hold its own.
+	seq0 uint64
 }
 
 func (r *eventRing) len() int { return r.n }
@@ -142,7 +147,11 @@ func (r *eventRing) len() int { return r.n }
 // at returns the i-th event from the oldest.
 func (r *eventRing) at(i int) *keptEvent { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
 
-func (r *eventRing) push(k keptEvent) {
+// push appends k, the event numbered seq: the one after the newest kept.
+func (r *eventRing) push(k keptEvent, seq uint64) {
+	if r.n == 0 {
+		r.seq0 = seq
+	}
 	if r.n == len(r.buf) {
 		r.resize(max(8, 2*len(r.buf)))
 	}
@@ -153,10 +162,11 @@ func (r *eventRing) push(k keptEvent) {
 // pop drops the oldest event and returns its size.
 func (r *eventRing) pop() int {
 	k := r.at(0)
-	size := k.size
+	size := int(k.size)
 	*k = keptEvent{} // let the event go
 	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.n--
+	r.seq0++
 	if len(r.buf) > 16 && r.n <= len(r.buf)/4 {
 		r.resize(len(r.buf) / 2)
 	}
@@ -172,9 +182,14 @@ func (r *eventRing) resize(size int) {
 }
 
 // since returns a copy of the events with a sequence number above after, oldest first, at
-// most n of them (all when n is 0).
-func (r *eventRing) since(after uint64, n int) []keptEvent {
-	i := sort.Search(r.n, func(i int) bool { return r.at(i).seq() > after })
+// most n of them (all when n is 0), and the sequence number of the first.
+func (r *eventRing) since(after uint64, n int) ([]keptEvent, uint64) {
+	i := r.n
+	if after < r.seq0 {
+		i = 0
+	} else if d := after - r.seq0 + 1; d < uint64(r.n) {
+		i = int(d)
+	}
 	count := r.n - i
 	if n > 0 {
 		count = min(count, n)
@@ -183,42 +198,46 @@ func (r *eventRing) since(after uint64, n int) []keptEvent {
 	for j := range out {
 		out[j] = *r.at(i + j)
 	}
-	return out
+	return out, r.seq0 + uint64(i)
 }
 
-// keptEvent is an event as the bus keeps it: one byte slice (rec) holding its sequence
-// number, time and kind and its Data packed (packData), or the Data as its map when it
-// cannot be packed; and its accounted size. A slot of the ring is 40 bytes: a phone of a
-// fleet keeps dozens, and an Event in each (56 bytes, with the slice, map and size 88) made
-// the ring's array the larger part of what the history held.
+// sameBody returns the body of one of the newest kept events (up to sameBodyWindow) that
+// is body, to keep instead of a copy; nil when none is.
+func (r *eventRing) sameBody(body []byte) []byte {
+	for i := r.n - 1; i >= max(0, r.n-sameBodyWindow); i-- {
+		if k := r.at(i); k.data == nil && bytes.Equal(k.body, body) {
+			return k.body
+		}
+	}
+	return nil
+}
+
+// sameBodyWindow is how many of the newest kept events a new one's body is looked for
+// among: a resyncing phone publishes the same four events at each resync (started,
+// resync_request, resync_result, done), so the window covers the last few resyncs.
+const sameBodyWindow = 16
+
+// keptEvent is an event as the bus keeps it: its time (wall clock: seconds and nanoseconds
+// since the Unix epoch), one byte slice (body) holding its kind and its Data packed
+// (packData), or the Data as its map when it cannot be packed; and its accounted size. Its
+// sequence number is its place in the ring (eventRing.seq0). A body is never changed once
+// kept, so an event whose body is the same as one of the newest kept shares that one's
+// (sameBody): a resyncing phone's events are mostly those of its last resync again, and
+// their copies were 18 MB of the live heap of 3,000 resyncing phones. A slot of the ring is
+// 48 bytes.
 type keptEvent struct {
-	rec  []byte
-	data map[string]any // when Data is not packed in rec
-	size int
+	body []byte
+	data map[string]any // when Data is not packed in body
+	sec  int64
+	nsec int32
+	size int32 // at most maxEventSize
 }
 
-// appendRec appends e's sequence number, time (wall clock: seconds and nanoseconds since
-// the Unix epoch) and kind to dst, the start of a keptEvent's rec.
-func appendRec(dst []byte, e Event) []byte {
-	dst = binary.AppendUvarint(dst, e.Seq)
-	dst = binary.AppendVarint(dst, e.Time.Unix())
-	dst = binary.AppendUvarint(dst, uint64(e.Time.Nanosecond()))
-	return packString1(dst, e.Kind)
-}
-
-// seq is the kept event's sequence number, read from the front of its rec.
-func (k *keptEvent) seq() uint64 {
-	v, _ := binary.Uvarint(k.rec)
-	return v
-}
-
-// event returns the kept event, its Data unpacked. Its Time is the published one's instant
-// (Equal to it), in the local zone, without a monotonic reading.
-func (k *keptEvent) event() Event {
-	r := unpacker{b: k.rec}
-	e := Event{Seq: r.uvarint()}
-	sec := r.varint()
-	e.Time = time.Unix(sec, int64(r.uvarint()))
+// event returns the kept event numbered seq, its Data unpacked. Its Time is the published
+// one's instant (Equal to it), in the local zone, without a monotonic reading.
+func (k *keptEvent) event(seq uint64) Event {
+	r := unpacker{b: k.body}
+	e := Event{Seq: seq, Time: time.Unix(k.sec, int64(k.nsec))}
 	e.Kind = r.string()
 	switch r.byte() {
 	case recPacked:
@@ -271,7 +290,7 @@ func NewBus(maxBytes int) *Bus {
 		maxBytes = DefaultEventHistoryBytes
 	}
 	maxBytes = max(maxBytes, minEventHistoryBytes)
-	return &Bus{maxBytes: maxBytes, maxEvent: maxBytes / 4, subs: map[*subscriber]struct{}{}}
+	return &Bus{maxBytes: maxBytes, maxEvent: min(maxBytes/4, maxEventSize), subs: map[*subscriber]struct{}{}}
 }
 
 // MaxBytes returns the size bound of what the bus keeps (see [Bus]).
@@ -311,28 +330,31 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 	n, err := e.encodedLen(scratch[:])
 	if err == nil && eventSize(n, packs(e.Data)) > b.maxEvent {
 		e.Data = clipped(data, n)
+		if m, err := e.encodedLen(scratch[:]); err == nil && eventSize(m, packs(e.Data)) > b.maxEvent {
+			e.Data = map[string]any{"truncated": true, "bytes": n} // its small fields are too many
+		}
 		n, err = e.encodedLen(scratch[:])
 	}
 	if err != nil { // a value JSON cannot carry: say so rather than lose the event
 		e.Data = map[string]any{"error": "event not encodable: " + err.Error()}
 		n, _ = e.encodedLen(scratch[:])
 	}
-	rec := appendRec(scratch[:0], e)
+	body := packString1(scratch[:0], e.Kind)
 	ok := true
-	var k keptEvent
+	k := keptEvent{sec: at.Unix(), nsec: int32(at.Nanosecond())}
 	switch {
 	case e.Data == nil:
-		k.rec = bytes.Clone(append(rec, recNil))
+		body = append(body, recNil)
 	default:
-		var packed []byte
-		if packed, ok = packData(append(rec, recPacked), e.Data); ok {
-			k.rec = bytes.Clone(packed)
-		} else {
-			k.rec, k.data = bytes.Clone(append(rec, recMap)), e.Data
+		if body, ok = packData(append(body, recPacked), e.Data); !ok {
+			body, k.data = append(packString1(scratch[:0], e.Kind), recMap), e.Data
 		}
 	}
+	if k.body = b.kept.sameBody(body); k.body == nil {
+		k.body = bytes.Clone(body)
+	}
 	size := eventSize(n, ok)
-	k.size = size
+	k.size = int32(size) // within maxEvent
 	b.keep(k)
 	for s := range b.subs {
 		if !s.push(e, size, b.maxBytes) { // too slow: cut off; it reconnects and replays
@@ -368,8 +390,8 @@ func (b *Bus) Watch(fn func(Event)) (stop func()) {
 
 // keep appends k to the history and drops the oldest events beyond the bounds.
 func (b *Bus) keep(k keptEvent) {
-	b.kept.push(k)
-	b.bytes += k.size
+	b.kept.push(k, b.seq)
+	b.bytes += int(k.size)
 	for b.kept.len() > 1 && (b.bytes > b.maxBytes || b.kept.len() > busMaxEvents) {
 		b.bytes -= b.kept.pop()
 	}
@@ -413,13 +435,14 @@ func (b *Bus) Subscribe(ctx context.Context, after uint64) <-chan Event {
 func (b *Bus) SubscribeQueue(ctx context.Context, after uint64, queue int) <-chan Event {
 	b.mu.Lock()
 	var replay []keptEvent
+	var first uint64
 	if after > 0 {
-		replay = b.kept.since(after, 0)
+		replay, first = b.kept.since(after, 0)
 	}
 	s := &subscriber{ch: make(chan Event, max(queue, 1)+len(replay))}
 	s.cum = make([]int64, cap(s.ch)+1)
 	for i := range replay {
-		s.push(replay[i].event(), replay[i].size, b.maxBytes) // the history is within the bound: it all fits
+		s.push(replay[i].event(first+uint64(i)), int(replay[i].size), b.maxBytes) // the history is within the bound: it all fits
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -441,10 +464,10 @@ func (b *Bus) Since(after uint64) []Event {
 func (b *Bus) SinceN(after uint64, n int) []Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	kept := b.kept.since(after, n)
+	kept, first := b.kept.since(after, n)
 	out := make([]Event, len(kept))
 	for i := range kept {
-		out[i] = kept[i].event()
+		out[i] = kept[i].event(first + uint64(i))
 	}
 	return out
 }

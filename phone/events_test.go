@@ -312,3 +312,62 @@ func TestBusWatch(t *testing.T) {
 		t.Errorf("a clipped event is watched as kept: %v", seen[1].Data)
 	}
 }
+
+// A steadily resyncing phone publishes the same events again at every resync (started,
+// resync_request, resync_result, done: only their numbers and times differ), and its bus
+// keeps one body for each of them rather than a copy per event: the Data is packed in the
+// order of its keys, whatever order its map gives them in. Every kept event still reads
+// back as it was published: its number, its instant, its kind and its Data.
+func TestBusSharesTheBodiesOfRepeatedEvents(t *testing.T) {
+	b := NewBus(minEventHistoryBytes)
+	resync := func(i int) []Event {
+		return []Event{
+			{Kind: EventStarted, Data: map[string]any{"op": "resync", "reason": "periodic", "prvst": 1, "forced": false}},
+			{Kind: EventResyncRequest, Data: map[string]any{"url": "http://prov.example/spa000e08000001.xml", "prvst": 1}},
+			{Kind: EventResyncResult, Data: map[string]any{"result": "success", "url": "http://prov.example/spa000e08000001.xml",
+				"err": "", "changed": []string{}, "prvst": 1, "warnings": []string{}, "next_in_seconds": int64(60), "next": "periodic"}},
+			{Kind: EventDone, Data: map[string]any{"op": "resync", "result": "success"}},
+			{Kind: EventRegistration, Data: map[string]any{"ext": 1, "state": "registered", "code": 200, "attempt": i}}, // new at each
+		}
+	}
+	var published []Event
+	at := time.Unix(1_700_000_000, 0)
+	for i := range 200 {
+		for _, e := range resync(i) {
+			at = at.Add(1234567 * time.Nanosecond)
+			published = append(published, b.Publish(e.Kind, at, e.Data))
+		}
+	}
+	b.mu.Lock()
+	bodies := map[*byte]bool{}
+	for i := range b.kept.len() {
+		bodies[&b.kept.at(i).body[0]] = true
+	}
+	n := b.kept.len()
+	b.mu.Unlock()
+	// Each kept resync shares the 4 bodies of the repeated events; each registration is its own.
+	if want := 4 + n/5 + 1; len(bodies) > want {
+		t.Errorf("%d events kept in %d bodies, want at most %d", n, len(bodies), want)
+	}
+	kept := b.Since(0)
+	if len(kept) != n || n < 20 {
+		t.Fatalf("Since(0) gave %d events, the bus keeps %d", len(kept), n)
+	}
+	for i, got := range kept {
+		want := published[len(published)-n+i]
+		if got.Seq != want.Seq || !got.Time.Equal(want.Time) || got.Kind != want.Kind || !reflect.DeepEqual(got.Data, want.Data) {
+			t.Fatalf("kept event %d: %+v, published %+v", i, got, want)
+		}
+	}
+	for _, after := range []uint64{0, 1, kept[0].Seq - 1, kept[0].Seq, kept[n/2].Seq, kept[n-1].Seq, kept[n-1].Seq + 5} {
+		page := b.SinceN(after, 7)
+		for j, e := range page {
+			if e.Seq <= after || (j > 0 && e.Seq != page[j-1].Seq+1) {
+				t.Fatalf("SinceN(%d, 7): %d-th event numbered %d", after, j, e.Seq)
+			}
+		}
+		if after < kept[n-1].Seq && (len(page) == 0 || page[0].Seq != max(after+1, kept[0].Seq)) {
+			t.Fatalf("SinceN(%d, 7) starts at %v", after, page)
+		}
+	}
+}
