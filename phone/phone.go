@@ -19,13 +19,15 @@ import (
 // stops. Build it with [Unit]; a Phone is not restarted after Run returns.
 type Phone struct {
 	// Immutable after newPhone.
-	id    Identity
-	opts  *Options
-	log   *zap.Logger
-	clock Clock
-	bus   *Bus
-	flash FlashStore
-	net   fetcher
+	id   Identity
+	opts *Options
+	log  *zap.Logger
+	// sipLog is log named "sip": the lines' loggers are made on it (lineLog).
+	sipLog *zap.Logger
+	clock  Clock
+	bus    *Bus
+	flash  FlashStore
+	net    fetcher
 	// sipCounters count the SIP messages of every agent of this boot (Phone Status).
 	sipCounters *sip.Counters
 	// media is the media engine of this boot and its RTP totals (phone/media.go).
@@ -104,7 +106,7 @@ func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, 
 		clock = NewScaledClock(1)
 	}
 	p := &Phone{
-		id: id, opts: opts, log: log, clock: clock, bus: bus, flash: opts.Flash, net: net,
+		id: id, opts: opts, log: log, sipLog: log.Named("sip"), clock: clock, bus: bus, flash: opts.Flash, net: net,
 		calls: make(chan call, callQueue), stopped: make(chan struct{}), done: make(chan struct{}), sipCounters: &sip.Counters{},
 		memo: opts.memo,
 	}
