@@ -299,7 +299,6 @@ func (e *Engine) forget(s *Session) {
 		e.sched.detach(s.pc)
 	}
 	e.mu.Unlock()
-	s.pc.unschedule(s)
 }
 
 // emit queues an event for OnEvent without blocking the pacer.

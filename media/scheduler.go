@@ -15,84 +15,72 @@ import (
 // every session whose deadline has passed. A session's next deadline is its last one plus its packet time, so
 // lateness of one tick is not carried into the next (no drift).
 
-// schedHeap is a min-heap of sessions by due; each session knows its index (-1: not queued).
-type schedHeap []*Session
+// schedHeap is a min-heap of sessions by due time. An entry carries its due time, so that
+// ordering the heap reads only the heap's own array (16 bytes an entry, a thousand sessions'
+// in 16 KiB) and never a session's memory (35 KiB apart each: a cache miss per comparison and
+// per swap, when the session held its due time and index: 5% of an engine's CPU at 1,000
+// calls in BenchmarkConcurrentCalls' profile). A closed session is not taken out: the pacer
+// drops its entry when it comes due (its tick returns 0).
+type schedHeap []schedEntry
 
-func (h schedHeap) less(i, j int) bool { return h[i].due < h[j].due }
-
-func (h schedHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].hidx = i
-	h[j].hidx = j
+type schedEntry struct {
+	due int64
+	s   *Session
 }
 
-func (h *schedHeap) push(s *Session) {
-	s.hidx = len(*h)
-	*h = append(*h, s)
-	h.up(s.hidx)
+// push queues s at due and returns its index (0: it is the earliest).
+func (h *schedHeap) push(s *Session, due int64) int {
+	*h = append(*h, schedEntry{due: due, s: s})
+	return h.up(len(*h) - 1)
 }
 
-func (h *schedHeap) pop() *Session {
+// pop takes the earliest entry.
+func (h *schedHeap) pop() schedEntry {
 	old := *h
 	n := len(old) - 1
-	old.swap(0, n)
-	s := old[n]
-	old[n] = nil
+	e := old[0]
+	old[0] = old[n]
+	old[n] = schedEntry{}
 	*h = old[:n]
 	if n > 0 {
 		h.down(0)
 	}
-	s.hidx = -1
-	return s
+	return e
 }
 
-func (h *schedHeap) remove(s *Session) {
-	i := s.hidx
-	if i < 0 || i >= len(*h) || (*h)[i] != s {
-		return
-	}
-	old := *h
-	n := len(old) - 1
-	if i != n {
-		old.swap(i, n)
-	}
-	old[n] = nil
-	*h = old[:n]
-	if i != n {
-		h.down(i)
-		h.up(i)
-	}
-	s.hidx = -1
-}
-
-func (h schedHeap) up(j int) {
+func (h schedHeap) up(j int) int {
+	e := h[j]
 	for j > 0 {
 		i := (j - 1) / 2
-		if !h.less(j, i) {
+		if h[i].due <= e.due {
 			break
 		}
-		h.swap(i, j)
+		h[j] = h[i]
 		j = i
 	}
+	h[j] = e
+	return j
 }
 
 func (h schedHeap) down(i int) {
 	n := len(h)
+	e := h[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
-			return
+			break
 		}
 		j := l
-		if r := l + 1; r < n && h.less(r, l) {
+		if r := l + 1; r < n && h[r].due < h[l].due {
 			j = r
 		}
-		if !h.less(j, i) {
-			return
+		if h[j].due >= e.due {
+			break
 		}
-		h.swap(i, j)
+		h[i] = h[j]
 		i = j
 	}
+	h[i] = e
 }
 
 // Scheduler is a set of pacing goroutines, one per core by default, that send the packets of
@@ -332,8 +320,8 @@ type pacer struct {
 	// rt: the pacer's thread took the real-time policy (owned by the pacer goroutine).
 	rt bool
 
-	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.hidx,
-	// due, next, queued).
+	// mu guards the heap and the schedule fields of the sessions on this pacer (Session.next,
+	// queued).
 	mu   sync.Mutex
 	heap schedHeap
 
@@ -388,9 +376,7 @@ func (e *Engine) schedule(s *Session, due int64) {
 		return
 	}
 	s.queued = true
-	s.due = due
-	pc.heap.push(s)
-	first := s.hidx == 0
+	first := pc.heap.push(s, due) == 0
 	pc.mu.Unlock()
 	if first {
 		select {
@@ -400,12 +386,40 @@ func (e *Engine) schedule(s *Session, due int64) {
 	}
 }
 
-// unschedule takes a closing session off its pacer.
-func (pc *pacer) unschedule(s *Session) {
+// place returns when a session starting now with packets every ptime should send its first:
+// at the start of the slot, of the next ptime's, that the fewest of the pacer's sessions are
+// due in (the soonest of those), at now's offset within its slot. Calls set up in a burst
+// would otherwise crowd some slots and leave others empty: a slot whose sessions take longer
+// than the slot delays every session of the next ones, by as much as the work varies from
+// one packet time to the next. Measured at 1,000 calls on one pacer (BenchmarkConcurrentCalls,
+// the calls started 20 µs apart by time.Sleep): 49 sessions a slot at the median, 60 at the
+// 90th percentile, slots of 16.5 µs a session overrunning their end in over 10% of them.
+func (pc *pacer) place(now, ptime int64) int64 {
+	n := int(ptime / slot)
+	if n <= 1 || n > maxPhases {
+		return now
+	}
+	var counts [maxPhases]int32
 	pc.mu.Lock()
-	pc.heap.remove(s)
+	for _, e := range pc.heap {
+		counts[int(e.due/slot%int64(n))]++
+	}
 	pc.mu.Unlock()
+	cur := now / slot
+	best := 0
+	for d := 1; d < n; d++ {
+		if counts[int((cur+int64(d))%int64(n))] < counts[int((cur+int64(best))%int64(n))] {
+			best = d
+		}
+	}
+	if best == 0 {
+		return now
+	}
+	return (cur+int64(best))*slot + now%slot
 }
+
+// maxPhases bounds the slots of a packet time that place balances (maxPacketTime's).
+const maxPhases = int(maxPacketTime / time.Millisecond)
 
 // run is the pacing goroutine.
 func (pc *pacer) run() {
@@ -429,7 +443,7 @@ func (pc *pacer) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	due := make([]*Session, 0, 256)
+	due := make([]schedEntry, 0, 256)
 	target := int64(-1) // the slot start the pacer last waited for
 	locked := mode == waitNanosleep
 	yieldedAt := sc.now()
@@ -439,7 +453,7 @@ func (pc *pacer) run() {
 		end := (now/slot + 1) * slot // the end of the current slot
 		due = due[:0]
 		for len(pc.heap) > 0 && pc.heap[0].due < end {
-			due = append(due, pc.heap.pop()) // stays queued: the pacer owns it until re-pushed
+			due = append(due, pc.heap.pop()) // its session stays queued: the pacer owns it until re-pushed
 		}
 		wait := time.Duration(-1)
 		if len(due) == 0 && len(pc.heap) > 0 {
@@ -453,19 +467,19 @@ func (pc *pacer) run() {
 				pc.woke.add(time.Duration(max(now-target, 0)))
 				target = -1
 			}
-			for _, s := range due {
-				s.next = s.tick(s.due)
+			for _, d := range due {
+				d.s.next = d.s.tick(d.due)
 			}
 			closing := sc.closing.Load()
 			pc.mu.Lock()
-			for i, s := range due {
-				due[i] = nil
+			for i, d := range due {
+				due[i] = schedEntry{}
+				s := d.s
 				if s.next <= 0 || closing || s.e.closing.Load() {
 					s.queued = false
 					continue
 				}
-				s.due = s.next
-				pc.heap.push(s)
+				pc.heap.push(s, s.next)
 			}
 			pc.mu.Unlock()
 			continue

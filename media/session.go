@@ -123,8 +123,6 @@ type Session struct {
 	// pc is the pacer the session runs on (set at Open, then immutable); its schedule fields
 	// below are guarded by pc.mu.
 	pc     *pacer
-	hidx   int
-	due    int64
 	next   int64
 	queued bool
 
@@ -198,7 +196,6 @@ func newSession(e *Engine, sc SessionConfig, rtpConn, rtcpConn *net.UDPConn, see
 		rtcp:  rtcpConn,
 		local: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		ssrc:  uint32(seed),
-		hidx:  -1,
 		log:   e.log.With(zap.Uint16("rtp_port", local.Port())),
 	}
 	// RFC 3550 §5.1: random initial sequence number and timestamp.
@@ -256,15 +253,17 @@ func (s *Session) apply(n Negotiated, start bool) error {
 	}
 	s.started = true
 	now := s.e.now()
+	first := now
 	if !was {
-		s.frameAt = now
+		first = s.pc.place(now, int64(pt))
+		s.frameAt = first
 		s.rtcpAt = now + int64(s.cfg.RTCPInterval)
 		s.st.startedAt.Store(now)
 	}
 	s.st.encoder.Store(uint32(n.Codec))
 	s.mu.Unlock()
 	if !was {
-		s.e.schedule(s, now)
+		s.e.schedule(s, first)
 	}
 	verb := "media session updated"
 	if !was {
