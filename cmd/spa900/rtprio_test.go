@@ -39,9 +39,12 @@ func TestRTPScheduler(t *testing.T) {
 	}
 	defer sched.Close()
 	allowed := media.RealtimeAllowed(10)
-	want, procs := "rtp pacing on the default policy", was
+	want, procs, pacers := "rtp pacing on the default policy", was, was
 	if allowed {
-		want, procs = "rtp pacing real-time", 2*was
+		want, procs, pacers = "rtp pacing real-time", 2*was, max(1, was/2)
+	}
+	if got := sched.Stats().Pacers; got != pacers {
+		t.Errorf("%d pacers; want %d (GOMAXPROCS was %d, real-time allowed: %v)", got, pacers, was, allowed)
 	}
 	if got := logs.All(); len(got) != 1 || got[0].Message != want {
 		t.Errorf("log %v; want one line %q (real-time allowed: %v)", got, want, allowed)
