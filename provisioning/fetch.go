@@ -134,7 +134,7 @@ type Fetcher struct {
 	// immutable after NewFetcher
 	cfg    FetcherConfig
 	log    *zap.Logger
-	client *http.Client
+	tr     *oneShot
 	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error) // DNS; tests replace it
 }
 
@@ -163,7 +163,7 @@ func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
 		log = zap.NewNop()
 	}
 	f := &Fetcher{cfg: cfg, log: log, lookup: (&net.Resolver{}).LookupNetIP}
-	f.client = f.newHTTPClient()
+	f.tr = f.newTransport()
 	return f, nil
 }
 

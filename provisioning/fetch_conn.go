@@ -11,7 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptrace"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -23,15 +23,15 @@ import (
 // and a writer goroutine, their channels and two 4 KiB buffers. In a storm of ten thousand
 // phones those were about a tenth of the fleet's CPU and an eighth of its allocations, for
 // connections that are never reused. The request is still written and the response read by
-// net/http itself ([http.Request.Write], [http.ReadResponse]), and [http.Client] above it
-// keeps what it does for the fetcher: redirects (checkRedirect), headers copied to each hop.
+// net/http itself ([http.Request.Write], [http.ReadResponse]); the fetcher follows the
+// redirects itself, as net/http's Client did (Fetcher.send).
 //
 // What it keeps of the Transport the fetcher had: HTTP/1.1 only, no proxy, no
 // Accept-Encoding (a gzip profile reaches the decoder as the server sent it), "Connection:
 // close", TLS with the fetcher's configuration and the URL's host as server name, a bound on
 // the handshake and on the response's header (maxHeader bytes), informational (1xx) answers
-// skipped, the context's end closing the connection, the trace's GotConn (the address the
-// request reached, $SERVIP).
+// skipped, the context's end closing the connection, the address the request reached
+// ($SERVIP).
 type oneShot struct {
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
 	network          string
@@ -45,20 +45,28 @@ type oneShot struct {
 var errHeaderTooLarge = errors.New("server response headers exceeded the limit")
 
 // RoundTrip sends req on a new connection and returns the response; its body closes the
-// connection. It never changes req, and always closes req.Body.
+// connection. It never changes req, and always closes req.Body. The fetcher's own requests
+// go through roundTrip; this is the same exchange as an [http.RoundTripper].
 func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := o.roundTrip(req)
-	if req.Body != nil {
-		req.Body.Close() // written whole, or never to be
-	}
+	resp, _, err := o.roundTrip(req.Context(), req)
 	return resp, err
 }
 
-func (o *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
+// roundTrip sends req on a new connection bounded by ctx, and returns the response and the
+// address the connection reached ($SERVIP); it always closes req.Body.
+func (o *oneShot) roundTrip(ctx context.Context, req *http.Request) (*http.Response, netip.AddrPort, error) {
+	resp, addr, err := o.exchange(ctx, req)
+	if req.Body != nil {
+		req.Body.Close() // written whole, or never to be
+	}
+	return resp, addr, err
+}
+
+func (o *oneShot) exchange(ctx context.Context, req *http.Request) (*http.Response, netip.AddrPort, error) {
+	var addr netip.AddrPort
 	u := req.URL
 	if u == nil || u.Host == "" {
-		return nil, errors.New("http: request without a host")
+		return nil, addr, errors.New("http: request without a host")
 	}
 	port := u.Port()
 	switch {
@@ -68,25 +76,26 @@ func (o *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
 	case u.Scheme == "http":
 		port = "80"
 	default:
-		return nil, fmt.Errorf("unsupported protocol scheme %q", u.Scheme)
+		return nil, addr, fmt.Errorf("unsupported protocol scheme %q", u.Scheme)
 	}
 	conn, err := o.dial(ctx, o.network, net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
-		return nil, err
+		return nil, addr, err
 	}
-	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GotConn != nil {
-		trace.GotConn(httptrace.GotConnInfo{Conn: conn})
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	// The context's end (the fetch's deadline, the phone going down) closes the connection,
 	// which ends whatever waits on it.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (*http.Response, error) {
+	fail := func(err error) (*http.Response, netip.AddrPort, error) {
 		stop()
 		conn.Close()
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr // not the closed connection's error: why it was closed
+			return nil, addr, cerr // not the closed connection's error: why it was closed
 		}
-		return nil, err
+		return nil, addr, err
 	}
 	var state *tls.ConnectionState
 	if u.Scheme == "https" {
@@ -109,10 +118,15 @@ func (o *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// The request in one write: net/http buffers it itself when the writer cannot take bytes
 	// one at a time.
-	out := *req
-	out.Close = true // "Connection: close"
-	var head bytes.Buffer
-	if err := out.Write(&head); err != nil {
+	out := req
+	if !out.Close {
+		out = new(http.Request)
+		*out = *req
+		out.Close = true // "Connection: close"
+	}
+	// Room for a request's head: a GET's is about 200 bytes.
+	head := bytes.NewBuffer(make([]byte, 0, 512))
+	if err := out.Write(head); err != nil {
 		return fail(err)
 	}
 	if _, err := conn.Write(head.Bytes()); err != nil {
@@ -138,7 +152,7 @@ func (o *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
 	lr.n = math.MaxInt64 // the body is bounded by the fetch's size limit
 	resp.TLS = state
 	resp.Body = &connBody{body: resp.Body, conn: conn, stop: stop, ctx: ctx}
-	return resp, nil
+	return resp, addr, nil
 }
 
 // headerLimit reads from r until n bytes have come: the bound of a response's header, lifted

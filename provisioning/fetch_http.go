@@ -10,14 +10,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
+	"unicode/utf8"
 
 	"github.com/icholy/digest"
 	"go.uber.org/zap"
+	"golang.org/x/net/idna"
 )
 
 // HTTP and HTTPS as the device speaks them (SPA-BEHAVIOUR §2.4, §7.1, §7.4, §11 item 7):
@@ -37,8 +37,8 @@ import (
 //   - what is logged and reported as fetched is the URL after redirects;
 //   - the body is bounded by the size limit and must match its announced length.
 
-// newHTTPClient builds the one client of the fetcher.
-func (f *Fetcher) newHTTPClient() *http.Client {
+// newTransport builds the one round tripper of the fetcher.
+func (f *Fetcher) newTransport() *oneShot {
 	dialer := &net.Dialer{Timeout: f.cfg.Timeout, KeepAlive: -1}
 	if ip := f.sourceIP(); ip != nil {
 		dialer.LocalAddr = &net.TCPAddr{IP: ip}
@@ -55,14 +55,13 @@ func (f *Fetcher) newHTTPClient() *http.Client {
 			return cert, nil
 		}
 	}
-	tr := &oneShot{
+	return &oneShot{
 		dial:             dialer.DialContext,
 		network:          f.network("tcp"),
 		tls:              tlsConf,
 		handshakeTimeout: f.cfg.Timeout,
 		maxHeader:        64 << 10,
 	}
-	return &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
 }
 
 // checkRedirect follows at most maxRedirects redirects, to http or https, never downgrading
@@ -117,8 +116,7 @@ type httpExchange struct {
 	// final is the redacted URL of the last request after redirects; "" when none was
 	// followed.
 	final string
-	mu    sync.Mutex
-	addr  netip.AddrPort // guarded by mu: the remote end of the last connection used
+	addr  netip.AddrPort // the remote end of the last connection used
 }
 
 // redirected records where the request ended when a redirect was followed.
@@ -126,12 +124,6 @@ func (x *httpExchange) redirected(resp *http.Response) {
 	if resp.Request != nil && resp.Request.Response != nil { // set only on a redirect's request
 		x.final = resp.Request.URL.Redacted()
 	}
-}
-
-func (x *httpExchange) remote() netip.AddrPort {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.addr
 }
 
 // httpRequest sends method to t with body and returns the 2xx response, its body still to be
@@ -147,16 +139,7 @@ func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body
 	if err != nil || u.Host == "" || u.User != nil {
 		return x, fmt.Errorf("%w: malformed url", ErrUnsupported)
 	}
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			if ap, err := netip.ParseAddrPort(info.Conn.RemoteAddr().String()); err == nil {
-				x.mu.Lock()
-				x.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-				x.mu.Unlock()
-			}
-		},
-	})
-	resp, err := f.send(ctx, method, u, body, "")
+	resp, err := f.send(ctx, x, method, u, body, "")
 	if err != nil {
 		return x, err
 	}
@@ -174,7 +157,7 @@ func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body
 		if !ok {
 			return x, &StatusError{Code: http.StatusUnauthorized}
 		}
-		if resp, err = f.send(ctx, method, at, body, authz); err != nil {
+		if resp, err = f.send(ctx, x, method, at, body, authz); err != nil {
 			return x, err
 		}
 		x.redirected(resp)
@@ -188,33 +171,159 @@ func (f *Fetcher) httpRequest(ctx context.Context, t Target, method string, body
 	return x, nil
 }
 
-// send does one request (following redirects) with the phone's headers.
-func (f *Fetcher) send(ctx context.Context, method string, u *url.URL, body []byte, authz string) (*http.Response, error) {
-	var rd io.Reader
-	if method == http.MethodPost {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
-	}
+// send does one request with the phone's headers and follows its redirects as net/http's
+// Client does them (which the fetcher used until the client's work per request, a copy of
+// the headers and a request built from a URL string among it, showed in a storm's profile):
+// 301, 302 and 303 go on with GET and without the body (and its Content-Type) unless the
+// method was GET; 307 and 308 with the same method and body; a redirect without a Location
+// is the answer; the Location is resolved against the request's URL; each hop carries the
+// first request's headers, Authorization only while every hop so far stayed on its host or
+// a subdomain (and then only as checkRedirect lets it), and a Referer naming the request
+// before unless that went from https to http; the answer of a hop followed is read up to 2
+// KiB and closed. checkRedirect decides which redirects are followed. x learns the address
+// each connection reached.
+func (f *Fetcher) send(ctx context.Context, x *httpExchange, method string, u *url.URL, body []byte, authz string) (*http.Response, error) {
+	// Close: "Connection: close", a connection per request (oneShot).
+	first := &http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, 3), Host: u.Host, Close: true}
 	// An empty User-Agent value makes net/http send none rather than its own.
-	req.Header.Set("User-Agent", f.cfg.UserAgent)
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", http.DetectContentType(body))
+	first.Header.Set("User-Agent", f.cfg.UserAgent)
+	post := method == http.MethodPost
+	if post {
+		first.Header.Set("Content-Type", http.DetectContentType(body))
+		setBody(first, body)
 	}
 	if authz != "" {
-		req.Header.Set("Authorization", authz)
+		first.Header.Set("Authorization", authz)
 	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is in the FetchError already
+	var (
+		via            []*http.Request // the requests sent before req, once a redirect is followed
+		includeBody    = true
+		stripSensitive = false
+	)
+	req := first
+	for {
+		resp, addr, err := f.tr.roundTrip(ctx, req)
+		if err != nil {
+			return nil, tlsFailure(err)
 		}
-		return nil, tlsFailure(err)
+		x.addr = addr
+		method, follow, withBody := redirectBehavior(req.Method, resp.StatusCode)
+		if !follow {
+			return resp, nil
+		}
+		if !withBody {
+			includeBody = false // a hop that dropped the body never sends it again
+		}
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			return resp, nil // a 3xx without a Location is the answer (net/http's issue 17773)
+		}
+		to, err := req.URL.Parse(loc)
+		if err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("failed to parse Location header %q: %v", loc, err) //nolint:errorlint // net/http's words
+		}
+		next := &http.Request{Method: method, URL: to, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: make(http.Header, 4), Response: resp, Close: true}
+		if includeBody && post {
+			setBody(next, body)
+		}
+		if !stripSensitive && first.URL.Host != to.Host && !sameDomainOrSub(to, first.URL) {
+			stripSensitive = true
+		}
+		for k, vv := range first.Header {
+			switch k {
+			case "Authorization":
+				if stripSensitive {
+					continue
+				}
+			case "Content-Type":
+				if !includeBody {
+					continue
+				}
+			}
+			next.Header[k] = vv
+		}
+		if ref := referer(req.URL, to); ref != "" {
+			next.Header.Set("Referer", ref)
+		}
+		via = append(via, req)
+		if err := f.checkRedirect(next, via); errors.Is(err, http.ErrUseLastResponse) {
+			return resp, nil
+		}
+		if resp.ContentLength == -1 || resp.ContentLength <= 2<<10 {
+			_, _ = io.CopyN(io.Discard, resp.Body, 2<<10)
+		}
+		resp.Body.Close()
+		req = next
 	}
-	return resp, nil
+}
+
+// setBody gives req the POST body as net/http's NewRequest does for a bytes.Reader: its
+// length announced, an empty one as NoBody.
+func setBody(req *http.Request, body []byte) {
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body = http.NoBody
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+}
+
+// redirectBehavior is what net/http's Client does with an answer to a request of method: the
+// method of the next request, whether it follows, and whether it sends the body again.
+func redirectBehavior(method string, code int) (next string, follow, withBody bool) {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+		next = method
+		if method != http.MethodGet && method != http.MethodHead {
+			next = http.MethodGet
+		}
+		return next, true, false
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return method, true, true
+	}
+	return "", false, false
+}
+
+// sameDomainOrSub reports whether dest's host is initial's or one of its subdomains, as
+// net/http decides whether a redirect keeps Authorization (its host names in their ASCII
+// form: an ASCII name as it is written, others through IDNA's lookup profile).
+func sameDomainOrSub(dest, initial *url.URL) bool {
+	ascii := func(u *url.URL) string {
+		h := u.Hostname()
+		for i := 0; i < len(h); i++ {
+			if h[i] >= utf8.RuneSelf {
+				if a, err := idna.Lookup.ToASCII(h); err == nil {
+					return a
+				}
+				return h
+			}
+		}
+		return h
+	}
+	sub, parent := ascii(dest), ascii(initial)
+	if sub == parent {
+		return true
+	}
+	if strings.ContainsAny(sub, ":%") || !strings.HasSuffix(sub, parent) {
+		return false
+	}
+	return sub[len(sub)-len(parent)-1] == '.'
+}
+
+// referer is the Referer of a redirect from last to next, as net/http's Client sets it: none
+// from https to http.
+func referer(last, next *url.URL) string {
+	if last.Scheme == "https" && next.Scheme == "http" {
+		return ""
+	}
+	ref := last.String()
+	if last.User != nil {
+		ref = strings.Replace(ref, last.User.String()+"@", "", 1)
+	}
+	return ref
 }
 
 // authorization answers a 401 challenge with the --uid/--pwd credentials: Digest when offered
@@ -319,7 +428,7 @@ func (f *Fetcher) httpDo(ctx context.Context, t Target, req Request, post bool, 
 	if err != nil {
 		return nil, x.final, err
 	}
-	remote := x.remote()
+	remote := x.addr
 	return &Response{
 		Body:        body,
 		ServerIP:    remote.Addr(),
