@@ -95,11 +95,41 @@ func stormChild(argsJSON string) int {
 				}
 			}
 		}()
+		// At every SIGUSR2 (the harness sends one before each storm after the first), the CPU
+		// profile so far is closed and the next one begins (cpu-N.pprof): a storm's own; the
+		// allocations so far are written beside it (allocs-N.pprof: a storm's own are the
+		// difference of two, go tool pprof -base).
+		var mu sync.Mutex
 		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 		if err == nil && pprof.StartCPUProfile(f) == nil {
+			usr2 := make(chan os.Signal, 1)
+			signal.Notify(usr2, syscall.SIGUSR2)
+			go func() {
+				for k := 1; ; k++ {
+					<-usr2
+					mu.Lock()
+					if a, err := os.Create(filepath.Join(dir, fmt.Sprintf("allocs-%d.pprof", k))); err == nil {
+						pprof.Lookup("allocs").WriteTo(a, 0)
+						a.Close()
+					}
+					if f != nil {
+						pprof.StopCPUProfile()
+						f.Close()
+						f = nil
+						if g, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-%d.pprof", k))); err == nil && pprof.StartCPUProfile(g) == nil {
+							f = g
+						}
+					}
+					mu.Unlock()
+				}
+			}()
 			defer func() {
-				pprof.StopCPUProfile()
-				f.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				if f != nil {
+					pprof.StopCPUProfile()
+					f.Close()
+				}
 				if a, err := os.Create(filepath.Join(dir, "allocs.pprof")); err == nil {
 					pprof.Lookup("allocs").WriteTo(a, 0)
 					a.Close()
@@ -550,6 +580,9 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 			ngCPU0 := cpuSeconds(ng.PID)
 			var cpu0 float64
 			if fleet != nil {
+				if os.Getenv("SPA900_STORM_PROFILE") != "" {
+					fleet.cmd.Process.Signal(syscall.SIGUSR2) // this storm's own CPU profile
+				}
 				cpu0 = cpuSeconds(fleet.cmd.Process.Pid)
 			}
 			began := time.Now()
