@@ -31,9 +31,8 @@ type Agent struct {
 	wire     *wire
 	laddr    sipmsg.Addr    // the bound address, as sipgo names connections
 	local    netip.AddrPort // the same, as the phone sees it
-	contact  sipmsg.ContactHeader
-	proxy    proxySpec // Proxy_n_
-	proxyErr error     // why Proxy_n_ cannot be read
+	proxy    proxySpec      // Proxy_n_
+	proxyErr error          // why Proxy_n_ cannot be read
 	hasProxy bool
 	outbound proxySpec // Outbound_Proxy_n_, when used
 	hasOB    bool
@@ -166,16 +165,6 @@ func NewAgent(cfg Config) (*Agent, error) {
 	a.local = netip.AddrPortFrom(cfg.IP, uint16(port))
 	a.laddr = sipmsg.Addr{IP: cfg.IP.AsSlice(), Port: port, Hostname: cfg.IP.String()}
 
-	a.contact = sipmsg.ContactHeader{
-		DisplayName: cfg.DisplayName,
-		Address:     sipmsg.Uri{Scheme: "sip", User: cfg.UserID, Host: cfg.IP.String(), Port: port},
-	}
-	if a.streams != nil {
-		// RFC 3261 §19.1.1: the Contact says how to reach the phone; a sip: URI with
-		// transport=tls is the SPA's form (it has no sips: URIs), as for tcp.
-		a.contact.Address.UriParams = sipmsg.NewParams()
-		a.contact.Address.UriParams.Add("transport", cfg.Transport.String())
-	}
 	a.reg = regDialog{callID: newCallID(cfg.IP.String()), fromTag: newTag('o', cfg.Ext), cseq: newCSeq()}
 	if cfg.CallIDSeed != "" {
 		a.reg.callID = stableCallID(cfg.CallIDSeed, cfg.Ext, cfg.IP.String())
@@ -185,6 +174,23 @@ func NewAgent(cfg Config) (*Agent, error) {
 		a.reg.cseq = cfg.RegCSeq
 	}
 	return a, nil
+}
+
+// contact is the extension's Contact: its user, display name and bound address (and the
+// transport on TCP and TLS). It is made for each message rather than kept: 184 bytes an
+// agent, 12,000 agents of 3,000 SPA942s, most of which never send.
+func (a *Agent) contact() sipmsg.ContactHeader {
+	c := sipmsg.ContactHeader{
+		DisplayName: a.cfg.DisplayName,
+		Address:     sipmsg.Uri{Scheme: "sip", User: a.cfg.UserID, Host: a.laddr.Hostname, Port: a.laddr.Port},
+	}
+	if a.streams != nil {
+		// RFC 3261 §19.1.1: the Contact says how to reach the phone; a sip: URI with
+		// transport=tls is the SPA's form (it has no sips: URIs), as for tcp.
+		c.Address.UriParams = sipmsg.NewParams()
+		c.Address.UriParams.Add("transport", a.cfg.Transport.String())
+	}
+	return c
 }
 
 // sipStack is what sipgo keeps of an agent: its user agent with the transport and
@@ -528,7 +534,7 @@ func (a *Agent) newRequest(method sipmsg.RequestMethod, ruri, to sipmsg.Uri, cal
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: cseq, MethodName: method})
 	mf := sipmsg.MaxForwardsHeader(a.cfg.MaxForwards)
 	req.AppendHeader(&mf)
-	c := a.contact
+	c := a.contact()
 	req.AppendHeader(&c)
 	if ua != "" {
 		req.AppendHeader(sipmsg.NewHeader("User-Agent", ua))

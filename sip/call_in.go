@@ -263,7 +263,7 @@ func (c *call) answerInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction, sd
 }
 
 func (a *Agent) contactHeader() sipmsg.Header {
-	c := a.contact
+	c := a.contact()
 	return &c
 }
 
@@ -342,7 +342,8 @@ func (a *Agent) Redirect(id, target, reason string) error {
 	if err != nil {
 		return err
 	}
-	div := fmt.Sprintf("<%s>;reason=%s", a.contact.Address.String(), reason)
+	us := a.contact().Address
+	div := fmt.Sprintf("<%s>;reason=%s", us.String(), reason)
 	if a.cfg.DisplayName != "" {
 		div = strconv.Quote(a.cfg.DisplayName) + " " + div
 	}

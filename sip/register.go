@@ -283,7 +283,7 @@ func (a *Agent) granted(res *sipmsg.Response, dest netip.AddrPort, asked time.Du
 
 // isOurContact reports whether a Contact of a REGISTER answer is the phone's binding.
 func (a *Agent) isOurContact(c *sipmsg.ContactHeader) bool {
-	u := c.Address
-	return strings.EqualFold(u.User, a.contact.Address.User) && u.Port == a.contact.Address.Port &&
-		strings.EqualFold(strings.Trim(u.Host, "[]"), a.contact.Address.Host)
+	u, our := c.Address, a.contact().Address
+	return strings.EqualFold(u.User, our.User) && u.Port == our.Port &&
+		strings.EqualFold(strings.Trim(u.Host, "[]"), our.Host)
 }
