@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -34,10 +33,11 @@ type Agent struct {
 	proxy    proxySpec      // Proxy_n_
 	proxyErr error          // why Proxy_n_ cannot be read
 	hasProxy bool
-	outbound proxySpec // Outbound_Proxy_n_, when used
-	hasOB    bool
+	outbound *proxySpec // Outbound_Proxy_n_, when used; nil: none
 	res      resolver
-	nonceKey [32]byte // signs the nonces of the agent's own challenges
+	// nonceKey signs the nonces of the agent's own challenges, made at the first (key): most
+	// extensions never challenge.
+	nonceKey atomic.Pointer[[32]byte]
 
 	// stk is the agent's sipgo stack, built at the first message in or out (stack): until
 	// then an idle extension holds its socket and one parked goroutine, no more.
@@ -57,7 +57,7 @@ type Agent struct {
 	calls      map[string]*call // by Call-ID
 	mwi        *subDialog       // the message-summary subscription; nil until the first SubscribeMWI (512 bytes an extension that never subscribes need not hold)
 	// shared is the dialog NOTIFYs' Call-ID, tag and CSeq (shared.go; sipsla).
-	shared sharedPub
+	shared *sharedPub // nil until the extension's first dialog NOTIFY
 
 	closed    atomic.Bool
 	closing   chan struct{} // closed when Close forces the handlers out
@@ -135,12 +135,14 @@ func NewAgent(cfg Config) (*Agent, error) {
 		return nil, errors.New("sip: Config.IP is required")
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
-	rand.Read(a.nonceKey[:])
 	a.proxy, a.hasProxy, a.proxyErr = parseProxy(cfg.Proxy)
 	if cfg.OutboundProxy != "" {
-		var err error
-		if a.outbound, a.hasOB, err = parseProxy(cfg.OutboundProxy); err != nil && a.proxyErr == nil {
+		ob, ok, err := parseProxy(cfg.OutboundProxy)
+		if err != nil && a.proxyErr == nil {
 			a.proxyErr = err
+		}
+		if ok {
+			a.outbound = &ob
 		}
 	}
 	a.res = resolver{r: cfg.Resolver, srv: cfg.DNSSRV, autoPfx: cfg.SRVAutoPrefix, transport: cfg.Transport}
@@ -618,8 +620,8 @@ func (a *Agent) targets(ctx context.Context) ([]netip.AddrPort, error) {
 		return nil, a.proxyErr
 	}
 	spec := a.proxy
-	if a.hasOB {
-		spec = a.outbound
+	if a.outbound != nil {
+		spec = *a.outbound
 	} else if !a.hasProxy {
 		return nil, ErrNoProxy
 	}

@@ -552,8 +552,8 @@ func (c *call) send(req *sipmsg.Request) (*sipmsg.Response, error) {
 // dialogs, else the first route, else the remote target (RFC 3261 §12.2.1.1, §8.1.2).
 func (c *call) dest() (netip.AddrPort, error) {
 	a := c.a
-	if a.hasOB && a.cfg.OutboundInDialog {
-		ts, err := a.res.resolve(context.Background(), a.outbound)
+	if a.outbound != nil && a.cfg.OutboundInDialog {
+		ts, err := a.res.resolve(context.Background(), *a.outbound)
 		if err != nil {
 			return netip.AddrPort{}, err
 		}
@@ -581,7 +581,7 @@ func (a *Agent) uriDest(ctx context.Context, u sipmsg.Uri) (netip.AddrPort, erro
 // requestDest is where a new call goes: the outbound proxy when one is used, the proxy for a
 // target in its domain, else the target's own host.
 func (a *Agent) requestDest(ctx context.Context, ruri sipmsg.Uri) (netip.AddrPort, error) {
-	if a.hasOB || (a.hasProxy && strings.EqualFold(ruri.Host, a.proxy.host)) {
+	if a.outbound != nil || (a.hasProxy && strings.EqualFold(ruri.Host, a.proxy.host)) {
 		ts, err := a.targets(ctx)
 		if err != nil {
 			return netip.AddrPort{}, err

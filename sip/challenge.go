@@ -2,6 +2,7 @@ package sip
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -20,11 +21,24 @@ import (
 
 const nonceLife = 5 * time.Minute
 
+// key returns the agent's nonce key, made at the first call.
+func (a *Agent) key() *[32]byte {
+	if k := a.nonceKey.Load(); k != nil {
+		return k
+	}
+	k := new([32]byte)
+	rand.Read(k[:])
+	if a.nonceKey.CompareAndSwap(nil, k) {
+		return k
+	}
+	return a.nonceKey.Load()
+}
+
 // newNonce returns a signed nonce for now.
 func (a *Agent) newNonce(now time.Time) string {
 	var b [8 + 16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	mac := hmac.New(sha256.New, a.nonceKey[:])
+	mac := hmac.New(sha256.New, a.key()[:])
 	mac.Write(b[:8])
 	copy(b[8:], mac.Sum(nil))
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -36,7 +50,7 @@ func (a *Agent) checkNonce(nonce string, now time.Time) (ok, fresh bool) {
 	if err != nil || len(b) != 24 {
 		return false, false
 	}
-	mac := hmac.New(sha256.New, a.nonceKey[:])
+	mac := hmac.New(sha256.New, a.key()[:])
 	mac.Write(b[:8])
 	if !hmac.Equal(b[8:], mac.Sum(nil)[:16]) {
 		return false, false

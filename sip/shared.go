@@ -301,7 +301,7 @@ func (a *Agent) PublishShared(ctx context.Context, s SharedState) error {
 	// A state agent of its own is sent to directly (the outbound proxy still wins); sa at
 	// the proxy goes where the extension's requests go.
 	var dest netip.AddrPort
-	if strings.TrimSpace(sl.StateAgent) != "" && !a.hasOB {
+	if strings.TrimSpace(sl.StateAgent) != "" && a.outbound == nil {
 		dest, err = a.uriDest(ctx, ruri)
 	} else {
 		dest, err = a.requestDest(ctx, ruri)
@@ -324,15 +324,15 @@ func (a *Agent) PublishShared(ctx context.Context, s SharedState) error {
 	to := a.aor()
 	to.User = user
 	a.mu.Lock()
-	if a.shared.callID == "" {
-		a.shared = sharedPub{callID: newCallID(a.cfg.IP.String()), fromTag: newTag('o', a.cfg.Ext), cseq: newCSeq()}
+	if a.shared == nil {
+		a.shared = &sharedPub{callID: newCallID(a.cfg.IP.String()), fromTag: newTag('o', a.cfg.Ext), cseq: newCSeq()}
 	}
 	a.mu.Unlock()
 	var auth []sipmsg.Header
 	for challenges := 0; ; {
 		a.mu.Lock()
 		a.shared.cseq++
-		p := a.shared
+		p := *a.shared
 		a.mu.Unlock()
 		req := a.newRequest(sipmsg.NOTIFY, ruri, to, p.callID, p.fromTag, p.cseq, a.cfg.UserAgent)
 		if from := req.From(); from != nil {

@@ -224,9 +224,9 @@ func (a *Agent) subRequest(ctx context.Context, d *subDialog, pkg string, expire
 	var dest netip.AddrPort
 	var err error
 	switch {
-	case sd.established() && a.hasOB && a.cfg.OutboundInDialog:
+	case sd.established() && a.outbound != nil && a.cfg.OutboundInDialog:
 		var ts []netip.AddrPort
-		if ts, err = a.res.resolve(ctx, a.outbound); err == nil {
+		if ts, err = a.res.resolve(ctx, *a.outbound); err == nil {
 			dest = ts[0]
 		}
 	case sd.established() && len(sd.routes) > 0:
