@@ -123,6 +123,9 @@ type Bus struct {
 	bytes    int       // accounted size of what kept holds
 	subs     map[*subscriber]struct{}
 	watchers map[*watcher]struct{} // guarded by mu; nil until the first Watch
+	// maps holds the Data of the kept events whose Data did not pack, by number; nil when
+	// there are none. Guarded by mu.
+	maps map[uint64]map[string]any
 }
 
 // watcher is one Watch call.
@@ -205,7 +208,7 @@ func (r *eventRing) since(after uint64, n int) ([]keptEvent, uint64) {
 // is body, to keep instead of a copy; nil when none is.
 func (r *eventRing) sameBody(body []byte) []byte {
 	for i := r.n - 1; i >= max(0, r.n-sameBodyWindow); i-- {
-		if k := r.at(i); k.data == nil && bytes.Equal(k.body, body) {
+		if k := r.at(i); bytes.Equal(k.body, body) {
 			return k.body
 		}
 	}
@@ -219,23 +222,24 @@ const sameBodyWindow = 16
 
 // keptEvent is an event as the bus keeps it: its time (wall clock: seconds and nanoseconds
 // since the Unix epoch), one byte slice (body) holding its kind and its Data packed
-// (packData), or the Data as its map when it cannot be packed; and its accounted size. Its
-// sequence number is its place in the ring (eventRing.seq0). A body is never changed once
+// (packData), or only that its Data is kept as its map (in Bus.maps, by its number: a value
+// packData does not pack, rare); and its accounted size. Its sequence number is its place in
+// the ring (eventRing.seq0). A body is never changed once
 // kept, so an event whose body is the same as one of the newest kept shares that one's
 // (sameBody): a resyncing phone's events are mostly those of its last resync again, and
 // their copies were 18 MB of the live heap of 3,000 resyncing phones. A slot of the ring is
-// 48 bytes.
+// 40 bytes.
 type keptEvent struct {
 	body []byte
-	data map[string]any // when Data is not packed in body
 	sec  int64
 	nsec int32
 	size int32 // at most maxEventSize
 }
 
-// event returns the kept event numbered seq, its Data unpacked. Its Time is the published
-// one's instant (Equal to it), in the local zone, without a monotonic reading.
-func (k *keptEvent) event(seq uint64) Event {
+// event returns the kept event numbered seq, its Data unpacked (or data, when it is kept as
+// its map). Its Time is the published one's instant (Equal to it), in the local zone,
+// without a monotonic reading.
+func (k *keptEvent) event(seq uint64, data map[string]any) Event {
 	r := unpacker{b: k.body}
 	e := Event{Seq: seq, Time: time.Unix(k.sec, int64(k.nsec))}
 	e.Kind = r.string()
@@ -243,7 +247,7 @@ func (k *keptEvent) event(seq uint64) Event {
 	case recPacked:
 		e.Data = unpackData(r.b)
 	case recMap:
-		e.Data = k.data
+		e.Data = data
 	}
 	return e
 }
@@ -347,7 +351,11 @@ func (b *Bus) Publish(kind string, at time.Time, data map[string]any) Event {
 		body = append(body, recNil)
 	default:
 		if body, ok = packData(append(body, recPacked), e.Data); !ok {
-			body, k.data = append(packString1(scratch[:0], e.Kind), recMap), e.Data
+			body = append(packString1(scratch[:0], e.Kind), recMap)
+			if b.maps == nil {
+				b.maps = map[uint64]map[string]any{}
+			}
+			b.maps[b.seq] = e.Data
 		}
 	}
 	if k.body = b.kept.sameBody(body); k.body == nil {
@@ -393,7 +401,14 @@ func (b *Bus) keep(k keptEvent) {
 	b.kept.push(k, b.seq)
 	b.bytes += int(k.size)
 	for b.kept.len() > 1 && (b.bytes > b.maxBytes || b.kept.len() > busMaxEvents) {
+		seq := b.kept.seq0
 		b.bytes -= b.kept.pop()
+		if b.maps != nil {
+			delete(b.maps, seq)
+			if len(b.maps) == 0 {
+				b.maps = nil // a map that grew keeps its size: let it go
+			}
+		}
 	}
 }
 
@@ -442,7 +457,7 @@ func (b *Bus) SubscribeQueue(ctx context.Context, after uint64, queue int) <-cha
 	s := &subscriber{ch: make(chan Event, max(queue, 1)+len(replay))}
 	s.cum = make([]int64, cap(s.ch)+1)
 	for i := range replay {
-		s.push(replay[i].event(first+uint64(i)), int(replay[i].size), b.maxBytes) // the history is within the bound: it all fits
+		s.push(replay[i].event(first+uint64(i), b.maps[first+uint64(i)]), int(replay[i].size), b.maxBytes) // the history is within the bound: it all fits
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -467,7 +482,7 @@ func (b *Bus) SinceN(after uint64, n int) []Event {
 	kept, first := b.kept.since(after, n)
 	out := make([]Event, len(kept))
 	for i := range kept {
-		out[i] = kept[i].event(first + uint64(i))
+		out[i] = kept[i].event(first+uint64(i), b.maps[first+uint64(i)])
 	}
 	return out
 }

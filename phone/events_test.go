@@ -371,3 +371,47 @@ func TestBusSharesTheBodiesOfRepeatedEvents(t *testing.T) {
 		}
 	}
 }
+
+// An event whose Data does not pack (a value of a type packData does not know) is kept as
+// its map beside the ring, by its number: a replay gives that map back, among packed events
+// before and after it, and the map goes when the event leaves the history.
+func TestBusKeepsUnpackedDataByNumber(t *testing.T) {
+	b := NewBus(minEventHistoryBytes)
+	type point struct{ X, Y int }
+	var published []Event
+	for i := range 400 {
+		data := map[string]any{"i": i, "op": "resync"}
+		if i%7 == 3 {
+			data["where"] = point{i, -i} // not packed
+		}
+		published = append(published, b.Publish("k", time.Unix(int64(i), 0), data))
+		b.mu.Lock()
+		n, maps := b.kept.len(), len(b.maps)
+		var stale bool
+		for seq := range b.maps {
+			stale = stale || seq < b.kept.seq0
+		}
+		b.mu.Unlock()
+		if stale || maps > n/7+1 {
+			t.Fatalf("after %d events: %d kept, %d maps held (one of an event no longer kept: %v)", i+1, n, maps, stale)
+		}
+	}
+	kept := b.Since(0)
+	for j, got := range kept {
+		want := published[len(published)-len(kept)+j]
+		if got.Seq != want.Seq || !reflect.DeepEqual(got.Data, want.Data) {
+			t.Fatalf("kept event %d: %+v, published %+v", j, got, want)
+		}
+		if _, ok := want.Data["where"]; ok && !reflect.DeepEqual(got.Data["where"], want.Data["where"]) {
+			t.Fatalf("event %d: its unpacked value came back as %v", got.Seq, got.Data["where"])
+		}
+	}
+	for range 200 { // packed events push the last map out
+		b.Publish("k", time.Unix(0, 0), map[string]any{"op": "resync"})
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.maps != nil {
+		t.Fatalf("no map-kept event is in the history, but the bus holds %d", len(b.maps))
+	}
+}
