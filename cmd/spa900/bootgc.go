@@ -41,7 +41,15 @@ func raiseBootGC(log *zap.Logger) *bootGC {
 		log.Debug("collector goal kept while the fleet boots", zap.String("gogc", v), zap.String("reason", "GOGC is set"))
 		return g
 	}
-	g.was, g.set = debug.SetGCPercent(bootGCPercent), true
+	was := debug.SetGCPercent(bootGCPercent)
+	if was == bootGCPercent {
+		// Another fleet of this process raised it (a lab, tests): that one puts it back.
+		// Restoring here too could leave the raised goal for good, when the other fleet's
+		// restore came first and this one's put back what it had found: the raised goal.
+		log.Debug("collector goal kept while the fleet boots", zap.Int("gogc", was), zap.String("reason", "raised already"))
+		return g
+	}
+	g.was, g.set = was, true
 	log.Info("collector goal raised while the fleet boots", zap.Int("gogc", bootGCPercent), zap.Int("was", g.was))
 	return g
 }

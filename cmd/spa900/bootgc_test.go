@@ -64,3 +64,30 @@ func TestBootGCKeepsGOGC(t *testing.T) {
 		t.Errorf("goal after the storm with GOGC=80 = %d, want 80", got)
 	}
 }
+
+// Two fleets of one process booting at once: the second finds the goal raised and leaves
+// it to the first, so that the goal comes back to what it was whichever storm ends first.
+func TestBootGCTwoFleets(t *testing.T) {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		t.Skip("GOGC is set: the fleet keeps it (TestBootGCKeepsGOGC)")
+	}
+	was := debug.SetGCPercent(70)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	for _, firstEnds := range []bool{true, false} {
+		a := raiseBootGC(zap.NewNop())
+		b := raiseBootGC(zap.NewNop())
+		if got := gcPercent(); got != bootGCPercent {
+			t.Fatalf("goal while both boot = %d, want %d", got, bootGCPercent)
+		}
+		if firstEnds {
+			a.restore("storm done")
+			b.restore("storm done")
+		} else {
+			b.restore("storm done")
+			a.restore("storm done")
+		}
+		if got := gcPercent(); got != 70 {
+			t.Errorf("first fleet's storm ending first: %v; goal after both = %d, want 70", firstEnds, got)
+		}
+	}
+}
