@@ -44,16 +44,9 @@ type oneShot struct {
 // net/http's Transport words it.
 var errHeaderTooLarge = errors.New("server response headers exceeded the limit")
 
-// RoundTrip sends req on a new connection and returns the response; its body closes the
-// connection. It never changes req, and always closes req.Body. The fetcher's own requests
-// go through roundTrip; this is the same exchange as an [http.RoundTripper].
-func (o *oneShot) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, _, err := o.roundTrip(req.Context(), req)
-	return resp, err
-}
-
 // roundTrip sends req on a new connection bounded by ctx, and returns the response and the
-// address the connection reached ($SERVIP); it always closes req.Body.
+// address the connection reached ($SERVIP); its body closes the connection. It never
+// changes req, and always closes req.Body.
 func (o *oneShot) roundTrip(ctx context.Context, req *http.Request) (*http.Response, netip.AddrPort, error) {
 	resp, addr, err := o.exchange(ctx, req)
 	if req.Body != nil {

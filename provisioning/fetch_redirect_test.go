@@ -131,10 +131,18 @@ func (hs *hopServers) take() []string {
 	return s
 }
 
+// oneShotTripper is the fetcher's exchange as an [http.RoundTripper], for net/http's Client.
+type oneShotTripper struct{ o *oneShot }
+
+func (t oneShotTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, _, err := t.o.roundTrip(req.Context(), req)
+	return resp, err
+}
+
 // referenceSend is the fetcher's send as it was, on net/http's Client: the reference the
 // redirects are held to.
 func referenceSend(ctx context.Context, f *Fetcher, method string, u *url.URL, body []byte, authz string) (*http.Response, error) {
-	client := &http.Client{Transport: f.tr, CheckRedirect: f.checkRedirect}
+	client := &http.Client{Transport: oneShotTripper{f.tr}, CheckRedirect: f.checkRedirect}
 	var rd io.Reader
 	if method == http.MethodPost {
 		rd = bytes.NewReader(body)
