@@ -145,8 +145,8 @@ func NewScheduler(n int) (*Scheduler, error) {
 // threads runnable but waiting 37-40% of the time), 2.2-3.6 ms real-time, 0.9-1.3 ms
 // real-time holding the P with GOMAXPROCS 4 and 2 pacers. Quiet (load 1.5-1.9), two
 // processes on the 2 cores, one real-time pacer each, GOMAXPROCS 4, with the pacers' yield
-// (yieldUnlocked): 250 calls p99 1.3-1.8 ms, 500 calls 0.95-1.35 ms, 1,000 calls 4.5-14 ms
-// with each pacer at 90-92% of a core (3.55-3.65 ms without the audio analysis, at 70%).
+// (yieldUnlocked): 250 calls p99 1.3-2.75 ms, 500 calls 0.95-3.2 ms, 1,000 calls 3.65-14 ms
+// with each pacer at 85-92% of a core (3.55-3.65 ms without the audio analysis, at 70%).
 func (sc *Scheduler) SetRealtimePriority(prio int) error {
 	if prio < 0 || prio > 99 {
 		return fmt.Errorf("%w: real-time priority %d (want 0-99)", ErrBadConfig, prio)
