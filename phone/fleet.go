@@ -53,9 +53,10 @@ func NewFleet(opts []Options, log *zap.Logger) (*Fleet, error) {
 	opts = slices.Clone(opts)
 	shared := new(sharedSnapshots)
 	lend := new(lender) // resyncs' buffers, lent from one to the next (stormcpu)
+	rules := new(ruleCache)
 	f.workers = newWorkers()
 	for i := range opts {
-		opts[i].shared, opts[i].lend, opts[i].workers = shared, lend, f.workers
+		opts[i].shared, opts[i].lend, opts[i].rules, opts[i].workers = shared, lend, rules, f.workers
 		if opts[i].MediaScheduler == nil {
 			opts[i].MediaScheduler = sched
 		}

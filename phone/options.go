@@ -92,6 +92,8 @@ type Options struct {
 	shared *sharedSnapshots
 	// lend lends the units of a fleet the buffers of their resyncs (NewFleet sets it).
 	lend *lender
+	// rules keeps the rules a fleet's phones parsed (NewFleet sets it; nil: none kept).
+	rules *ruleCache
 	// memo holds the unit's profile memo across its boots (NewUnit sets it; nil: each
 	// phone has one of its own).
 	memo *atomic.Pointer[profileMemo]

@@ -304,10 +304,10 @@ func (st *state) startResync(forced bool) {
 		st.p.opts.Counters.resyncForced()
 	}
 	job := &resyncJob{
-		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(),
+		log: st.p.log, emit: st.p.emit, fetch: st.p.fetcher(), snap: st.snap, vars: st.vars(), varsFrom: st.snap,
 		url: op.url, requester: op.requester, tftp: st.p.opts.TFTPServer, syslog: st.syslogOut(), clock: st.p.clock,
 		acceptSHA256: st.p.opts.Provisioning.AcceptSHA256, lend: st.p.opts.lend,
-		memo: st.p.memo.Load(), seed: st.prov.seed,
+		memo: st.p.memo.Load(), seed: st.prov.seed, rules: st.p.opts.rules,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
 	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
@@ -483,15 +483,19 @@ func (st *state) vars() *provisioning.Vars {
 }
 
 // gppNames and gppSecretNames name GPP_A…GPP_P and GPP_SA…GPP_SD, in the order of
-// provisioning.Vars' GPP and GPPSecret: built once, never written.
-var gppNames, gppSecretNames = func() (g [16]string, s [4]string) {
+// provisioning.Vars' GPP and GPPSecret, and userIDNames User_ID_1_…User_ID_9_ ($UID1…,
+// index 0 unused): built once, never written.
+var gppNames, gppSecretNames, userIDNames = func() (g [16]string, s [4]string, u [10]string) {
 	for i := range g {
 		g[i], _ = config.GPP(string(rune('a' + i)))
 	}
 	for i := range s {
 		s[i], _ = config.GPP("s" + string(rune('a'+i)))
 	}
-	return g, s
+	for n := 1; n < len(u); n++ {
+		u[n] = config.ExtName(config.UserID, n)
+	}
+	return g, s, u
 }()
 
 // fillConfigVars copies the configuration-derived macros ($A..$P, $SA..$SD, $UIDn).
@@ -504,7 +508,11 @@ func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	}
 	v.UID = v.UID[:0]
 	for n := 1; n <= snap.Catalog().Model().Extensions; n++ {
-		v.UID = append(v.UID, snap.Get(config.ExtName(config.UserID, n)))
+		name := config.ExtName(config.UserID, n) // beyond the table: no model has so many
+		if n < len(userIDNames) {
+			name = userIDNames[n]
+		}
+		v.UID = append(v.UID, snap.Get(name))
 	}
 }
 

@@ -21,8 +21,11 @@ type resyncJob struct {
 	fetch fetcher
 	clock Clock
 
-	snap      *config.Snapshot // the configuration when the resync started
-	vars      *provisioning.Vars
+	snap *config.Snapshot // the configuration when the resync started
+	vars *provisioning.Vars
+	// varsFrom is the configuration vars' configuration-derived macros were filled from
+	// (fillConfigVars): a rule's are filled again only when its configuration is another.
+	varsFrom  *config.Snapshot
 	url       string // a one-off URL, or "" for the Profile_Rule sequence
 	requester string
 	tftp      string // the option-66 TFTP server
@@ -35,6 +38,8 @@ type resyncJob struct {
 	// key for the hash of a profile's bytes.
 	memo *profileMemo
 	seed maphash.Seed
+	// rules parses the Profile_Rule* (a fleet's cache of them; nil: each time).
+	rules *ruleCache
 }
 
 // resyncResult is what a resync did: the changes of every profile it applied (the loop
@@ -134,14 +139,14 @@ func (j *resyncJob) run(ctx context.Context) *resyncResult {
 // its URL (SPA-BEHAVIOUR §2.1).
 func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Snapshot, name string) (*config.Snapshot, error) {
 	text := work.Get(name)
-	rule, err := provisioning.ParseRule(text, provisioning.ProfileRule)
+	rule, err := j.rules.parseRule(text, provisioning.ProfileRule)
 	if err != nil {
 		return work, withText(fmt.Sprintf("%s: %v", name, err), err)
 	}
 	if rule.Empty() {
 		return work, nil
 	}
-	fillConfigVars(j.vars, work)
+	j.fillVars(work)
 	alt, ok, err := rule.Select(j.vars)
 	if err != nil {
 		return work, withText(fmt.Sprintf("%s: %v", name, err), err)
@@ -163,12 +168,20 @@ func (j *resyncJob) rule(ctx context.Context, res *resyncResult, work *config.Sn
 		}
 		work = next
 		res.changes = append(res.changes, changes...)
-		fillConfigVars(j.vars, work)
+		j.fillVars(work)
 	}
 	if alt.URL == "" {
 		return work, nil // assignments only: success (§2.1)
 	}
 	return j.fetchApply(ctx, res, work, alt.ExpandURL(j.vars), j.tftp, alt.Options.Expand(j.vars))
+}
+
+// fillVars fills the job's configuration-derived macros from work, unless they are work's.
+func (j *resyncJob) fillVars(work *config.Snapshot) {
+	if j.varsFrom != work {
+		fillConfigVars(j.vars, work)
+		j.varsFrom = work
+	}
 }
 
 // fetchApply fetches one profile, decodes it and applies it to work: a profile that cannot be

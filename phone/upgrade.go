@@ -92,7 +92,7 @@ func (st *state) evalUpgradeRule(why string) {
 		return
 	}
 	text := st.snap.Get(config.UpgradeRule)
-	rule, err := provisioning.ParseRule(text, provisioning.UpgradeRule)
+	rule, err := st.p.opts.rules.parseRule(text, provisioning.UpgradeRule)
 	if err != nil {
 		st.upgFailed(nil, withText("Upgrade_Rule: "+err.Error(), err))
 		return
