@@ -41,6 +41,8 @@ func TestEventJSONIsMarshal(t *testing.T) {
 		{Seq: 9, Time: at, Kind: EventCall, Data: map[string]any{"ratio": 0.1, "big": 1e21, "small": 1e-7, "u32": uint32(7), "i32": int32(-7),
 			"u64": uint64(1 << 63), "nested": map[string]any{"b": 1, "a": []any{"x", nil, true}}, "nil": nil, "f": false, "t": true,
 			"ptr": &at, "dur": 1500 * time.Millisecond}},
+		{Seq: 8, Time: at, Kind: EventResyncResult, Data: map[string]any{"result": "success", "skipped": []config.Skipped{}, "skipped_count": 0,
+			"none": []config.Skipped(nil)}},
 		// Fields named like the envelope's: the envelope wins, as the map copy made it.
 		{Seq: 11, Time: at, Kind: EventDone, Data: map[string]any{"seq": "mine", "time": 5, "kind": "other", "op": "resync"}},
 	}
@@ -103,7 +105,7 @@ func TestEventJSONLenIsTheEncoding(t *testing.T) {
 		time.Date(-5, 1, 2, 3, 4, 5, 7, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("Y", -7200)),
 		time.Date(2026, 3, 4, 5, 6, 7, 100, time.UTC), time.Date(2026, 3, 4, 5, 6, 7, 100000, time.UTC)}
 	value := func() any {
-		switch rnd.IntN(11) {
+		switch rnd.IntN(13) {
 		case 0:
 			return nil
 		case 1:
@@ -126,6 +128,10 @@ func TestEventJSONLenIsTheEncoding(t *testing.T) {
 				l[i] = str()
 			}
 			return l
+		case 9:
+			return []config.Skipped(nil)
+		case 10:
+			return []config.Skipped{}
 		}
 		return str()
 	}
@@ -148,7 +154,7 @@ func TestEventJSONLenIsTheEncoding(t *testing.T) {
 			t.Fatalf("event %d %+v: counted %d (%v), its encoding %s has %d bytes", i, e, n, ok, enc, len(enc))
 		}
 	}
-	for _, v := range []any{0.5, []config.Skipped{}, map[string]any{}, time.Second} {
+	for _, v := range []any{0.5, []config.Skipped{{Name: "X", Value: "v", Reason: "bad"}}, map[string]any{}, time.Second} {
 		if _, ok := eventJSONLen(Event{Data: map[string]any{"v": v}}); ok {
 			t.Errorf("%T counted, want it declined (encoded to weigh)", v)
 		}

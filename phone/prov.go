@@ -475,6 +475,7 @@ func (st *state) vars() *provisioning.Vars {
 	} else {
 		v.UPGTMR = int(now.Sub(st.bootedAt) / time.Second)
 	}
+	v.REGTMR = make([]int, 0, id.Model.Extensions)
 	for n := 1; n <= id.Model.Extensions; n++ {
 		v.REGTMR = append(v.REGTMR, st.regtmr(n, now)) // seconds since the line lost registration
 	}
@@ -506,11 +507,17 @@ func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	for i := range v.GPPSecret {
 		v.GPPSecret[i] = snap.Get(gppSecretNames[i])
 	}
+	ext := snap.Catalog().Model().Extensions
+	if cap(v.UID) < ext {
+		v.UID = make([]string, 0, ext)
+	}
 	v.UID = v.UID[:0]
-	for n := 1; n <= snap.Catalog().Model().Extensions; n++ {
-		name := config.ExtName(config.UserID, n) // beyond the table: no model has so many
+	for n := 1; n <= ext; n++ {
+		var name string
 		if n < len(userIDNames) {
 			name = userIDNames[n]
+		} else {
+			name = config.ExtName(config.UserID, n) // no model has so many
 		}
 		v.UID = append(v.UID, snap.Get(name))
 	}
