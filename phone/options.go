@@ -51,6 +51,11 @@ type Options struct {
 	Transfers *Limiter
 	// Logger receives one line per decision; nil discards.
 	Logger *zap.Logger
+	// LogFields are fields every line of the unit carries, before its phone's MAC (a
+	// fleet's index and name of the phone). Given beside Logger, not with it, so that the
+	// unit adds them together with the MAC once it knows it: one encoder a phone, made when
+	// it first writes (a Logger.WithLazy of them and the unit's of the MAC on top make two).
+	LogFields []zap.Field
 	// Resolver resolves SIP proxy names (A and SRV); nil is the system's.
 	Resolver *net.Resolver
 	// SIPTrace logs every SIP message sent and received, whole (--sip-trace).

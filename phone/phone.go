@@ -83,10 +83,11 @@ type call struct {
 // loop has ended: 64 slots were 7.5 MB of the live heap of 3,000 resyncing phones.
 const callQueue = 4
 
-// newPhone boots a phone from its flash: identity, configuration, boot count.
-// base is the unit's factory defaults: the configuration is built on it, sharing the chunks
-// of values the flash repeats (config.FromOverridesOn); nil builds it on the catalogue's.
-func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
+// newPhone boots a phone from its flash: identity, configuration, boot count. The
+// configuration (fb.snap) is built on the unit's factory defaults, sharing the chunks of
+// values the flash repeats (config.FromOverridesOn).
+func newPhone(opts *Options, fb *bootFlash, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
+	fl, snap := fb.fl, fb.snap
 	m, err := config.LookupModel(fl.Model)
 	if err != nil {
 		return nil, fmt.Errorf("flash: %w", err)
@@ -96,10 +97,8 @@ func newPhone(opts *Options, fl *config.Flash, base *config.Snapshot, bus *Bus, 
 		return nil, fmt.Errorf("flash: %w", err)
 	}
 	id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
-	cat := config.CatalogFor(m)
-	snap, skipped := config.FromOverridesOn(base, cat, fl.Values, fl.Access)
-	if len(skipped) > 0 {
-		log.Warn("flash values ignored", zap.Strings("param", skipped), zap.String("reason", "unknown to this model or invalid"))
+	if len(fb.skipped) > 0 {
+		log.Warn("flash values ignored", zap.Strings("param", fb.skipped), zap.String("reason", "unknown to this model or invalid"))
 	}
 	clock := opts.Clock
 	if clock == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type Unit struct {
 
 	cur      atomic.Pointer[Phone]
 	booting  atomic.Pointer[bootingView]
+	first    *bootFlash // what NewUnit read, for the first boot; only boot reads it, and drops it
 	timers   sip.Timers // the SIP timers of the flash at NewUnit (SIPTimers)
 	files    int        // the open files a boot of the flash at NewUnit holds (OpenFiles)
 	sipFiles int        // its extensions' part (SIPFiles)
@@ -63,16 +65,16 @@ func NewUnit(opts Options) (*Unit, error) {
 	u := &Unit{opts: opts, bus: NewBus(opts.EventHistoryBytes)}
 	u.opts.memo = new(atomic.Pointer[profileMemo]) // the phone's profile memo, kept across its boots
 	if err := opts.Flash.RemoveStale(); err != nil {
-		opts.Logger.Warn("stale flash files kept", zap.Error(err))
+		u.early().Warn("stale flash files kept", zap.Error(err))
 	}
 	fl, err := loadFlash(opts.Flash)
+	created := false
 	switch {
 	case errors.Is(err, config.ErrNoFlash):
 		if fl, err = u.newFlash(config.Flash{}); err != nil {
 			return nil, err
 		}
-		opts.Logger.Info("new unit", zap.String("phone", fl.MAC), zap.String("model", fl.Model),
-			zap.String("serial", fl.Serial), zap.String("software", fl.Software), zap.String("flash", opts.Flash.Path()))
+		created = true
 	case errors.Is(err, config.ErrCorruptFlash):
 		if fl, err = u.recoverFlash(err, nil); err != nil {
 			return nil, err
@@ -84,7 +86,13 @@ func NewUnit(opts Options) (*Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flash %s: %w", opts.Flash.Path(), err)
 	}
-	u.log = opts.Logger.WithLazy(zap.String("phone", fl.MAC)) // lazy: a logger that writes nothing (a fleet at warn) holds no encoder of its own
+	// Lazy: a logger that writes nothing (a fleet at warn) holds no encoder of its own; and
+	// the one a phone holds once it writes, the web server's lines share (Unit.Logger).
+	u.log = opts.Logger.WithLazy(append(slices.Clip(opts.LogFields), zap.String("phone", fl.MAC))...)
+	if created {
+		u.log.Info("new unit", zap.String("model", fl.Model), zap.String("serial", fl.Serial),
+			zap.String("software", fl.Software), zap.String("flash", opts.Flash.Path()))
+	}
 	if u.defaults, err = opts.shared.factoryDefaults(m, opts.Defaults); err != nil {
 		return nil, err
 	}
@@ -101,9 +109,13 @@ func NewUnit(opts Options) (*Unit, error) {
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
 	u.booting.Store(identityView(identityOf(fl, opts.IP, nil)))
-	snap, _ := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
+	snap, skipped := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
 	u.timers = sipTimers(snap)
 	u.files, u.sipFiles = openFiles(snap)
+	// The first boot starts from this flash and configuration, not from a second read of
+	// the flash and a second build of the configuration: nothing but the unit's own boots
+	// writes its flash, and none has run yet.
+	u.first = &bootFlash{fl: fl, snap: snap, skipped: skipped}
 	return u, nil
 }
 
@@ -268,11 +280,19 @@ func (u *Unit) recoverFlash(cause error, known *config.Flash) (*config.Flash, er
 	if err != nil {
 		return nil, err
 	}
-	u.opts.Logger.Error("flash corrupt, moved aside; starting from factory defaults",
+	u.early().Error("flash corrupt, moved aside; starting from factory defaults",
 		zap.String("flash", f.Path()), zap.String("moved_to", moved), zap.String("reason", cause.Error()),
 		zap.String("phone", fl.MAC), zap.String("identity", identity))
 	return fl, nil
 }
+
+// early is the unit's logger for the lines that name the phone themselves, or come before
+// its MAC is known (Unit.log has it): the options' logger with Options.LogFields.
+func (u *Unit) early() *zap.Logger { return u.opts.Logger.With(u.opts.LogFields...) }
+
+// Logger returns the unit's logger: every line carries Options.LogFields and the phone's MAC.
+// A web server of a fleet's phone logs on it (Named), sharing its encoder.
+func (u *Unit) Logger() *zap.Logger { return u.log }
 
 // printableASCII reports whether s is printable ASCII.
 func printableASCII(s string) bool {
@@ -436,16 +456,27 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		case <-t.C:
 		}
 	}
-	fl, err := loadFlash(u.opts.Flash)
-	if errors.Is(err, config.ErrCorruptFlash) {
-		st := u.Status()
-		known := config.Flash{Model: st.Model, MAC: st.MAC, Serial: st.Serial, Software: st.Software,
-			Hardware: st.Hardware, BootCount: st.BootCount}
-		fl, err = u.recoverFlash(err, &known)
+	fb := u.first
+	u.first = nil // a boot that fails reads the flash again
+	if fb == nil {
+		fl, err := loadFlash(u.opts.Flash)
+		if errors.Is(err, config.ErrCorruptFlash) {
+			st := u.Status()
+			known := config.Flash{Model: st.Model, MAC: st.MAC, Serial: st.Serial, Software: st.Software,
+				Hardware: st.Hardware, BootCount: st.BootCount}
+			fl, err = u.recoverFlash(err, &known)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("boot: %w", err)
+		}
+		m, err := config.LookupModel(fl.Model)
+		if err != nil {
+			return nil, fmt.Errorf("boot: flash: %w", err)
+		}
+		snap, skipped := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
+		fb = &bootFlash{fl: fl, snap: snap, skipped: skipped}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("boot: %w", err)
-	}
+	fl := fb.fl
 	fl.BootCount++
 	if err := u.opts.Flash.CountBoot(fl); err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
@@ -455,11 +486,20 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		m, _ := config.LookupModel(fl.Model)
 		mac, _ := ParseMAC(fl.MAC)
 		id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
+		var err error
 		if net, err = newNetFetcher(&u.opts, u.tls, id, u.log); err != nil {
 			return nil, fmt.Errorf("boot: %w", err)
 		}
 	}
-	return newPhone(&u.opts, fl, u.defaults, u.bus, net, u.log)
+	return newPhone(&u.opts, fb, u.bus, net, u.log)
+}
+
+// bootFlash is what a boot starts from: the flash as read, and the configuration built
+// from it on the unit's factory defaults, with the values of the flash that it skipped.
+type bootFlash struct {
+	fl      *config.Flash
+	snap    *config.Snapshot
+	skipped []string
 }
 
 // openFiles is how many file descriptors a running phone of this configuration holds, its

@@ -153,7 +153,9 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if p.Name != "" {
 			fields = append(fields, zap.String("name", p.Name))
 		}
-		o.Logger = log.WithLazy(fields...) // lazy: 5 KB a phone (an encoder and its buffer per logger) only once it writes
+		// The unit adds them with its MAC, lazily: 5 KB a phone (an encoder and its buffer)
+		// only once it writes, and one for the phone and its web server.
+		o.Logger, o.LogFields = log, fields
 		opts[i] = o
 	}
 	fleet, err := phone.NewFleet(opts, log)
@@ -228,7 +230,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	hub := webui.NewHub(log)
 	for i, u := range units {
 		o := wopts
-		o.Logger, o.HTTP, o.Hub = opts[i].Logger.WithLazy(zap.String("phone", u.Status().MAC)), httpc, hub
+		o.Logger, o.HTTP, o.Hub = u.Logger(), httpc, hub
 		wg.Add(1)
 		// Started, not run: a server keeps no goroutine of its own between boots.
 		webui.NewServer(u, phones[i].HTTP, o).Start(ctx, func(err error) {
