@@ -310,7 +310,9 @@ func (st *state) startResync(forced bool) {
 		memo: st.p.memo.Load(), seed: st.prov.seed, rules: st.p.opts.rules,
 	}
 	// One info line per resync, at its end (resync done, resync failed): its steps are debug.
-	st.p.log.Debug("resync started", zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
+	if ce := st.p.log.Check(zap.DebugLevel, "resync started"); ce != nil { // no fields built when off
+		ce.Write(zap.String("trigger", op.reason), zap.Int("prvst", op.prvst), zap.Bool("forced", forced))
+	}
 	st.emit(EventStarted, map[string]any{"op": "resync", "reason": op.reason, "prvst": op.prvst, "forced": forced})
 	ctx := st.ctx
 	st.p.goTracked(func() {

@@ -203,7 +203,9 @@ func (j *resyncJob) fetchApply(ctx context.Context, res *resyncResult, work *con
 	j.vars.SERVIP = resolve(ctx, u.Host)
 	res.url = u.String()
 	j.sendLog(ctx, config.LogResyncRequestMsg, j.vars, work)
-	j.log.Debug("resync request", zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
+	if ce := j.log.Check(zap.DebugLevel, "resync request"); ce != nil { // no fields built when off
+		ce.Write(zap.String("url", res.url), zap.Int("prvst", j.vars.PRVST))
+	}
 	j.emit(EventResyncRequest, map[string]any{"url": res.url, "prvst": j.vars.PRVST})
 
 	req := fetchRequest{URL: u, User: opts.UID, Password: opts.Pwd}

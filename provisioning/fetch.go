@@ -211,8 +211,10 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, &FetchError{URL: t.String(), Redirected: final, Op: op, Err: classify(ctx, err)}
 	}
-	f.log.Debug("fetched", zap.String("url", resp.URL), zap.Stringer("server_ip", resp.ServerIP),
-		zap.Int("bytes", len(resp.Body)), zap.Duration("took", time.Since(start)))
+	if ce := f.log.Check(zap.DebugLevel, "fetched"); ce != nil { // no fields built when off
+		ce.Write(zap.String("url", resp.URL), zap.Stringer("server_ip", resp.ServerIP),
+			zap.Int("bytes", len(resp.Body)), zap.Duration("took", time.Since(start)))
+	}
 	return resp, nil
 }
 
