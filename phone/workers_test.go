@@ -41,3 +41,38 @@ func TestWorkersRunEveryJobAtOnce(t *testing.T) {
 	none.run(func() { close(done) })
 	<-done
 }
+
+// deepStack recurses n frames of about 256 bytes each: a job that needs n×256 bytes of stack.
+//
+//go:noinline
+func deepStack(n int) byte {
+	var pad [224]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		return pad[0]
+	}
+	return deepStack(n-1) + pad[(n+1)%len(pad)]
+}
+
+// BenchmarkFreshWorkerStack is a job needing 24 KiB of stack on a fresh goroutine, as a storm's
+// resyncs start on fresh workers: the stack grown at once (growStack) or in doublings.
+func BenchmarkFreshWorkerStack(b *testing.B) {
+	for _, grow := range []bool{false, true} {
+		name := "doublings"
+		if grow {
+			name = "grown-at-once"
+		}
+		b.Run(name, func(b *testing.B) {
+			done := make(chan byte)
+			for b.Loop() {
+				go func() {
+					if grow {
+						growStack(0)
+					}
+					done <- deepStack(96)
+				}()
+				<-done
+			}
+		})
+	}
+}
