@@ -350,7 +350,7 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	var werr error // why a write failed
 	defer func() {
 		if isTimeout(werr) {
-			h.streamDropped.note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
+			h.refusal(&h.streamDropped, msgStreamDropped).note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
 				zap.String("reason", "the client stopped reading: a write waited "+h.limits.WriteTimeout.String()))
 		}
 	}()
@@ -418,7 +418,7 @@ func (h *handler) apiEvents(w http.ResponseWriter, r *http.Request) error {
 					return nil
 				}
 				// Fell behind: the client reconnects with Last-Event-ID.
-				h.streamDropped.note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
+				h.refusal(&h.streamDropped, msgStreamDropped).note(zap.String("remote", r.RemoteAddr), zap.Uint64("last_id", sent),
 					zap.String("reason", "the client fell behind by more than the bus keeps"))
 				return nil
 			}

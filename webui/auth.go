@@ -56,7 +56,7 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, need Acco
 	if authz != "" {
 		client := clientKey(r.RemoteAddr)
 		if wait := h.logins.blocked(client); wait > 0 {
-			h.loginThrottled.note(zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path),
+			h.refusal(&h.loginThrottled, msgLoginThrottled).note(zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path),
 				zap.Duration("retry_in", wait.Round(time.Second)))
 			w.Header().Set("Retry-After", retryAfter(wait))
 			writeError(w, r, http.StatusTooManyRequests, "too many failed logins from this address; try again in "+retryAfter(wait)+" s")
@@ -81,7 +81,7 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, need Acco
 			// Right credentials on an old nonce: the browser retries on a new one, without
 			// asking the user (RFC 7616 §3.3). Not a failure.
 		case credReplay:
-			h.loginRefused.note(zap.String("account", safeName(name)), zap.String("remote", r.RemoteAddr),
+			h.refusal(&h.loginRefused, msgLoginRefused).note(zap.String("account", safeName(name)), zap.String("remote", r.RemoteAddr),
 				zap.String("path", r.URL.Path), zap.String("reason", "digest nonce count used before (replay)"))
 		default:
 			wait := h.logins.failed(client)
@@ -90,7 +90,7 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request, need Acco
 			if wait > 0 {
 				fields = append(fields, zap.Duration("shut_out_for", wait))
 			}
-			h.loginRefused.note(fields...)
+			h.refusal(&h.loginRefused, msgLoginRefused).note(fields...)
 		}
 		h.challenge(w, r, realm, verdict == credStale || verdict == credReplay)
 		return 0, false
@@ -275,7 +275,9 @@ type nonceCounts struct {
 	seen   uint64
 }
 
-func newNonceTable() *nonceTable { return &nonceTable{m: map[string]*nonceCounts{}} }
+// newNonceTable returns an empty table; its map is made at the first nonce (most phones of a
+// fleet never see one).
+func newNonceTable() *nonceTable { return &nonceTable{} }
 
 // use records count nc of nonce, issued at issued, and says whether it may be accepted.
 func (t *nonceTable) use(nonce string, issued time.Time, nc int) nonceUse {
@@ -291,6 +293,9 @@ func (t *nonceTable) use(nonce string, issued time.Time, nc int) nonceUse {
 		}
 		if len(t.m) >= maxNonces {
 			t.forgetOldestLocked()
+		}
+		if t.m == nil {
+			t.m = map[string]*nonceCounts{}
 		}
 		t.m[nonce] = &nonceCounts{issued: issued, high: nc, seen: 1}
 		return nonceFresh

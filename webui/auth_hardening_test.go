@@ -162,7 +162,7 @@ func TestLoginThrottled(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	h := newHandler(u, Options{Logger: zap.New(core)})
 	clock := &manualNow{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	h.logins.now, h.loginRefused.now, h.loginThrottled.now = clock.now, clock.now, clock.now
+	h.logins.now, h.rateNow = clock.now, clock.now
 	try := func(remote, pass string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/api/v1/status", nil)
 		r.RemoteAddr, r.Host = remote, "192.0.2.1"

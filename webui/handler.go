@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -77,13 +78,40 @@ type handler struct {
 	views viewCache // the rendered tabs of the phone's latest configuration (pages.go)
 
 	// Safe for concurrent use; bounded.
-	nonces         *nonceTable    // the Digest nonce counts seen (auth.go)
-	logins         *loginThrottle // recent login failures by client (throttle.go)
-	uploads        chan struct{}  // a slot per request reading a large body at once
-	loginRefused   *rateLog
-	loginThrottled *rateLog
-	hostRefused    *rateLog
-	streamDropped  *rateLog
+	nonces  *nonceTable    // the Digest nonce counts seen (auth.go)
+	logins  *loginThrottle // recent login failures by client (throttle.go)
+	uploads chan struct{}  // a slot per request reading a large body at once
+	// The refusals' rate logs, each made at its first refusal (refusal): most phones of a
+	// fleet refuse nothing, and four made at New were some 340 bytes a phone. rateNow is their
+	// clock (nil: time.Now).
+	loginRefused   atomic.Pointer[rateLog]
+	loginThrottled atomic.Pointer[rateLog]
+	hostRefused    atomic.Pointer[rateLog]
+	streamDropped  atomic.Pointer[rateLog]
+	rateNow        func() time.Time
+}
+
+// The messages of the handler's rate logs.
+const (
+	msgLoginRefused   = "login refused"
+	msgLoginThrottled = "login throttled"
+	msgHostRefused    = "request refused"
+	msgStreamDropped  = "event stream dropped"
+)
+
+// refusal returns the rate log in p, made with msg if it is not yet.
+func (h *handler) refusal(p *atomic.Pointer[rateLog], msg string) *rateLog {
+	if r := p.Load(); r != nil {
+		return r
+	}
+	r := newRateLog(h.log, msg, logEvery)
+	if h.rateNow != nil {
+		r.now = h.rateNow
+	}
+	if p.CompareAndSwap(nil, r) {
+		return r
+	}
+	return p.Load()
 }
 
 // New returns the HTTP handler of a phone unit: the device's own pages and action URLs and the
@@ -105,20 +133,17 @@ func newHandler(unit *phone.Unit, opts Options) *handler {
 		h.shared = opts.Hub.routes
 	}
 	h.uploads = make(chan struct{}, h.limits.MaxUploads)
-	h.loginRefused = newRateLog(h.log, "login refused", logEvery)
-	h.loginThrottled = newRateLog(h.log, "login throttled", logEvery)
-	h.hostRefused = newRateLog(h.log, "request refused", logEvery)
-	h.streamDropped = newRateLog(h.log, "event stream dropped", logEvery)
 	rand.Read(h.nonceKey[:]) // never fails (crypto/rand)
 	return h
 }
 
 // flushLogs writes the counts of the refusals not logged yet.
 func (h *handler) flushLogs() {
-	h.loginRefused.flush()
-	h.loginThrottled.flush()
-	h.hostRefused.flush()
-	h.streamDropped.flush()
+	for _, p := range []*atomic.Pointer[rateLog]{&h.loginRefused, &h.loginThrottled, &h.hostRefused, &h.streamDropped} {
+		if r := p.Load(); r != nil {
+			r.flush()
+		}
+	}
 }
 
 // upload waits for a slot to read a large body (a profile, a form post) and returns its

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -99,7 +100,8 @@ func clientKey(addr string) netip.Prefix {
 type connLimiter struct {
 	net.Listener
 	max, perClient int
-	refused        *rateLog
+	log            *zap.Logger
+	refused        atomic.Pointer[rateLog] // made at the first refusal (refusedLog)
 
 	mu      sync.Mutex
 	total   int                             // guarded by mu
@@ -108,11 +110,18 @@ type connLimiter struct {
 }
 
 func newConnLimiter(ln net.Listener, l Limits, log *zap.Logger) *connLimiter {
-	return &connLimiter{
-		Listener: ln, max: l.MaxConns, perClient: l.MaxConnsPerClient,
-		refused: newRateLog(log, "connection refused", logEvery),
-		clients: map[netip.Prefix][]*limitedConn{},
+	// The rate log and the clients' map are made when first needed: a phone of a fleet that
+	// nobody browses needs neither (some 190 bytes a phone and boot).
+	return &connLimiter{Listener: ln, max: l.MaxConns, perClient: l.MaxConnsPerClient, log: log}
+}
+
+// refusedLog returns the rate log of the refused connections, made at the first.
+func (l *connLimiter) refusedLog() *rateLog {
+	if r := l.refused.Load(); r != nil {
+		return r
 	}
+	l.refused.CompareAndSwap(nil, newRateLog(l.log, "connection refused", logEvery))
+	return l.refused.Load()
 }
 
 // refusal is the whole answer to a connection over the bounds: a client that speaks HTTP
@@ -140,7 +149,7 @@ func (l *connLimiter) take(c net.Conn) *limitedConn {
 	lc, victim, reason := l.admit(c, key)
 	if victim != nil {
 		victim.Conn.Close() // its server goroutine sees the close and ends
-		l.refused.note(zap.String("remote", victim.RemoteAddr().String()),
+		l.refusedLog().note(zap.String("remote", victim.RemoteAddr().String()),
 			zap.String("reason", "connection closed for a client with fewer: the phone is at its limit of "+strconv.Itoa(l.max)))
 	}
 	if lc != nil {
@@ -151,7 +160,7 @@ func (l *connLimiter) take(c net.Conn) *limitedConn {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	c.Write([]byte(refusal))
 	c.Close()
-	l.refused.note(zap.String("remote", c.RemoteAddr().String()), zap.String("reason", reason))
+	l.refusedLog().note(zap.String("remote", c.RemoteAddr().String()), zap.String("reason", reason))
 	return nil
 }
 
@@ -180,6 +189,9 @@ func (l *connLimiter) admit(c net.Conn, key netip.Prefix) (lc, victim *limitedCo
 	}
 	l.admits++
 	lc = &limitedConn{Conn: c, l: l, key: key, seq: l.admits}
+	if l.clients == nil {
+		l.clients = map[netip.Prefix][]*limitedConn{}
+	}
 	l.clients[key] = append(l.clients[key], lc)
 	l.total++
 	return lc, victim, ""

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,11 +69,24 @@ func NewServer(unit *phone.Unit, addr string, opts Options) *Server {
 	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
 		opts.AllowHosts = append(slices.Clip(opts.AllowHosts), host)
 	}
-	log := opts.Logger.Named("webui")
+	h := newHandler(unit, opts)
+	log := h.log // the handler's "webui" logger: one Named copy a phone, not two
 	return &Server{
-		unit: unit, addr: addr, log: log, handler: newHandler(unit, opts),
-		hub: opts.Hub, changed: make(chan struct{}), errLog: zap.NewStdLog(log.Named("http")),
+		unit: unit, addr: addr, log: log, handler: h,
+		hub: opts.Hub, changed: make(chan struct{}), errLog: stdlog.New(httpErrors{log}, "", 0),
 	}
+}
+
+// httpErrors writes net/http's error lines to the server's log as zap.NewStdLog's logger
+// would ("webui.http", info, the line trimmed), but names that logger only when a line
+// comes: made at NewServer, its two copies of the logger were some 250 bytes a phone of a
+// fleet, and most phones never write one.
+type httpErrors struct{ log *zap.Logger }
+
+func (w httpErrors) Write(p []byte) (int, error) {
+	// The caller skipped: Write, the log package's output and Printf, as zap.NewStdLog's.
+	w.log.Named("http").WithOptions(zap.AddCallerSkip(3)).Info(string(bytes.TrimSpace(p)))
+	return len(p), nil
 }
 
 // Addr returns the address the server listens on, or listened on last; "" before it first
@@ -500,7 +514,9 @@ func (g *generation) stop(log *zap.Logger, reason string) {
 		g.srv.Close()
 	}
 	<-g.done
-	g.ln.refused.flush()
+	if r := g.ln.refused.Load(); r != nil {
+		r.flush()
+	}
 	g.h.flushLogs()
 	log.Info("web server stopped", zap.Int("boot_count", g.boot), zap.String("reason", reason))
 }

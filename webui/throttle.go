@@ -39,7 +39,7 @@ type loginFailures struct {
 }
 
 func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{now: time.Now, m: map[netip.Prefix]*loginFailures{}}
+	return &loginThrottle{now: time.Now} // its map is made at the first failure
 }
 
 // blocked returns how long the client is still shut out, or 0.
@@ -68,6 +68,9 @@ func (t *loginThrottle) failed(key netip.Prefix) time.Duration {
 			t.evictLocked(now)
 		}
 		f = &loginFailures{}
+		if t.m == nil {
+			t.m = map[netip.Prefix]*loginFailures{}
+		}
 		t.m[key] = f
 	}
 	f.n++
