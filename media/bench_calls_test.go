@@ -61,8 +61,8 @@ type benchReport struct {
 	Sent, Recv, Lost, Overruns, Stalls uint64
 	Pacing                             [pacingBuckets]uint64
 	PacingMax                          time.Duration
-	Arrival, Woke                      [pacingBuckets]uint64 // the receiver's view, the pacers' wake-up lateness
-	ArrivalMax, WokeMax                time.Duration
+	Arrival, Woke, Lag                 [pacingBuckets]uint64 // the receiver's view, the pacers' wake-up lateness, their slots' lateness
+	ArrivalMax, WokeMax, LagMax        time.Duration
 	RunDelay                           time.Duration // the pacer threads' run-queue wait (schedstat)
 	Realtime, Procs                    int           // pacers at the real-time priority; GOMAXPROCS
 	Moved                              uint64        // yields after which a pacer resumed on another thread
@@ -151,6 +151,7 @@ func (bs *benchSide) snapshot() benchReport {
 	r.Pacing, r.PacingMax = bs.e.sched.pacingCounts()
 	r.Arrival, r.ArrivalMax = bs.e.sched.histCounts(func(pc *pacer) *pacingHist { return &pc.arrival })
 	r.Woke, r.WokeMax = bs.e.sched.histCounts(func(pc *pacer) *pacingHist { return &pc.woke })
+	r.Lag, r.LagMax = bs.e.sched.histCounts(func(pc *pacer) *pacingHist { return &pc.lag })
 	r.RunDelay = bs.e.sched.runDelay()
 	r.GCs, r.GCPause = gcFigures()
 	r.Realtime, r.Procs = bs.e.sched.Stats().Realtime, runtime.GOMAXPROCS(0)
@@ -165,12 +166,13 @@ func (bs *benchSide) snapshot() benchReport {
 func (r benchReport) minus(o benchReport) benchReport {
 	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
 		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Switches: r.Switches - o.Switches, Wall: r.Wall - o.Wall,
-		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
+		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, LagMax: r.LagMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
 		Realtime: r.Realtime, Procs: r.Procs, Moved: r.Moved - o.Moved}
 	for i := range d.Pacing {
 		d.Pacing[i] = r.Pacing[i] - o.Pacing[i]
 		d.Arrival[i] = r.Arrival[i] - o.Arrival[i]
 		d.Woke[i] = r.Woke[i] - o.Woke[i]
+		d.Lag[i] = r.Lag[i] - o.Lag[i]
 	}
 	return d
 }
@@ -362,12 +364,14 @@ func benchCalls1(b *testing.B, n int) {
 		b.ReportMetric(float64(r.CPU)/float64(r.Wall)/float64(n)*100, side.name+"-%cpu/call")
 		b.ReportMetric(float64(r.CPU.Nanoseconds())/1e3/float64(max(r.Sent+r.Recv, 1)), side.name+"-cpu-µs/packet")
 		b.ReportMetric(float64(r.Switches)/r.Wall.Seconds(), side.name+"-switches/s")
+		b.ReportMetric(float64(r.LagMax)/1e3, side.name+"-lag-max-µs")
 		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
 			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
 			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))
-		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d, yield %s, moved %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
+		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; slot work began late p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d, yield %s, moved %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
 			side.name, histQuantile(&r.Arrival, 0.5, r.ArrivalMax), histQuantile(&r.Arrival, 0.99, r.ArrivalMax), r.ArrivalMax,
 			histQuantile(&r.Woke, 0.5, r.WokeMax), histQuantile(&r.Woke, 0.99, r.WokeMax), histQuantile(&r.Woke, 0.999, r.WokeMax), r.WokeMax,
+			histQuantile(&r.Lag, 0.99, r.LagMax), histQuantile(&r.Lag, 0.999, r.LagMax), r.LagMax,
 			len(bs.e.sched.pacers), r.Realtime, r.Procs, *benchYield, r.Moved, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause)
 	}
 }

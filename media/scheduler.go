@@ -225,6 +225,11 @@ type SchedulerStats struct {
 	// Wake is how late the pacers woke for a slot: the scheduling latency of the pacing
 	// threads (timer, run queue, the Go scheduler), without the work of the slot.
 	Wake PacingStats
+	// Lag is how late the pacers began each slot's work, whether they slept before it or not:
+	// Wake counts only the slots a pacer waited for, so a pacer whose slots take longer than
+	// the slot (more work than its CPU gives it) falls behind without a sleep, and only Lag
+	// shows it (its maximum is the longest backlog).
+	Lag PacingStats
 	// Realtime is the number of pacers running at the real-time priority asked for with
 	// [Scheduler.SetRealtimePriority].
 	Realtime int
@@ -246,6 +251,8 @@ func (sc *Scheduler) Stats() SchedulerStats {
 	st.Arrival = pacingSummary(&arr, arrMax)
 	wk, wkMax := sc.histCounts(func(pc *pacer) *pacingHist { return &pc.woke })
 	st.Wake = pacingSummary(&wk, wkMax)
+	lg, lgMax := sc.histCounts(func(pc *pacer) *pacingHist { return &pc.lag })
+	st.Lag = pacingSummary(&lg, lgMax)
 	st.RunDelay = sc.runDelay()
 	st.Realtime = int(sc.realtime.Load())
 	return st
@@ -311,8 +318,9 @@ type pacer struct {
 	// pacers on different cores do not share the histogram's cache lines); arrival is the
 	// same measure taken by the receiving side: the interval between the kernel's receive
 	// timestamps of consecutive packets of a stream, minus their packet time; woke is how late
-	// the pacer woke for a slot (after its start), the scheduling latency alone.
-	pacing, arrival, woke pacingHist
+	// the pacer woke for a slot (after its start), the scheduling latency alone; lag is how late
+	// it began the work of each slot it ran, after a sleep or not (the backlog).
+	pacing, arrival, woke, lag pacingHist
 	// tid is the pacer's OS thread (Linux, once it locked it), for its run-queue delay.
 	tid atomic.Int64
 	// delayBase corrects tid's run-queue delay for the threads the pacer left (ns).
@@ -466,6 +474,8 @@ func (pc *pacer) run() {
 		pc.mu.Unlock()
 
 		if len(due) > 0 {
+			// The heap pops the earliest first: how late this slot's work begins.
+			pc.lag.add(time.Duration(max(now-due[0].due/slot*slot, 0)))
 			if target >= 0 {
 				pc.woke.add(time.Duration(max(now-target, 0)))
 				target = -1

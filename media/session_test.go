@@ -663,6 +663,11 @@ func TestSharedScheduler(t *testing.T) {
 	if st := sc.Stats(); st.Arrival.Count == 0 || st.Wake.Count == 0 || st.Realtime != 0 {
 		t.Errorf("scheduler %+v: want arrival intervals and wake-ups measured, no real-time pacer", st)
 	}
+	// Every slot a pacer woke for is a slot whose work it began (Lag counts those it did not
+	// sleep before too), and a slot cannot begin later than the longest backlog.
+	if st := sc.Stats(); st.Lag.Count < st.Wake.Count || st.Lag.Max < st.Wake.Max || st.Lag.P99 > st.Lag.Max+pacingBucket {
+		t.Errorf("scheduler lag %+v, wake %+v: want every slot woken for counted in the lag, within its maximum", st.Lag, st.Wake)
+	}
 	if err := sc.SetRealtimePriority(10); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("SetRealtimePriority after the pacers started: %v, want ErrBadConfig", err)
 	}
