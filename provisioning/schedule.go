@@ -41,12 +41,16 @@ func ParseSchedule(s string) (Schedule, error) {
 	if t == "" {
 		return Schedule{}, nil
 	}
-	parts := strings.Split(t, ",")
-	if len(parts) > maxScheduleSteps {
+	// The elements are cut one by one rather than split into a list: a phone parses its
+	// schedule at every resync.
+	n := strings.Count(t, ",") + 1
+	if n > maxScheduleSteps {
 		return Schedule{}, scheduleError("more than 64 elements")
 	}
-	steps := make([]Step, 0, len(parts))
-	for i, part := range parts {
+	steps := make([]Step, 0, n)
+	for i, rest := 0, t; i < n; i++ {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		base, extra, hasExtra := strings.Cut(part, "+")
 		b, err := scheduleSeconds(base, i+1, "delay")
 		if err != nil {

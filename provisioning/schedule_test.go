@@ -192,3 +192,18 @@ func FuzzParseSchedule(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseSchedule is a phone's Resync_Periodic and Resync_Error_Retry_Delay, parsed
+// at the end of every resync.
+func BenchmarkParseSchedule(b *testing.B) {
+	for _, s := range []string{"3600", "30,60,120,240,480,960,1920,3840+600"} {
+		b.Run(s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseSchedule(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
