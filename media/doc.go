@@ -43,8 +43,9 @@
 // Pacing under load: the send-interval error is measured by the sender as each packet goes
 // to the kernel and by the receiver from the kernel's receive timestamps of consecutive
 // packets of a stream ([SchedulerStats] Pacing and Arrival); the scheduler also records how
-// late its pacers woke for their slots (Wake) and how long their threads waited runnable for
-// a CPU (RunDelay). On the shared 2-core machine at load 13-28, 250 calls: no GC cycle in a
+// late its pacers woke for their slots (Wake), how late they began each slot's work, after a
+// sleep or not (Lag: a pacer behind its work never sleeps, so only Lag shows a backlog), and
+// how long their threads waited runnable for a CPU (RunDelay). On the shared 2-core machine at load 13-28, 250 calls: no GC cycle in a
 // 10 s window, the pacers woke late by 5 ms at p99, their threads waited runnable 37-40% of
 // the time, and the p99 was 20 ms (the histogram's cap): the error is the operating system's
 // run queue, where the other processes' threads take their turns first, not GC, the Go
