@@ -93,7 +93,7 @@ func NewUnit(opts Options) (*Unit, error) {
 		u.log.Info("new unit", zap.String("model", fl.Model), zap.String("serial", fl.Serial),
 			zap.String("software", fl.Software), zap.String("flash", opts.Flash.Path()))
 	}
-	if u.defaults, err = opts.shared.factoryDefaults(m, opts.Defaults); err != nil {
+	if u.defaults, err = u.factoryDefaults(m); err != nil {
 		return nil, err
 	}
 	if u.tls, err = loadTLS(opts.Provisioning); err != nil {
@@ -241,15 +241,27 @@ func (u *Unit) newFlash(keep config.Flash) (*config.Flash, error) {
 	if fl.Hardware == "" {
 		fl.Hardware = DefaultHardware
 	}
-	defaults, err := o.shared.factoryDefaults(m, o.Defaults)
+	defaults, err := u.factoryDefaults(m)
 	if err != nil {
 		return nil, err
+	}
+	if u.defaults == nil { // NewUnit's: it keeps them (a recovery at boot finds them set)
+		u.defaults = defaults
 	}
 	fl.Values, fl.Access = defaults.Overrides()
 	if err := o.Flash.Save(fl); err != nil {
 		return nil, err
 	}
 	return fl, nil
+}
+
+// factoryDefaults is the unit's factory defaults for model m: those it holds when they are
+// m's (a new flash made them in NewUnit), else the fleet's shared ones.
+func (u *Unit) factoryDefaults(m config.Model) (*config.Snapshot, error) {
+	if d := u.defaults; d != nil && d.Catalog().Model().Name == m.Name {
+		return d, nil
+	}
+	return u.opts.shared.factoryDefaults(m, u.opts.Defaults)
 }
 
 // recoverFlash handles a flash that cannot be read (issue 9 item 9: a corrupt flash.json

@@ -324,8 +324,10 @@ func phoneUp(u *phone.Unit, bus *phone.Bus) (boot int, running bool) {
 			return 0, false
 		}
 	}
-	st := u.Status()
-	return st.BootCount, st.State != phone.StateBooting && st.State != phone.StateStopped
+	// Its Progress, not its Status: a fleet's web servers start beside phones that have not
+	// booted, and the status of each (its booting view, 1.5 KB) was built for this alone.
+	pr := u.Progress()
+	return pr.BootCount, pr.State != phone.StateBooting && pr.State != phone.StateStopped
 }
 
 func bootCount(e phone.Event, u *phone.Unit) int {
