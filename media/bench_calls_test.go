@@ -70,6 +70,7 @@ type benchReport struct {
 	GCPause                            time.Duration // stop-the-world time (runtime/metrics)
 	CPU                                time.Duration // user + system of the process
 	Switches                           int64         // the process's context switches, voluntary and not (getrusage)
+	Faults                             int64         // the process's page faults, minor and major (getrusage)
 	Wall                               time.Duration
 }
 
@@ -158,14 +159,14 @@ func (bs *benchSide) snapshot() benchReport {
 	for _, pc := range bs.e.sched.pacers {
 		r.Moved += pc.moved.Load()
 	}
-	r.CPU, r.Switches = cpuTime()
+	r.CPU, r.Switches, r.Faults = cpuTime()
 	r.Wall = time.Duration(time.Now().UnixNano())
 	return r
 }
 
 func (r benchReport) minus(o benchReport) benchReport {
 	d := benchReport{Sent: r.Sent - o.Sent, Recv: r.Recv - o.Recv, Lost: r.Lost - o.Lost, Overruns: r.Overruns - o.Overruns,
-		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Switches: r.Switches - o.Switches, Wall: r.Wall - o.Wall,
+		Stalls: r.Stalls - o.Stalls, PacingMax: r.PacingMax, CPU: r.CPU - o.CPU, Switches: r.Switches - o.Switches, Faults: r.Faults - o.Faults, Wall: r.Wall - o.Wall,
 		ArrivalMax: r.ArrivalMax, WokeMax: r.WokeMax, LagMax: r.LagMax, RunDelay: r.RunDelay - o.RunDelay, GCs: r.GCs - o.GCs, GCPause: r.GCPause - o.GCPause,
 		Realtime: r.Realtime, Procs: r.Procs, Moved: r.Moved - o.Moved}
 	for i := range d.Pacing {
@@ -223,13 +224,15 @@ func gcFigures() (uint64, time.Duration) {
 	return n, time.Duration(pause * 1e9)
 }
 
-// cpuTime is the process's CPU time (user + system) and its context switches: a pacer's
-// every sleep is one, and each hand-off of a P between threads (the runtime taking the P of a
-// pacer asleep in a system call, then giving one back) adds more.
-func cpuTime() (time.Duration, int64) {
+// cpuTime is the process's CPU time (user + system), its context switches (a pacer's every
+// sleep is one, and each hand-off of a P between threads, the runtime taking the P of a pacer
+// asleep in a system call, then giving one back, adds more) and its page faults (a page
+// touched for the first time, or given back to the kernel and touched again, stalls whoever
+// touches it: on the pacer, the slot).
+func cpuTime() (time.Duration, int64, int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw, ru.Minflt + ru.Majflt
 }
 
 // TestBenchPeer is the far process of BenchmarkConcurrentCalls (it runs only when the
@@ -368,10 +371,10 @@ func benchCalls1(b *testing.B, n int) {
 		b.Logf("%s: %d calls, sent %d recv %d in %.1fs; lost %d, overruns %d, stalls %d; send-interval error p50 %v p99 %v max %v; CPU %.1f%% of a core (%.3f%% per call)",
 			side.name, n, r.Sent, r.Recv, r.Wall.Seconds(), r.Lost, r.Overruns, r.Stalls, r.quantile(0.5), r.quantile(0.99), r.PacingMax,
 			100*float64(r.CPU)/float64(r.Wall), 100*float64(r.CPU)/float64(r.Wall)/float64(n))
-		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; slot work began late p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d, yield %s, moved %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped",
+		b.Logf("%s: as received (kernel timestamps of the other side's packets): p50 %v p99 %v max %v; pacer wake-up lateness p50 %v p99 %v p99.9 %v max %v; slot work began late p99 %v p99.9 %v max %v; %d pacers (%d real-time, GOMAXPROCS %d, yield %s, moved %d) runnable-waiting %v (%.1f%% of wall per thread); %d GCs, %v stopped; %d page faults",
 			side.name, histQuantile(&r.Arrival, 0.5, r.ArrivalMax), histQuantile(&r.Arrival, 0.99, r.ArrivalMax), r.ArrivalMax,
 			histQuantile(&r.Woke, 0.5, r.WokeMax), histQuantile(&r.Woke, 0.99, r.WokeMax), histQuantile(&r.Woke, 0.999, r.WokeMax), r.WokeMax,
 			histQuantile(&r.Lag, 0.99, r.LagMax), histQuantile(&r.Lag, 0.999, r.LagMax), r.LagMax,
-			len(bs.e.sched.pacers), r.Realtime, r.Procs, *benchYield, r.Moved, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause)
+			len(bs.e.sched.pacers), r.Realtime, r.Procs, *benchYield, r.Moved, r.RunDelay, 100*float64(r.RunDelay)/float64(r.Wall)/float64(len(bs.e.sched.pacers)), r.GCs, r.GCPause, r.Faults)
 	}
 }
