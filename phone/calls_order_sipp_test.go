@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -17,11 +18,15 @@ func TestCallSIPpHangsUpOnTheAnswer(t *testing.T) {
 	uac := siptest.StartSIPp(t, siptest.SIPpRun{Scenario: "uac-bye-on-answer.xml", Target: target, Service: "1001",
 		Keys: map[string]string{"header": "Call-Info: <sip:pbx>;answer-after=0"}, Calls: calls, Args: []string{"-l", "1"}})
 	state := map[string]string{} // the last state of each call
+	// t.Context ends only after the test returns: a call the phone never ends must fail the
+	// test with its log rather than hang the package until its timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	for ended := 0; ended < calls; {
 		var e Event
 		select {
 		case e = <-events:
-		case <-t.Context().Done():
+		case <-ctx.Done():
 			t.Fatalf("%d of %d calls ended: %v", ended, calls, state)
 		}
 		id, _ := e.Data["call"].(string)
