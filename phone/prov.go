@@ -411,8 +411,11 @@ func (st *state) resyncFinish(op *resyncOp, res *resyncResult, changed []string)
 	} else {
 		st.p.log.Info("resync done", fields...)
 	}
-	data := map[string]any{"result": result, "url": res.url, "err": res.errText, "changed": nonNil(changed), "prvst": op.prvst,
-		"warnings": nonNil(res.warnings)}
+	// Made at its size: ten fields with the next resync's, more than a map's first group of
+	// eight holds, which it outgrew at every resync.
+	data := make(map[string]any, 10)
+	data["result"], data["url"], data["err"], data["changed"], data["prvst"] = result, res.url, res.errText, nonNil(changed), op.prvst
+	data["warnings"] = nonNil(res.warnings)
 	res.skipped.addTo(data)
 	if !st.prov.due.IsZero() {
 		data["next_in_seconds"] = int64(nextIn / time.Second)
