@@ -416,7 +416,12 @@ func (a *Agent) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		a.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	a.respond(req, tx, 200, "OK", c.statsHeader())
+	// The 200 goes after CallEnded is reported: a caller that places its next call as soon as
+	// it has the 200 (SIPp's -l 1, a PBX's next page) must find the phone with this call gone,
+	// as a real phone is, not ringing the next one as a call waiting because the new INVITE's
+	// goroutine reported first. The statistics are the call's as the BYE found it.
+	stats := c.statsHeader()
+	defer a.respond(req, tx, 200, "OK", stats)
 	if !c.afterConnected() { // the call is reported connected first (call_order.go)
 		return
 	}

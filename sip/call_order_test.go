@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,4 +337,106 @@ func headerLines(msg, name string) string {
 		}
 	}
 	return out.String()
+}
+
+// TestByeAnsweredAfterCallEnded: the 200 to a caller's BYE leaves only once the call is
+// reported ended. A caller that places its next call as soon as it has that 200 (SIPp's
+// -l 1, a PBX paging again) must find the phone without the old call: when the 200 went
+// first, the next INVITE's goroutine could report before the BYE's, and the phone rang the
+// page as a call waiting instead of answering it (TestCallSIPpHangsUpOnTheAnswer hung so).
+// The agent's report of CallEnded is held while the test looks for the 200: a 200 sent
+// before the report is queued at the test's socket by then (UDP on loopback queues a datagram
+// at the receiver before sendto returns).
+func TestByeAnsweredAfterCallEnded(t *testing.T) {
+	heard := make(chan sip.Event, 16)
+	gate := make(chan struct{})
+	var release sync.Once
+	a := newAgent(t, sip.Config{UserID: "1001", OnEvent: func(ev sip.Event) {
+		heard <- ev
+		if _, ok := ev.(*sip.CallEnded); ok {
+			<-gate
+		}
+	}})
+	t.Cleanup(func() { release.Do(func() { close(gate) }) }) // before the agent closes
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	from, agent := c.LocalAddr().String(), net.UDPAddrFromAddrPort(a.LocalAddr())
+	const id = "bye-order"
+	head := func(method string, cseq int, toTag string) string {
+		to := "<sip:1001@127.0.0.1>"
+		if toTag != "" {
+			to += ";tag=" + toTag
+		}
+		return method + " sip:1001@" + agent.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + from +
+			fmt.Sprintf(";branch=z9hG4bK-%s%d\r\n", strings.ToLower(method), cseq) +
+			"From: <sip:t@127.0.0.1>;tag=f1\r\nTo: " + to + "\r\nCall-ID: " + id + "\r\n" +
+			fmt.Sprintf("CSeq: %d %s\r\n", cseq, method) + "Contact: <sip:t@" + from + ">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	}
+	send := func(msg string) {
+		t.Helper()
+		if _, err := c.WriteTo([]byte(msg), agent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	wait := func(want string) sip.Event {
+		t.Helper()
+		select {
+		case ev := <-heard:
+			return ev
+		case <-deadline.C:
+			t.Fatalf("%s not reported", want)
+			return nil
+		}
+	}
+	buf := make([]byte, 65536)
+	// response reads until a response of cseq (e.g. "1 INVITE") with code 200, by until.
+	response := func(cseq string, until time.Time) (string, error) {
+		c.SetReadDeadline(until)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return "", err
+			}
+			if msg := string(buf[:n]); strings.HasPrefix(msg, "SIP/2.0 200") && strings.Contains(msg, "CSeq: "+cseq+"\r\n") {
+				return msg, nil
+			}
+		}
+	}
+
+	send(head("INVITE", 1, ""))
+	if ev, ok := wait("the call").(*sip.IncomingCall); !ok {
+		t.Fatalf("first event %T %+v, want the IncomingCall", ev, ev)
+	}
+	if err := a.Answer(id, []byte("v=0\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := response("1 INVITE", time.Now().Add(10*time.Second))
+	if err != nil {
+		t.Fatalf("no 200 for the INVITE: %v", err)
+	}
+	_, rest, _ := strings.Cut(res, "\r\nTo: ")
+	line, _, _ := strings.Cut(rest, "\r\n")
+	_, toTag, _ := strings.Cut(line, ";tag=")
+	send(head("ACK", 1, toTag))
+	if ev, ok := wait("the answer").(*sip.CallAnswered); !ok {
+		t.Fatalf("event %T %+v, want CallAnswered", ev, ev)
+	}
+	send(head("BYE", 2, toTag))
+	if ev, ok := wait("the end").(*sip.CallEnded); !ok {
+		t.Fatalf("event %T %+v, want CallEnded", ev, ev)
+	}
+	// A deadline already past fails the read before it is tried; a short one reads what is
+	// queued. While the report is held, no wait is long enough for a 200 sent after it.
+	if _, err := response("2 BYE", time.Now().Add(100*time.Millisecond)); err == nil {
+		t.Fatal("the 200 to the BYE was sent before the call was reported ended")
+	}
+	release.Do(func() { close(gate) })
+	if _, err := response("2 BYE", time.Now().Add(10*time.Second)); err != nil {
+		t.Fatalf("no 200 for the BYE: %v", err)
+	}
 }
