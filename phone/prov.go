@@ -489,16 +489,21 @@ func (st *state) vars() *provisioning.Vars {
 }
 
 // gppNames and gppSecretNames name GPP_A…GPP_P and GPP_SA…GPP_SD, in the order of
-// provisioning.Vars' GPP and GPPSecret, and userIDNames User_ID_1_…User_ID_9_ ($UID1…,
-// index 0 unused): built once, never written.
-var gppNames, gppSecretNames, userIDNames = func() (g [16]string, s [4]string, u [10]string) {
+// provisioning.Vars' GPP and GPPSecret, and userIDNames User_ID_1_… of the model with the
+// most extensions ($UID1…, index 0 unused): built once, never written.
+var gppNames, gppSecretNames, userIDNames = func() (g [16]string, s [4]string, u []string) {
 	for i := range g {
 		g[i], _ = config.GPP(string(rune('a' + i)))
 	}
 	for i := range s {
 		s[i], _ = config.GPP("s" + string(rune('a'+i)))
 	}
-	for n := 1; n < len(u); n++ {
+	most := 0
+	for _, m := range config.Models() {
+		most = max(most, m.Extensions)
+	}
+	u = make([]string, most+1)
+	for n := 1; n <= most; n++ {
 		u[n] = config.ExtName(config.UserID, n)
 	}
 	return g, s, u
@@ -518,13 +523,7 @@ func fillConfigVars(v *provisioning.Vars, snap *config.Snapshot) {
 	}
 	v.UID = v.UID[:0]
 	for n := 1; n <= ext; n++ {
-		var name string
-		if n < len(userIDNames) {
-			name = userIDNames[n]
-		} else {
-			name = config.ExtName(config.UserID, n) // no model has so many
-		}
-		v.UID = append(v.UID, snap.Get(name))
+		v.UID = append(v.UID, snap.Get(userIDNames[n]))
 	}
 }
 
