@@ -109,13 +109,12 @@ func NewUnit(opts Options) (*Unit, error) {
 		u.log.Info("factory reset", zap.String("reason", "--factory-reset"))
 	}
 	u.booting.Store(identityView(identityOf(fl, opts.IP, nil)))
-	snap, skipped := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
-	u.timers = sipTimers(snap)
-	u.files, u.sipFiles = openFiles(snap)
 	// The first boot starts from this flash and configuration, not from a second read of
 	// the flash and a second build of the configuration: nothing but the unit's own boots
 	// writes its flash, and none has run yet.
-	u.first = &bootFlash{fl: fl, snap: snap, skipped: skipped}
+	u.first = u.bootFrom(fl, m)
+	u.timers = sipTimers(u.first.snap)
+	u.files, u.sipFiles = openFiles(u.first.snap)
 	return u, nil
 }
 
@@ -485,8 +484,7 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		if err != nil {
 			return nil, fmt.Errorf("boot: flash: %w", err)
 		}
-		snap, skipped := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
-		fb = &bootFlash{fl: fl, snap: snap, skipped: skipped}
+		fb = u.bootFrom(fl, m)
 	}
 	fl := fb.fl
 	fl.BootCount++
@@ -504,6 +502,12 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		}
 	}
 	return newPhone(&u.opts, fb, u.bus, net, u.log)
+}
+
+// bootFrom builds the configuration of flash fl, of model m, on the unit's factory defaults.
+func (u *Unit) bootFrom(fl *config.Flash, m config.Model) *bootFlash {
+	snap, skipped := config.FromOverridesOn(u.defaults, config.CatalogFor(m), fl.Values, fl.Access)
+	return &bootFlash{fl: fl, snap: snap, skipped: skipped}
 }
 
 // bootFlash is what a boot starts from: the flash as read, and the configuration built
