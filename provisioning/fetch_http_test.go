@@ -393,14 +393,9 @@ func TestFetchHTTPSlowServerIsBounded(t *testing.T) {
 }
 
 func TestFetchHTTPConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close() // nothing listens there now
+	port := provtest.FreeTCPPort(t) // nothing listens there, and no other test will
 	f := newTestFetcher(t, FetcherConfig{})
-	_, err = f.Fetch(t.Context(), Request{Target: Target{Scheme: "http", Host: "127.0.0.1", Port: port, Path: "/x"}})
+	_, err := f.Fetch(t.Context(), Request{Target: Target{Scheme: "http", Host: "127.0.0.1", Port: port, Path: "/x"}})
 	if got, want := ErrText(err), "http_get failed (connection refused)"; got != want {
 		t.Errorf("ErrText() = %q, want %q (error %v)", got, want, err)
 	}

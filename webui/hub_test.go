@@ -21,6 +21,7 @@ import (
 	"github.com/spa900/spa900/internal/testlog"
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // hubServer runs the web server of u on addr, sharing hub's listeners and routes.
@@ -65,16 +66,20 @@ func waitDown(t *testing.T, s *Server) {
 	}
 }
 
-// wildcardPort returns a port free on every IPv4 address at the moment of the call: what a
-// shared listener binds.
+// wildcardPort returns a port free on every IPv4 address at the moment of the call, what a
+// shared listener binds, and held from other tests' choices until the test ends
+// (provtest.FreeTCPPort).
 func wildcardPort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := provtest.FreeTCPPort(t)
+		if ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no port free on every IPv4 address")
+	return 0
 }
 
 // statusMAC is the MAC the phone serving base says it is.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
+	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // testServer runs a Server for u on a port chosen at run time. It does not wait for it.
@@ -156,7 +157,7 @@ func TestServerHonoursConfig(t *testing.T) {
 		}
 	})
 	t.Run("Web_Server_Port changed", func(t *testing.T) {
-		free := freePort(t)
+		free := provtest.FreeTCPPort(t) // not the kernel's choice: see its doc
 		u := testUnit(t, phone.Options{})
 		s, _ := testServer(t, u, "")
 		base := "http://" + waitListening(t, s, 1)
@@ -168,17 +169,6 @@ func TestServerHonoursConfig(t *testing.T) {
 		}
 		mustJSON(t, "GET", "http://"+want+"/api/v1/status", "", noCred, 200, nil)
 	})
-}
-
-// freePort returns a loopback port free at the moment of the call.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestServerRunEnds: Run returns nil when its context ends, and waiters learn it; a first

@@ -62,15 +62,11 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port free right now.
+// freeAddr returns a loopback address with a TCP port free right now, held from other
+// tests' choices until the test ends (provtest.FreeTCPPort).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(provtest.FreeTCPPort(t)))
 }
 
 // startPhone runs the program and returns once its web server listens.

@@ -101,14 +101,22 @@ func freeRange(t testing.TB, n int, bind func(addr string) (int, error)) int {
 	}
 	for range 100 {
 		first := freeLowest + 2*rand.IntN((low-freeLowest-n)/2)
+		var held []*os.File
 		free := true
 		for p := first; p < first+n && free; p++ {
-			_, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			free = err == nil
+			f, ok := reserve(p)
+			if ok {
+				held = append(held, f)
+				_, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+				ok = err == nil
+			}
+			free = ok
 		}
 		if free {
+			t.Cleanup(func() { closeAll(held) })
 			return first
 		}
+		closeAll(held)
 	}
 	t.Fatalf("no %d consecutive free ports below %d", n, low)
 	return 0
@@ -136,21 +144,60 @@ func EphemeralLow() int {
 // tried it. A port of the ephemeral range, the kernel's own choice for ":0", was taken now and
 // then between the choice and the program's bind: every socket on the machine that binds
 // ":0" or connects unbound (other packages' tests, other programs) gets a port of that
-// range; below it only another explicit bind can. With no room below the range (or no free
-// port found there), the kernel's choice.
+// range; below it only another explicit bind can. Two tests' explicit choices (the packages
+// of `go test ./...` run as parallel processes) are kept apart by [reserve]: a port chosen
+// here is held until the test ends. With no room below the range (or no free port found
+// there), the kernel's choice.
 func freePort(t testing.TB, bind func(addr string) (int, error)) int {
 	t.Helper()
 	lowest, low := freeLowest, EphemeralLow()
 	for i := 0; low-lowest >= 1000 && i < 100; i++ {
-		if port, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(lowest+rand.IntN(low-lowest)))); err == nil {
-			return port
+		port := lowest + rand.IntN(low-lowest)
+		f, ok := reserve(port)
+		if !ok {
+			continue
 		}
+		if _, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+			f.Close()
+			continue
+		}
+		t.Cleanup(func() { f.Close() })
+		return port
 	}
 	port, err := bind("127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	return port
+}
+
+// reserve holds port for this process until the file it returns is closed: an exclusive
+// flock(2) on a file named after the port in a directory of the temporary one, which every
+// test process of the module shares. A port that another test (in this process or another)
+// chose and has not yet bound, which bind alone would find free, is not chosen twice; the
+// kernel drops the lock of a process that dies. ok is false while another holds it. Without
+// the directory (a read-only /tmp) every port counts as unheld: the bind check alone.
+func reserve(port int) (f *os.File, ok bool) {
+	dir := filepath.Join(os.TempDir(), "spa900-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDONLY, 0o666)
+	if err != nil {
+		return nil, true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
+// closeAll closes the files of held reservations.
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // Process is a started peer program: its own process group, its output in a file, its exit

@@ -105,3 +105,31 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
+
+// TestFreePortsHeldUntilTheTestEnds: a port a test chose is not chosen again (by this
+// process or another test process) until that test ends, though nothing has bound it yet;
+// then it is free to choose again.
+func TestFreePortsHeldUntilTheTestEnds(t *testing.T) {
+	var port, first int
+	t.Run("choose", func(t *testing.T) {
+		port = FreeUDPPort(t)
+		if f, ok := reserve(port); ok {
+			f.Close()
+			t.Fatalf("port %d chosen and not bound, yet another reservation of it succeeded", port)
+		}
+		first = FreeUDPRange(t, 4)
+		for p := first; p < first+4; p++ {
+			if f, ok := reserve(p); ok {
+				f.Close()
+				t.Fatalf("port %d of the range %d-%d reserved twice", p, first, first+3)
+			}
+		}
+	})
+	for _, p := range []int{port, first, first + 3} {
+		f, ok := reserve(p)
+		if !ok {
+			t.Fatalf("port %d still held after its test ended", p)
+		}
+		f.Close()
+	}
+}
