@@ -116,7 +116,8 @@ type FileBudget struct {
 	WebListeners int
 	// Calls is how many calls may be in progress at once in the fleet, counted at each
 	// phone (a call between two phones of the fleet counts twice); each holds
-	// FilesPerCall. Negative: one per phone.
+	// FilesPerCall. Negative: one per phone that has an extension enabled (a phone without
+	// one has no line to call on, [Unit.SIPFiles] counts none).
 	Calls int
 	// MinTransfers is the fewest provisioning transfers the fleet must be able to run at
 	// once (at least 1).
@@ -159,13 +160,17 @@ func (p FilePlan) need(minTransfers int) int {
 func (f *Fleet) PlanFiles(b FileBudget) (FilePlan, error) {
 	n := len(f.units)
 	p := FilePlan{Limit: b.Limit, Phones: n, Reserve: b.Reserve, Calls: b.Calls, Web: b.WebListeners}
-	if p.Calls < 0 {
-		p.Calls = n
-	}
-	p.CallFiles = p.Calls * FilesPerCall
+	phonesWithLines := 0
 	for _, u := range f.units {
 		p.SIP += u.SIPFiles()
+		if u.SIPFiles() > 0 {
+			phonesWithLines++
+		}
 	}
+	if p.Calls < 0 {
+		p.Calls = phonesWithLines
+	}
+	p.CallFiles = p.Calls * FilesPerCall
 	minT := max(b.MinTransfers, 1)
 	if n > 0 {
 		p.Extensions = (p.SIP + n - 1) / n

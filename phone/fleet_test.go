@@ -200,6 +200,47 @@ func TestFleetPlanFiles(t *testing.T) {
 	}
 }
 
+// TestFleetPlanFilesNoLines: a phone with every extension off has no line to call on, so
+// the default budget (Calls -1) keeps no RTP or RTCP sockets for it, only for the phones with
+// a line: a storm fleet of 10,000 SPA942s with their lines off, under a 20,000 file limit, was
+// bounded to 16 transfers at once for the 20,000 sockets of calls it cannot make.
+func TestFleetPlanFilesNoLines(t *testing.T) {
+	dir := t.TempDir()
+	off := []config.Change{}
+	for n := 1; n <= 4; n++ {
+		off = append(off, config.Set(config.ExtName(config.LineEnable, n), "No"))
+	}
+	opts := make([]Options, 10)
+	for i := range opts {
+		opts[i] = Options{Flash: config.NewFileFlash(filepath.Join(dir, fmt.Sprint(i), "flash.json")), MAC: fmt.Sprintf("000e0822%04x", i)}
+		if i >= 3 { // seven phones with their lines off, three with one line on
+			opts[i].Defaults = off
+		} else {
+			opts[i].Defaults = off[1:]
+		}
+	}
+	f, err := NewFleet(opts, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := FileBudget{Limit: 40, Reserve: 20, WebListeners: 1, Calls: -1, MinTransfers: 4}
+	// 1 web listener + 3 SIP sockets + 3 calls of 2 files + 20 reserved = 30: 10 transfers.
+	p, err := f.PlanFiles(budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Calls != 3 || p.CallFiles != 6 || p.SIP != 3 || p.Transfers != 10 {
+		t.Errorf("plan %+v", p)
+	}
+	if tr := f.Units()[0].opts.Transfers; tr != nil {
+		t.Errorf("transfers bounded to %d with files for every phone's", tr.Size())
+	}
+	budget.Calls = 10 // told: the calls budgeted whatever the lines
+	if p, err = f.PlanFiles(budget); !errors.Is(err, ErrOpenFiles) || p.CallFiles != 20 {
+		t.Errorf("10 calls: %+v, %v", p, err)
+	}
+}
+
 // TestUnitSIPFiles: an extension on UDP holds its socket; on TCP or TLS its listener and a
 // connection per destination (SIP_Transport_n_, sip/stream.go).
 func TestUnitSIPFiles(t *testing.T) {

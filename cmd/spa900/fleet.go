@@ -37,7 +37,7 @@ type fleetFlags struct {
 	eventHistory             int           // bytes of events each phone keeps
 	bootSpread               time.Duration // power-on spread
 	memoryLimit              memoryLimit   // soft limit of the process's memory; unset: 90% of a container's limit
-	maxCalls                 int           // calls at once the open file budget keeps RTP files for; -1: one per phone
+	maxCalls                 int           // calls at once the open file budget keeps RTP files for; -1: one per phone with an extension enabled
 	overcommitFiles          bool          // start a fleet its open file limit does not fit
 }
 
@@ -79,12 +79,12 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; auto: 90% of the container's memory limit when it has one (cgroup); 0: Go's default (GOMEMLIMIT)")
 	fs.BoolVar(&ff.overcommitFiles, "overcommit-files", false, "start even when the open file limit does not fit the fleet (warned): phones beyond it fail to open sockets with \"too many open files\"")
-	fs.IntVar(&ff.maxCalls, "max-calls", -1, "calls in progress at once, counted at each phone, that the open file budget keeps RTP and RTCP sockets for; -1: one per phone")
+	fs.IntVar(&ff.maxCalls, "max-calls", -1, "calls in progress at once, counted at each phone, that the open file budget keeps RTP and RTCP sockets for; -1: one per phone with an extension enabled")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if ff.maxCalls < -1 {
-		return usagef("--max-calls: want -1 (one per phone) or more, got %d", ff.maxCalls)
+		return usagef("--max-calls: want -1 (one per phone with an extension enabled) or more, got %d", ff.maxCalls)
 	}
 	if ff.eventHistory < 16<<10 {
 		return usagef("--event-history: want at least 16384 bytes, got %d", ff.eventHistory)

@@ -78,7 +78,7 @@ const openFileReserve = 64
 // sure) and shares it among the phones (phone.Fleet.PlanFiles): the web listeners (one per
 // port the phones share, webui.Listeners), each phone's SIP extensions (a socket each on UDP;
 // on TCP or TLS a listener and a connection per destination), an RTP and an RTCP socket for each of calls calls in
-// progress at once (negative: one per phone), a file per provisioning transfer. It says in one
+// progress at once (negative: one per phone with an extension enabled), a file per provisioning transfer. It says in one
 // line how many phones of this shape the limit fits, and bounds the transfers to the files
 // left; a fleet that does not fit is refused with the way out, rather than failing with
 // "too many open files" mid-run (a SIP socket here, a profile fetch there).
