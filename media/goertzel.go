@@ -59,11 +59,7 @@ func (d *dtmfDetector) reset() { *d = dtmfDetector{cur: -1} }
 // feed takes one frame of received audio; a digit is reported when it ends.
 func (d *dtmfDetector) feed(x []int16, out digitSink) {
 	if d.cur < 0 && d.fill == 0 {
-		var e float64
-		for _, v := range x {
-			e += float64(v) * float64(v)
-		}
-		if e/float64(len(x)) < dtmfQuietFrame {
+		if float64(sumSquares(x))/float64(len(x)) < dtmfQuietFrame {
 			return // nothing to detect in a quiet frame before the windows start
 		}
 	}
@@ -141,15 +137,12 @@ func detect(w []int16) int8 {
 	w = w[:goertzelN]
 	// The energy first, in integers (exactly the filters' float64 sum: every partial sum of
 	// int16 squares over a window is below 2^53): a quiet window costs no filter.
-	var e int64
-	for _, v := range w {
-		e += int64(v) * int64(v)
-	}
-	if float64(e)/goertzelN < dtmfMinWindow {
+	energy := float64(sumSquares(w))
+	if energy/goertzelN < dtmfMinWindow {
 		return -1
 	}
 	c := &goertzelCoef
-	energy, pr := goertzel4(w, c[0], c[1], c[2], c[3])
+	pr := goertzel4(w, c[0], c[1], c[2], c[3])
 	// Relative power: 1 for a pure tone at a filter's frequency.
 	norm := 2 / (goertzelN * energy)
 	row := argmax(pr[:])
@@ -162,7 +155,7 @@ func detect(w []int16) int8 {
 			return -1
 		}
 	}
-	_, pc := goertzel4(w, c[4], c[5], c[6], c[7])
+	pc := goertzel4(w, c[4], c[5], c[6], c[7])
 	col := argmax(pc[:])
 	rc := pc[col] * norm
 	if rc < 0.08 || rr+rc < 0.7 {
@@ -182,29 +175,43 @@ func detect(w []int16) int8 {
 	return eventAt(row, col)
 }
 
-// goertzel4 runs four Goertzel filters over x in one pass and returns the energy of x and
-// the power at each filter.
-func goertzel4(x []int16, c0, c1, c2, c3 float64) (energy float64, p [4]float64) {
+// goertzel4 runs four Goertzel filters over x in one pass and returns the power at each.
+// Each step is q = c·q1 + (v − q2): v − q2 does not wait on the step before, so a sample
+// waits on one multiplication and one addition of each filter, not on a subtraction too
+// (the four chains of dependent operations, not the arithmetic, set the pace). Two samples
+// a turn, the newest value taking the place of the oldest, leave the registers in place.
+func goertzel4(x []int16, c0, c1, c2, c3 float64) (p [4]float64) {
 	var a1, a2, b1, b2, d1, d2, e1, e2 float64
-	for _, s := range x {
-		v := float64(s)
-		energy += v * v
-		a1, a2 = c0*a1-a2+v, a1
-		b1, b2 = c1*b1-b2+v, b1
-		d1, d2 = c2*d1-d2+v, d1
-		e1, e2 = c3*e1-e2+v, e1
+	for len(x) >= 2 {
+		v, w := float64(x[0]), float64(x[1])
+		a2 = c0*a1 + (v - a2)
+		b2 = c1*b1 + (v - b2)
+		d2 = c2*d1 + (v - d2)
+		e2 = c3*e1 + (v - e2)
+		a1 = c0*a2 + (w - a1)
+		b1 = c1*b2 + (w - b1)
+		d1 = c2*d2 + (w - d1)
+		e1 = c3*e2 + (w - e1)
+		x = x[2:]
+	}
+	if len(x) == 1 {
+		v := float64(x[0])
+		a1, a2 = c0*a1+(v-a2), a1
+		b1, b2 = c1*b1+(v-b2), b1
+		d1, d2 = c2*d1+(v-d2), d1
+		e1, e2 = c3*e1+(v-e2), e1
 	}
 	p[0] = a1*a1 + a2*a2 - c0*a1*a2
 	p[1] = b1*b1 + b2*b2 - c1*b1*b2
 	p[2] = d1*d1 + d2*d2 - c2*d1*d2
 	p[3] = e1*e1 + e2*e2 - c3*e1*e2
-	return energy, p
+	return p
 }
 
 func goertzel(x []int16, coef float64) float64 {
 	var q1, q2 float64
 	for _, v := range x {
-		q1, q2 = coef*q1-q2+float64(v), q1
+		q1, q2 = coef*q1+(float64(v)-q2), q1
 	}
 	return q1*q1 + q2*q2 - coef*q1*q2
 }

@@ -167,23 +167,24 @@ func TestDetectorSkipsExactly(t *testing.T) {
 	}
 }
 
-// TestDetectEnergyIsTheFilters: the integer energy detect checks first is the float64 sum of
-// goertzel4, to the bit, for windows of random samples of any range.
-func TestDetectEnergyIsTheFilters(t *testing.T) {
+// TestSumSquaresIsExact: sumSquares, the energy of the analysis' frames and of the detector's
+// windows, is the float64 sum of the samples' squares, to the bit (the sums the filters'
+// thresholds were set on), for windows of random samples of any range and length.
+func TestSumSquaresIsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
-	var w [goertzelN]int16
+	var w [maxFrame]int16
 	for trial := range 2000 {
 		amp := []int{1, 30, 600, 32768}[trial%4]
-		for i := range w {
+		n := []int{goertzelN, 160, 80, 3, maxFrame}[trial%5]
+		for i := range w[:n] {
 			w[i] = int16(r.IntN(2*amp) - amp)
 		}
-		var e int64
-		for _, v := range w {
-			e += int64(v) * int64(v)
+		var energy float64
+		for _, v := range w[:n] {
+			energy += float64(v) * float64(v)
 		}
-		energy, _ := goertzel4(w[:], 0, 0, 0, 0)
-		if float64(e) != energy {
-			t.Fatalf("trial %d: integer energy %d, goertzel4's %v", trial, e, energy)
+		if e := sumSquares(w[:n]); float64(e) != energy {
+			t.Fatalf("trial %d: sumSquares %d, the float64 sum %v", trial, e, energy)
 		}
 	}
 }
