@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -98,7 +99,9 @@ func stormChild(argsJSON string) int {
 		// At every SIGUSR2 (the harness sends one before each storm after the first), the CPU
 		// profile so far is closed and the next one begins (cpu-N.pprof): a storm's own; the
 		// allocations so far are written beside it (allocs-N.pprof: a storm's own are the
-		// difference of two, go tool pprof -base).
+		// difference of two, go tool pprof -base), and the bytes and objects allocated and the
+		// collections so far (gc-N.mem), which do not lag to the last collection as the
+		// profile does.
 		var mu sync.Mutex
 		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 		if err == nil && pprof.StartCPUProfile(f) == nil {
@@ -108,6 +111,11 @@ func stormChild(argsJSON string) int {
 				for k := 1; ; k++ {
 					<-usr2
 					mu.Lock()
+					// What the collector did so far (gc-N.mem): a storm's own is the difference of two.
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					os.WriteFile(filepath.Join(dir, fmt.Sprintf("gc-%d.mem", k)), fmt.Appendf(nil, "total_alloc %d\nmallocs %d\nnum_gc %d\nheap_alloc %d\nnext_gc %d\ngc_cpu_fraction %.4f\n",
+						ms.TotalAlloc, ms.Mallocs, ms.NumGC, ms.HeapAlloc, ms.NextGC, ms.GCCPUFraction), 0o644)
 					if a, err := os.Create(filepath.Join(dir, fmt.Sprintf("allocs-%d.pprof", k))); err == nil {
 						pprof.Lookup("allocs").WriteTo(a, 0)
 						a.Close()
@@ -508,6 +516,88 @@ func getAllWhy(urls []string, conc int) (int, string) {
 	return int(failed.Load()), w
 }
 
+// triggerAll sends each URL one HTTP GET on a connection of its own, conc at a time, as a
+// provisioning server triggers its phones' resyncs, and returns how many failed and why the
+// first did. A request is the bytes Go's client sends for it (GET, Host, User-Agent,
+// Accept-Encoding, "Connection: close", in that order); the response's status line, header
+// and body are read by net/http (http.ReadResponse), the body to its end, and the connection
+// is closed. What it leaves out is the client's Transport: for every request a goroutine
+// that dials, a reader and a writer goroutine, their channels and buffers, a pool's
+// bookkeeping for a connection it never reuses, and the Client's timer. The trigger runs on
+// the machine the fleet and nginx share, so its own CPU counts against the storm's rate,
+// where a provisioning server's would not: SPA900_STORM_TRIGGER=client sends the requests
+// with Go's client instead (getAllWhy), to compare.
+func triggerAll(urls []string, conc int) (int, string) {
+	if os.Getenv("SPA900_STORM_TRIGGER") == "client" {
+		return getAllWhy(urls, conc)
+	}
+	var next, failed atomic.Int64
+	var why atomic.Pointer[string]
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
+			br := bufio.NewReaderSize(nil, 4096)
+			var req []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(urls) {
+					return
+				}
+				var err error
+				if req, err = triggerOne(d, br, req, urls[i]); err != nil {
+					failed.Add(1)
+					s := urls[i] + ": " + err.Error()
+					why.CompareAndSwap(nil, &s)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	w := ""
+	if p := why.Load(); p != nil {
+		w = *p
+	}
+	return int(failed.Load()), w
+}
+
+// triggerOne sends one trigger request to raw, reading its response with br and writing the
+// request in buf, which it returns for the next request.
+func triggerOne(d *net.Dialer, br *bufio.Reader, buf []byte, raw string) ([]byte, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return buf, err
+	}
+	c, err := d.Dial("tcp", u.Host)
+	if err != nil {
+		return buf, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf = append(buf[:0], "GET "...)
+	buf = append(buf, u.RequestURI()...)
+	buf = append(buf, " HTTP/1.1\r\nHost: "...)
+	buf = append(buf, u.Host...)
+	buf = append(buf, "\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"...)
+	if _, err := c.Write(buf); err != nil {
+		return buf, err
+	}
+	br.Reset(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return buf, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if err != nil {
+		return buf, err
+	}
+	if resp.StatusCode >= 300 {
+		return buf, fmt.Errorf("%s: %s", resp.Status, body[:min(len(body), 512)])
+	}
+	return buf, nil
+}
+
 // waitOutput waits until the fleet has printed k lines holding s.
 func (f *stormFleet) waitOutput(b *testing.B, s string, k int, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
@@ -569,6 +659,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 		type storm struct {
 			name          string
 			rate, cpu, ng float64
+			self          float64 // this process's CPU from the trigger to the storm's last fetch: the trigger's (and the access log's polling)
 			report        string
 		}
 		var storms []storm
@@ -585,9 +676,10 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 				}
 				cpu0 = cpuSeconds(fleet.cmd.Process.Pid)
 			}
-			began := time.Now()
+			began, self0 := time.Now(), selfCPUSeconds()
 			trigger()
 			first, at, ok := counter.waitFor(fetched, fetched+n, 5*time.Minute)
+			self := selfCPUSeconds() - self0
 			if fromTrigger {
 				first = began
 			}
@@ -605,7 +697,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 				// code before issue 10): its last applies land within a couple of seconds.
 				time.Sleep(3 * time.Second)
 			}
-			storms = append(storms, storm{name, float64(n) / at.Sub(first).Seconds(), cpuSeconds(fleet.cmd.Process.Pid) - cpu0, cpuSeconds(ng.PID) - ngCPU0, report})
+			storms = append(storms, storm{name, float64(n) / at.Sub(first).Seconds(), cpuSeconds(fleet.cmd.Process.Pid) - cpu0, cpuSeconds(ng.PID) - ngCPU0, self, report})
 			if name == "boot storm" {
 				fetchedAt = at
 			}
@@ -632,7 +724,7 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 				// resynced, and a web server starting late on a loaded machine refuses the
 				// re-trigger's request (1 of 10,000, once).
 				fleet.waitOutput(b, `"msg":"web server listening"`, n, time.Minute)
-				if failed, why := getAllWhy(resync, 64); failed > 0 {
+				if failed, why := triggerAll(resync, 64); failed > 0 {
 					b.Fatalf("re-trigger: %d of %d /admin/resync requests failed; the first: %s", failed, n, why)
 				}
 			})
@@ -659,8 +751,8 @@ func BenchmarkProvisioningStorm(b *testing.B) {
 			refCPU := (bareCPU[i] + bareCPU[i+1]) / 2
 			perResync := (s.cpu + s.ng) / float64(n)
 			b.Logf("%s: %.0f resyncs/s, %.2f of the bare client's %.0f around it; fleet %.1f CPU-s : nginx %.2f CPU-s; "+
-				"%.0f µs of CPU a resync against %.0f a bare fetch: %.2f by CPU; fleet's report: %s",
-				s.name, s.rate, s.rate/ref, ref, s.cpu, s.ng, perResync*1e6, refCPU*1e6, refCPU/perResync, strings.TrimSpace(s.report))
+				"%.0f µs of CPU a resync against %.0f a bare fetch: %.2f by CPU; this process (the trigger, the log's polling) %.2f CPU-s until the last fetch; fleet's report: %s",
+				s.name, s.rate, s.rate/ref, ref, s.cpu, s.ng, perResync*1e6, refCPU*1e6, refCPU/perResync, s.self, strings.TrimSpace(s.report))
 			unit := strings.ReplaceAll(strings.TrimSuffix(s.name, " storm"), " ", "-")
 			b.ReportMetric(s.rate, unit+"-resyncs/s")
 			b.ReportMetric(s.rate/ref, unit+"/bare")
@@ -821,4 +913,58 @@ func mibs(v []float64) []int {
 		out[i] = int(x / (1 << 20))
 	}
 	return out
+}
+
+// TestTriggerAllSendsWhatGoClientSends: the storm's trigger sends a phone the bytes Go's
+// client sends for the same URL, each on a connection of its own, and counts a request whose
+// answer is not a success as failed, with the answer.
+func TestTriggerAllSendsWhatGoClientSends(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heads := make(chan string, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			var head strings.Builder
+			for {
+				line, err := br.ReadString('\n')
+				head.WriteString(line)
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			heads <- head.String()
+			status := "200 OK"
+			if strings.Contains(head.String(), "/refused") {
+				status = "403 Forbidden"
+			}
+			fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", status)
+			c.Close()
+		}
+	}()
+	u := "http://" + ln.Addr().String() + "/admin/resync"
+	if failed, why := getAllWhy([]string{u}, 1); failed != 0 {
+		t.Fatalf("Go's client: %d failed: %s", failed, why)
+	}
+	want := <-heads
+	if failed, why := triggerAll([]string{u, u}, 1); failed != 0 {
+		t.Fatalf("trigger: %d failed: %s", failed, why)
+	}
+	for range 2 {
+		if got := <-heads; got != want {
+			t.Errorf("trigger sent %q, Go's client %q", got, want)
+		}
+	}
+	failed, why := triggerAll([]string{"http://" + ln.Addr().String() + "/refused"}, 1)
+	<-heads
+	if failed != 1 || !strings.Contains(why, "403 Forbidden: ok") {
+		t.Errorf("a refused trigger: %d failed (%q), want 1 with its answer", failed, why)
+	}
 }
