@@ -48,7 +48,8 @@ type poller struct {
 	dst   netip.AddrPort // the destination sa was built for
 	sa4   syscall.RawSockaddrInet4
 	sa6   syscall.RawSockaddrInet6
-	msgs  [rxBatch]mmsghdr
+	msgs  [rxBatch]mmsghdr // set up by initPoll; recvmmsg changes the lengths of those it fills
+	dirty int              // headers from msgs[0] whose lengths the last recvmmsg may have changed
 	iov   [rxBatch]syscall.Iovec
 	name  [rxBatch]syscall.RawSockaddrInet6
 	oob   [rxBatch][64]byte
@@ -92,6 +93,16 @@ func (s *Session) initPoll() bool {
 	s.rtp.Close() // deregisters the socket from epoll; the duplicate keeps it open and bound
 	p := &s.poll
 	p.fd, p.v6, p.ok = fd, v6, true
+	for i := range p.msgs {
+		h := &p.msgs[i].hdr
+		p.iov[i].Base = &p.buf[i][0]
+		p.iov[i].SetLen(slotSize)
+		h.Name = (*byte)(unsafe.Pointer(&p.name[i]))
+		h.Iov = &p.iov[i]
+		h.Iovlen = 1
+		h.Control = &p.oob[i][0]
+	}
+	p.dirty = rxBatch
 	return true
 }
 
@@ -167,22 +178,20 @@ func (s *Session) recvAll() {
 		return
 	}
 	for {
-		for i := range p.msgs {
+		// Only the headers the last call filled have other lengths (and the one after them,
+		// which it tried): a tick that takes one datagram rewrites two, not the batch's four.
+		for i := range p.msgs[:p.dirty] {
 			h := &p.msgs[i].hdr
-			p.iov[i].Base = &p.buf[i][0]
-			p.iov[i].SetLen(slotSize)
-			h.Name = (*byte)(unsafe.Pointer(&p.name[i]))
 			h.Namelen = uint32(unsafe.Sizeof(p.name[i]))
-			h.Iov = &p.iov[i]
-			h.Iovlen = 1
-			h.Control = &p.oob[i][0]
 			h.SetControllen(len(p.oob[i]))
 			h.Flags = 0
 		}
 		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(p.fd), uintptr(unsafe.Pointer(&p.msgs[0])), rxBatch, syscall.MSG_DONTWAIT, 0, 0)
 		if errno != 0 {
+			p.dirty = 1
 			return // EAGAIN: empty (or an error: the next tick tries again)
 		}
+		p.dirty = min(int(n)+1, rxBatch)
 		for i := 0; i < int(n); i++ {
 			at := p.mono0
 			if ts, ok := p.kernelTime(i); ok {

@@ -390,7 +390,7 @@ func (s *Session) frame(now int64) {
 	if concealed > 0 {
 		s.st.concealed.Add(uint64(concealed))
 	}
-	s.st.decodeLatency.Store(int64(s.jb.latency()))
+	storeChanged(&s.st.decodeLatency, int64(s.jb.latency()))
 	if s.recRx != nil {
 		s.recRx.write(rx)
 	}
@@ -573,8 +573,8 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 	} else {
 		s.rx.seq.update(h.SequenceNumber)
 	}
-	s.st.lost.Store(s.rx.seq.lost())
-	s.st.bursts.Store(s.rx.seq.bursts)
+	storeChanged(&s.st.lost, s.rx.seq.lost())
+	storeChangedU(&s.st.bursts, s.rx.seq.bursts)
 	s.rx.lastAt = at
 	s.st.lastRecvAt.Store(at)
 	switch {
@@ -583,13 +583,15 @@ func (s *Session) receive(b []byte, from netip.AddrPort, at int64) {
 			s.dtmfRx.packet(s, h.Timestamp, payload, at)
 		}
 	case audio:
-		s.st.decoder.Store(uint32(codec))
+		if s.st.decoder.Load() != uint32(codec) {
+			s.st.decoder.Store(uint32(codec))
+		}
 		if s.loop == LoopbackPacket {
 			s.reflect(h.PayloadType, payload, at)
 		}
 		s.rx.interval(s, h.SequenceNumber, h.Timestamp, at)
 		s.rx.jitter(h.Timestamp, at)
-		s.st.jitter.Store(int64(s.rx.jitterDur()))
+		storeChanged(&s.st.jitter, int64(s.rx.jitterDur()))
 		late := s.jb.late
 		dup := s.jb.put(h.Timestamp, payload, codec, at, s.rx.jitterDur())
 		if dup {

@@ -34,6 +34,23 @@ type sessionStats struct {
 	dtmfDigits               atomic.Pointer[string]
 }
 
+// storeChanged stores v in a when it differs from what a holds, for the statistics the pacer
+// alone writes, each packet, with values that seldom change (the decoder, the losses, the
+// jitter buffer's delay): on amd64 an atomic load is a plain read, a store a full fence
+// (XCHG) that waits for every earlier write and cache miss of the tick.
+func storeChanged(a *atomic.Int64, v int64) {
+	if a.Load() != v {
+		a.Store(v)
+	}
+}
+
+// storeChangedU is storeChanged for an atomic.Uint64.
+func storeChangedU(a *atomic.Uint64, v uint64) {
+	if a.Load() != v {
+		a.Store(v)
+	}
+}
+
 // audioStats is one direction's analysis, published by the pacer.
 type audioStats struct {
 	level  atomic.Uint64 // float64 bits, dBFS
