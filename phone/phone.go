@@ -83,9 +83,10 @@ type call struct {
 // loop has ended: 64 slots were 7.5 MB of the live heap of 3,000 resyncing phones.
 const callQueue = 4
 
-// newPhone boots a phone from its flash: identity, configuration, boot count. The
+// newPhone builds a phone from its flash: identity, configuration, boot count. The
 // configuration (fb.snap) is built on the unit's factory defaults, sharing the chunks of
-// values the flash repeats (config.FromOverridesOn).
+// values the flash repeats (config.FromOverridesOn). It writes and logs nothing: the boot
+// (Unit.boot) says which values of the flash it skipped (fb.skipped).
 func newPhone(opts *Options, fb *bootFlash, bus *Bus, net fetcher, log *zap.Logger) (*Phone, error) {
 	fl, snap := fb.fl, fb.snap
 	m, err := config.LookupModel(fl.Model)
@@ -97,9 +98,6 @@ func newPhone(opts *Options, fb *bootFlash, bus *Bus, net fetcher, log *zap.Logg
 		return nil, fmt.Errorf("flash: %w", err)
 	}
 	id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
-	if len(fb.skipped) > 0 {
-		log.Warn("flash values ignored", zap.Strings("param", fb.skipped), zap.String("reason", "unknown to this model or invalid"))
-	}
 	clock := opts.Clock
 	if clock == nil {
 		clock = NewScaledClock(1)

@@ -452,45 +452,92 @@ func (u *Unit) setPowerDelay(d time.Duration) {
 	u.powerDelay = max(d, 0)
 }
 
-// boot waits the emulated boot time, counts the boot in flash and builds the phone.
+// boot waits while the power is off (the fleet's spread), then boots: it builds the phone
+// from its flash during the emulated boot time, as a real phone does its boot's work on its
+// own CPU while it boots, and hands it over when the boot time has passed, so that a fleet
+// whose boots' work fits in their boot time fetches as soon as it ends, not behind the other
+// phones' boots. What a boot writes or says comes after the boot time, as when the whole
+// boot came after it: the boot count, a corrupt flash's recovery, the flash values it
+// ignored; a power cut during the boot time leaves the flash as the boot found it, and a
+// boot that fails fails when its boot time is over (DECISIONS 21: nothing of the phone
+// answers meanwhile).
 func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	u.powerMu.Lock()
-	d := u.opts.BootTime + u.powerDelay
+	off := u.powerDelay
 	u.powerDelay = 0
 	u.powerMu.Unlock()
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+	if err := waitCtx(ctx, off); err != nil {
+		return nil, err
 	}
-	fb := u.first
-	u.first = nil // a boot that fails reads the flash again
-	if fb == nil {
-		fl, err := loadFlash(u.opts.Flash)
-		if errors.Is(err, config.ErrCorruptFlash) {
-			st := u.Status()
-			known := config.Flash{Model: st.Model, MAC: st.MAC, Serial: st.Serial, Software: st.Software,
-				Hardware: st.Hardware, BootCount: st.BootCount}
-			fl, err = u.recoverFlash(err, &known)
-		}
+	ready := time.Now().Add(u.opts.BootTime)
+	b := u.prepare()
+	if err := waitCtx(ctx, time.Until(ready)); err != nil {
+		return nil, err
+	}
+	if b.corrupt != nil { // recovered now, with the boot time over, as before
+		st := u.Status()
+		known := config.Flash{Model: st.Model, MAC: st.MAC, Serial: st.Serial, Software: st.Software,
+			Hardware: st.Hardware, BootCount: st.BootCount}
+		fl, err := u.recoverFlash(b.corrupt, &known)
 		if err != nil {
 			return nil, fmt.Errorf("boot: %w", err)
 		}
-		m, err := config.LookupModel(fl.Model)
-		if err != nil {
-			return nil, fmt.Errorf("boot: flash: %w", err)
+		if b = u.build(fl); b.err != nil {
+			return nil, b.err
 		}
-		fb = u.bootFrom(fl, m)
 	}
-	fl := fb.fl
-	fl.BootCount++
-	if err := u.opts.Flash.CountBoot(fl); err != nil {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if err := u.opts.Flash.CountBoot(b.p.st.flash); err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
+	if len(b.skipped) > 0 {
+		b.p.log.Warn("flash values ignored", zap.Strings("param", b.skipped), zap.String("reason", "unknown to this model or invalid"))
+	}
+	return b.p, nil
+}
+
+// prepared is a boot's phone, built and not yet handed over, or why it could not be.
+type prepared struct {
+	p       *Phone
+	skipped []string // the flash's values its configuration skipped, said once it boots
+	corrupt error    // the flash cannot be read: recovered once the boot time is over
+	err     error
+}
+
+// prepare builds the boot's phone from the flash NewUnit read (the first boot) or from the
+// flash as it is now, without writing anything: the boot time runs meanwhile.
+func (u *Unit) prepare() prepared {
+	fb := u.first
+	u.first = nil // a boot that fails, or whose power is cut, reads the flash again
+	if fb != nil {
+		return u.buildFrom(fb)
+	}
+	fl, err := loadFlash(u.opts.Flash)
+	if errors.Is(err, config.ErrCorruptFlash) {
+		return prepared{corrupt: err}
+	}
+	if err != nil {
+		return prepared{err: fmt.Errorf("boot: %w", err)}
+	}
+	return u.build(fl)
+}
+
+// build builds the phone of flash fl (as read, or as a recovery wrote it).
+func (u *Unit) build(fl *config.Flash) prepared {
+	m, err := config.LookupModel(fl.Model)
+	if err != nil {
+		return prepared{err: fmt.Errorf("boot: flash: %w", err)}
+	}
+	return u.buildFrom(u.bootFrom(fl, m))
+}
+
+// buildFrom builds the phone of fb, counting this boot in its flash (in memory: boot keeps
+// it once the boot time is over).
+func (u *Unit) buildFrom(fb *bootFlash) prepared {
+	fl := fb.fl
+	fl.BootCount++
 	net := u.net
 	if net == nil {
 		m, _ := config.LookupModel(fl.Model)
@@ -498,10 +545,30 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 		id := Identity{Model: m, MAC: mac, Serial: fl.Serial, Software: fl.Software, Hardware: fl.Hardware}
 		var err error
 		if net, err = newNetFetcher(&u.opts, u.tls, id, u.log); err != nil {
-			return nil, fmt.Errorf("boot: %w", err)
+			return prepared{err: fmt.Errorf("boot: %w", err)}
 		}
 	}
-	return newPhone(&u.opts, fb, u.bus, net, u.log)
+	p, err := newPhone(&u.opts, fb, u.bus, net, u.log)
+	if err != nil {
+		return prepared{err: err}
+	}
+	return prepared{p: p, skipped: fb.skipped}
+}
+
+// waitCtx waits d, or until ctx ends (its error); it does not wait, nor look at ctx, when d
+// is not positive (--boot-time 0: the boot goes on, and its phone's loop sees ctx).
+func waitCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // bootFrom builds the configuration of flash fl, of model m, on the unit's factory defaults.
