@@ -109,7 +109,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	defer stopLog()
 	ff.memoryLimit.apply(log)
 	gc := raiseBootGC(log) // until the power-on storm is over
-	defer gc.restore("fleet stopped")
+	defer gc.restore("fleet stopped", false)
 	base, err := f.phoneOptions(log) // checks the shared flags once
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	ctx, cancel := context.WithCancel(ctx) // the fleet listener failing, or no phone starting, stops the rest
 	defer cancel()
 	report := newStormReporter(log, units)
-	report.ended = func() { gc.restore("storm done") }
+	report.ended = func() { gc.restore("storm done", true) }
 	portalCycles := make(chan struct{}, 1) // the portal's power-cycle action
 	var wg sync.WaitGroup
 	errc := make(chan error, len(units)+1)
