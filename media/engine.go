@@ -44,7 +44,26 @@ type EngineConfig struct {
 	// Seed, when not zero, seeds every random choice (SSRC, initial sequence number and
 	// timestamp, impairment) so a test run repeats exactly; zero seeds from the OS.
 	Seed uint64
+	// Files, when not nil, bounds the files the sessions hold together with whatever else
+	// shares it (a fleet past its open file limit): a session takes FilesPerSession before
+	// it binds and gives them back when it closes; Open fails with an error wrapping
+	// syscall.EMFILE when they are not there.
+	Files FileQuota
 }
+
+// FileQuota is a count of open files that holders take and give back.
+type FileQuota interface {
+	// Take takes n files, or none and returns false when fewer are left.
+	Take(n int) bool
+	// Give gives back n files taken.
+	Give(n int)
+}
+
+// FilesPerSession is what a session holds open: its RTP and its RTCP socket.
+const FilesPerSession = 2
+
+// errNoFiles is a session refused by EngineConfig.Files.
+var errNoFiles = fmt.Errorf("media: the open files for calls are all in use: %w", syscall.EMFILE)
 
 // Engine owns one phone's RTP sessions: the port range, the pacing goroutines that send every
 // session's packets on time, and the event goroutine. Build it with [NewEngine], one per phone
@@ -156,14 +175,19 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 	if e.closed {
 		return nil, ErrClosed
 	}
+	if e.cfg.Files != nil && !e.cfg.Files.Take(FilesPerSession) {
+		return nil, errNoFiles
+	}
 	rtpConn, rtcpConn, err := e.bindLocked()
 	if err != nil {
+		e.giveFiles()
 		return nil, err
 	}
 	pc, err := e.sched.attach()
 	if err != nil {
 		rtpConn.Close()
 		rtcpConn.Close()
+		e.giveFiles()
 		return nil, err
 	}
 	if !e.running {
@@ -186,6 +210,13 @@ func (e *Engine) OpenWith(sc SessionConfig) (*Session, error) {
 	go s.readRTCP()
 	e.log.Debug("media session opened", zap.Stringer("addr", s.local))
 	return s, nil
+}
+
+// giveFiles gives back a session's files to EngineConfig.Files.
+func (e *Engine) giveFiles() {
+	if e.cfg.Files != nil {
+		e.cfg.Files.Give(FilesPerSession)
+	}
 }
 
 // bindLocked finds an even port p in the range with p and p+1 free on the engine's IP.

@@ -296,6 +296,7 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	s.e.forget(s)
 	err = errors.Join(err, s.closeRTP(), s.rtcp.Close())
+	s.e.giveFiles()
 	s.st.closedAt.Store(s.e.now())
 	s.log.Debug("media session closed", zap.Uint64("packets_sent", s.st.c.packetsSent.Load()),
 		zap.Uint64("packets_recv", s.st.c.packetsRecv.Load()), zap.Int64("packets_lost", s.st.lost.Load()))

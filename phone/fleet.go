@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -99,6 +100,52 @@ func (f *Fleet) LimitTransfers(n int) {
 	}
 }
 
+// LimitPhoneFiles makes the SIP extensions and the calls of the fleet's phones hold at most
+// n files together ([Unit.SIPFiles] counts an extension's, [FilesPerCall] a call's): an
+// extension whose files are not left is out of service, as with "too many open files" (which
+// it stands for), and tries again on its schedule; a call whose files are not left fails as
+// it would then. A fleet started past its open file limit (cmd's --overcommit-files) keeps
+// that way what its web servers, its provisioning and the process need: without it, the
+// extensions that came first took every file, and no phone's page could be served. Call it
+// before Run.
+func (f *Fleet) LimitPhoneFiles(n int) {
+	q := &fileQuota{}
+	q.free.Store(int64(max(n, 0)))
+	for _, u := range f.units {
+		u.opts.files = q
+	}
+}
+
+// fileQuota is a count of open files that holders take and give back (a media.FileQuota).
+type fileQuota struct{ free atomic.Int64 }
+
+// Take takes n files, or none and returns false when fewer are left. A nil quota has no
+// bound.
+func (q *fileQuota) Take(n int) bool {
+	if q == nil {
+		return true
+	}
+	for {
+		free := q.free.Load()
+		if free < int64(n) {
+			return false
+		}
+		if q.free.CompareAndSwap(free, free-int64(n)) {
+			return true
+		}
+	}
+}
+
+// Give gives back n files taken.
+func (q *fileQuota) Give(n int) {
+	if q != nil {
+		q.free.Add(int64(n))
+	}
+}
+
+// errSIPFiles is an extension's bind refused by the fleet's file quota.
+var errSIPFiles = fmt.Errorf("the fleet's open files for its phones are all in use (its open file limit is below what it needs): %w", syscall.EMFILE)
+
 // FilesPerCall is what a call holds of its phone's open files: the RTP and the RTCP socket
 // of its media session.
 const FilesPerCall = 2
@@ -135,6 +182,10 @@ type FilePlan struct {
 	// Transfers is how many provisioning transfers the remainder runs at once (Limit minus
 	// everything above), at least MinTransfers when the fleet fits.
 	Transfers int
+	// PhoneRoom is what the limit leaves the phones' extensions and calls once the web
+	// listeners, the reserve and MinTransfers transfers have theirs: the bound to give
+	// [Fleet.LimitPhoneFiles] for a fleet that does not fit and is started anyway.
+	PhoneRoom int
 	// Extensions is the files a phone's SIP extensions hold, on average, rounded up (one per
 	// enabled extension on UDP; on TCP or TLS a listener and a connection per destination);
 	// PerPhone the files a phone of that shape holds with its share of the calls, rounded up;
@@ -178,6 +229,7 @@ func (f *Fleet) PlanFiles(b FileBudget) (FilePlan, error) {
 	}
 	p.Fit = max(0, (b.Limit-b.Reserve-p.Web-minT)/max(p.PerPhone, 1))
 	p.Transfers = b.Limit - p.Web - p.SIP - p.CallFiles - p.Reserve
+	p.PhoneRoom = max(0, b.Limit-p.Web-p.Reserve-minT)
 	if need := p.need(minT); need > b.Limit {
 		p.Transfers = max(p.Transfers, 0)
 		return p, fmt.Errorf("%w: %d phones need %d files (each about %d: %d for its SIP extensions, its share of %d calls at %d files each; plus %d web listeners, %d for the process and %d transfers at once), the limit is %d: %d such phones fit",

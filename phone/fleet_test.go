@@ -191,7 +191,8 @@ func TestFleetPlanFiles(t *testing.T) {
 	}
 	budget.Limit = 64 // (64 - 20 - 1 - 4) / 4
 	p, err = f.PlanFiles(budget)
-	if !errors.Is(err, ErrOpenFiles) || p.Fit != 9 || !strings.Contains(err.Error(), "9 such phones fit") {
+	// What it leaves the extensions and calls of a fleet started anyway: 64 - 1 - 20 - 4.
+	if !errors.Is(err, ErrOpenFiles) || p.Fit != 9 || !strings.Contains(err.Error(), "9 such phones fit") || p.PhoneRoom != 39 {
 		t.Errorf("limit 64: %+v, %v", p, err)
 	}
 	budget.Calls = 0 // a fleet that never calls: 2 files a phone
@@ -276,4 +277,58 @@ func TestUnitSIPFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFleetLimitPhoneFiles: a fleet bounded to fewer SIP files than its extensions need (a
+// fleet started past its open file limit) binds as many extensions as the bound holds; the
+// others are out of service with "too many open files", which they stand for, and the files
+// come back when the phones' agents close: after a power cycle as many are in service again.
+func TestFleetLimitPhoneFiles(t *testing.T) {
+	opts := fleetOptions(t, 2) // SPA942s: four extensions each, on UDP
+	for i := range opts {
+		opts[i].Clock = NewManualClock(voiceStart) // no bind retried meanwhile
+	}
+	f, err := NewFleet(opts, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.LimitPhoneFiles(6)
+	ctx, cancel := context.WithCancel(t.Context())
+	buses := make([]<-chan Event, 2)
+	for i, u := range f.Units() {
+		buses[i] = followBus(ctx, u.Bus())
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	inService := func(boot int) {
+		t.Helper()
+		n := 0
+		for i, u := range f.Units() {
+			for {
+				if ev := waitEvent(t, buses[i], EventBoot); ev.Data["boot_count"] == boot {
+					break
+				}
+			}
+			for _, e := range u.Status().Extensions {
+				switch {
+				case e.SIPAddr != "":
+					n++
+				case !strings.Contains(e.LastError, "too many open files"):
+					t.Errorf("boot %d, phone %d: extension %+v out of service without the file bound's reason", boot, i, e)
+				}
+			}
+		}
+		if n != 6 {
+			t.Errorf("boot %d: %d extensions in service, want the bound's 6", boot, n)
+		}
+	}
+	inService(1)
+	f.PowerCycle()
+	inService(2)
 }

@@ -233,6 +233,9 @@ func (st *state) startMedia() {
 	cfg := mediaEngineConfig(st.snap, ip)
 	cfg.Logger = st.p.log.Named("media")
 	cfg.Scheduler = st.p.opts.MediaScheduler
+	if q := st.p.opts.files; q != nil { // not a nil *fileQuota in the interface
+		cfg.Files = q
+	}
 	bus := st.p.bus
 	labels := &st.p.media.labels
 	cfg.OnEvent = func(ev media.Event) { publishMedia(bus, labels, ev) }

@@ -107,6 +107,9 @@ type Options struct {
 	// workers runs the tracked goroutines' jobs of a fleet's phones (NewFleet sets it; nil:
 	// a goroutine each).
 	workers *workers
+	// files bounds the files the SIP extensions and calls of a fleet's phones hold together
+	// (Fleet.LimitPhoneFiles sets it; nil: no bound but the process's).
+	files *fileQuota
 }
 
 // FlashStore keeps a unit's flash. Save and CountBoot return once what they wrote is durable;

@@ -131,7 +131,13 @@ func (st *state) bindLine(l *line, now time.Time) {
 	gen := v.gen
 	cfg.OnEvent = func(ev sip.Event) { st.p.post(func(st *state) { st.onSIPEvent(n, gen, ev) }) }
 	register := st.snap.Bool(config.ExtName(config.Register, n)) && strings.TrimSpace(cfg.Proxy) != ""
-	a, err := sip.NewAgent(cfg)
+	quota, files := st.p.opts.files, sipFiles(st.snap, n)
+	var a *sip.Agent
+	if !quota.Take(files) {
+		err = fmt.Errorf("sip: bind extension %d: %w", n, errSIPFiles)
+	} else if a, err = sip.NewAgent(cfg); err != nil {
+		quota.Give(files)
+	}
 	if err != nil {
 		again := l.bindErr == err.Error()
 		l.bindErr = err.Error()
@@ -158,6 +164,7 @@ func (st *state) bindLine(l *line, now time.Time) {
 	st.p.wg.Add(1)
 	a.Start(func(err error) {
 		defer st.p.wg.Done()
+		quota.Give(files) // the socket (and on TCP its connections) closed with the agent
 		if err != nil {
 			log.Warn("extension socket failed", zap.Error(err))
 		}

@@ -78,7 +78,7 @@ func runFleetHooks(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.IntVar(&ff.eventHistory, "event-history", fleetEventHistory, "bytes of recent events each phone keeps for event-stream replays (at least 16384)")
 	fs.DurationVar(&ff.bootSpread, "boot-spread", 0, "power the phones on evenly over this time, in order, at start and at every power cycle (SIGHUP); 0: all at once, as after a power cut")
 	fs.Var(&ff.memoryLimit, "memory-limit", "soft limit of the fleet's memory (e.g. 300MiB, 2GB): the garbage collector runs as often as it must to stay under it; auto: 90% of the container's memory limit when it has one (cgroup); 0: Go's default (GOMEMLIMIT)")
-	fs.BoolVar(&ff.overcommitFiles, "overcommit-files", false, "start even when the open file limit does not fit the fleet (warned): phones beyond it fail to open sockets with \"too many open files\"")
+	fs.BoolVar(&ff.overcommitFiles, "overcommit-files", false, "start even when the open file limit does not fit the fleet (warned): the SIP extensions beyond it are out of service (\"too many open files\"), calls beyond it fail, the web servers and provisioning keep their files")
 	fs.IntVar(&ff.maxCalls, "max-calls", -1, "calls in progress at once, counted at each phone, that the open file budget keeps RTP and RTCP sockets for; -1: one per phone with an extension enabled")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -101,7 +101,11 @@ func planOpenFiles(log *zap.Logger, fleet *phone.Fleet, webListeners, calls int,
 			return err
 		}
 		fleet.LimitTransfers(max(plan.Transfers, minTransfers))
-		log.Warn("open file limit too low for the fleet", zap.String("reason", "--overcommit-files: started anyway"), zap.Error(err))
+		// The extensions and calls that come first must not take the files of the web
+		// servers, the transfers and the process: those beyond what is left fail instead.
+		fleet.LimitPhoneFiles(plan.PhoneRoom)
+		log.Warn("open file limit too low for the fleet", zap.String("reason", "--overcommit-files: started anyway"),
+			zap.Int("phone_files", plan.PhoneRoom), zap.Int("phone_files_needed", plan.SIP+plan.CallFiles), zap.Error(err))
 		return nil
 	}
 	fields := []zap.Field{zap.Uint64("limit", soft), zap.Uint64("was", was), zap.Uint64("hard", hard),
