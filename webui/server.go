@@ -170,7 +170,8 @@ func (s *Server) Start(ctx context.Context, ended func(error)) {
 	// or shutdown falls in between; one seen twice is harmless.
 	unwatch := s.unit.Bus().Watch(func(e phone.Event) {
 		if e.Kind == phone.EventBoot || e.Kind == phone.EventShutdown {
-			s.kick(&e)
+			kept := e // copied here: &e would move every event the phone publishes to the heap
+			s.kick(&kept)
 		}
 	})
 	context.AfterFunc(wctx, func() {
