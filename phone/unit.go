@@ -471,6 +471,7 @@ func (u *Unit) boot(ctx context.Context) (*Phone, error) {
 	}
 	ready := time.Now().Add(u.opts.BootTime)
 	b := u.prepare()
+	growLoopStack(0) // this goroutine runs the phone's loop: grown now, not at its first turn
 	if err := waitCtx(ctx, time.Until(ready)); err != nil {
 		return nil, err
 	}
