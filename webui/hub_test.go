@@ -69,7 +69,7 @@ func waitDown(t *testing.T, s *Server) {
 // wildcardPort returns a port free on every IPv4 address at the moment of the call, what a
 // shared listener binds, and held from other tests' choices until the test ends
 // (provtest.FreeTCPPort).
-func wildcardPort(t *testing.T) int {
+func wildcardPort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
 		port := provtest.FreeTCPPort(t)

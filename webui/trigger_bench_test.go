@@ -15,7 +15,6 @@ import (
 
 	"github.com/spa900/spa900/phone"
 	"github.com/spa900/spa900/provisioning/config"
-	"github.com/spa900/spa900/provisioning/provtest"
 )
 
 // BenchmarkTriggeredResync is a re-triggered storm's resync of one phone, from the trigger to
@@ -38,7 +37,7 @@ func BenchmarkTriggeredResync(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := u.Bus().Subscribe(ctx, 0)
-	port := benchWildcardPort(b)
+	port := wildcardPort(b)
 	s := NewServer(u, net.JoinHostPort("127.0.0.2", strconv.Itoa(port)), Options{Logger: zap.NewNop(), Hub: NewHub(nil)})
 	ended := make(chan error, 1)
 	s.Start(ctx, func(err error) { ended <- err })
@@ -97,17 +96,4 @@ func BenchmarkTriggeredResync(b *testing.B) {
 	if err := <-ended; err != nil {
 		b.Fatal(err)
 	}
-}
-
-// benchWildcardPort is wildcardPort for a benchmark.
-func benchWildcardPort(b *testing.B) int {
-	for range 100 {
-		port := provtest.FreeTCPPort(b)
-		if ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port))); err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	b.Fatal("no port free on every IPv4 address")
-	return 0
 }
