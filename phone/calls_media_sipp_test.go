@@ -18,7 +18,8 @@ import (
 // TestSIPpPlaysCapturesIntoACall: SIPp calls the phone and plays the Debian package's G.711
 // A-law capture and an RFC 2833 digit capture into the call (the phone answered PCMU: the
 // capture's PT 8 packets are still decoded as A-law, by their static payload type). The
-// phone's recording of what it received is the capture's audio; the digit is reported.
+// phone's recording of what it received is the capture's audio; the digit is reported, and
+// then the phone hangs up.
 func TestSIPpPlaysCapturesIntoACall(t *testing.T) {
 	const pcaps = "/usr/share/sip-tester"
 	provtest.RequirePeer(t, "sipp", "sip-tester")
@@ -49,8 +50,8 @@ func TestSIPpPlaysCapturesIntoACall(t *testing.T) {
 	if ev.Data["digit"] != "1" || ev.Data["method"] != "rfc4733" {
 		t.Errorf("dtmf event %v, want digit 1 by rfc4733", ev.Data)
 	}
-	// The digit follows the audio capture by a second (the scenario): what the phone did with
-	// the capture's packets is counted by now.
+	// The digit follows the audio capture (the scenario): what the phone did with the
+	// capture's packets is counted by now.
 	status := u.Status()
 	st := status.Info.Lines[0][0]
 	var rx ReceiveCounts
@@ -59,7 +60,12 @@ func TestSIPpPlaysCapturesIntoACall(t *testing.T) {
 			rx = *c.Receive
 		}
 	}
-	waitCall(t, events, id, "Ended") // SIPp's BYE ends the call and the recording
+	// The phone hangs up (SIPp waits for its BYE): a BYE of SIPp's a fixed time after the digit
+	// ended the call before a loaded machine had played the digit out ("no dtmf event").
+	if _, err := p.Hangup(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, events, id, "Ended") // the call and its recording end
 	if res := uac.Wait(15 * time.Second); res.Err != nil {
 		t.Fatalf("sipp: %v\n%s", res.Err, res.Output)
 	}
