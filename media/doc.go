@@ -30,15 +30,14 @@
 // socket); a G.711 call at 20 ms sends one packet per socket per tick, so sendmmsg or UDP GSO
 // would batch nothing either. What remains per packet is one sendto and one recvmmsg, whose
 // kernel cost (on loopback, sendto also runs the receiver's UDP input) is the floor that
-// BenchmarkSyscallFloor measures. Measured on a shared 2-core machine (CPU by getrusage,
-// which the other processes' load does not inflate): the floor is about 10 µs of CPU per
-// packet sent and received; the engine spends 17 µs per packet sent or received without the
-// audio analysis, 22-26 µs with it (BenchmarkConcurrentCalls); whole phones in a fleet
-// 23-31 µs (BenchmarkFleetCalls); SIPp's rtpstream, which only sends, 6-13 µs per packet
-// sent (BenchmarkSIPpCalls). A call is 100 such packets a second in each process, so 2 cores
-// carry 450-580 calls of two engine processes at most: 1,000 calls need about twice the
-// machine, or a packet path nearer the floor (the analysis, the in-band DTMF detector and
-// the tone generator are a third of a phone's media CPU).
+// BenchmarkSyscallFloor measures: about 60 % of an engine's CPU at 1,000 calls is the kernel's
+// (recvmmsg, UDP send and receive, the loopback delivery), the audio analysis some 15 % (the
+// spectrum, the frame sums, the DTMF filters). A call is 100 packets a second in each process.
+// On the 2-core machine of 2026-12-03 (CPU by getrusage, nothing else running), 1,000 calls
+// between two engine processes (BenchmarkConcurrentCalls, one real-time pacer each) took 7.2-9.5
+// µs of CPU per packet sent or received, 72-95 % of a core an engine, as the machine's speed
+// moved within the day; every packet was carried in every run. SIPp's rtpstream, which only
+// sends, took 6-13 µs per packet sent on the older machine (BenchmarkSIPpCalls).
 //
 // Pacing under load: the send-interval error is measured by the sender as each packet goes
 // to the kernel and by the receiver from the kernel's receive timestamps of consecutive
@@ -53,8 +52,7 @@
 // ([Scheduler.SetRealtimePriority]) take that away: 1% run-queue wait, p99 0.9-3.6 ms at 250
 // calls and 1.4-2.7 ms at 500 (in the better runs at load 27; others 5-16 ms: with the two
 // processes' four real-time pacers on two cores they wait for one another, and the machine
-// stalls everyone now and then). At 1,000 calls the two engines need 1.8 of the 2 cores
-// (87-92% each at 9 µs a packet): they carried every packet (100 k a second a side, no loss)
-// with p99 16-17 ms, the pacers waiting for one another 20-34% of the time. 1,000 calls at a
-// p99 under 2 ms need a packet path well under half its cost here, or more cores.
+// stalls everyone now and then). At 1,000 calls the p99 stays under 2 ms only while an engine
+// needs less than about 85 % of a core: 0.25-0.7 ms in 4 of 5 runs at 72-87 %, 6.95-20 ms in
+// each run at 82-95 % (2026-12-03), where the pacer, with no slack left, falls behind its slots.
 package media
