@@ -34,8 +34,8 @@
 // (recvmmsg, UDP send and receive, the loopback delivery), the audio analysis some 15 % (the
 // spectrum, the frame sums, the DTMF filters). A call is 100 packets a second in each process.
 // On the 2-core machine of 2026-12-03 (CPU by getrusage, nothing else running), 1,000 calls
-// between two engine processes (BenchmarkConcurrentCalls, one real-time pacer each) took 7.2-9.5
-// µs of CPU per packet sent or received, 72-95 % of a core an engine, as the machine's speed
+// between two engine processes (BenchmarkConcurrentCalls, one real-time pacer each) took 6.7-9.5
+// µs of CPU per packet sent or received, 67-95 % of a core an engine, as the machine's speed
 // moved within the day; every packet was carried in every run. SIPp's rtpstream, which only
 // sends, took 6-13 µs per packet sent on the older machine (BenchmarkSIPpCalls).
 //
@@ -53,6 +53,6 @@
 // calls and 1.4-2.7 ms at 500 (in the better runs at load 27; others 5-16 ms: with the two
 // processes' four real-time pacers on two cores they wait for one another, and the machine
 // stalls everyone now and then). At 1,000 calls the p99 stays under 2 ms only while an engine
-// needs less than about 85 % of a core: 0.25-0.7 ms in 4 of 5 runs at 72-87 %, 6.95-20 ms in
-// each run at 82-95 % (2026-12-03), where the pacer, with no slack left, falls behind its slots.
+// needs less than about 85 % of a core: 0.25-0.7 ms in 6 runs at 67-83 %, 6.15-20 ms in 7 runs
+// at 83-95 % (2026-12-03), where the pacer, with no slack left, falls behind its slots.
 package media
